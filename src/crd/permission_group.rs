@@ -1,0 +1,191 @@
+//! PermissionGroup: one ConfigCat product permission group.
+
+use super::{ManagedSpec, ManagedStatus};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+mod flags {
+    //! ConfigCat's wire names are camelCase, and the Rust field names are the wire names.
+    #![allow(non_snake_case)]
+
+    flags! {
+        /// ConfigCat permission flags. A flag left out is sent as `false`: the group grants exactly
+        /// what the manifest lists.
+        ConfigCatPermissions {
+            /// Manage team members.
+            canManageMembers,
+            /// Create and update Configs.
+            canCreateOrUpdateConfig,
+            /// Delete Configs.
+            canDeleteConfig,
+            /// Create and update Environments.
+            canCreateOrUpdateEnvironment,
+            /// Delete Environments.
+            canDeleteEnvironment,
+            /// Create and update Feature Flags and Settings.
+            canCreateOrUpdateSetting,
+            /// Attach and detach Tags on Feature Flags and Settings.
+            canTagSetting,
+            /// Delete Feature Flags and Settings.
+            canDeleteSetting,
+            /// Create and update Tags.
+            canCreateOrUpdateTag,
+            /// Delete Tags.
+            canDeleteTag,
+            /// Create, update and delete Webhooks.
+            canManageWebhook,
+            /// Use the export/import feature.
+            canUseExportImport,
+            /// Update Product preferences.
+            canManageProductPreferences,
+            /// Add and configure integrations.
+            canManageIntegrations,
+            /// See SDK keys.
+            canViewSdkKey,
+            /// Rotate SDK keys.
+            canRotateSdkKey,
+            /// Create and update Segments.
+            canCreateOrUpdateSegments,
+            /// Delete Segments.
+            canDeleteSegments,
+            /// See the product audit log.
+            canViewProductAuditLog,
+            /// See product statistics.
+            canViewProductStatistics,
+            /// Disable two-factor authentication for other members.
+            canDisable2FA,
+        }
+    }
+}
+pub use flags::ConfigCatPermissions;
+
+/// Feature-management access across environments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum AccessType {
+    ReadOnly,
+    Full,
+    Custom,
+}
+
+/// Access to one environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum EnvironmentAccessType {
+    Full,
+    ReadOnly,
+    None,
+}
+
+/// Change-request approval rights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ApprovalPermissionType {
+    CannotApprove,
+    CanApproveOthers,
+    CanBypassApproval,
+    Custom,
+}
+
+/// Change-request approval rights on one environment (and for new environments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum EnvironmentApprovalPermissionType {
+    CannotApprove,
+    CanApproveOthers,
+    CanBypassApproval,
+}
+
+/// Access granted on one environment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentAccess {
+    /// Environment id (uuid).
+    #[schemars(
+        length(min = 36, max = 36),
+        regex(
+            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+        )
+    )]
+    pub environment_id: String,
+    /// full, readOnly or none.
+    pub access_type: EnvironmentAccessType,
+}
+
+/// Approval rights on one environment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentApproval {
+    /// Environment id (uuid).
+    #[schemars(
+        length(min = 36, max = 36),
+        regex(
+            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+        )
+    )]
+    pub environment_id: String,
+    /// cannotApprove, canApproveOthers or canBypassApproval.
+    pub approval_permission_type: EnvironmentApprovalPermissionType,
+}
+
+/// A ConfigCat permission group kept in line with this manifest.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[kube(
+    group = "roleplane.dev",
+    version = "v1alpha1",
+    kind = "PermissionGroup",
+    namespaced,
+    status = "ManagedStatus",
+    category = "roleplane",
+    shortname = "rppg",
+    doc = "A ConfigCat product permission group, created, corrected and deleted by Roleplane.",
+    printcolumn = r#"{"name":"PRODUCT","type":"string","jsonPath":".spec.productId","priority":1}"#,
+    printcolumn = r#"{"name":"NAME","type":"string","jsonPath":".spec.name","priority":1}"#,
+    printcolumn = r#"{"name":"READY","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"SYNCED","type":"string","jsonPath":".status.conditions[?(@.type==\"Synced\")].status"}"#,
+    printcolumn = r#"{"name":"REASON","type":"string","jsonPath":".status.conditions[?(@.type==\"Synced\")].reason","priority":1}"#,
+    printcolumn = r#"{"name":"EXTERNAL-ID","type":"string","jsonPath":".status.externalId"}"#,
+    printcolumn = r#"{"name":"AGE","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[x_kube(validation = kube::core::Rule::new("self.productId == oldSelf.productId").message("productId is immutable"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.environmentAccesses) || size(self.environmentAccesses) == 0 || (has(self.accessType) && self.accessType == 'custom')").message("environmentAccesses is only allowed with accessType: custom"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.environmentApprovalPermissions) || size(self.environmentApprovalPermissions) == 0 || (has(self.approvalPermissionType) && self.approvalPermissionType == 'custom')").message("environmentApprovalPermissions is only allowed with approvalPermissionType: custom"))]
+#[serde(rename_all = "camelCase")]
+pub struct PermissionGroupSpec {
+    #[serde(flatten)]
+    pub managed: ManagedSpec,
+    /// ConfigCat product id (uuid) the group belongs to. Immutable.
+    #[schemars(
+        length(min = 36, max = 36),
+        regex(
+            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+        )
+    )]
+    pub product_id: String,
+    /// Feature-management access: readOnly, full, or custom (per environment). Default custom.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_type: Option<AccessType>,
+    /// Access on environments created later: full, readOnly or none. Default none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_environment_access_type: Option<EnvironmentAccessType>,
+    /// Per-environment access, only with `accessType: custom`. Environments not listed get the
+    /// `newEnvironmentAccessType` access (none by default).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["environmentId".into()]))]
+    pub environment_accesses: Vec<EnvironmentAccess>,
+    #[serde(flatten)]
+    pub permissions: ConfigCatPermissions,
+    /// Change-request approval rights. Left out: not managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_permission_type: Option<ApprovalPermissionType>,
+    /// Approval rights on environments created later. Left out: not managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_environment_approval_permission_type: Option<EnvironmentApprovalPermissionType>,
+    /// Per-environment approval rights, only with `approvalPermissionType: custom`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["environmentId".into()]))]
+    pub environment_approval_permissions: Vec<EnvironmentApproval>,
+}

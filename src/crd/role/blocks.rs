@@ -1,0 +1,87 @@
+//! Statsig permission flags, typed and documented.
+
+use super::NamedFlag;
+use kube::KubeSchema;
+use serde::{Deserialize, Serialize};
+
+flags! {
+    /// Statsig permission flags. A flag left out is not managed: Roleplane neither sends nor
+    /// compares it, and Statsig keeps whatever value it has.
+    StatsigPermissions {
+        /// Invite users to the project.
+        invitation_access,
+        /// Create feature gates, experiments and dynamic configs.
+        create_configs,
+        /// Edit or delete configs.
+        edit_or_delete_configs,
+        /// Delete configs.
+        delete_configs,
+        /// Launch configs to production.
+        launch_to_production,
+        /// Launch or disable configs.
+        launch_or_disable_configs,
+        /// Start experiments.
+        start_experiments,
+        /// Create or edit templates.
+        create_or_edit_templates,
+        /// Create or edit dashboards.
+        create_or_edit_dashboards,
+        /// Create teams.
+        create_teams,
+        /// Edit dynamic config schemas.
+        edit_dynamic_config_schemas,
+        /// Create release pipelines.
+        create_release_pipelines,
+        /// Approve a release pipeline phase that requires review.
+        approve_required_review_release_pipeline_phase,
+        /// Approve one's own reviews.
+        self_approve_review,
+        /// Approve reviews.
+        approve_reviews,
+        /// Bypass reviews for overrides.
+        bypass_reviews_for_overrides,
+        /// Bypass the pre-commit webhook.
+        bypass_precommit_webhook,
+        /// Manage metrics.
+        metric_management,
+        /// Access event dimensions.
+        event_dimensions_access,
+        /// Verify metrics.
+        verify_metrics,
+        /// Use the metrics explorer.
+        use_metrics_explorer,
+        /// Create local metrics.
+        local_metrics,
+        /// Manage alerts.
+        manage_alerts,
+        /// Edit integrations.
+        integrations_edit_access,
+        /// Create and use source connections.
+        source_connection_and_creation,
+        /// Manage warehouse-native connections.
+        whn_connection,
+        /// Edit data warehouse ingestion and exports.
+        data_warehouse_ingestion_and_exports_edit_access,
+        /// Edit configs tagged with the core tag, and tag configs with it.
+        edit_and_tag_configs_with_core_tag,
+        /// Reset experiments.
+        reset_experiments,
+        /// Manually reload warehouse-native results.
+        manual_whn_reload,
+    }
+}
+
+/// Statsig console role content.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsigRole {
+    /// Typed permission flags (the 30 Statsig documents today).
+    #[serde(default)]
+    pub permissions: StatsigPermissions,
+    /// Flags newer than this release, by their Statsig name (snake_case). A name that is also a
+    /// typed flag is rejected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]
+    pub additional_permissions: Vec<NamedFlag>,
+}

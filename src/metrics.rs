@@ -1,0 +1,177 @@
+//! Prometheus metrics: reconciles, product requests, rate-limit waits and resources by Ready state.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, String)>;
+
+fn histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+/// Every metric Roleplane exports. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    reconciles: Family<Labels, Counter>,
+    reconcile_errors: Family<Labels, Counter>,
+    reconcile_duration: Family<Labels, Histogram, fn() -> Histogram>,
+    provider_requests: Family<Labels, Counter>,
+    provider_duration: Family<Labels, Histogram, fn() -> Histogram>,
+    rate_limit_waits: Family<Labels, Counter>,
+    rate_limit_wait_seconds: Family<Labels, Counter<f64, std::sync::atomic::AtomicU64>>,
+    resources: Family<Labels, Gauge>,
+    ready: Arc<Mutex<HashMap<(&'static str, String), bool>>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("roleplane");
+        let m = Self {
+            registry: Arc::default(),
+            reconciles: Family::default(),
+            reconcile_errors: Family::default(),
+            reconcile_duration: Family::new_with_constructor(histogram),
+            provider_requests: Family::default(),
+            provider_duration: Family::new_with_constructor(histogram),
+            rate_limit_waits: Family::default(),
+            rate_limit_wait_seconds: Family::default(),
+            resources: Family::default(),
+            ready: Arc::default(),
+        };
+        registry.register(
+            "reconciles",
+            "Reconciles by kind and result",
+            m.reconciles.clone(),
+        );
+        registry.register(
+            "reconcile_errors",
+            "Failed reconciles by kind and reason",
+            m.reconcile_errors.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Reconcile duration by kind",
+            m.reconcile_duration.clone(),
+        );
+        registry.register(
+            "provider_requests",
+            "Product API requests by provider, operation and status",
+            m.provider_requests.clone(),
+        );
+        registry.register(
+            "provider_request_duration_seconds",
+            "Product API request latency",
+            m.provider_duration.clone(),
+        );
+        registry.register(
+            "rate_limit_waits",
+            "Requests that waited for a credential's rate budget",
+            m.rate_limit_waits.clone(),
+        );
+        registry.register(
+            "rate_limit_wait_seconds",
+            "Time spent waiting for rate budgets",
+            m.rate_limit_wait_seconds.clone(),
+        );
+        registry.register(
+            "resources",
+            "Managed resources by kind and Ready state",
+            m.resources.clone(),
+        );
+        Self {
+            registry: Arc::new(registry),
+            ..m
+        }
+    }
+
+    /// Text exposition for `/metrics`.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+
+    pub fn reconciled(&self, kind: &'static str, error_reason: Option<&str>, seconds: f64) {
+        let result = if error_reason.is_some() {
+            "error"
+        } else {
+            "success"
+        };
+        self.reconciles
+            .get_or_create(&vec![
+                ("kind", kind.to_string()),
+                ("result", result.to_string()),
+            ])
+            .inc();
+        if let Some(reason) = error_reason {
+            self.reconcile_errors
+                .get_or_create(&vec![
+                    ("kind", kind.to_string()),
+                    ("reason", reason.to_string()),
+                ])
+                .inc();
+        }
+        self.reconcile_duration
+            .get_or_create(&vec![("kind", kind.to_string())])
+            .observe(seconds);
+    }
+
+    pub fn provider_request(&self, provider: &str, operation: &str, status: &str, seconds: f64) {
+        self.provider_requests
+            .get_or_create(&vec![
+                ("provider", provider.to_string()),
+                ("operation", operation.to_string()),
+                ("status", status.to_string()),
+            ])
+            .inc();
+        self.provider_duration
+            .get_or_create(&vec![
+                ("provider", provider.to_string()),
+                ("operation", operation.to_string()),
+            ])
+            .observe(seconds);
+    }
+
+    pub fn rate_limit_wait(&self, provider: &str, seconds: f64) {
+        let labels = vec![("provider", provider.to_string())];
+        self.rate_limit_waits.get_or_create(&labels).inc();
+        self.rate_limit_wait_seconds
+            .get_or_create(&labels)
+            .inc_by(seconds);
+    }
+
+    /// Records the Ready state of one resource (None: the resource is gone).
+    pub fn set_ready(&self, kind: &'static str, key: String, ready: Option<bool>) {
+        let mut map = self.ready.lock().expect("metrics lock poisoned");
+        match ready {
+            Some(r) => map.insert((kind, key), r),
+            None => map.remove(&(kind, key)),
+        };
+        for state in [true, false] {
+            let n = map
+                .iter()
+                .filter(|((k, _), r)| *k == kind && **r == state)
+                .count();
+            self.resources
+                .get_or_create(&vec![
+                    ("kind", kind.to_string()),
+                    ("ready", state.to_string()),
+                ])
+                .set(n as i64);
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Stateful simulators of the product APIs, served by `roleplane sim` under one path prefix per
+//! product and used in-process by the tests. The framework here records requests and injects
+//! faults (latency, forced statuses, a request budget answering 429 + Retry-After); each product
+//! module implements the API itself and its admin view.
+//!
+//! Admin endpoints (never rate limited or recorded), per product prefix `P`:
+//! `GET P/_admin/state` (and product-specific edits), `GET P/_admin/requests`,
+//! `DELETE P/_admin/requests`, `PUT P/_admin/faults` with a [`Faults`] body.
+
+pub mod statsig;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+
+use crate::crd::ProviderKind;
+
+/// Credentials each simulated product accepts.
+#[derive(Clone, Debug, clap::Args)]
+pub struct SimCredentials {
+    /// Statsig console API keys accepted by /statsig (comma-separated; each key is its own project).
+    #[arg(
+        long = "statsig-api-keys",
+        env = "ROLEPLANE_SIM_STATSIG_API_KEYS",
+        value_delimiter = ',',
+        default_value = "console-sim-key"
+    )]
+    pub statsig_api_keys: Vec<String>,
+}
+
+impl Default for SimCredentials {
+    fn default() -> Self {
+        Self {
+            statsig_api_keys: vec!["console-sim-key".into()],
+        }
+    }
+}
+
+/// Faults injected into one product's API.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Faults {
+    /// At most this many API requests per window; more get 429 with Retry-After.
+    pub rate_limit: Option<RateLimit>,
+    /// Statuses answered to the next requests, in order, instead of serving them.
+    pub fail_next: VecDeque<u16>,
+    /// Added to every API request.
+    pub latency_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimit {
+    pub requests: u32,
+    pub window_seconds: u64,
+    /// Retry-After sent with each 429 (defaults to what is left of the window).
+    #[serde(default)]
+    pub retry_after_seconds: Option<u64>,
+}
+
+/// One API request as the simulator saw it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Path below the product prefix, percent-encoded as sent.
+    pub path: String,
+    pub query: Option<String>,
+    pub body: Option<serde_json::Value>,
+    pub status: u16,
+    /// Milliseconds since the simulator started.
+    pub at_ms: u64,
+}
+
+/// Faults, budget window and request log of one product.
+pub struct Traffic {
+    started: Instant,
+    faults: Mutex<Faults>,
+    window: Mutex<(Instant, u32)>,
+    log: Mutex<Vec<RecordedRequest>>,
+}
+
+impl Traffic {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            faults: Mutex::default(),
+            window: Mutex::new((Instant::now(), 0)),
+            log: Mutex::default(),
+        }
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        *self.faults.lock().expect("sim lock") = faults;
+        *self.window.lock().expect("sim lock") = (Instant::now(), 0);
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.faults.lock().expect("sim lock").clone()
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.log.lock().expect("sim lock").clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.log.lock().expect("sim lock").clear();
+    }
+
+    /// The fault to answer instead of serving, if any.
+    fn intercept(&self) -> Option<(u16, Option<u64>)> {
+        let mut faults = self.faults.lock().expect("sim lock");
+        if let Some(status) = faults.fail_next.pop_front() {
+            return Some((status, None));
+        }
+        let limit = faults.rate_limit.clone()?;
+        let mut window = self.window.lock().expect("sim lock");
+        let length = Duration::from_secs(limit.window_seconds.max(1));
+        if window.0.elapsed() >= length {
+            *window = (Instant::now(), 0);
+        }
+        if window.1 >= limit.requests {
+            let left = length.saturating_sub(window.0.elapsed()).as_secs().max(1);
+            return Some((429, Some(limit.retry_after_seconds.unwrap_or(left))));
+        }
+        window.1 += 1;
+        None
+    }
+}
+
+/// Every simulated product, with shared state the tests can inspect.
+#[derive(Clone)]
+pub struct Simulator {
+    pub statsig: Arc<statsig::StatsigSim>,
+}
+
+impl Simulator {
+    pub fn new(credentials: SimCredentials) -> Self {
+        Self {
+            statsig: Arc::new(statsig::StatsigSim::new(credentials.statsig_api_keys)),
+        }
+    }
+
+    /// Request log and faults of one product.
+    pub fn traffic(&self, product: ProviderKind) -> &Traffic {
+        match product {
+            ProviderKind::Statsig => &self.statsig.traffic,
+            other => panic!("no simulator for {other} yet"),
+        }
+    }
+
+    /// The HTTP API of every product under its prefix.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .nest(
+                "/statsig",
+                product_router(statsig::routes(self.statsig.clone()), self.statsig.clone()),
+            )
+            .fallback(unexpected)
+    }
+
+    /// Serves on `listener` until `shutdown` resolves.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// Implemented by each product simulator for the shared admin routes.
+pub trait ProductSim: Send + Sync + 'static {
+    fn traffic(&self) -> &Traffic;
+    /// JSON snapshot of the product's state for `GET _admin/state`.
+    fn state(&self) -> serde_json::Value;
+}
+
+/// A product's routes: its API (faults and recording apply) and its own admin edits (they do not).
+pub struct Routes {
+    pub api: Router,
+    pub admin: Router,
+}
+
+/// Wraps a product's API with fault injection and recording, and adds the shared admin routes.
+pub fn product_router<S: ProductSim>(routes: Routes, sim: Arc<S>) -> Router {
+    let Routes {
+        api,
+        admin: own_admin,
+    } = routes;
+    let admin = Router::new()
+        .route(
+            "/_admin/state",
+            get(|State(s): State<Arc<S>>| async move { axum::Json(s.state()) }),
+        )
+        .route(
+            "/_admin/requests",
+            get(|State(s): State<Arc<S>>| async move { axum::Json(s.traffic().requests()) })
+                .delete(|State(s): State<Arc<S>>| async move {
+                    s.traffic().clear_requests();
+                    StatusCode::NO_CONTENT
+                }),
+        )
+        .route(
+            "/_admin/faults",
+            get(|State(s): State<Arc<S>>| async move { axum::Json(s.traffic().faults()) }).put(
+                |State(s): State<Arc<S>>, axum::Json(f): axum::Json<Faults>| async move {
+                    s.traffic().set_faults(f);
+                    StatusCode::NO_CONTENT
+                },
+            ),
+        )
+        .with_state(sim.clone());
+    let api = api.layer(middleware::from_fn_with_state(sim, record_and_inject::<S>));
+    admin.merge(own_admin).merge(api)
+}
+
+async fn record_and_inject<S: ProductSim>(
+    State(sim): State<Arc<S>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let traffic = sim.traffic();
+    let method = request.method().to_string();
+    let path = request.uri().path().to_string();
+    let query = request.uri().query().map(str::to_string);
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, 4 << 20)
+        .await
+        .unwrap_or_default();
+    let body_json = serde_json::from_slice(&bytes).ok();
+    let latency = traffic.faults().latency_ms;
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let response = match traffic.intercept() {
+        Some((429, retry)) => {
+            let mut r = (
+                StatusCode::TOO_MANY_REQUESTS,
+                axum::Json(serde_json::json!({"status": 429, "message": "Too many requests. Please try again later."})),
+            )
+                .into_response();
+            if let Some(secs) = retry {
+                r.headers_mut().insert("retry-after", secs.into());
+            }
+            r
+        }
+        Some((status, _)) => {
+            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (
+                code,
+                axum::Json(serde_json::json!({"status": status, "message": "injected fault"})),
+            )
+                .into_response()
+        }
+        None => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+    };
+    traffic.log.lock().expect("sim lock").push(RecordedRequest {
+        method,
+        path,
+        query,
+        body: body_json,
+        status: response.status().as_u16(),
+        at_ms: traffic.started.elapsed().as_millis() as u64,
+    });
+    response
+}
+
+async fn unexpected(request: Request) -> Response {
+    let text = format!(
+        "roleplane sim: no simulated endpoint for {} {}",
+        request.method(),
+        request.uri()
+    );
+    tracing::warn!("{text}");
+    (StatusCode::NOT_FOUND, text).into_response()
+}
