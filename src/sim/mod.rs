@@ -168,6 +168,17 @@ impl Simulator {
             .fallback(unexpected)
     }
 
+    /// Starts a simulator on `127.0.0.1` with an ephemeral port, serving until the runtime ends;
+    /// returns it with its base address (`http://127.0.0.1:PORT`).
+    pub async fn start(credentials: SimCredentials) -> std::io::Result<(Self, String)> {
+        let sim = Self::new(credentials);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let serving = sim.clone();
+        tokio::spawn(async move { serving.serve(listener, std::future::pending()).await });
+        Ok((sim, base))
+    }
+
     /// Serves on `listener` until `shutdown` resolves.
     pub async fn serve(
         &self,
