@@ -1,1 +1,2 @@
-
+mod kube_double;
+mod kube_double_tests;
