@@ -96,7 +96,7 @@ impl Error {
             | Error::NamespaceNotAllowed(_)
             | Error::CredentialsMissing(_)
             | Error::AmbiguousExternalObject(_) => Retry::OnChange,
-            Error::InUse(_) => Retry::After(Duration::from_secs(30)),
+            Error::InUse(_) => Retry::After(Duration::from_secs(10)),
             Error::Kube(_) => Retry::Backoff,
             Error::Provider(e) => match e.class() {
                 ErrorClass::InvalidSpec

@@ -613,12 +613,30 @@ async fn write_failure<K: Managed>(
     .await;
 }
 
+/// Lets the config re-check whether it is still in use once this resource's finalizer is gone
+/// (the finalizer is removed right after cleanup returns, hence the short delay).
+fn release_config<K: Managed>(ctx: &Context, obj: &K) {
+    let r = &obj.managed().provider_config_ref;
+    let dependent = match r.kind {
+        ProviderConfigKind::ProviderConfig => ("ProviderConfig", obj.namespace().unwrap_or_default(), r.name.clone()),
+        ProviderConfigKind::ClusterProviderConfig => ("ClusterProviderConfig", String::new(), r.name.clone()),
+    };
+    let secrets = ctx.secrets.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        secrets.fire(&dependent);
+    });
+}
+
 async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<Action> {
     let m = obj.managed();
     let status_id = obj.managed_status().and_then(|s| s.external_id.clone());
     let id = status_id.or_else(|| m.external_id.clone());
     let intent = obj.annotations().contains_key(CREATE_PENDING_ANNOTATION);
-    let done = |ctx: &Context| ctx.metrics.set_ready(K::KIND, object_key(&*obj), None);
+    let done = |ctx: &Context| {
+        ctx.metrics.set_ready(K::KIND, object_key(&*obj), None);
+        release_config(ctx, &*obj);
+    };
     if m.deletion_policy == DeletionPolicy::Orphan
         || m.management_policy == ManagementPolicy::ObserveOnly
     {

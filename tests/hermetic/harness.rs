@@ -7,7 +7,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, Resource};
 use roleplane::controller::{Context, ControllerConfig};
 use roleplane::crd::{ConditionStatus, ManagedStatus, ProviderConfig, Role};
 use roleplane::metrics::Metrics;
@@ -128,7 +128,7 @@ impl Env {
     /// Server-side applies `body` (apiVersion/kind filled in) as the test's field manager.
     pub async fn apply<K>(&self, ns: &str, mut body: Value) -> K
     where
-        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
     {
         body["apiVersion"] = K::api_version(&()).into();
         body["kind"] = K::kind(&()).into();
@@ -153,7 +153,7 @@ impl Env {
     /// Merge-patches a resource's spec (as a user editing the manifest would).
     pub async fn patch_spec<K>(&self, ns: &str, name: &str, spec: Value)
     where
-        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
     {
         let api: Api<K> = Api::namespaced(self.client.clone(), ns);
         api.patch(name, &PatchParams::default(), &Patch::Merge(json!({"spec": spec}))).await.expect("patched");
@@ -161,7 +161,7 @@ impl Env {
 
     pub async fn delete<K>(&self, ns: &str, name: &str)
     where
-        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
     {
         let api: Api<K> = Api::namespaced(self.client.clone(), ns);
         api.delete(name, &DeleteParams::default()).await.expect("delete accepted");
@@ -169,7 +169,7 @@ impl Env {
 
     pub async fn get<K>(&self, ns: &str, name: &str) -> Option<K>
     where
-        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
     {
         let api: Api<K> = Api::namespaced(self.client.clone(), ns);
         api.get_opt(name).await.expect("get")
@@ -182,7 +182,7 @@ impl Env {
 
     pub async fn wait_managed<K>(&self, ns: &str, name: &str, what: &str, check: impl Fn(&K) -> bool) -> K
     where
-        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
     {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
@@ -202,7 +202,7 @@ impl Env {
     /// Waits until `ns/name` of kind K no longer exists.
     pub async fn wait_gone<K>(&self, ns: &str, name: &str)
     where
-        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
     {
         let deadline = tokio::time::Instant::now() + WAIT;
         while self.get::<K>(ns, name).await.is_some() {
@@ -283,8 +283,4 @@ pub fn is_ready(status: &ManagedStatus) -> bool {
 /// Synced=False with this reason.
 pub fn failed_with(reason: &'static str) -> impl Fn(&ManagedStatus) -> bool {
     move |s| matches!(condition(s, "Synced"), Some((ConditionStatus::False, r, _)) if r == reason)
-}
-
-pub fn name_of<K: ResourceExt>(obj: &K) -> String {
-    obj.name_any()
 }
