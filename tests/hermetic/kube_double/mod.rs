@@ -20,6 +20,7 @@ mod selectors;
 mod status;
 mod store;
 mod validate;
+mod values;
 mod verbs;
 mod watch;
 mod write;
