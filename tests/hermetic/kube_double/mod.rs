@@ -1,9 +1,24 @@
 //! In-process, stateful and strict Kubernetes API server test double.
 //!
 //! `ApiServer::client()` gives a real `kube::Client` whose requests are answered in-process
-//! (a `tower` service, no TCP) with kube-apiserver semantics: resourceVersions, watches,
-//! finalizers, status subresource, server-side apply, CRD schema pruning and validation, and
-//! kube-apiserver's `Status` errors. It must never accept what a real server would reject.
+//! (a `tower` service, no TCP) with kube-apiserver semantics, so kube-runtime's `Controller`,
+//! `watcher`, `finalizer()` and `Recorder` run unmodified. It must never accept what a real
+//! server would reject: failures carry kube-apiserver's status code and `Status` body.
+//!
+//! Served: core/v1 namespaces, secrets, configmaps, events; events.k8s.io/v1 events;
+//! coordination.k8s.io/v1 leases; every served version of the CRDs given to `new`.
+//! Verbs: get, list (label/field selectors, limit/continue), watch (resourceVersion replay,
+//! 410 Expired, bookmarks, sendInitialEvents, label transitions), create (generateName),
+//! update, patch (merge, JSON, strategic for built-ins, server-side apply with field
+//! ownership), delete (finalizers, preconditions, ownerReference GC), deletecollection,
+//! `/status`, `PartialObjectMetadata` responses and legacy discovery documents.
+//!
+//! Known gaps (documented so tests do not rely on them): CEL `x-kubernetes-validations` are
+//! not evaluated; admission webhooks, RBAC and quotas do not exist; core/v1 and
+//! events.k8s.io/v1 events are stored separately (a real server shares them); lists are
+//! atomic for server-side apply (no `x-kubernetes-list-type: map` merging); `Exact` lists at
+//! an old resourceVersion answer 410; garbage collection is synchronous and only follows
+//! owners that existed in this double; Foreground propagation behaves like Background.
 
 #![allow(dead_code)]
 
@@ -20,6 +35,7 @@ mod selectors;
 mod status;
 mod store;
 mod validate;
+mod values;
 mod verbs;
 mod watch;
 mod write;

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::meta::qualified_name_errors;
+use super::meta::{cached_regex, label_value_errors, qualified_name_errors};
 use super::status::ApiError;
 
 #[derive(Debug, Clone)]
@@ -66,16 +66,18 @@ impl LabelSelector {
                 }
                 return Err(bad_label(sel, "found '', expected: identifier"));
             }
+            let set_re = cached_regex(r"^(\S+?)\s+(in|notin)\s*\((.*)\)$").expect("static regex");
             let set_op = |op: &str| -> Option<(String, Vec<String>)> {
-                let idx = p.find(op)?;
-                let (k, rest) = (p[..idx].trim(), p[idx + op.len()..].trim());
-                let inner = rest.strip_prefix('(')?.strip_suffix(')')?;
-                let vals = inner
+                let c = set_re.captures(p)?;
+                if &c[2] != op.trim() {
+                    return None;
+                }
+                let vals = c[3]
                     .split(',')
                     .map(|v| v.trim().to_string())
                     .filter(|v| !v.is_empty())
                     .collect();
-                Some((k.to_string(), vals))
+                Some((c[1].to_string(), vals))
             };
             if let Some((k, vals)) = set_op(" notin ") {
                 reqs.push(Req::NotIn(check_key(sel, &k)?, vals));
@@ -91,6 +93,27 @@ impl LabelSelector {
                 return Err(bad_label(sel, &format!("invalid requirement {p:?}")));
             } else {
                 reqs.push(Req::Exists(check_key(sel, p)?));
+            }
+        }
+        for r in &reqs {
+            let values: Vec<&String> = match r {
+                Req::Eq(_, v) | Req::NotEq(_, v) => vec![v],
+                Req::In(_, vs) | Req::NotIn(_, vs) => vs.iter().collect(),
+                _ => vec![],
+            };
+            for v in values {
+                if let Some(msg) = label_value_errors(v).first() {
+                    return Err(bad_label(
+                        sel,
+                        &format!("invalid label value: {v:?}: {msg}"),
+                    ));
+                }
+            }
+            if matches!(r, Req::In(_, vs) | Req::NotIn(_, vs) if vs.is_empty()) {
+                return Err(bad_label(
+                    sel,
+                    "for 'in', 'notin' operators, values set can't be empty",
+                ));
             }
         }
         Ok(Self(reqs))

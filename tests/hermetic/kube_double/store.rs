@@ -73,6 +73,8 @@ pub struct State {
     pub snapshots: HashMap<String, Snapshot>,
     pub requests: Vec<RecordedRequest>,
     pub next_token: u64,
+    /// UIDs of removed objects: dependents owned only by these get garbage-collected.
+    pub dead_uids: std::collections::HashSet<String>,
 }
 
 impl State {
@@ -89,6 +91,7 @@ impl State {
             snapshots: HashMap::new(),
             requests: vec![],
             next_token: 0,
+            dead_uids: Default::default(),
         }
     }
 
@@ -150,6 +153,9 @@ impl State {
     /// Removes an object; the DELETED event carries its last state at the deletion revision.
     pub fn commit_delete(&mut self, ty: usize, key: &Key) -> Option<Value> {
         let mut stored = self.objects[ty].remove(key)?;
+        if let Some(uid) = stored.obj["metadata"]["uid"].as_str() {
+            self.dead_uids.insert(uid.to_string());
+        }
         let rv = self.next_rv();
         Self::set_rv(&mut stored.obj, rv);
         self.emit(rv, ty, EventType::Deleted, &stored.obj, None);

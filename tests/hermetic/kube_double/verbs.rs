@@ -125,6 +125,9 @@ impl Writer<'_> {
                 "invalid object type: {g}/{v}, Kind={kind}"
             )));
         }
+        if !config["metadata"]["managedFields"].is_null() {
+            return Err(ApiError::bad_request("metadata.managedFields must be nil"));
+        }
         if let Some(n) = config["metadata"]["name"].as_str()
             && n != name
         {

@@ -336,7 +336,7 @@ impl Writer<'_> {
                 .st
                 .commit_delete(self.route.ty, &key)
                 .expect("object exists");
-            finalize_namespaces(self.st);
+            super::delete::settle(self.st);
             return Ok((200, self.out(&gone, &entries), warnings));
         }
         let stored = self
@@ -353,32 +353,6 @@ fn set_or_remove(obj: &mut Value, key: &str, v: Option<&Value>) {
             if let Some(m) = obj.as_object_mut() {
                 m.remove(key);
             }
-        }
-    }
-}
-
-/// Removes terminating namespaces once nothing is left in them (the namespace controller).
-pub fn finalize_namespaces(st: &mut State) {
-    let nsi = st.registry.index_of(Builtin::Namespace);
-    let terminating: Vec<Key> = st.objects[nsi]
-        .iter()
-        .filter(|(_, s)| {
-            meta::meta_str(&s.obj, "deletionTimestamp").is_some()
-                && meta::finalizers(&s.obj).is_empty()
-        })
-        .map(|(k, _)| k.clone())
-        .collect();
-    for key in terminating {
-        let ns = &key.1;
-        let empty = st
-            .registry
-            .types
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.namespaced)
-            .all(|(i, _)| !st.objects[i].keys().any(|(n, _)| n == ns));
-        if empty {
-            st.commit_delete(nsi, &key);
         }
     }
 }

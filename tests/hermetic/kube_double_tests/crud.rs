@@ -201,3 +201,33 @@ async fn namespaces_secrets_configmaps() {
     );
     assert!(srv.object("v1", "namespaces", None, "team-a").is_none());
 }
+
+#[tokio::test]
+async fn owner_references_are_garbage_collected() {
+    use kube::Resource;
+    let srv = server();
+    let client = srv.client();
+    let api = widgets(&client);
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "default");
+    for (owner, child) in [("o1", "s1"), ("o2", "s2")] {
+        let w = api
+            .create(&PostParams::default(), &widget(owner, "owner"))
+            .await
+            .unwrap();
+        let mut s = Secret::default();
+        s.metadata.name = Some(child.into());
+        s.metadata.owner_references = Some(vec![w.controller_owner_ref(&()).unwrap()]);
+        secrets.create(&PostParams::default(), &s).await.unwrap();
+    }
+    api.delete("o1", &DeleteParams::background()).await.unwrap();
+    assert!(
+        srv.object("v1", "secrets", Some("default"), "s1").is_none(),
+        "dependent collected"
+    );
+    api.delete("o2", &DeleteParams::orphan()).await.unwrap();
+    let kept = secrets.get("s2").await.unwrap();
+    assert!(
+        kept.metadata.owner_references.is_none(),
+        "orphaned dependent loses its owner reference"
+    );
+}

@@ -4,6 +4,7 @@
 mod crud;
 mod runtime;
 mod validation;
+mod watches;
 mod writes;
 
 use kube::{Api, Client, CustomResource, CustomResourceExt};

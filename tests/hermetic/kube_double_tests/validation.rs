@@ -119,3 +119,98 @@ async fn unknown_fields_are_pruned() {
         err.message
     );
 }
+
+fn gadget_crd()
+-> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
+    serde_json::from_value(json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.test.roleplane.dev"},
+        "spec": {
+            "group": "test.roleplane.dev", "scope": "Cluster",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget", "listKind": "GadgetList"},
+            "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
+                "type": "object",
+                "properties": {"spec": {"type": "object", "maxProperties": 6, "properties": {
+                    "port": {"x-kubernetes-int-or-string": true, "anyOf": [{"type": "integer"}, {"type": "string"}]},
+                    "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                    "items": {"type": "array", "maxItems": 2, "items": {"type": "object", "required": ["id"],
+                        "properties": {"id": {"type": "string", "pattern": "^[a-z]+$"}}}},
+                    "size": {"type": "integer", "default": 3},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "when": {"type": "string", "format": "date-time"}
+                }}}
+            }}}]
+        }
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn schema_features_int_or_string_preserve_defaults_arrays_formats() {
+    let srv = super::ApiServer::new(vec![gadget_crd()]);
+    let ar = ApiResource {
+        group: "test.roleplane.dev".into(),
+        version: "v1".into(),
+        api_version: WIDGET_AV.into(),
+        kind: "Gadget".into(),
+        plural: "gadgets".into(),
+    };
+    let api: Api<DynamicObject> = Api::all_with(srv.client(), &ar);
+    let gadget = |name: &str, spec: serde_json::Value| -> DynamicObject {
+        serde_json::from_value(json!({"apiVersion": WIDGET_AV, "kind": "Gadget",
+            "metadata": {"name": name}, "spec": spec}))
+        .unwrap()
+    };
+    let ok = api
+        .create(
+            &PostParams::default(),
+            &gadget(
+                "ok",
+                json!({
+            "port": "http", "free": {"any": {"thing": [1, 2]}}, "items": [{"id": "abc", "junk": 1}],
+            "labels": {"a": "b"}, "when": "2024-01-02T03:04:05Z"}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok.data["spec"]["size"], 3, "default applied");
+    assert_eq!(
+        ok.data["spec"]["free"],
+        json!({"any": {"thing": [1, 2]}}),
+        "preserved"
+    );
+    assert_eq!(
+        ok.data["spec"]["items"],
+        json!([{"id": "abc"}]),
+        "pruned inside arrays"
+    );
+    api.create(
+        &PostParams::default(),
+        &gadget("num", json!({"port": 8080})),
+    )
+    .await
+    .unwrap();
+    let cases = [
+        (json!({"port": true}), "spec.port"),
+        (
+            json!({"items": [{"id": "ok"}, {"id": "NOPE"}]}),
+            "spec.items[1].id",
+        ),
+        (
+            json!({"items": [{"id": "a"}, {"id": "b"}, {"id": "c"}]}),
+            "spec.items: Too many",
+        ),
+        (json!({"items": [{}]}), "spec.items[0].id: Required value"),
+        (json!({"labels": {"x": 1}}), "spec.labels.x"),
+        (json!({"when": "yesterday"}), "spec.when"),
+        (json!({"size": 1.5}), "spec.size"),
+    ];
+    for (spec, needle) in cases {
+        let err = api_error(
+            api.create(&PostParams::default(), &gadget("bad", spec.clone()))
+                .await,
+        );
+        assert_eq!(err.code, 422, "{spec}: {}", err.message);
+        assert!(err.message.contains(needle), "{spec}: {}", err.message);
+    }
+}

@@ -125,6 +125,39 @@ async fn apply_requires_field_manager_and_creates_on_main_resource() {
         .unwrap();
     assert_eq!(created.spec.name, "by-apply");
     assert_eq!(created.metadata.generation, Some(1));
+
+    let with_replicas = json!({"apiVersion": WIDGET_AV, "kind": "Widget",
+        "metadata": {"name": "applied"}, "spec": {"name": "by-apply", "replicas": 4}});
+    let w = api
+        .patch(
+            "applied",
+            &PatchParams::apply("mgr"),
+            &Patch::Apply(&with_replicas),
+        )
+        .await
+        .unwrap();
+    assert_eq!((w.spec.replicas, w.metadata.generation), (Some(4), Some(2)));
+    let w = api
+        .patch("applied", &PatchParams::apply("mgr"), &Patch::Apply(&cfg))
+        .await
+        .unwrap();
+    assert_eq!(
+        w.spec.replicas, None,
+        "fields a manager stops applying are removed"
+    );
+
+    // A field set by another writer (an Update manager) conflicts for a different applier.
+    let merge = json!({"spec": {"replicas": 7}});
+    api.patch("applied", &PatchParams::default(), &Patch::Merge(&merge))
+        .await
+        .unwrap();
+    let take = json!({"apiVersion": WIDGET_AV, "kind": "Widget", "spec": {"name": "by-apply", "replicas": 1}});
+    let err = api_error(
+        api.patch("applied", &PatchParams::apply("mgr"), &Patch::Apply(&take))
+            .await,
+    );
+    assert_eq!(err.code, 409, "{}", err.message);
+    assert!(err.message.contains(".spec.replicas"), "{}", err.message);
 }
 
 #[tokio::test]
