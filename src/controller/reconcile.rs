@@ -186,7 +186,8 @@ async fn sync<K: Managed>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Outcom
     let status = obj.managed_status();
     let status_id = status.and_then(|s| s.external_id.clone());
     if let (Some(wanted), true) = (&m.external_id, ctx.providers.name_is_key(provider))
-        && !wanted.ends_with(&m.name)
+        && wanted != &m.name
+        && !wanted.ends_with(&format!("/{}", m.name))
     {
         {
             return Err(Error::InvalidSpec(format!(
