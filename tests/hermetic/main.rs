@@ -2,3 +2,4 @@
 //! product simulators, all in one binary.
 
 mod openapi;
+mod slashid;
