@@ -5,6 +5,7 @@
 pub mod credentials;
 mod error;
 pub mod http;
+pub mod slashid;
 pub mod statsig;
 
 pub use credentials::Credentials;
@@ -81,8 +82,9 @@ pub struct Listed {
 pub trait Provider {
     /// Checks the desired state without calling the product (bad input never reaches it).
     fn validate(&self, target: &Target<'_>) -> Result<()>;
-    /// True where the product keys objects on their name: then `externalId` must equal `name`,
-    /// and no create intent is needed to find the object again.
+    /// True where the product keys objects on their name: then `externalId` follows from `name`
+    /// (equal to it, or `{orgId}/{name}` for SlashID; `observe` accepts either form), and no
+    /// create intent is needed to find the object again.
     fn name_is_key(&self) -> bool {
         false
     }
@@ -112,6 +114,7 @@ pub trait Provider {
 pub struct Providers {
     pub http: http::Http,
     statsig: statsig::Statsig,
+    slashid: slashid::SlashId,
 }
 
 macro_rules! dispatch {
@@ -119,6 +122,10 @@ macro_rules! dispatch {
         match $kind {
             ProviderKind::Statsig => {
                 let $p = &$self.statsig;
+                $body
+            }
+            ProviderKind::SlashId => {
+                let $p = &$self.slashid;
                 $body
             }
             other => Err(Error::InvalidSpec(format!(
@@ -132,6 +139,7 @@ impl Providers {
     pub fn new(http: http::Http) -> Self {
         Self {
             statsig: statsig::Statsig::new(http.clone()),
+            slashid: slashid::SlashId::new(http.clone()),
             http,
         }
     }
@@ -141,7 +149,7 @@ impl Providers {
         match kind {
             ProviderKind::Statsig => Some(statsig::DEFAULT_BASE_URL.to_string()),
             ProviderKind::ConfigCat => Some("https://api.configcat.com".to_string()),
-            ProviderKind::SlashId => Some("https://api.slashid.com".to_string()),
+            ProviderKind::SlashId => Some(slashid::DEFAULT_BASE_URL.to_string()),
             ProviderKind::Looker => None,
             ProviderKind::BigPanda => Some(
                 match settings

@@ -7,6 +7,7 @@
 //! `GET P/_admin/state` (and product-specific edits), `GET P/_admin/requests`,
 //! `DELETE P/_admin/requests`, `PUT P/_admin/faults` with a [`Faults`] body.
 
+pub mod slashid;
 pub mod statsig;
 
 use std::collections::VecDeque;
@@ -35,12 +36,28 @@ pub struct SimCredentials {
         default_value = "console-sim-key"
     )]
     pub statsig_api_keys: Vec<String>,
+    /// SlashID API key accepted by /slashid (it belongs to the organisation below).
+    #[arg(
+        long = "slashid-api-key",
+        env = "ROLEPLANE_SIM_SLASHID_API_KEY",
+        default_value = "sim-slashid-key"
+    )]
+    pub slashid_api_key: String,
+    /// SlashID organisation id the key belongs to (`SlashID-OrgID`, and the role name prefix).
+    #[arg(
+        long = "slashid-org-id",
+        env = "ROLEPLANE_SIM_SLASHID_ORG_ID",
+        default_value = "sim-org"
+    )]
+    pub slashid_org_id: String,
 }
 
 impl Default for SimCredentials {
     fn default() -> Self {
         Self {
             statsig_api_keys: vec!["console-sim-key".into()],
+            slashid_api_key: "sim-slashid-key".into(),
+            slashid_org_id: "sim-org".into(),
         }
     }
 }
@@ -141,12 +158,17 @@ impl Traffic {
 #[derive(Clone)]
 pub struct Simulator {
     pub statsig: Arc<statsig::StatsigSim>,
+    pub slashid: Arc<slashid::SlashIdSim>,
 }
 
 impl Simulator {
     pub fn new(credentials: SimCredentials) -> Self {
         Self {
             statsig: Arc::new(statsig::StatsigSim::new(credentials.statsig_api_keys)),
+            slashid: Arc::new(slashid::SlashIdSim::new(
+                credentials.slashid_api_key,
+                credentials.slashid_org_id,
+            )),
         }
     }
 
@@ -154,6 +176,7 @@ impl Simulator {
     pub fn traffic(&self, product: ProviderKind) -> &Traffic {
         match product {
             ProviderKind::Statsig => &self.statsig.traffic,
+            ProviderKind::SlashId => &self.slashid.traffic,
             other => panic!("no simulator for {other} yet"),
         }
     }
@@ -164,6 +187,10 @@ impl Simulator {
             .nest(
                 "/statsig",
                 product_router(statsig::routes(self.statsig.clone()), self.statsig.clone()),
+            )
+            .nest(
+                "/slashid",
+                product_router(slashid::routes(self.slashid.clone()), self.slashid.clone()),
             )
             .fallback(unexpected)
     }

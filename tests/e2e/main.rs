@@ -16,6 +16,8 @@ use roleplane::providers::Providers;
 use roleplane::providers::http::{Http, HttpConfig};
 use roleplane::sim::{SimCredentials, Simulator};
 
+mod slashid;
+
 const KEY: &str = "console-sim-key";
 
 struct Suite {
@@ -249,7 +251,7 @@ async fn main() {
         sim,
         sim_base,
     };
-    let cases: [(&str, Case); 2] = [
+    let cases: Vec<(&str, Case)> = vec![
         (
             "statsig_role_goes_ready_is_reverted_and_deleted",
             ready_and_revert,
@@ -257,6 +259,18 @@ async fn main() {
         (
             "failures_show_their_reasons_without_product_writes",
             failure_reasons,
+        ),
+        (
+            "slashid_role_goes_ready_is_reverted_and_deleted",
+            slashid::ready_drift_and_delete,
+        ),
+        (
+            "slashid_crd_rejects_bad_and_changed_names",
+            slashid::crd_enforces_name_rules,
+        ),
+        (
+            "slashid_408_on_create_ends_with_one_adopted_role",
+            slashid::timeout_408_on_create_is_adopted_once,
         ),
     ];
     let (mut passed, mut failed) = (0, 0);
