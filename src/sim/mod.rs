@@ -7,6 +7,7 @@
 //! `GET P/_admin/state` (and product-specific edits), `GET P/_admin/requests`,
 //! `DELETE P/_admin/requests`, `PUT P/_admin/faults` with a [`Faults`] body.
 
+pub mod bigpanda;
 pub mod statsig;
 
 use std::collections::VecDeque;
@@ -35,12 +36,28 @@ pub struct SimCredentials {
         default_value = "console-sim-key"
     )]
     pub statsig_api_keys: Vec<String>,
+    /// BigPanda user API key accepted by /bigpanda (the US region).
+    #[arg(
+        long = "bigpanda-api-key",
+        env = "ROLEPLANE_SIM_BIGPANDA_API_KEY",
+        default_value = "sim-bigpanda-key"
+    )]
+    pub bigpanda_api_key: String,
+    /// BigPanda user API key accepted by /bigpanda-eu (the EU region; US keys get 401 there).
+    #[arg(
+        long = "bigpanda-eu-api-key",
+        env = "ROLEPLANE_SIM_BIGPANDA_EU_API_KEY",
+        default_value = "sim-bigpanda-eu-key"
+    )]
+    pub bigpanda_eu_api_key: String,
 }
 
 impl Default for SimCredentials {
     fn default() -> Self {
         Self {
             statsig_api_keys: vec!["console-sim-key".into()],
+            bigpanda_api_key: "sim-bigpanda-key".into(),
+            bigpanda_eu_api_key: "sim-bigpanda-eu-key".into(),
         }
     }
 }
@@ -141,12 +158,23 @@ impl Traffic {
 #[derive(Clone)]
 pub struct Simulator {
     pub statsig: Arc<statsig::StatsigSim>,
+    /// BigPanda US (`/bigpanda`) and EU (`/bigpanda-eu`): separate state and keys.
+    pub bigpanda: Arc<bigpanda::BigPandaSim>,
+    pub bigpanda_eu: Arc<bigpanda::BigPandaSim>,
 }
 
 impl Simulator {
     pub fn new(credentials: SimCredentials) -> Self {
         Self {
             statsig: Arc::new(statsig::StatsigSim::new(credentials.statsig_api_keys)),
+            bigpanda: Arc::new(bigpanda::BigPandaSim::new(
+                "us",
+                credentials.bigpanda_api_key,
+            )),
+            bigpanda_eu: Arc::new(bigpanda::BigPandaSim::new(
+                "eu",
+                credentials.bigpanda_eu_api_key,
+            )),
         }
     }
 
@@ -154,6 +182,8 @@ impl Simulator {
     pub fn traffic(&self, product: ProviderKind) -> &Traffic {
         match product {
             ProviderKind::Statsig => &self.statsig.traffic,
+            // The US region; the EU one is `self.bigpanda_eu.traffic`.
+            ProviderKind::BigPanda => &self.bigpanda.traffic,
             other => panic!("no simulator for {other} yet"),
         }
     }
@@ -164,6 +194,20 @@ impl Simulator {
             .nest(
                 "/statsig",
                 product_router(statsig::routes(self.statsig.clone()), self.statsig.clone()),
+            )
+            .nest(
+                "/bigpanda",
+                product_router(
+                    bigpanda::routes(self.bigpanda.clone()),
+                    self.bigpanda.clone(),
+                ),
+            )
+            .nest(
+                "/bigpanda-eu",
+                product_router(
+                    bigpanda::routes(self.bigpanda_eu.clone()),
+                    self.bigpanda_eu.clone(),
+                ),
             )
             .fallback(unexpected)
     }
