@@ -3,6 +3,8 @@
 //! drives everything the way a user would (`kubectl apply`, `kubectl wait`). Skipped, with the
 //! reason printed, when `KUBECONFIG` is not set.
 
+mod bigpanda;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::process::Command;
@@ -179,9 +181,11 @@ async fn main() {
         let _ = stop_rx.await;
     }));
     let suite = Suite { ns: ns.clone(), client, sim, sim_base };
-    let cases: [(&str, Case); 2] = [
+    let cases: [(&str, Case); 4] = [
         ("statsig_role_goes_ready_is_reverted_and_deleted", ready_and_revert),
         ("failures_show_their_reasons_without_product_writes", failure_reasons),
+        ("bigpanda_roles_in_both_regions_are_reverted_and_deleted", bigpanda::regions_drift_and_deletion),
+        ("bigpanda_us_key_against_eu_is_credentials_rejected", bigpanda::wrong_region_key),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, case) in cases {

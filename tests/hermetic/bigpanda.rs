@@ -1,5 +1,8 @@
 //! BigPanda provider against the in-process simulator (US `/bigpanda`, EU `/bigpanda-eu`). Every
 //! POST/PUT body the provider sent is validated against `tests/openapi/bigpanda-roles.schema.json`.
+//! Controller scenarios are in `bigpanda/scenarios.rs`.
+
+mod scenarios;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
