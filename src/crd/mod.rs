@@ -194,13 +194,22 @@ mod tests {
     /// Walks a schema, collecting paths of strings without maxLength (or enum/format) and lists
     /// and maps without maxItems/maxProperties: unbounded values break the CEL cost budget.
     fn unbounded(schema: &Value, path: &str, out: &mut Vec<String>) {
-        let Some(obj) = schema.as_object() else { return };
+        let Some(obj) = schema.as_object() else {
+            return;
+        };
         match obj.get("type").and_then(Value::as_str) {
-            Some("string") if !obj.contains_key("maxLength") && !obj.contains_key("enum") && !obj.contains_key("format") => {
+            Some("string")
+                if !obj.contains_key("maxLength")
+                    && !obj.contains_key("enum")
+                    && !obj.contains_key("format") =>
+            {
                 out.push(path.to_string())
             }
             Some("array") if !obj.contains_key("maxItems") => out.push(path.to_string()),
-            Some("object") if obj.contains_key("additionalProperties") && !obj.contains_key("maxProperties") => {
+            Some("object")
+                if obj.contains_key("additionalProperties")
+                    && !obj.contains_key("maxProperties") =>
+            {
                 out.push(path.to_string())
             }
             _ => {}
@@ -220,21 +229,40 @@ mod tests {
     #[test]
     fn every_string_list_and_map_in_the_crds_is_bounded() {
         for crd in all() {
-            let schema = serde_json::to_value(&crd.spec.versions[0].schema).unwrap()["openAPIV3Schema"].clone();
+            let schema =
+                serde_json::to_value(&crd.spec.versions[0].schema).unwrap()["openAPIV3Schema"]
+                    .clone();
             let mut out = Vec::new();
             unbounded(&schema["properties"]["spec"], "spec", &mut out);
             unbounded(&schema["properties"]["status"], "status", &mut out);
-            assert!(out.is_empty(), "{}: unbounded fields {out:?}", crd.metadata.name.unwrap());
+            assert!(
+                out.is_empty(),
+                "{}: unbounded fields {out:?}",
+                crd.metadata.name.unwrap()
+            );
         }
     }
 
     #[test]
     fn crds_carry_category_columns_and_status_subresource() {
         for crd in all() {
-            assert_eq!(crd.spec.names.categories.as_deref(), Some(&["roleplane".to_string()][..]));
+            assert_eq!(
+                crd.spec.names.categories.as_deref(),
+                Some(&["roleplane".to_string()][..])
+            );
             let v = &crd.spec.versions[0];
-            assert!(v.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some());
-            let cols: Vec<_> = v.additional_printer_columns.iter().flatten().map(|c| c.name.as_str()).collect();
+            assert!(
+                v.subresources
+                    .as_ref()
+                    .and_then(|s| s.status.as_ref())
+                    .is_some()
+            );
+            let cols: Vec<_> = v
+                .additional_printer_columns
+                .iter()
+                .flatten()
+                .map(|c| c.name.as_str())
+                .collect();
             assert!(cols.contains(&"READY") && cols.contains(&"AGE"), "{cols:?}");
         }
     }
