@@ -2,6 +2,7 @@
 //! module per product, dispatched by [`ProviderKind`]. Providers know nothing of Kubernetes beyond
 //! the plain values they are handed.
 
+pub mod bigpanda;
 pub mod credentials;
 mod error;
 pub mod http;
@@ -115,6 +116,7 @@ pub struct Providers {
     pub http: http::Http,
     statsig: statsig::Statsig,
     slashid: slashid::SlashId,
+    bigpanda: bigpanda::BigPanda,
 }
 
 macro_rules! dispatch {
@@ -126,6 +128,10 @@ macro_rules! dispatch {
             }
             ProviderKind::SlashId => {
                 let $p = &$self.slashid;
+                $body
+            }
+            ProviderKind::BigPanda => {
+                let $p = &$self.bigpanda;
                 $body
             }
             other => Err(Error::InvalidSpec(format!(
@@ -140,6 +146,7 @@ impl Providers {
         Self {
             statsig: statsig::Statsig::new(http.clone()),
             slashid: slashid::SlashId::new(http.clone()),
+            bigpanda: bigpanda::BigPanda::new(http.clone()),
             http,
         }
     }
