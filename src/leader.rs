@@ -17,6 +17,9 @@ pub struct Elector {
     api: Api<Lease>,
     name: String,
     identity: String,
+    lease: Duration,
+    renew: Duration,
+    retry: Duration,
 }
 
 impl Elector {
@@ -25,7 +28,18 @@ impl Elector {
             api: Api::namespaced(client, namespace),
             name: name.to_string(),
             identity: identity.to_string(),
+            lease: LEASE_DURATION,
+            renew: RENEW,
+            retry: RETRY,
         }
+    }
+
+    /// Shorter timings (tests); `renew` must stay well below `lease`.
+    pub fn with_timing(mut self, lease: Duration, renew: Duration, retry: Duration) -> Self {
+        self.lease = lease;
+        self.renew = renew;
+        self.retry = retry;
+        self
     }
 
     /// Waits until this replica holds the Lease.
@@ -39,7 +53,7 @@ impl Elector {
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "leader election failed; retrying"),
             }
-            tokio::time::sleep(RETRY).await;
+            tokio::time::sleep(self.retry).await;
         }
     }
 
@@ -47,13 +61,13 @@ impl Elector {
     pub async fn hold(&self) {
         let mut last_ok = tokio::time::Instant::now();
         loop {
-            tokio::time::sleep(RENEW).await;
+            tokio::time::sleep(self.renew).await;
             match self.try_hold().await {
                 Ok(true) => last_ok = tokio::time::Instant::now(),
                 Ok(false) => return,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not renew the leader Lease");
-                    if last_ok.elapsed() > LEASE_DURATION {
+                    if last_ok.elapsed() > self.lease {
                         return;
                     }
                 }
@@ -66,7 +80,7 @@ impl Elector {
         let now = Timestamp::now();
         let spec = |transitions: i32, acquired: Option<MicroTime>| LeaseSpec {
             holder_identity: Some(self.identity.clone()),
-            lease_duration_seconds: Some(LEASE_DURATION.as_secs() as i32),
+            lease_duration_seconds: Some(self.lease.as_secs().max(1) as i32),
             acquire_time: acquired.or(Some(MicroTime(now))),
             renew_time: Some(MicroTime(now)),
             lease_transitions: Some(transitions),

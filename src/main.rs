@@ -78,8 +78,9 @@ async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
         instance: identity.clone(),
     };
     let ready = Arc::new(AtomicBool::new(false));
+    let listener = tokio::net::TcpListener::bind(args.http_addr).await?;
     let http_server = tokio::spawn(server::serve(
-        args.http_addr,
+        listener,
         metrics,
         ready.clone(),
         roleplane::shutdown_signal(),

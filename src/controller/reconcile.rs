@@ -523,7 +523,7 @@ async fn write_success<K: Managed>(
     let ready_changed = !status::find(&previous.conditions, READY).is_some_and(|c| {
         c.status == ready_status && c.reason == ready_reason && c.message == ready_message
     });
-    status::apply_status(api, obj, &next).await?;
+    // Events and metrics first: whoever sees the new status can also see why it changed.
     for (type_, event_reason, note) in outcome.events {
         status::event(&ctx.recorder, obj, type_, event_reason, "Reconcile", note).await;
     }
@@ -553,6 +553,7 @@ async fn write_success<K: Managed>(
         object_key(obj),
         Some(ready_status == ConditionStatus::True),
     );
+    status::apply_status(api, obj, &next).await?;
     Ok(())
 }
 

@@ -111,7 +111,8 @@ pub struct RecordedRequest {
     pub query: Option<String>,
     pub body: Option<serde_json::Value>,
     pub status: u16,
-    /// Milliseconds since the simulator started.
+    /// When the request arrived, in milliseconds since the simulator started (the log itself is
+    /// in completion order).
     pub at_ms: u64,
 }
 
@@ -314,6 +315,7 @@ async fn record_and_inject<S: ProductSim>(
     next: Next,
 ) -> Response {
     let traffic = sim.traffic();
+    let arrived_ms = traffic.started.elapsed().as_millis() as u64;
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
     let query = request.uri().query().map(str::to_string);
@@ -357,7 +359,7 @@ async fn record_and_inject<S: ProductSim>(
         query,
         body: body_json,
         status: response.status().as_u16(),
-        at_ms: traffic.started.elapsed().as_millis() as u64,
+        at_ms: arrived_ms,
     });
     response
 }

@@ -6,5 +6,6 @@ mod harness;
 mod kube_double;
 mod kube_double_tests;
 mod openapi;
+mod process;
 mod slashid;
 mod statsig;

@@ -61,6 +61,15 @@ async fn role_is_created_and_goes_ready_with_external_id() {
             .iter()
             .any(|(_, r, n)| r == "Created" && n.contains("Editors"))
     );
+    let metrics = env.ctx.metrics.encode();
+    assert!(
+        metrics.contains(r#"provider="statsig",operation="create role",status="201"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"roleplane_resources{kind="Role",ready="true"} 1"#),
+        "{metrics}"
+    );
     OpenApi::load("statsig-console.json")
         .assert_bodies(&env.sim.traffic(ProviderKind::Statsig).requests(), "");
 }
@@ -395,7 +404,8 @@ async fn rate_limit_waits_for_retry_after() {
         });
     env.role(NS, "editors", spec("Editors")).await;
     env.wait_role(NS, "editors", "Ready", is_ready).await;
-    let log = env.sim.traffic(ProviderKind::Statsig).requests();
+    let mut log = env.sim.traffic(ProviderKind::Statsig).requests();
+    log.sort_by_key(|r| r.at_ms);
     let first_429 = log
         .iter()
         .position(|r| r.status == 429)
