@@ -603,9 +603,6 @@ async fn write_failure<K: Managed>(
         conditions,
         ..previous
     };
-    if let Err(e) = status::apply_status(api, obj, &next).await {
-        tracing::warn!(error = %e, "could not write status");
-    }
     status::event(
         &ctx.recorder,
         obj,
@@ -615,6 +612,9 @@ async fn write_failure<K: Managed>(
         message,
     )
     .await;
+    if let Err(e) = status::apply_status(api, obj, &next).await {
+        tracing::warn!(error = %e, "could not write status");
+    }
 }
 
 /// Lets the config re-check whether it is still in use once this resource's finalizer is gone
