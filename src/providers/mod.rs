@@ -2,6 +2,7 @@
 //! module per product, dispatched by [`ProviderKind`]. Providers know nothing of Kubernetes beyond
 //! the plain values they are handed.
 
+pub mod configcat;
 pub mod credentials;
 mod error;
 pub mod http;
@@ -112,6 +113,7 @@ pub trait Provider {
 pub struct Providers {
     pub http: http::Http,
     statsig: statsig::Statsig,
+    configcat: configcat::ConfigCat,
 }
 
 macro_rules! dispatch {
@@ -119,6 +121,10 @@ macro_rules! dispatch {
         match $kind {
             ProviderKind::Statsig => {
                 let $p = &$self.statsig;
+                $body
+            }
+            ProviderKind::ConfigCat => {
+                let $p = &$self.configcat;
                 $body
             }
             other => Err(Error::InvalidSpec(format!(
@@ -132,6 +138,7 @@ impl Providers {
     pub fn new(http: http::Http) -> Self {
         Self {
             statsig: statsig::Statsig::new(http.clone()),
+            configcat: configcat::ConfigCat::new(http.clone()),
             http,
         }
     }

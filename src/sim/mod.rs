@@ -7,6 +7,7 @@
 //! `GET P/_admin/state` (and product-specific edits), `GET P/_admin/requests`,
 //! `DELETE P/_admin/requests`, `PUT P/_admin/faults` with a [`Faults`] body.
 
+pub mod configcat;
 pub mod statsig;
 
 use std::collections::VecDeque;
@@ -35,12 +36,29 @@ pub struct SimCredentials {
         default_value = "console-sim-key"
     )]
     pub statsig_api_keys: Vec<String>,
+    /// ConfigCat Public API username accepted by /configcat (HTTP Basic).
+    #[arg(
+        long = "configcat-username",
+        env = "ROLEPLANE_SIM_CONFIGCAT_USERNAME",
+        default_value = "sim-user"
+    )]
+    pub configcat_username: String,
+    /// ConfigCat Public API password accepted by /configcat (HTTP Basic).
+    #[arg(
+        long = "configcat-password",
+        env = "ROLEPLANE_SIM_CONFIGCAT_PASSWORD",
+        default_value = "sim-password",
+        hide_env_values = true
+    )]
+    pub configcat_password: String,
 }
 
 impl Default for SimCredentials {
     fn default() -> Self {
         Self {
             statsig_api_keys: vec!["console-sim-key".into()],
+            configcat_username: "sim-user".into(),
+            configcat_password: "sim-password".into(),
         }
     }
 }
@@ -141,12 +159,17 @@ impl Traffic {
 #[derive(Clone)]
 pub struct Simulator {
     pub statsig: Arc<statsig::StatsigSim>,
+    pub configcat: Arc<configcat::ConfigCatSim>,
 }
 
 impl Simulator {
     pub fn new(credentials: SimCredentials) -> Self {
         Self {
             statsig: Arc::new(statsig::StatsigSim::new(credentials.statsig_api_keys)),
+            configcat: Arc::new(configcat::ConfigCatSim::new(
+                credentials.configcat_username,
+                credentials.configcat_password,
+            )),
         }
     }
 
@@ -154,6 +177,7 @@ impl Simulator {
     pub fn traffic(&self, product: ProviderKind) -> &Traffic {
         match product {
             ProviderKind::Statsig => &self.statsig.traffic,
+            ProviderKind::ConfigCat => &self.configcat.traffic,
             other => panic!("no simulator for {other} yet"),
         }
     }
@@ -165,6 +189,7 @@ impl Simulator {
                 "/statsig",
                 product_router(statsig::routes(self.statsig.clone()), self.statsig.clone()),
             )
+            .nest("/configcat", configcat::router(self.configcat.clone()))
             .fallback(unexpected)
     }
 
