@@ -778,3 +778,43 @@ async fn configcat_sim_validates_like_configcat_and_answers_the_documented_model
         .unwrap();
     assert_eq!(unknown.status(), 404);
 }
+
+#[tokio::test]
+async fn configcat_example_manifest_applies_to_the_simulator_demo_product() {
+    let (sim, base) = Simulator::start(SimCredentials::default()).await.unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/examples/configcat.yaml"
+    ))
+    .unwrap();
+    let docs: Vec<Value> = text
+        .split("\n---\n")
+        .map(|d| serde_yaml_ng::from_str(d).unwrap())
+        .collect();
+    let secret = docs.iter().find(|d| d["kind"] == "Secret").unwrap();
+    assert_eq!(secret["stringData"]["username"], USER);
+    assert_eq!(secret["stringData"]["password"], PASSWORD);
+    let config = docs.iter().find(|d| d["kind"] == "ProviderConfig").unwrap();
+    assert_eq!(
+        config["spec"]["endpoint"],
+        "http://127.0.0.1:8090/configcat"
+    );
+    let group = docs
+        .iter()
+        .find(|d| d["kind"] == "PermissionGroup")
+        .unwrap();
+    let spec: PermissionGroupSpec = serde_json::from_value(group["spec"].clone()).unwrap();
+    let t = target(&spec.managed.name, &spec);
+    let providers = providers();
+    providers.validate(&t).unwrap();
+    let acct = account(&base, USER, PASSWORD);
+    let id = providers.create(&acct, &t).await.unwrap();
+    let seen = providers.observe(&acct, &t, &id).await.unwrap().unwrap();
+    assert!(seen.drift.is_empty(), "{:?}", seen.drift);
+    let g = sim.configcat.group(id.parse().unwrap()).unwrap();
+    assert_eq!(g.product_id, roleplane::sim::configcat::DEMO_PRODUCT_ID);
+    assert_eq!(
+        access(&g, roleplane::sim::configcat::DEMO_PRODUCT_ENVIRONMENT_ID),
+        "readOnly"
+    );
+}
