@@ -2,4 +2,8 @@
 //! product simulators, all in one binary.
 
 mod configcat;
+mod harness;
+mod kube_double;
+mod kube_double_tests;
 mod openapi;
+mod statsig;
