@@ -3,6 +3,8 @@
 //! drives everything the way a user would (`kubectl apply`, `kubectl wait`). Skipped, with the
 //! reason printed, when `KUBECONFIG` is not set.
 
+mod configcat;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::process::Command;
@@ -179,9 +181,11 @@ async fn main() {
         let _ = stop_rx.await;
     }));
     let suite = Suite { ns: ns.clone(), client, sim, sim_base };
-    let cases: [(&str, Case); 2] = [
+    let cases: [(&str, Case); 4] = [
         ("statsig_role_goes_ready_is_reverted_and_deleted", ready_and_revert),
         ("failures_show_their_reasons_without_product_writes", failure_reasons),
+        ("configcat_group_ready_reverted_deleted", configcat::ready_reverted_and_deleted),
+        ("configcat_unknown_product_reported", configcat::unknown_product_is_reported),
     ];
     let (mut passed, mut failed) = (0, 0);
     for (name, case) in cases {
@@ -200,7 +204,7 @@ async fn main() {
             }
         }
     }
-    let _ = kubectl(&["delete", "roles.roleplane.dev,providerconfigs.roleplane.dev", "--all", "-n", &ns, "--wait=true", "--timeout=60s"], None);
+    let _ = kubectl(&["delete", "roles.roleplane.dev,permissiongroups.roleplane.dev,providerconfigs.roleplane.dev", "--all", "-n", &ns, "--wait=true", "--timeout=60s"], None);
     let _ = stop_tx.send(());
     let _ = operator.await;
     let _ = kubectl(&["delete", "namespace", &ns, "--wait=false"], None);
