@@ -324,29 +324,31 @@ pub fn drift(name: &str, spec: &PermissionGroupSpec, observed: &PermissionGroup)
     out
 }
 
-/// A short status summary, e.g. `3 of 21 flags, accessType custom, access to 2 environments`.
+/// A short status summary, e.g. `3 of 21 flags, accessType custom, access to 2 environments`
+/// (the environment count only with custom access, where it means something).
 pub fn summary(observed: &PermissionGroup) -> String {
     let flags = crate::crd::ConfigCatPermissions::NAMES;
     let granted = flags
         .iter()
         .filter(|f| observed.flag(f) == Some(true))
         .count();
-    let envs = observed
-        .environment_accesses
-        .iter()
-        .flatten()
-        .filter(|e| {
-            matches!(
-                e.environment_access_type.as_deref(),
-                Some("full" | "readOnly")
-            )
-        })
-        .count();
-    format!(
-        "{granted} of {} flags, accessType {}, access to {envs} environments",
-        flags.len(),
-        observed.access_type.as_deref().unwrap_or("unknown"),
-    )
+    let access = observed.access_type.as_deref().unwrap_or("unknown");
+    let mut text = format!("{granted} of {} flags, accessType {access}", flags.len());
+    if access == "custom" {
+        let envs = observed
+            .environment_accesses
+            .iter()
+            .flatten()
+            .filter(|e| {
+                matches!(
+                    e.environment_access_type.as_deref(),
+                    Some("full" | "readOnly")
+                )
+            })
+            .count();
+        text.push_str(&format!(", access to {envs} environments"));
+    }
+    text
 }
 
 #[cfg(test)]

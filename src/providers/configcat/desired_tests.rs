@@ -280,4 +280,9 @@ fn summary_counts_granted_flags_and_environments_with_access() {
         summary(&observed_from(&body)),
         "1 of 21 flags, accessType custom, access to 2 environments"
     );
+    let full = request("Developers", &spec(json!({"accessType": "full"})), &envs()).unwrap();
+    assert_eq!(
+        summary(&observed_from(&full)),
+        "0 of 21 flags, accessType full"
+    );
 }

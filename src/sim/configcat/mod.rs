@@ -10,6 +10,7 @@
 //! example manifests work against `roleplane sim` as they are.
 
 mod api;
+mod body;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
