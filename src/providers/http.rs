@@ -346,7 +346,7 @@ fn httpdate(value: &str) -> Option<SystemTime> {
     let ts: k8s_openapi::jiff::Timestamp = k8s_openapi::jiff::fmt::rfc2822::parse(value)
         .ok()?
         .timestamp();
-    SystemTime::try_from(ts).ok()
+    Some(SystemTime::from(ts))
 }
 
 /// `X-Rate-Limit-Remaining` at or below 0 with `X-Rate-Limit-Reset` pauses the budget until the
