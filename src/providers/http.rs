@@ -208,6 +208,13 @@ impl Request<'_> {
         self
     }
 
+    /// Overrides the whole-request timeout for this request (e.g. a write the product may hold
+    /// longer than usual while it waits for replication).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.builder = self.builder.timeout(timeout);
+        self
+    }
+
     pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
         self.builder = self.builder.basic_auth(user, Some(password));
         self

@@ -8,6 +8,7 @@
 //! `DELETE P/_admin/requests`, `PUT P/_admin/faults` with a [`Faults`] body.
 
 pub mod configcat;
+pub mod slashid;
 pub mod statsig;
 
 use std::collections::VecDeque;
@@ -51,6 +52,20 @@ pub struct SimCredentials {
         hide_env_values = true
     )]
     pub configcat_password: String,
+    /// SlashID API key accepted by /slashid (it belongs to the organisation below).
+    #[arg(
+        long = "slashid-api-key",
+        env = "ROLEPLANE_SIM_SLASHID_API_KEY",
+        default_value = "sim-slashid-key"
+    )]
+    pub slashid_api_key: String,
+    /// SlashID organisation id the key belongs to (`SlashID-OrgID`, and the role name prefix).
+    #[arg(
+        long = "slashid-org-id",
+        env = "ROLEPLANE_SIM_SLASHID_ORG_ID",
+        default_value = "sim-org"
+    )]
+    pub slashid_org_id: String,
 }
 
 impl Default for SimCredentials {
@@ -59,6 +74,8 @@ impl Default for SimCredentials {
             statsig_api_keys: vec!["console-sim-key".into()],
             configcat_username: "sim-user".into(),
             configcat_password: "sim-password".into(),
+            slashid_api_key: "sim-slashid-key".into(),
+            slashid_org_id: "sim-org".into(),
         }
     }
 }
@@ -160,6 +177,7 @@ impl Traffic {
 pub struct Simulator {
     pub statsig: Arc<statsig::StatsigSim>,
     pub configcat: Arc<configcat::ConfigCatSim>,
+    pub slashid: Arc<slashid::SlashIdSim>,
 }
 
 impl Simulator {
@@ -170,6 +188,10 @@ impl Simulator {
                 credentials.configcat_username,
                 credentials.configcat_password,
             )),
+            slashid: Arc::new(slashid::SlashIdSim::new(
+                credentials.slashid_api_key,
+                credentials.slashid_org_id,
+            )),
         }
     }
 
@@ -178,6 +200,7 @@ impl Simulator {
         match product {
             ProviderKind::Statsig => &self.statsig.traffic,
             ProviderKind::ConfigCat => &self.configcat.traffic,
+            ProviderKind::SlashId => &self.slashid.traffic,
             other => panic!("no simulator for {other} yet"),
         }
     }
@@ -190,6 +213,10 @@ impl Simulator {
                 product_router(statsig::routes(self.statsig.clone()), self.statsig.clone()),
             )
             .nest("/configcat", configcat::router(self.configcat.clone()))
+            .nest(
+                "/slashid",
+                product_router(slashid::routes(self.slashid.clone()), self.slashid.clone()),
+            )
             .fallback(unexpected)
     }
 

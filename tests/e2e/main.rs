@@ -3,8 +3,6 @@
 //! drives everything the way a user would (`kubectl apply`, `kubectl wait`). Skipped, with the
 //! reason printed, when `KUBECONFIG` is not set.
 
-mod configcat;
-
 use std::future::Future;
 use std::pin::Pin;
 use std::process::Command;
@@ -17,6 +15,9 @@ use roleplane::metrics::Metrics;
 use roleplane::providers::Providers;
 use roleplane::providers::http::{Http, HttpConfig};
 use roleplane::sim::{SimCredentials, Simulator};
+
+mod configcat;
+mod slashid;
 
 const KEY: &str = "console-sim-key";
 
@@ -251,7 +252,7 @@ async fn main() {
         sim,
         sim_base,
     };
-    let cases: [(&str, Case); 4] = [
+    let cases: Vec<(&str, Case)> = vec![
         (
             "statsig_role_goes_ready_is_reverted_and_deleted",
             ready_and_revert,
@@ -267,6 +268,18 @@ async fn main() {
         (
             "configcat_unknown_product_reported",
             configcat::unknown_product_is_reported,
+        ),
+        (
+            "slashid_role_goes_ready_is_reverted_and_deleted",
+            slashid::ready_drift_and_delete,
+        ),
+        (
+            "slashid_crd_rejects_bad_and_changed_names",
+            slashid::crd_enforces_name_rules,
+        ),
+        (
+            "slashid_408_on_create_ends_with_one_adopted_role",
+            slashid::timeout_408_on_create_is_adopted_once,
         ),
     ];
     let (mut passed, mut failed) = (0, 0);

@@ -6,4 +6,5 @@ mod harness;
 mod kube_double;
 mod kube_double_tests;
 mod openapi;
+mod slashid;
 mod statsig;
