@@ -356,25 +356,38 @@ fn httpdate(value: &str) -> Option<SystemTime> {
     Some(SystemTime::from(ts))
 }
 
-/// `X-Rate-Limit-Remaining: 0` with `X-Rate-Limit-Reset` pauses the budget until the reset
-/// (seconds from now, or a Unix time when large).
+/// `X-Rate-Limit-Remaining` at or below 0 with `X-Rate-Limit-Reset` pauses the budget until the
+/// reset: seconds from now, a Unix time when large, or a timestamp (RFC 3339, as ASP.NET rate
+/// limiters send, or an HTTP date).
 fn pause_on_exhausted_window(budget: &Budget, headers: &HeaderMap) {
-    let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
-    if get("x-rate-limit-remaining") != Some("0") {
-        return;
+    if let Some(wait) = exhausted_window_wait(headers) {
+        budget.pause_until(Instant::now() + wait.min(Duration::from_secs(900)));
     }
-    let Some(reset) = get("x-rate-limit-reset").and_then(|v| v.parse::<f64>().ok()) else {
-        return;
-    };
-    let wait = if reset > 1e9 {
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default();
-        Duration::from_secs_f64((reset - now.as_secs_f64()).max(0.0))
-    } else {
-        Duration::from_secs_f64(reset.max(0.0))
-    };
-    budget.pause_until(Instant::now() + wait.min(Duration::from_secs(900)));
+}
+
+fn exhausted_window_wait(headers: &HeaderMap) -> Option<Duration> {
+    let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
+    let remaining = get("x-rate-limit-remaining")?.parse::<f64>().ok()?;
+    if remaining > 0.0 {
+        return None;
+    }
+    let reset = get("x-rate-limit-reset")?;
+    if let Ok(reset) = reset.parse::<f64>() {
+        return Some(if reset > 1e9 {
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default();
+            Duration::from_secs_f64((reset - now.as_secs_f64()).max(0.0))
+        } else {
+            Duration::from_secs_f64(reset.max(0.0))
+        });
+    }
+    let at = reset
+        .parse::<k8s_openapi::jiff::Timestamp>()
+        .ok()
+        .map(SystemTime::from)
+        .or_else(|| httpdate(reset))?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
 }
 
 /// The product's own error text from common JSON shapes (`message`, `errors[]`, `error`),
@@ -467,5 +480,43 @@ mod tests {
         assert_eq!(parse_retry_after(&h), Some(Duration::ZERO));
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(parse_retry_after(&h), None);
+    }
+
+    #[test]
+    fn exhausted_window_reads_seconds_unix_times_and_timestamps() {
+        let headers = |remaining: &str, reset: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                "x-rate-limit-remaining",
+                HeaderValue::from_str(remaining).unwrap(),
+            );
+            h.insert("x-rate-limit-reset", HeaderValue::from_str(reset).unwrap());
+            h
+        };
+        let near = |d: Option<Duration>, secs: u64| {
+            d.is_some_and(|d| d <= Duration::from_secs(secs) && d > Duration::from_secs(secs - 2))
+        };
+        assert!(near(exhausted_window_wait(&headers("0", "30")), 30));
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(near(
+            exhausted_window_wait(&headers("0", &(now + 20).to_string())),
+            20
+        ));
+        let at =
+            k8s_openapi::jiff::Timestamp::now() + k8s_openapi::jiff::SignedDuration::from_secs(40);
+        let iso = format!("{at:.7}");
+        assert!(
+            near(exhausted_window_wait(&headers("-1", &iso)), 40),
+            "{iso}"
+        );
+        assert_eq!(
+            exhausted_window_wait(&headers("0", "2001-01-01T00:00:00Z")),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(exhausted_window_wait(&headers("3", "30")), None);
+        assert_eq!(exhausted_window_wait(&headers("0", "later")), None);
     }
 }

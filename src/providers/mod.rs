@@ -3,6 +3,7 @@
 //! the plain values they are handed.
 
 pub mod bigpanda;
+pub mod configcat;
 pub mod credentials;
 mod error;
 pub mod http;
@@ -115,6 +116,7 @@ pub trait Provider {
 pub struct Providers {
     pub http: http::Http,
     statsig: statsig::Statsig,
+    configcat: configcat::ConfigCat,
     slashid: slashid::SlashId,
     bigpanda: bigpanda::BigPanda,
 }
@@ -124,6 +126,10 @@ macro_rules! dispatch {
         match $kind {
             ProviderKind::Statsig => {
                 let $p = &$self.statsig;
+                $body
+            }
+            ProviderKind::ConfigCat => {
+                let $p = &$self.configcat;
                 $body
             }
             ProviderKind::SlashId => {
@@ -145,6 +151,7 @@ impl Providers {
     pub fn new(http: http::Http) -> Self {
         Self {
             statsig: statsig::Statsig::new(http.clone()),
+            configcat: configcat::ConfigCat::new(http.clone()),
             slashid: slashid::SlashId::new(http.clone()),
             bigpanda: bigpanda::BigPanda::new(http.clone()),
             http,

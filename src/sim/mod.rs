@@ -8,6 +8,7 @@
 //! `DELETE P/_admin/requests`, `PUT P/_admin/faults` with a [`Faults`] body.
 
 pub mod bigpanda;
+pub mod configcat;
 pub mod slashid;
 pub mod statsig;
 
@@ -37,6 +38,21 @@ pub struct SimCredentials {
         default_value = "console-sim-key"
     )]
     pub statsig_api_keys: Vec<String>,
+    /// ConfigCat Public API username accepted by /configcat (HTTP Basic).
+    #[arg(
+        long = "configcat-username",
+        env = "ROLEPLANE_SIM_CONFIGCAT_USERNAME",
+        default_value = "sim-user"
+    )]
+    pub configcat_username: String,
+    /// ConfigCat Public API password accepted by /configcat (HTTP Basic).
+    #[arg(
+        long = "configcat-password",
+        env = "ROLEPLANE_SIM_CONFIGCAT_PASSWORD",
+        default_value = "sim-password",
+        hide_env_values = true
+    )]
+    pub configcat_password: String,
     /// SlashID API key accepted by /slashid (it belongs to the organisation below).
     #[arg(
         long = "slashid-api-key",
@@ -71,6 +87,8 @@ impl Default for SimCredentials {
     fn default() -> Self {
         Self {
             statsig_api_keys: vec!["console-sim-key".into()],
+            configcat_username: "sim-user".into(),
+            configcat_password: "sim-password".into(),
             slashid_api_key: "sim-slashid-key".into(),
             slashid_org_id: "sim-org".into(),
             bigpanda_api_key: "sim-bigpanda-key".into(),
@@ -176,6 +194,7 @@ impl Traffic {
 #[derive(Clone)]
 pub struct Simulator {
     pub statsig: Arc<statsig::StatsigSim>,
+    pub configcat: Arc<configcat::ConfigCatSim>,
     pub slashid: Arc<slashid::SlashIdSim>,
     /// BigPanda US (`/bigpanda`) and EU (`/bigpanda-eu`): separate state and keys.
     pub bigpanda: Arc<bigpanda::BigPandaSim>,
@@ -186,6 +205,10 @@ impl Simulator {
     pub fn new(credentials: SimCredentials) -> Self {
         Self {
             statsig: Arc::new(statsig::StatsigSim::new(credentials.statsig_api_keys)),
+            configcat: Arc::new(configcat::ConfigCatSim::new(
+                credentials.configcat_username,
+                credentials.configcat_password,
+            )),
             slashid: Arc::new(slashid::SlashIdSim::new(
                 credentials.slashid_api_key,
                 credentials.slashid_org_id,
@@ -205,6 +228,7 @@ impl Simulator {
     pub fn traffic(&self, product: ProviderKind) -> &Traffic {
         match product {
             ProviderKind::Statsig => &self.statsig.traffic,
+            ProviderKind::ConfigCat => &self.configcat.traffic,
             ProviderKind::SlashId => &self.slashid.traffic,
             // The US region; the EU one is `self.bigpanda_eu.traffic`.
             ProviderKind::BigPanda => &self.bigpanda.traffic,
@@ -219,6 +243,7 @@ impl Simulator {
                 "/statsig",
                 product_router(statsig::routes(self.statsig.clone()), self.statsig.clone()),
             )
+            .nest("/configcat", configcat::router(self.configcat.clone()))
             .nest(
                 "/slashid",
                 product_router(slashid::routes(self.slashid.clone()), self.slashid.clone()),

@@ -4,6 +4,7 @@
 //! reason printed, when `KUBECONFIG` is not set.
 
 mod bigpanda;
+mod configcat;
 mod slashid;
 
 use std::future::Future;
@@ -262,6 +263,14 @@ async fn main() {
             failure_reasons,
         ),
         (
+            "configcat_group_ready_reverted_deleted",
+            configcat::ready_reverted_and_deleted,
+        ),
+        (
+            "configcat_unknown_product_reported",
+            configcat::unknown_product_is_reported,
+        ),
+        (
             "slashid_role_goes_ready_is_reverted_and_deleted",
             slashid::ready_drift_and_delete,
         ),
@@ -302,7 +311,7 @@ async fn main() {
     let _ = kubectl(
         &[
             "delete",
-            "roles.roleplane.dev,providerconfigs.roleplane.dev",
+            "roles.roleplane.dev,permissiongroups.roleplane.dev,providerconfigs.roleplane.dev",
             "--all",
             "-n",
             &ns,

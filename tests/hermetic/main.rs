@@ -2,6 +2,7 @@
 //! product simulators, all in one binary.
 
 mod bigpanda;
+mod configcat;
 mod harness;
 mod kube_double;
 mod kube_double_tests;
