@@ -5,6 +5,7 @@
 pub mod credentials;
 mod error;
 pub mod http;
+pub mod looker;
 pub mod statsig;
 
 pub use credentials::Credentials;
@@ -112,6 +113,7 @@ pub trait Provider {
 pub struct Providers {
     pub http: http::Http,
     statsig: statsig::Statsig,
+    looker: looker::Looker,
 }
 
 macro_rules! dispatch {
@@ -119,6 +121,10 @@ macro_rules! dispatch {
         match $kind {
             ProviderKind::Statsig => {
                 let $p = &$self.statsig;
+                $body
+            }
+            ProviderKind::Looker => {
+                let $p = &$self.looker;
                 $body
             }
             other => Err(Error::InvalidSpec(format!(
@@ -132,6 +138,7 @@ impl Providers {
     pub fn new(http: http::Http) -> Self {
         Self {
             statsig: statsig::Statsig::new(http.clone()),
+            looker: looker::Looker::new(http.clone()),
             http,
         }
     }

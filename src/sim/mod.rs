@@ -7,6 +7,7 @@
 //! `GET P/_admin/state` (and product-specific edits), `GET P/_admin/requests`,
 //! `DELETE P/_admin/requests`, `PUT P/_admin/faults` with a [`Faults`] body.
 
+pub mod looker;
 pub mod statsig;
 
 use std::collections::VecDeque;
@@ -35,12 +36,36 @@ pub struct SimCredentials {
         default_value = "console-sim-key"
     )]
     pub statsig_api_keys: Vec<String>,
+    /// Looker API client id accepted by /looker/api/4.0/login.
+    #[arg(
+        long = "looker-client-id",
+        env = "ROLEPLANE_SIM_LOOKER_CLIENT_ID",
+        default_value = "sim-client-id"
+    )]
+    pub looker_client_id: String,
+    /// Looker API client secret accepted by /looker/api/4.0/login.
+    #[arg(
+        long = "looker-client-secret",
+        env = "ROLEPLANE_SIM_LOOKER_CLIENT_SECRET",
+        default_value = "sim-client-secret"
+    )]
+    pub looker_client_secret: String,
+    /// Lifetime of Looker access tokens in seconds (`expires_in`; 401 afterwards).
+    #[arg(
+        long = "looker-token-ttl-seconds",
+        env = "ROLEPLANE_SIM_LOOKER_TOKEN_TTL_SECONDS",
+        default_value_t = 3600
+    )]
+    pub looker_token_ttl_seconds: u64,
 }
 
 impl Default for SimCredentials {
     fn default() -> Self {
         Self {
             statsig_api_keys: vec!["console-sim-key".into()],
+            looker_client_id: "sim-client-id".into(),
+            looker_client_secret: "sim-client-secret".into(),
+            looker_token_ttl_seconds: 3600,
         }
     }
 }
@@ -141,12 +166,18 @@ impl Traffic {
 #[derive(Clone)]
 pub struct Simulator {
     pub statsig: Arc<statsig::StatsigSim>,
+    pub looker: Arc<looker::LookerSim>,
 }
 
 impl Simulator {
     pub fn new(credentials: SimCredentials) -> Self {
         Self {
             statsig: Arc::new(statsig::StatsigSim::new(credentials.statsig_api_keys)),
+            looker: Arc::new(looker::LookerSim::new(
+                &credentials.looker_client_id,
+                &credentials.looker_client_secret,
+                Duration::from_secs(credentials.looker_token_ttl_seconds),
+            )),
         }
     }
 
@@ -154,6 +185,7 @@ impl Simulator {
     pub fn traffic(&self, product: ProviderKind) -> &Traffic {
         match product {
             ProviderKind::Statsig => &self.statsig.traffic,
+            ProviderKind::Looker => &self.looker.traffic,
             other => panic!("no simulator for {other} yet"),
         }
     }
@@ -164,6 +196,10 @@ impl Simulator {
             .nest(
                 "/statsig",
                 product_router(statsig::routes(self.statsig.clone()), self.statsig.clone()),
+            )
+            .nest(
+                "/looker",
+                product_router(looker::routes(self.looker.clone()), self.looker.clone()),
             )
             .fallback(unexpected)
     }
