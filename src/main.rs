@@ -1,1 +1,121 @@
-fn main() {}
+//! `roleplane run | crds | sim`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::Parser;
+use roleplane::cli::{Cli, Command, RunArgs, SimArgs};
+use roleplane::controller::{Context, ControllerConfig};
+use roleplane::crd::ProviderKind;
+use roleplane::providers::Providers;
+use roleplane::providers::http::{Http, HttpConfig};
+use roleplane::{leader, metrics::Metrics, server, sim, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Crds => {
+            print!("{}", roleplane::crd::all_yaml());
+            Ok(())
+        }
+        Command::Sim(args) => {
+            telemetry::init(cli.log_format, &cli.log_filter);
+            run_sim(args).await
+        }
+        Command::Run(args) => {
+            telemetry::init(cli.log_format, &cli.log_filter);
+            run(args).await
+        }
+    }
+}
+
+async fn run_sim(args: SimArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    tracing::info!(addr = %args.listen, "serving product simulators under /statsig");
+    sim::Simulator::new(args.credentials)
+        .serve(listener, roleplane::shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
+    roleplane::install_crypto_provider();
+    let client = kube::Client::try_default().await?;
+    let identity = args
+        .pod_name
+        .clone()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "roleplane".into());
+    let metrics = Metrics::new();
+    let http = Http::new(
+        HttpConfig {
+            timeout: args.request_timeout,
+            requests_per_second: args.max_requests_per_second,
+            ..Default::default()
+        },
+        metrics.clone(),
+    );
+    let base_urls = [
+        (ProviderKind::Statsig, &args.statsig_url),
+        (ProviderKind::ConfigCat, &args.configcat_url),
+        (ProviderKind::SlashId, &args.slashid_url),
+        (ProviderKind::BigPanda, &args.bigpanda_url),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+    .collect();
+    let config = ControllerConfig {
+        namespaces: args
+            .namespaces
+            .iter()
+            .filter(|n| !n.is_empty())
+            .cloned()
+            .collect(),
+        poll_interval: args.poll_interval,
+        concurrency: args.concurrency,
+        base_urls,
+        instance: identity.clone(),
+    };
+    let ready = Arc::new(AtomicBool::new(false));
+    let http_server = tokio::spawn(server::serve(
+        args.http_addr,
+        metrics,
+        ready.clone(),
+        roleplane::shutdown_signal(),
+    ));
+    // Standby replicas are ready too: they serve probes and take over when the leader goes.
+    ready.store(true, Ordering::Relaxed);
+    let ctx = Context::new(client.clone(), Providers::new(http), config);
+    if args.leader_election {
+        let namespace = args
+            .leader_election_namespace
+            .clone()
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .unwrap_or_else(|| "default".into());
+        let elector =
+            leader::Elector::new(client, &namespace, &args.leader_election_lease, &identity);
+        tokio::select! {
+            _ = elector.acquire() => {}
+            _ = roleplane::shutdown_signal() => return Ok(()),
+        }
+        let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            elector.hold().await;
+            tracing::error!("lost leadership; stopping");
+            let _ = lost_tx.send(());
+        });
+        let stop = async move {
+            tokio::select! {
+                _ = roleplane::shutdown_signal() => {}
+                _ = lost_rx => {}
+            }
+        };
+        roleplane::controller::run(ctx, stop).await;
+    } else {
+        roleplane::controller::run(ctx, roleplane::shutdown_signal()).await;
+    }
+    http_server.abort();
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -185,3 +185,67 @@ pub struct ManagedStatus {
 pub const POLL_INTERVAL_ANNOTATION: &str = "roleplane.dev/poll-interval";
 /// Annotation recording that a create was started before the product returned an id.
 pub const CREATE_PENDING_ANNOTATION: &str = "roleplane.dev/create-pending";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// Walks a schema, collecting paths of strings without maxLength (or enum/format) and lists
+    /// and maps without maxItems/maxProperties: unbounded values break the CEL cost budget.
+    fn unbounded(schema: &Value, path: &str, out: &mut Vec<String>) {
+        let Some(obj) = schema.as_object() else { return };
+        match obj.get("type").and_then(Value::as_str) {
+            Some("string") if !obj.contains_key("maxLength") && !obj.contains_key("enum") && !obj.contains_key("format") => {
+                out.push(path.to_string())
+            }
+            Some("array") if !obj.contains_key("maxItems") => out.push(path.to_string()),
+            Some("object") if obj.contains_key("additionalProperties") && !obj.contains_key("maxProperties") => {
+                out.push(path.to_string())
+            }
+            _ => {}
+        }
+        if let Some(props) = obj.get("properties").and_then(Value::as_object) {
+            for (k, v) in props {
+                unbounded(v, &format!("{path}.{k}"), out);
+            }
+        }
+        for key in ["items", "additionalProperties"] {
+            if let Some(v) = obj.get(key) {
+                unbounded(v, &format!("{path}[]"), out);
+            }
+        }
+    }
+
+    #[test]
+    fn every_string_list_and_map_in_the_crds_is_bounded() {
+        for crd in all() {
+            let schema = serde_json::to_value(&crd.spec.versions[0].schema).unwrap()["openAPIV3Schema"].clone();
+            let mut out = Vec::new();
+            unbounded(&schema["properties"]["spec"], "spec", &mut out);
+            unbounded(&schema["properties"]["status"], "status", &mut out);
+            assert!(out.is_empty(), "{}: unbounded fields {out:?}", crd.metadata.name.unwrap());
+        }
+    }
+
+    #[test]
+    fn crds_carry_category_columns_and_status_subresource() {
+        for crd in all() {
+            assert_eq!(crd.spec.names.categories.as_deref(), Some(&["roleplane".to_string()][..]));
+            let v = &crd.spec.versions[0];
+            assert!(v.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some());
+            let cols: Vec<_> = v.additional_printer_columns.iter().flatten().map(|c| c.name.as_str()).collect();
+            assert!(cols.contains(&"READY") && cols.contains(&"AGE"), "{cols:?}");
+        }
+    }
+
+    #[test]
+    fn role_rules_are_in_the_schema() {
+        let role = serde_json::to_string(&Role::crd()).unwrap();
+        assert!(role.contains("set exactly one product block"));
+        assert!(role.contains("name is immutable"));
+        let pg = serde_json::to_string(&PermissionGroup::crd()).unwrap();
+        assert!(pg.contains("productId is immutable"));
+        assert!(pg.contains("environmentAccesses is only allowed with accessType: custom"));
+    }
+}

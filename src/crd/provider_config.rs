@@ -162,7 +162,7 @@ pub struct AllowedNamespaces {
 pub struct NamespaceSelector {
     /// Labels that must all match exactly.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 32))]
+    #[schemars(extend("maxProperties" = 32, "additionalProperties" = {"type": "string", "maxLength": 63}))]
     pub match_labels: BTreeMap<String, String>,
     /// Expressions that must all hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -1,5 +1,9 @@
 //! Hermetic tests: the real controller loop against an in-process Kubernetes API double and the
 //! product simulators, all in one binary.
 
+mod harness;
+mod kube_double;
+mod kube_double_tests;
 mod looker;
 mod openapi;
+mod statsig;

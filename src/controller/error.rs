@@ -1,0 +1,193 @@
+//! Controller errors: each knows its `Synced` reason and how soon to retry.
+
+use std::time::Duration;
+
+use crate::providers::{self, ErrorClass};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Reasons written to `Synced` (and `Ready` when False) and used as Event reasons.
+pub mod reason {
+    pub const RECONCILE_SUCCESS: &str = "ReconcileSuccess";
+    pub const AVAILABLE: &str = "Available";
+    pub const CREATING: &str = "Creating";
+    pub const DELETING: &str = "Deleting";
+    pub const DRIFTED: &str = "Drifted";
+    pub const IN_USE: &str = "InUse";
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    pub const PROVIDER_CONFIG_NOT_FOUND: &str = "ProviderConfigNotFound";
+    pub const NAMESPACE_NOT_ALLOWED: &str = "NamespaceNotAllowed";
+    pub const CREDENTIALS_MISSING: &str = "CredentialsMissing";
+    pub const CREDENTIALS_REJECTED: &str = "CredentialsRejected";
+    pub const ALREADY_EXISTS: &str = "AlreadyExists";
+    pub const AMBIGUOUS_EXTERNAL_OBJECT: &str = "AmbiguousExternalObject";
+    pub const DEPENDENCY_NOT_READY: &str = "DependencyNotReady";
+    pub const RATE_LIMITED: &str = "RateLimited";
+    pub const PROVIDER_UNAVAILABLE: &str = "ProviderUnavailable";
+    pub const PROVIDER_REJECTED: &str = "ProviderRejected";
+    pub const KUBERNETES_ERROR: &str = "KubernetesError";
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidSpec(String),
+    #[error("{0}")]
+    ProviderConfigNotFound(String),
+    #[error("{0}")]
+    NamespaceNotAllowed(String),
+    #[error("{0}")]
+    CredentialsMissing(String),
+    #[error("{0}")]
+    AmbiguousExternalObject(String),
+    #[error("{0}")]
+    InUse(String),
+    #[error(transparent)]
+    Provider(#[from] providers::Error),
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+/// When to try again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// Only on a change (spec, config, Secret) or at the poll interval.
+    OnChange,
+    /// After a fixed delay (Retry-After, credential back-off).
+    After(Duration),
+    /// Exponential back-off with jitter.
+    Backoff,
+    /// Soon: the outcome of a write is unknown.
+    Soon,
+}
+
+/// Credentials the product rejected are retried after this long (or on a Secret change).
+pub const CREDENTIALS_BACKOFF: Duration = Duration::from_secs(300);
+
+impl Error {
+    pub fn reason(&self) -> &'static str {
+        use reason::*;
+        match self {
+            Error::InvalidSpec(_) => INVALID_SPEC,
+            Error::ProviderConfigNotFound(_) => PROVIDER_CONFIG_NOT_FOUND,
+            Error::NamespaceNotAllowed(_) => NAMESPACE_NOT_ALLOWED,
+            Error::CredentialsMissing(_) => CREDENTIALS_MISSING,
+            Error::AmbiguousExternalObject(_) => AMBIGUOUS_EXTERNAL_OBJECT,
+            Error::InUse(_) => IN_USE,
+            Error::Kube(_) => KUBERNETES_ERROR,
+            Error::Provider(e) => match e.class() {
+                ErrorClass::InvalidSpec => INVALID_SPEC,
+                ErrorClass::DependencyNotReady => DEPENDENCY_NOT_READY,
+                ErrorClass::AlreadyExists => ALREADY_EXISTS,
+                ErrorClass::CredentialsRejected => CREDENTIALS_REJECTED,
+                ErrorClass::RateLimited(_) => RATE_LIMITED,
+                ErrorClass::ProviderUnavailable | ErrorClass::UnknownOutcome => {
+                    PROVIDER_UNAVAILABLE
+                }
+                ErrorClass::ProviderRejected => PROVIDER_REJECTED,
+            },
+        }
+    }
+
+    pub fn retry(&self) -> Retry {
+        match self {
+            Error::InvalidSpec(_)
+            | Error::ProviderConfigNotFound(_)
+            | Error::NamespaceNotAllowed(_)
+            | Error::CredentialsMissing(_)
+            | Error::AmbiguousExternalObject(_) => Retry::OnChange,
+            Error::InUse(_) => Retry::After(Duration::from_secs(10)),
+            Error::Kube(_) => Retry::Backoff,
+            Error::Provider(e) => match e.class() {
+                ErrorClass::InvalidSpec
+                | ErrorClass::AlreadyExists
+                | ErrorClass::ProviderRejected => Retry::OnChange,
+                ErrorClass::CredentialsRejected => Retry::After(CREDENTIALS_BACKOFF),
+                ErrorClass::RateLimited(after) => {
+                    Retry::After(after.unwrap_or(Duration::from_secs(30)))
+                }
+                ErrorClass::DependencyNotReady | ErrorClass::ProviderUnavailable => Retry::Backoff,
+                ErrorClass::UnknownOutcome => Retry::Soon,
+            },
+        }
+    }
+
+    /// Whether a failed create certainly did not happen (so the create intent can be dropped).
+    pub fn create_certainly_failed(&self) -> bool {
+        match self {
+            Error::Provider(e) => matches!(
+                e.class(),
+                ErrorClass::InvalidSpec
+                    | ErrorClass::AlreadyExists
+                    | ErrorClass::ProviderRejected
+                    | ErrorClass::CredentialsRejected
+                    | ErrorClass::RateLimited(_)
+                    | ErrorClass::DependencyNotReady
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Exponential back-off for the `n`th consecutive failure: 5 s doubling to 5 min, ±20 % jitter.
+pub fn backoff(failures: u32) -> Duration {
+    let base = 5f64 * 2f64.powi(failures.min(10) as i32);
+    let capped = base.min(300.0);
+    Duration::from_secs_f64(capped * rand::random_range(0.8..1.2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::ProviderKind;
+    use crate::providers::ApiError;
+
+    fn api(status: u16, retry_after: Option<Duration>) -> Error {
+        Error::Provider(providers::Error::Api(ApiError {
+            provider: ProviderKind::Statsig,
+            operation: "get role",
+            status: Some(status),
+            message: String::new(),
+            retry_after,
+        }))
+    }
+
+    #[test]
+    fn every_failure_has_a_reason_and_no_hot_retry() {
+        assert_eq!(api(401, None).reason(), "CredentialsRejected");
+        assert_eq!(api(401, None).retry(), Retry::After(CREDENTIALS_BACKOFF));
+        assert_eq!(
+            api(429, Some(Duration::from_secs(7))).retry(),
+            Retry::After(Duration::from_secs(7))
+        );
+        assert_eq!(api(503, None).retry(), Retry::Backoff);
+        assert_eq!(api(400, None).reason(), "ProviderRejected");
+        assert_eq!(api(400, None).retry(), Retry::OnChange);
+        assert_eq!(Error::InvalidSpec("x".into()).retry(), Retry::OnChange);
+        assert_eq!(
+            Error::NamespaceNotAllowed("x".into()).reason(),
+            "NamespaceNotAllowed"
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(0) >= Duration::from_secs(4) && backoff(0) <= Duration::from_secs(6));
+        assert!(backoff(3) >= Duration::from_secs(32));
+        assert!(backoff(30) <= Duration::from_secs(360));
+    }
+
+    #[test]
+    fn unknown_outcome_keeps_the_create_intent() {
+        let unknown = Error::Provider(providers::Error::UnknownOutcome(ApiError {
+            provider: ProviderKind::SlashId,
+            operation: "create role",
+            status: Some(408),
+            message: String::new(),
+            retry_after: None,
+        }));
+        assert!(!unknown.create_certainly_failed());
+        assert!(!api(503, None).create_certainly_failed());
+        assert!(api(400, None).create_certainly_failed());
+    }
+}

@@ -1,0 +1,181 @@
+//! The controllers: one generic reconciler for every managed kind, one for the config kinds, the
+//! Secret watch that re-runs users of a rotated Secret, and the glue that runs them.
+
+mod config;
+mod error;
+mod managed;
+mod reconcile;
+mod resolve;
+mod secrets;
+pub mod status;
+
+pub use error::{Error, Retry, reason};
+pub use managed::Managed;
+pub use secrets::SecretWatch;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::{Client, Resource, ResourceExt};
+
+use crate::crd::ProviderKind;
+use crate::metrics::Metrics;
+use crate::providers::Providers;
+
+/// Operator settings.
+#[derive(Clone, Debug)]
+pub struct ControllerConfig {
+    /// Namespaces to watch; empty means all (and enables ClusterProviderConfig).
+    pub namespaces: Vec<String>,
+    /// Drift poll interval (±10 % jitter; per-object annotation override).
+    pub poll_interval: Duration,
+    /// Concurrent reconciles per kind.
+    pub concurrency: u16,
+    /// Base URL overrides per product (used when a config sets no endpoint).
+    pub base_urls: BTreeMap<ProviderKind, String>,
+    /// Name reported on Events.
+    pub instance: String,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        Self {
+            namespaces: Vec::new(),
+            poll_interval: Duration::from_secs(600),
+            concurrency: 4,
+            base_urls: BTreeMap::new(),
+            instance: "roleplane".into(),
+        }
+    }
+}
+
+/// Shared state of every reconcile.
+pub struct Context {
+    pub client: Client,
+    pub providers: Providers,
+    pub metrics: Metrics,
+    pub recorder: Recorder,
+    pub config: ControllerConfig,
+    pub secrets: SecretWatch,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    pub fn new(client: Client, providers: Providers, config: ControllerConfig) -> Arc<Self> {
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "roleplane".into(),
+                instance: Some(config.instance.clone()),
+            },
+        );
+        Arc::new(Self {
+            metrics: providers.http.metrics().clone(),
+            secrets: SecretWatch::new(client.clone()),
+            client,
+            providers,
+            recorder,
+            config,
+            failures: Mutex::default(),
+        })
+    }
+
+    /// Consecutive failures of one object, counted up (Some) or reset (None).
+    fn failures(&self, key: &str, failed: bool) -> u32 {
+        let mut map = self.failures.lock().expect("failure map poisoned");
+        if failed {
+            let n = map.entry(key.to_string()).or_default();
+            *n += 1;
+            *n - 1
+        } else {
+            map.remove(key);
+            0
+        }
+    }
+
+    /// The poll interval for `obj`: its annotation override, else the default; ±10 % jitter.
+    pub fn poll_interval<K: Resource>(&self, obj: &K) -> Duration {
+        let base = obj
+            .annotations()
+            .get(crate::crd::POLL_INTERVAL_ANNOTATION)
+            .and_then(|v| humantime::parse_duration(v.trim()).ok())
+            .filter(|d| *d >= Duration::from_secs(1))
+            .unwrap_or(self.config.poll_interval);
+        base.mul_f64(rand::random_range(0.9..1.1))
+    }
+}
+
+fn object_key<K: Resource>(obj: &K) -> String {
+    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+/// Runs every controller until `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let mut tasks = Vec::new();
+    for ns in ctx.namespaces_to_watch() {
+        tasks.push(tokio::spawn(reconcile::run::<crate::crd::Role>(
+            ctx.clone(),
+            ns.clone(),
+            stop(),
+        )));
+        tasks.push(tokio::spawn(reconcile::run::<crate::crd::PermissionGroup>(
+            ctx.clone(),
+            ns.clone(),
+            stop(),
+        )));
+        tasks.push(tokio::spawn(config::run_namespaced(
+            ctx.clone(),
+            ns,
+            stop(),
+        )));
+    }
+    if ctx.config.namespaces.is_empty() {
+        tasks.push(tokio::spawn(config::run_cluster(ctx.clone(), stop())));
+    }
+    shutdown.await;
+    tracing::info!("shutting down controllers");
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    ctx.secrets.stop();
+}
+
+impl Context {
+    /// `None` means all namespaces.
+    fn namespaces_to_watch(&self) -> Vec<Option<String>> {
+        if self.config.namespaces.is_empty() {
+            vec![None]
+        } else {
+            self.config.namespaces.iter().cloned().map(Some).collect()
+        }
+    }
+}
+
+/// Drains a controller's output, logging failures (never silently dropping them).
+pub(crate) async fn drain<S, T, E>(stream: S, kind: &'static str)
+where
+    S: futures::Stream<Item = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    stream
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!(kind, error = %e, "reconcile failed");
+            }
+        })
+        .await;
+}

@@ -1,0 +1,254 @@
+//! From a resource's `providerConfigRef` to an [`Account`]: the config (namespace rules: a
+//! ProviderConfig in the same namespace, or a ClusterProviderConfig whose `allowedNamespaces`
+//! admits it; default deny), the referenced Secret (read on demand, never cached cluster-wide) and
+//! the endpoint.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::Api;
+
+use super::Context;
+use super::error::{Error, Result};
+use super::secrets::Dependent;
+use crate::crd::{
+    AllowedNamespaces, ClusterProviderConfig, LabelSelectorOperator, ProviderConfig,
+    ProviderConfigKind, ProviderConfigReference, ProviderKind, ProviderSettings,
+};
+use crate::providers::{Account, Credentials, Providers, credentials::required_keys};
+
+/// A config resolved to the pieces an [`Account`] needs.
+#[derive(Clone, Debug)]
+pub struct ConfigView {
+    pub provider: ProviderKind,
+    pub settings: ProviderSettings,
+    pub secret_namespace: String,
+    pub secret_name: String,
+    /// `ProviderConfig ns/name` or `ClusterProviderConfig name`, for messages.
+    pub describe: String,
+}
+
+impl ConfigView {
+    pub fn from_namespaced(pc: &ProviderConfig, namespace: &str, name: &str) -> Self {
+        Self {
+            provider: pc.spec.provider,
+            settings: pc.spec.settings.clone(),
+            secret_namespace: namespace.to_string(),
+            secret_name: pc.spec.credentials_secret_ref.name.clone(),
+            describe: format!("ProviderConfig {namespace}/{name}"),
+        }
+    }
+
+    pub fn from_cluster(cpc: &ClusterProviderConfig, name: &str) -> Self {
+        Self {
+            provider: cpc.spec.provider,
+            settings: cpc.spec.settings.clone(),
+            secret_namespace: cpc.spec.credentials_secret_ref.namespace.clone(),
+            secret_name: cpc.spec.credentials_secret_ref.name.clone(),
+            describe: format!("ClusterProviderConfig {name}"),
+        }
+    }
+}
+
+/// Finds the config a resource in `namespace` refers to, enforcing the namespace rules.
+pub async fn config(
+    ctx: &Context,
+    namespace: &str,
+    reference: &ProviderConfigReference,
+) -> Result<ConfigView> {
+    match reference.kind {
+        ProviderConfigKind::ProviderConfig => {
+            let api: Api<ProviderConfig> = Api::namespaced(ctx.client.clone(), namespace);
+            let pc = api.get_opt(&reference.name).await?.ok_or_else(|| {
+                Error::ProviderConfigNotFound(format!(
+                    "ProviderConfig {namespace}/{} not found",
+                    reference.name
+                ))
+            })?;
+            Ok(ConfigView::from_namespaced(&pc, namespace, &reference.name))
+        }
+        ProviderConfigKind::ClusterProviderConfig => {
+            if !ctx.config.namespaces.is_empty() {
+                return Err(Error::ProviderConfigNotFound(format!(
+                    "ClusterProviderConfig {} cannot be used: this Roleplane install watches only namespaces {}; use a ProviderConfig",
+                    reference.name,
+                    ctx.config.namespaces.join(", ")
+                )));
+            }
+            let api: Api<ClusterProviderConfig> = Api::all(ctx.client.clone());
+            let cpc = api.get_opt(&reference.name).await?.ok_or_else(|| {
+                Error::ProviderConfigNotFound(format!(
+                    "ClusterProviderConfig {} not found",
+                    reference.name
+                ))
+            })?;
+            let labels = if cpc.spec.allowed_namespaces.selector.is_some() {
+                let ns: Api<Namespace> = Api::all(ctx.client.clone());
+                ns.get_opt(namespace)
+                    .await?
+                    .and_then(|n| n.metadata.labels)
+                    .unwrap_or_default()
+            } else {
+                BTreeMap::new()
+            };
+            if !admits(&cpc.spec.allowed_namespaces, namespace, &labels) {
+                return Err(Error::NamespaceNotAllowed(format!(
+                    "ClusterProviderConfig {} does not admit namespace {namespace} (see its spec.allowedNamespaces)",
+                    reference.name
+                )));
+            }
+            Ok(ConfigView::from_cluster(&cpc, &reference.name))
+        }
+    }
+}
+
+/// Whether `allowed` admits a namespace with these labels. Empty admits none.
+pub fn admits(
+    allowed: &AllowedNamespaces,
+    namespace: &str,
+    labels: &BTreeMap<String, String>,
+) -> bool {
+    if allowed.names.iter().any(|n| n == namespace) {
+        return true;
+    }
+    let Some(selector) = &allowed.selector else {
+        return false;
+    };
+    if selector.match_labels.is_empty() && selector.match_expressions.is_empty() {
+        // An empty selector would admit every namespace; require an explicit choice instead.
+        return false;
+    }
+    selector
+        .match_labels
+        .iter()
+        .all(|(k, v)| labels.get(k) == Some(v))
+        && selector.match_expressions.iter().all(|e| {
+            let value = labels.get(&e.key);
+            match e.operator {
+                LabelSelectorOperator::In => value.is_some_and(|v| e.values.contains(v)),
+                LabelSelectorOperator::NotIn => value.is_none_or(|v| !e.values.contains(v)),
+                LabelSelectorOperator::Exists => value.is_some(),
+                LabelSelectorOperator::DoesNotExist => value.is_none(),
+            }
+        })
+}
+
+/// Reads the config's Secret and builds the account. Registers the Secret with the watch so a
+/// rotation re-runs everything that uses it.
+pub async fn account(ctx: &Context, view: &ConfigView, user: Dependent) -> Result<Account> {
+    ctx.secrets
+        .track(&view.secret_namespace, &view.secret_name, user);
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &view.secret_namespace);
+    let secret = match api.get_opt(&view.secret_name).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return Err(Error::CredentialsMissing(format!(
+                "Secret {}/{} referenced by {} not found",
+                view.secret_namespace, view.secret_name, view.describe
+            )));
+        }
+        Err(kube::Error::Api(e)) if e.code == 403 => {
+            return Err(Error::CredentialsMissing(format!(
+                "Roleplane may not read Secret {}/{} referenced by {} (forbidden)",
+                view.secret_namespace, view.secret_name, view.describe
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut values: Vec<(String, String)> = secret
+        .data
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(k, v)| {
+            String::from_utf8(v.0)
+                .ok()
+                .map(|v| (k, v.trim_end_matches(['\n', '\r']).to_string()))
+        })
+        .collect();
+    values.extend(secret.string_data.unwrap_or_default());
+    let credentials = Credentials::new(values);
+    let missing = credentials.missing(view.provider);
+    if !missing.is_empty() {
+        return Err(Error::CredentialsMissing(format!(
+            "Secret {}/{} lacks key(s) {} needed for {} (expected keys: {})",
+            view.secret_namespace,
+            view.secret_name,
+            missing.join(", "),
+            view.provider,
+            required_keys(view.provider).join(", ")
+        )));
+    }
+    let base_url = view
+        .settings
+        .endpoint
+        .clone()
+        .or_else(|| ctx.config.base_urls.get(&view.provider).cloned())
+        .or_else(|| Providers::default_base_url(view.provider, &view.settings))
+        .ok_or_else(|| {
+            Error::InvalidSpec(format!(
+                "{} sets no endpoint; {} needs one",
+                view.describe, view.provider
+            ))
+        })?;
+    let base_url = base_url.trim_end_matches('/').to_string();
+    Ok(Account {
+        provider: view.provider,
+        key: format!(
+            "{}|{}|{}/{}",
+            view.provider, base_url, view.secret_namespace, view.secret_name
+        ),
+        base_url,
+        settings: view.settings.clone(),
+        credentials,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::{LabelSelectorRequirement, NamespaceSelector};
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn empty_allowed_namespaces_admits_nobody() {
+        assert!(!admits(
+            &AllowedNamespaces::default(),
+            "team-a",
+            &labels(&[("a", "b")])
+        ));
+        let empty_selector = AllowedNamespaces {
+            names: vec![],
+            selector: Some(NamespaceSelector::default()),
+        };
+        assert!(!admits(&empty_selector, "team-a", &labels(&[])));
+    }
+
+    #[test]
+    fn names_and_selectors_admit() {
+        let allowed = AllowedNamespaces {
+            names: vec!["team-a".into()],
+            selector: Some(NamespaceSelector {
+                match_labels: labels(&[("tenant", "yes")]),
+                match_expressions: vec![LabelSelectorRequirement {
+                    key: "tier".into(),
+                    operator: LabelSelectorOperator::NotIn,
+                    values: vec!["prod".into()],
+                }],
+            }),
+        };
+        assert!(admits(&allowed, "team-a", &labels(&[])));
+        assert!(admits(&allowed, "team-b", &labels(&[("tenant", "yes")])));
+        assert!(!admits(
+            &allowed,
+            "team-b",
+            &labels(&[("tenant", "yes"), ("tier", "prod")])
+        ));
+        assert!(!admits(&allowed, "team-c", &labels(&[("tenant", "no")])));
+    }
+}

@@ -1,0 +1,391 @@
+//! Built-in kinds: typed decoding (through k8s-openapi, which drops unknown fields and rejects
+//! wrong types like the real decoder), defaulting and the kube-apiserver validation rules of
+//! Namespace, Secret, ConfigMap, core/v1 Event, events.k8s.io/v1 Event and Lease.
+
+use base64::Engine;
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::{Value, json};
+
+use super::meta::{NameRule, dns_subdomain_errors, qualified_name_errors};
+use super::registry::Builtin;
+use super::status::{ApiError, FieldError};
+
+fn roundtrip<T: DeserializeOwned + Serialize>(obj: &Value, kind: &str) -> Result<Value, ApiError> {
+    let typed: T = serde_json::from_value(obj.clone()).map_err(|e| {
+        ApiError::bad_request(format!(
+            "{kind} in version \"v1\" cannot be handled as a {kind}: {e}"
+        ))
+    })?;
+    Ok(serde_json::to_value(typed).expect("typed object serializes"))
+}
+
+/// Decodes into the typed struct and back: unknown fields vanish, wrong types fail (400).
+pub fn decode(b: Builtin, obj: &Value) -> Result<Value, ApiError> {
+    use k8s_openapi::api::{coordination, core, events};
+    let mut v = match b {
+        Builtin::Namespace => roundtrip::<core::v1::Namespace>(obj, "Namespace")?,
+        Builtin::Secret => roundtrip::<core::v1::Secret>(obj, "Secret")?,
+        Builtin::ConfigMap => roundtrip::<core::v1::ConfigMap>(obj, "ConfigMap")?,
+        Builtin::CoreEvent => roundtrip::<core::v1::Event>(obj, "Event")?,
+        Builtin::Event => roundtrip::<events::v1::Event>(obj, "Event")?,
+        Builtin::Lease => roundtrip::<coordination::v1::Lease>(obj, "Lease")?,
+    };
+    // Go's omitempty: empty maps/lists at the top level are not serialized.
+    if let Value::Object(m) = &mut v {
+        m.retain(|k, x| k == "metadata" || !is_empty_container(x));
+    }
+    Ok(v)
+}
+
+fn is_empty_container(v: &Value) -> bool {
+    matches!(v, Value::Null)
+        || v.as_object().is_some_and(|o| o.is_empty())
+        || v.as_array().is_some_and(|a| a.is_empty())
+}
+
+/// Conversions the real server does on every write of a versioned object.
+pub fn prepare(b: Builtin, obj: &mut Value, creating: bool) {
+    match b {
+        Builtin::Secret => {
+            if let Some(Value::Object(sd)) =
+                obj.as_object_mut().and_then(|m| m.remove("stringData"))
+            {
+                if !obj["data"].is_object() {
+                    obj["data"] = json!({});
+                }
+                for (k, v) in sd {
+                    let s = v.as_str().unwrap_or_default();
+                    obj["data"][k] =
+                        Value::from(base64::engine::general_purpose::STANDARD.encode(s));
+                }
+            }
+            if obj["type"].as_str().unwrap_or("").is_empty() {
+                obj["type"] = Value::from("Opaque");
+            }
+        }
+        Builtin::Namespace => {
+            if creating {
+                obj["spec"] = json!({"finalizers": ["kubernetes"]});
+                obj["status"] = json!({"phase": "Active"});
+            }
+            let name = obj["metadata"]["name"].clone();
+            if name.is_string() {
+                if !obj["metadata"]["labels"].is_object() {
+                    obj["metadata"]["labels"] = json!({});
+                }
+                obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
+            }
+        }
+        _ => {}
+    }
+}
+
+pub fn name_rule(b: Builtin) -> NameRule {
+    match b {
+        Builtin::Namespace => NameRule::DnsLabel,
+        _ => NameRule::DnsSubdomain,
+    }
+}
+
+fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v[k].as_str().unwrap_or("")
+}
+
+const KEY_RE_MSG: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
+
+fn config_keys(obj: &Value, field: &str, errs: &mut Vec<FieldError>) -> usize {
+    let mut size = 0;
+    if let Some(m) = obj[field].as_object() {
+        for (k, v) in m {
+            let ok = !k.is_empty()
+                && k.len() <= 253
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
+            if !ok {
+                errs.push(FieldError::invalid(
+                    &format!("{field}[{k}]"),
+                    &Value::from(k.as_str()),
+                    KEY_RE_MSG,
+                ));
+            }
+            size += match (field, v.as_str()) {
+                ("data", Some(x)) if obj["kind"] == "Secret" => {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(x)
+                        .map_or(0, |b| b.len())
+                }
+                (_, Some(x)) => x.len(),
+                _ => 0,
+            };
+        }
+    }
+    size
+}
+
+/// Kind-specific create/update validation. `old` is the stored object on updates.
+pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
+    let mut errs = vec![];
+    match b {
+        Builtin::Secret | Builtin::ConfigMap => {
+            let mut size = config_keys(obj, "data", &mut errs);
+            size += config_keys(obj, "binaryData", &mut errs);
+            if b == Builtin::ConfigMap
+                && let (Some(d), Some(bd)) =
+                    (obj["data"].as_object(), obj["binaryData"].as_object())
+            {
+                for k in d.keys().filter(|k| bd.contains_key(*k)) {
+                    errs.push(FieldError::invalid(
+                        &format!("data[{k}]"),
+                        &Value::from(k.as_str()),
+                        "duplicate of key present in binaryData",
+                    ));
+                }
+            }
+            if size > 1024 * 1024 {
+                errs.push(FieldError::too_long("data", 1024 * 1024));
+            }
+            if b == Builtin::Secret {
+                validate_secret_type(obj, &mut errs);
+            }
+            if let Some(old) = old {
+                if b == Builtin::Secret && obj["type"] != old["type"] {
+                    errs.push(FieldError::invalid(
+                        "type",
+                        &obj["type"],
+                        "field is immutable",
+                    ));
+                }
+                if old["immutable"] == Value::Bool(true) {
+                    if obj["immutable"] != Value::Bool(true) {
+                        errs.push(FieldError::forbidden(
+                            "immutable",
+                            "field is immutable when `immutable` is set",
+                        ));
+                    }
+                    for f in ["data", "binaryData"] {
+                        if obj[f] != old[f] {
+                            errs.push(FieldError::forbidden(
+                                f,
+                                "field is immutable when `immutable` is set",
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Builtin::Lease => {
+            let spec = &obj["spec"];
+            if spec["leaseDurationSeconds"]
+                .as_i64()
+                .is_some_and(|d| d <= 0)
+            {
+                errs.push(FieldError::invalid(
+                    "spec.leaseDurationSeconds",
+                    &spec["leaseDurationSeconds"],
+                    "must be greater than 0",
+                ));
+            }
+            if spec["leaseTransitions"].as_i64().is_some_and(|d| d < 0) {
+                errs.push(FieldError::invalid(
+                    "spec.leaseTransitions",
+                    &spec["leaseTransitions"],
+                    "must be greater than or equal to 0",
+                ));
+            }
+            if spec["strategy"].is_string() && spec["strategy"] != "OldestEmulationVersion" {
+                errs.push(FieldError::not_supported(
+                    "spec.strategy",
+                    &spec["strategy"],
+                    &[Value::from("OldestEmulationVersion")],
+                ));
+            }
+            if !s(spec, "preferredHolder").is_empty() && s(spec, "strategy").is_empty() {
+                errs.push(FieldError::forbidden(
+                    "spec.preferredHolder",
+                    "may only be specified if `strategy` is defined",
+                ));
+            }
+        }
+        Builtin::Event => validate_event_v1(obj, old, &mut errs),
+        Builtin::CoreEvent => validate_core_event(obj, &mut errs),
+        Builtin::Namespace => {}
+    }
+    errs
+}
+
+fn validate_secret_type(obj: &Value, errs: &mut Vec<FieldError>) {
+    let data = obj["data"].as_object();
+    let has = |k: &str| data.is_some_and(|d| d.contains_key(k));
+    let need = |k: &str, errs: &mut Vec<FieldError>| {
+        if !has(k) {
+            errs.push(FieldError::required(&format!("data[{k}]"), ""));
+        }
+    };
+    match s(obj, "type") {
+        "kubernetes.io/tls" => {
+            need("tls.key", errs);
+            need("tls.crt", errs);
+        }
+        "kubernetes.io/dockerconfigjson" => need(".dockerconfigjson", errs),
+        "kubernetes.io/dockercfg" => need(".dockercfg", errs),
+        "kubernetes.io/ssh-auth" => need("ssh-privatekey", errs),
+        "kubernetes.io/basic-auth" if !has("username") && !has("password") => {
+            errs.push(FieldError::required("data[username]", ""));
+            errs.push(FieldError::required("data[password]", ""));
+        }
+        "kubernetes.io/service-account-token"
+            if obj["metadata"]["annotations"]["kubernetes.io/service-account.name"]
+                .as_str()
+                .unwrap_or("")
+                .is_empty() =>
+        {
+            errs.push(FieldError::required(
+                "metadata.annotations[kubernetes.io/service-account.name]",
+                "",
+            ));
+        }
+        _ => {}
+    }
+}
+
+/// Legacy (`core/v1`) event rules: only the namespace agreement of the involved object.
+fn validate_core_event(obj: &Value, errs: &mut Vec<FieldError>) {
+    let ns = s(&obj["metadata"], "namespace");
+    let involved = &obj["involvedObject"];
+    let ins = s(involved, "namespace");
+    let new_style = !s(obj, "eventTime").is_empty();
+    let bad = if ins.is_empty() {
+        !ns.is_empty() && ns != "default" && !(new_style && ns == "kube-system")
+    } else {
+        !new_style && ns != ins
+    };
+    if bad {
+        errs.push(FieldError::invalid(
+            "involvedObject.namespace",
+            &Value::from(ins),
+            "does not match event.namespace",
+        ));
+    }
+    if new_style {
+        legacy_new_style(obj, "reportingComponent", "message", errs);
+    }
+}
+
+fn legacy_new_style(
+    obj: &Value,
+    controller_field: &str,
+    note_field: &str,
+    errs: &mut Vec<FieldError>,
+) {
+    let controller = s(obj, controller_field);
+    if controller.is_empty() {
+        errs.push(FieldError::required(controller_field, ""));
+    }
+    for msg in qualified_name_errors(controller) {
+        errs.push(FieldError::invalid(
+            controller_field,
+            &Value::from(controller),
+            &msg,
+        ));
+    }
+    for (field, limit) in [("reportingInstance", 128), ("action", 128), ("reason", 128)] {
+        let v = s(obj, field);
+        if v.is_empty() {
+            errs.push(FieldError::required(field, ""));
+        }
+        if v.len() > limit {
+            errs.push(FieldError::invalid(
+                field,
+                &Value::from(""),
+                &format!("can have at most {limit} characters"),
+            ));
+        }
+    }
+    if s(obj, note_field).len() > 1024 {
+        errs.push(FieldError::invalid(
+            note_field,
+            &Value::from(""),
+            "can have at most 1024 characters",
+        ));
+    }
+}
+
+/// events.k8s.io/v1 rules (`ValidateEventCreate`/`ValidateEventUpdate` for the v1 API).
+fn validate_event_v1(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
+    let ns = s(&obj["metadata"], "namespace");
+    let regarding_ns = s(&obj["regarding"], "namespace");
+    if regarding_ns.is_empty() && ns != "default" && ns != "kube-system" {
+        errs.push(FieldError::invalid(
+            "involvedObject.namespace",
+            &Value::from(""),
+            "does not match event.namespace",
+        ));
+    }
+    legacy_new_style(obj, "reportingController", "note", errs);
+    for msg in dns_subdomain_errors(ns) {
+        errs.push(FieldError::invalid("namespace", &Value::from(ns), &msg));
+    }
+    let series_changed = old.is_none_or(|o| o["series"] != obj["series"]);
+    if series_changed && obj["series"].is_object() {
+        if obj["series"]["count"].as_i64().unwrap_or(0) < 2 {
+            errs.push(FieldError::invalid(
+                "series.count",
+                &Value::from(""),
+                "should be at least 2",
+            ));
+        }
+        if s(&obj["series"], "lastObservedTime").is_empty() {
+            errs.push(FieldError::required("series.lastObservedTime", ""));
+        }
+    }
+    match old {
+        None => {
+            if s(obj, "eventTime").is_empty() {
+                errs.push(FieldError::required("eventTime", ""));
+            }
+            let ty = s(obj, "type");
+            if ty != "Normal" && ty != "Warning" {
+                errs.push(FieldError::invalid(
+                    "type",
+                    &Value::from(""),
+                    &format!("has invalid value: {ty}"),
+                ));
+            }
+            for (f, label) in [
+                ("deprecatedFirstTimestamp", "firstTimestamp"),
+                ("deprecatedLastTimestamp", "lastTimestamp"),
+                ("deprecatedCount", "count"),
+                ("deprecatedSource", "source"),
+            ] {
+                if !obj[f].is_null() {
+                    errs.push(FieldError::invalid(
+                        label,
+                        &Value::from(""),
+                        "needs to be unset",
+                    ));
+                }
+            }
+        }
+        Some(old) => {
+            for (f, label) in [
+                ("regarding", "involvedObject"),
+                ("reason", "reason"),
+                ("note", "message"),
+                ("deprecatedSource", "source"),
+                ("deprecatedFirstTimestamp", "firstTimestamp"),
+                ("deprecatedLastTimestamp", "lastTimestamp"),
+                ("deprecatedCount", "count"),
+                ("type", "type"),
+                ("eventTime", "eventTime"),
+                ("action", "action"),
+                ("related", "related"),
+                ("reportingController", "reportingController"),
+                ("reportingInstance", "reportingInstance"),
+            ] {
+                if obj[f] != old[f] {
+                    errs.push(FieldError::invalid(label, &obj[f], "field is immutable"));
+                }
+            }
+        }
+    }
+}

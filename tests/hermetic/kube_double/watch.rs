@@ -1,0 +1,203 @@
+//! WATCH: newline-delimited JSON events streamed from the double. Starts with synthetic
+//! ADDED events (no/zero resourceVersion, or `sendInitialEvents`), or replays the history after
+//! the given resourceVersion (410 Expired as an ERROR event when it was compacted away); then
+//! follows live changes until `timeoutSeconds`, with BOOKMARKs when allowed.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::Frame;
+use http_body_util::{BodyExt, StreamBody, combinators::UnsyncBoxBody};
+use serde_json::{Value, json};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::time::Instant;
+
+use super::read::{filter_for, select};
+use super::routing::{Query, Route};
+use super::status::{ApiError, FieldError};
+use super::store::{State, Watcher, render, to_partial, watch_event_for};
+
+pub type RespBody = UnsyncBoxBody<Bytes, Infallible>;
+
+/// How often an idle watch with `allowWatchBookmarks` gets a BOOKMARK (kube-apiserver: ~1m).
+const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
+
+struct Stream {
+    pending: VecDeque<Value>,
+    rx: UnboundedReceiver<Value>,
+    deadline: Instant,
+    next_bookmark: Instant,
+    bookmarks: bool,
+    bookmark_obj: Value,
+    state: Arc<Mutex<State>>,
+    done: bool,
+}
+
+impl Stream {
+    /// Drains what is queued and appends a bookmark at the current resourceVersion.
+    fn bookmark(&mut self) {
+        let st = self.state.lock().expect("state lock");
+        while let Ok(v) = self.rx.try_recv() {
+            self.pending.push_back(v);
+        }
+        if self.bookmarks {
+            let mut obj = self.bookmark_obj.clone();
+            obj["metadata"]["resourceVersion"] = Value::from(st.rv.to_string());
+            self.pending
+                .push_back(json!({"type": "BOOKMARK", "object": obj}));
+        }
+    }
+
+    async fn next(mut self) -> Option<(Result<Frame<Bytes>, Infallible>, Self)> {
+        loop {
+            if let Some(v) = self.pending.pop_front() {
+                let mut line = serde_json::to_vec(&v).expect("event serializes");
+                line.push(b'\n');
+                return Some((Ok(Frame::data(Bytes::from(line))), self));
+            }
+            if self.done {
+                return None;
+            }
+            let wake = self.deadline.min(self.next_bookmark);
+            match tokio::time::timeout_at(wake, self.rx.recv()).await {
+                Ok(Some(v)) => self.pending.push_back(v),
+                Ok(None) => return None,
+                Err(_) if Instant::now() >= self.deadline => {
+                    self.bookmark();
+                    self.done = true;
+                }
+                Err(_) => {
+                    self.bookmark();
+                    self.next_bookmark = Instant::now() + BOOKMARK_EVERY;
+                }
+            }
+        }
+    }
+}
+
+fn invalid_watch(errs: &[FieldError]) -> ApiError {
+    ApiError::invalid("meta.k8s.io", "ListOptions", "", errs)
+}
+
+/// Registers a watcher and returns the streaming body.
+pub fn watch(
+    state: &Arc<Mutex<State>>,
+    route: &Route,
+    q: &Query,
+    meta_only: bool,
+) -> Result<RespBody, ApiError> {
+    let mut st = state.lock().expect("state lock");
+    let filter = filter_for(&st, route, q)?;
+    let rt = st.rt(route.ty).clone();
+    let bookmarks = q.flag("allowWatchBookmarks");
+    let initial_events = q.flag("sendInitialEvents");
+    let rv = q.get("resourceVersion").unwrap_or("");
+    if initial_events {
+        let mut errs = vec![];
+        if q.get("resourceVersionMatch") != Some("NotOlderThan") {
+            errs.push(FieldError::forbidden(
+                "resourceVersionMatch",
+                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            ));
+        }
+        if !bookmarks {
+            errs.push(FieldError::forbidden(
+                "allowWatchBookmarks",
+                "sendInitialEvents requires setting allowWatchBookmarks to true",
+            ));
+        }
+        if !errs.is_empty() {
+            return Err(invalid_watch(&errs));
+        }
+    } else if q.get("resourceVersionMatch").is_some_and(|m| !m.is_empty()) {
+        return Err(invalid_watch(&[FieldError::forbidden(
+            "resourceVersionMatch",
+            "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+        )]));
+    }
+    let timeout = match q.get("timeoutSeconds") {
+        Some(t) => t
+            .parse::<u64>()
+            .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds: {t}")))?,
+        None => 1800,
+    };
+    let mut bookmark_obj = json!({"apiVersion": rt.api_version(&route.version), "kind": rt.kind,
+                                  "metadata": {"resourceVersion": ""}});
+    if meta_only {
+        bookmark_obj = to_partial(&bookmark_obj);
+    }
+    let (tx, rx) = unbounded_channel();
+    let watcher = Watcher {
+        ty: route.ty,
+        version: route.version.clone(),
+        namespace: route.namespace.clone(),
+        filter: filter.clone(),
+        meta_only,
+        tx,
+    };
+    let mut pending = VecDeque::new();
+    if rv.is_empty() || rv == "0" || initial_events {
+        for key in select(&st, route, &filter) {
+            let s = &st.objects[route.ty][&key];
+            let mut obj = render(&rt, &route.version, &s.obj, Some(&s.managed));
+            if meta_only {
+                obj = to_partial(&obj);
+            }
+            pending.push_back(json!({"type": "ADDED", "object": obj}));
+        }
+        if initial_events {
+            let mut obj = bookmark_obj.clone();
+            obj["metadata"]["resourceVersion"] = Value::from(st.rv.to_string());
+            obj["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+            pending.push_back(json!({"type": "BOOKMARK", "object": obj}));
+        }
+    } else {
+        let n: u64 = rv
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?;
+        if n + 1 < st.oldest_rv {
+            let err = ApiError::expired(format!(
+                "too old resource version: {n} ({})",
+                st.oldest_rv - 1
+            ));
+            pending.push_back(json!({"type": "ERROR", "object": err.to_status()}));
+            let body = stream_body(Stream {
+                pending,
+                rx,
+                deadline: Instant::now(),
+                next_bookmark: Instant::now(),
+                bookmarks: false,
+                bookmark_obj,
+                state: state.clone(),
+                done: true,
+            });
+            return Ok(body);
+        }
+        for ev in st.history.iter().filter(|e| e.rv > n) {
+            if let Some(line) = watch_event_for(&st.registry, &st.objects, &watcher, ev) {
+                pending.push_back(line);
+            }
+        }
+    }
+    st.watchers.push(watcher);
+    drop(st);
+    let deadline = Instant::now() + Duration::from_secs(timeout);
+    Ok(stream_body(Stream {
+        pending,
+        rx,
+        deadline,
+        next_bookmark: Instant::now() + BOOKMARK_EVERY,
+        bookmarks,
+        bookmark_obj,
+        state: state.clone(),
+        done: false,
+    }))
+}
+
+fn stream_body(s: Stream) -> RespBody {
+    let stream = futures::stream::unfold(s, Stream::next);
+    StreamBody::new(stream).boxed_unsync()
+}
