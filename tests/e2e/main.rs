@@ -3,6 +3,8 @@
 //! drives everything the way a user would (`kubectl apply`, `kubectl wait`). Skipped, with the
 //! reason printed, when `KUBECONFIG` is not set.
 
+mod looker;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::process::Command;
@@ -179,10 +181,11 @@ async fn main() {
         let _ = stop_rx.await;
     }));
     let suite = Suite { ns: ns.clone(), client, sim, sim_base };
-    let cases: [(&str, Case); 2] = [
+    let mut cases: Vec<(&str, Case)> = vec![
         ("statsig_role_goes_ready_is_reverted_and_deleted", ready_and_revert),
         ("failures_show_their_reasons_without_product_writes", failure_reasons),
     ];
+    cases.extend(looker::cases());
     let (mut passed, mut failed) = (0, 0);
     for (name, case) in cases {
         match tokio::time::timeout(Duration::from_secs(180), case(&suite)).await {

@@ -1,27 +1,27 @@
-//! Handlers of the simulated Looker API and its admin edits.
+//! Handlers of the simulated Looker API: helpers shared by all handlers, login, the permission
+//! catalogue and roles. Sets live in `sets.rs`, admin edits in `admin.rs`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post, put};
+use axum::routing::{get, post};
 use percent_encoding::percent_decode_str;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{LookerSim, SetKind, SimRole, State as SimState, key, seed, set_json};
+use super::{LookerSim, SetKind, SimRole, State as SimState, key, seed};
 
-type Sim = State<Arc<LookerSim>>;
-type Params = Query<HashMap<String, String>>;
+pub(super) type Sim = State<Arc<LookerSim>>;
+pub(super) type Params = Query<HashMap<String, String>>;
 
 const DOCS: &str = "https://cloud.google.com/looker/docs/r/err/4.0";
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(super) fn error(status: StatusCode, message: &str) -> Response {
     (
         status,
         axum::Json(
@@ -31,15 +31,15 @@ fn error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-fn not_found() -> Response {
+pub(super) fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "Not found")
 }
 
-fn cannot_modify() -> Response {
+pub(super) fn cannot_modify() -> Response {
     error(StatusCode::METHOD_NOT_ALLOWED, "Resource Can't Be Modified")
 }
 
-fn bad_request() -> Response {
+pub(super) fn bad_request() -> Response {
     error(
         StatusCode::BAD_REQUEST,
         "Bad Request: the body is not a JSON object",
@@ -47,7 +47,7 @@ fn bad_request() -> Response {
 }
 
 /// 422 `ValidationError` with `(field, code, message)` details.
-fn invalid(errors: &[(&str, &str, String)]) -> Response {
+pub(super) fn invalid(errors: &[(&str, &str, String)]) -> Response {
     let details: Vec<Value> = errors
         .iter()
         .map(|(field, code, message)| {
@@ -85,7 +85,7 @@ pub fn like(pattern: &str, text: &str) -> bool {
 }
 
 /// Keeps only the top-level `fields` requested (comma-separated), as Looker's `fields` does.
-fn pick(value: Value, fields: Option<&String>) -> Value {
+pub(super) fn pick(value: Value, fields: Option<&String>) -> Value {
     let (Some(fields), Value::Object(map)) = (fields, &value) else {
         return value;
     };
@@ -99,7 +99,7 @@ fn pick(value: Value, fields: Option<&String>) -> Value {
 }
 
 /// Filters, sorts and pages search results (`limit`, `offset`, `sorts` of `id` or `name`).
-fn page(mut rows: Vec<Value>, q: &HashMap<String, String>) -> Response {
+pub(super) fn page(mut rows: Vec<Value>, q: &HashMap<String, String>) -> Response {
     if q.get("sorts").is_some_and(|s| s.starts_with("name")) {
         rows.sort_by_key(|r| r["name"].as_str().unwrap_or_default().to_lowercase());
     }
@@ -128,7 +128,7 @@ fn token_of(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// 401 unless the request carries a live token.
-fn authorize(sim: &LookerSim, headers: &HeaderMap) -> Result<(), Box<Response>> {
+pub(super) fn authorize(sim: &LookerSim, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let state = sim.lock();
     let live = token_of(headers)
         .and_then(|t| state.tokens.get(t))
@@ -150,6 +150,7 @@ macro_rules! authorized {
         }
     };
 }
+pub(super) use authorized;
 
 fn decode(s: &str) -> String {
     percent_decode_str(&s.replace('+', " "))
@@ -209,7 +210,7 @@ async fn permissions(State(sim): Sim, headers: HeaderMap) -> Response {
 }
 
 /// A string (or number) field; `Err` when present with another type.
-fn text(body: &Value, field: &str) -> Result<Option<String>, ()> {
+pub(super) fn text(body: &Value, field: &str) -> Result<Option<String>, ()> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -395,245 +396,6 @@ async fn delete_role(State(sim): Sim, headers: HeaderMap, Path(id): Path<String>
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn list_sets(
-    kind: SetKind,
-    sim: Arc<LookerSim>,
-    headers: HeaderMap,
-    q: HashMap<String, String>,
-) -> Response {
-    authorized!(sim, headers);
-    let state = sim.lock();
-    let rows: Vec<Value> = state
-        .sets(kind)
-        .values()
-        .map(|s| pick(set_json(kind, s), q.get("fields")))
-        .collect();
-    axum::Json(rows).into_response()
-}
-
-async fn search_sets(
-    kind: SetKind,
-    sim: Arc<LookerSim>,
-    headers: HeaderMap,
-    q: HashMap<String, String>,
-) -> Response {
-    authorized!(sim, headers);
-    let state = sim.lock();
-    let flag = |k: &str, v: bool| {
-        q.get(k)
-            .is_none_or(|b| b == if v { "true" } else { "false" })
-    };
-    let rows = state
-        .sets(kind)
-        .values()
-        .filter(|s| q.get("name").is_none_or(|n| like(n, &s.name)))
-        .filter(|s| q.get("id").is_none_or(|id| *id == s.id))
-        .filter(|s| flag("built_in", s.built_in) && flag("all_access", s.all_access))
-        .map(|s| set_json(kind, s))
-        .collect();
-    page(rows, &q)
-}
-
-async fn get_set(kind: SetKind, sim: Arc<LookerSim>, headers: HeaderMap, id: String) -> Response {
-    authorized!(sim, headers);
-    let state = sim.lock();
-    match key(&id).and_then(|k| state.sets(kind).get(&k)) {
-        Some(s) => axum::Json(set_json(kind, s)).into_response(),
-        None => not_found(),
-    }
-}
-
-/// A set's name and members, each optional.
-type SetFields = (Option<String>, Option<Vec<String>>);
-
-/// Validated writable set fields: permissions must be in the catalogue with their parents.
-fn set_fields(
-    state: &SimState,
-    kind: SetKind,
-    body: &Value,
-    creating: bool,
-    own: Option<u64>,
-) -> Result<SetFields, Box<Response>> {
-    let field = kind.items_field();
-    let Ok(name) = text(body, "name") else {
-        return Err(Box::new(bad_request()));
-    };
-    let items: Option<Vec<String>> = match body.get(field) {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(a)) => match a.iter().map(|v| v.as_str().map(str::to_string)).collect() {
-            Some(items) => Some(items),
-            None => return Err(Box::new(bad_request())),
-        },
-        Some(_) => return Err(Box::new(bad_request())),
-    };
-    let mut errors = Vec::new();
-    match &name {
-        Some(n) if n.trim().is_empty() => {
-            errors.push(("name", "blank", "Name can't be blank".to_string()))
-        }
-        None if creating => errors.push(("name", "missing", "This field is required.".into())),
-        _ => {}
-    }
-    for item in items.iter().flatten() {
-        match kind {
-            SetKind::Permission => match seed::PERMISSIONS.iter().find(|p| p.0 == item) {
-                None => errors.push((field, "invalid", format!("Unknown permission '{item}'"))),
-                Some((_, Some(parent), _)) if !items.iter().flatten().any(|i| i == parent) => {
-                    errors.push((
-                        field,
-                        "invalid",
-                        format!("Permission '{item}' requires its parent '{parent}'"),
-                    ))
-                }
-                Some(_) => {}
-            },
-            SetKind::Model if item.trim().is_empty() => {
-                errors.push((field, "blank", "Model names can't be blank".into()))
-            }
-            SetKind::Model => {}
-        }
-    }
-    if !errors.is_empty() {
-        return Err(Box::new(invalid(&errors)));
-    }
-    if let Some(n) = &name {
-        let clash = state
-            .sets(kind)
-            .iter()
-            .any(|(k, s)| Some(*k) != own && state.same_name(&s.name, n));
-        let message = format!("{} with name '{n}' already exists", kind.noun());
-        if clash && creating {
-            return Err(Box::new(error(StatusCode::CONFLICT, &message)));
-        }
-        if clash {
-            return Err(Box::new(invalid(&[("name", "already_exists", message)])));
-        }
-    }
-    Ok((name, items))
-}
-
-async fn create_set(
-    kind: SetKind,
-    sim: Arc<LookerSim>,
-    headers: HeaderMap,
-    body: Option<axum::Json<Value>>,
-) -> Response {
-    authorized!(sim, headers);
-    let Some(axum::Json(body)) = body.filter(|b| b.0.is_object()) else {
-        return bad_request();
-    };
-    let mut state = sim.lock();
-    let (name, items) = match set_fields(&state, kind, &body, true, None) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
-    let id = state.insert_set(kind, &name.unwrap_or_default(), items.unwrap_or_default());
-    let set = &state.sets(kind)[&key(&id).expect("numeric id")];
-    axum::Json(set_json(kind, set)).into_response()
-}
-
-async fn update_set(
-    kind: SetKind,
-    sim: Arc<LookerSim>,
-    headers: HeaderMap,
-    id: String,
-    body: Option<axum::Json<Value>>,
-) -> Response {
-    authorized!(sim, headers);
-    let Some(axum::Json(body)) = body.filter(|b| b.0.is_object()) else {
-        return bad_request();
-    };
-    let mut state = sim.lock();
-    let Some(k) = key(&id).filter(|k| state.sets(kind).contains_key(k)) else {
-        return not_found();
-    };
-    if state.sets(kind)[&k].built_in {
-        return cannot_modify();
-    }
-    let (name, items) = match set_fields(&state, kind, &body, false, Some(k)) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
-    let set = state.sets_mut(kind).get_mut(&k).expect("checked above");
-    if let Some(v) = name {
-        set.name = v;
-    }
-    if let Some(v) = items {
-        set.items = v;
-    }
-    axum::Json(set_json(kind, set)).into_response()
-}
-
-async fn delete_set(
-    kind: SetKind,
-    sim: Arc<LookerSim>,
-    headers: HeaderMap,
-    id: String,
-) -> Response {
-    authorized!(sim, headers);
-    let mut state = sim.lock();
-    let Some(k) = key(&id).filter(|k| state.sets(kind).contains_key(k)) else {
-        return not_found();
-    };
-    if state.sets(kind)[&k].built_in {
-        return cannot_modify();
-    }
-    let users: Vec<String> = state
-        .roles
-        .values()
-        .filter(|r| match kind {
-            SetKind::Permission => r.permission_set_id == id,
-            SetKind::Model => r.model_set_id == id,
-        })
-        .map(|r| r.name.clone())
-        .collect();
-    if !users.is_empty() {
-        return invalid(&[(
-            "id",
-            "in_use",
-            format!("{} is used by role(s): {}", kind.noun(), users.join(", ")),
-        )]);
-    }
-    state.sets_mut(kind).remove(&k);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-fn set_routes(kind: SetKind) -> Router<Arc<LookerSim>> {
-    let collection = match kind {
-        SetKind::Permission => "/api/4.0/permission_sets",
-        SetKind::Model => "/api/4.0/model_sets",
-    };
-    Router::new()
-        .route(
-            collection,
-            get(move |State(s): Sim, h: HeaderMap, Query(q): Params| list_sets(kind, s, h, q))
-                .post(
-                    move |State(s): Sim, h: HeaderMap, b: Option<axum::Json<Value>>| {
-                        create_set(kind, s, h, b)
-                    },
-                ),
-        )
-        .route(
-            &format!("{collection}/search"),
-            get(move |State(s): Sim, h: HeaderMap, Query(q): Params| search_sets(kind, s, h, q)),
-        )
-        .route(
-            &format!("{collection}/{{id}}"),
-            get(move |State(s): Sim, h: HeaderMap, Path(id): Path<String>| get_set(kind, s, h, id))
-                .patch(
-                    move |State(s): Sim,
-                          h: HeaderMap,
-                          Path(id): Path<String>,
-                          b: Option<axum::Json<Value>>| {
-                        update_set(kind, s, h, id, b)
-                    },
-                )
-                .delete(move |State(s): Sim, h: HeaderMap, Path(id): Path<String>| {
-                    delete_set(kind, s, h, id)
-                }),
-        )
-}
-
 pub fn router(sim: Arc<LookerSim>) -> Router {
     Router::new()
         .route("/api/4.0/login", post(login))
@@ -645,111 +407,8 @@ pub fn router(sim: Arc<LookerSim>) -> Router {
             "/api/4.0/roles/{id}",
             get(get_role).patch(update_role).delete(delete_role),
         )
-        .merge(set_routes(SetKind::Permission))
-        .merge(set_routes(SetKind::Model))
-        .with_state(sim)
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AdminRole {
-    name: Option<String>,
-    permission_set_id: Option<String>,
-    model_set_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct AdminSet {
-    name: Option<String>,
-    #[serde(alias = "permissions", alias = "models")]
-    items: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-struct AdminTtl {
-    seconds: u64,
-}
-
-fn found(ok: bool) -> StatusCode {
-    if ok {
-        StatusCode::NO_CONTENT
-    } else {
-        StatusCode::NOT_FOUND
-    }
-}
-
-fn admin_sets(kind: SetKind) -> Router<Arc<LookerSim>> {
-    let collection = match kind {
-        SetKind::Permission => "/_admin/permission_sets",
-        SetKind::Model => "/_admin/model_sets",
-    };
-    Router::new()
-        .route(
-            collection,
-            post(
-                move |State(s): Sim, axum::Json(b): axum::Json<AdminSet>| async move {
-                    let items: Vec<String> = b.items.unwrap_or_default();
-                    let refs: Vec<&str> = items.iter().map(String::as_str).collect();
-                    let id = s.insert_set(kind, b.name.as_deref().unwrap_or_default(), &refs);
-                    (StatusCode::CREATED, axum::Json(json!({"id": id})))
-                },
-            ),
-        )
-        .route(
-            &format!("{collection}/{{id}}"),
-            patch(
-                move |State(s): Sim,
-                      Path(id): Path<String>,
-                      axum::Json(b): axum::Json<AdminSet>| async move {
-                    let items: Option<Vec<&str>> = b
-                        .items
-                        .as_ref()
-                        .map(|i| i.iter().map(String::as_str).collect());
-                    found(s.edit_set(kind, &id, b.name.as_deref(), items.as_deref()))
-                },
-            )
-            .delete(move |State(s): Sim, Path(id): Path<String>| async move {
-                found(s.remove_set(kind, &id))
-            }),
-        )
-}
-
-/// Admin edits: `POST _admin/tokens/expire`, `PUT _admin/token_ttl {seconds}`,
-/// `PATCH|DELETE _admin/roles/{id}` (`{name, permissionSetId, modelSetId}`),
-/// `POST _admin/permission_sets|model_sets` (`{name, permissions|models}` → `{id}`),
-/// `PATCH|DELETE _admin/permission_sets|model_sets/{id}`.
-pub fn admin_router(sim: Arc<LookerSim>) -> Router {
-    Router::new()
-        .route(
-            "/_admin/tokens/expire",
-            post(|State(s): Sim| async move {
-                s.expire_tokens();
-                StatusCode::NO_CONTENT
-            }),
-        )
-        .route(
-            "/_admin/token_ttl",
-            put(|State(s): Sim, axum::Json(t): axum::Json<AdminTtl>| async move {
-                s.set_token_ttl(Duration::from_secs(t.seconds));
-                StatusCode::NO_CONTENT
-            }),
-        )
-        .route(
-            "/_admin/roles/{id}",
-            patch(
-                |State(s): Sim, Path(id): Path<String>, axum::Json(b): axum::Json<AdminRole>| async move {
-                    found(s.edit_role(
-                        &id,
-                        b.name.as_deref(),
-                        b.permission_set_id.as_deref(),
-                        b.model_set_id.as_deref(),
-                    ))
-                },
-            )
-            .delete(|State(s): Sim, Path(id): Path<String>| async move { found(s.remove_role(&id)) }),
-        )
-        .merge(admin_sets(SetKind::Permission))
-        .merge(admin_sets(SetKind::Model))
+        .merge(super::sets::routes(SetKind::Permission))
+        .merge(super::sets::routes(SetKind::Model))
         .with_state(sim)
 }
 

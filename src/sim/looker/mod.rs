@@ -6,8 +6,10 @@
 //! SQL-LIKE name matching and limit/offset. Ids are strings from one counter, so a set id never
 //! doubles as another kind's.
 
+mod admin;
 mod api;
 mod seed;
+mod sets;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -381,6 +383,6 @@ impl ProductSim for LookerSim {
 pub fn routes(sim: Arc<LookerSim>) -> super::Routes {
     super::Routes {
         api: api::router(sim.clone()),
-        admin: api::admin_router(sim),
+        admin: admin::router(sim),
     }
 }

@@ -955,7 +955,40 @@ async fn the_simulator_guards_built_ins_sets_in_use_and_tokens() {
         role.get("permission_set_id").is_none(),
         "write-only ids are not read back"
     );
-    env.sim.looker.expire_tokens();
+    let admin = format!("{}/looker/_admin", env.base);
+    let created: serde_json::Value = http
+        .post(format!("{admin}/permission_sets"))
+        .json(&serde_json::json!({"name": "Viewer", "permissions": ["access_data"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let viewer = created["id"].as_str().unwrap();
+    assert_eq!(
+        env.sim
+            .looker
+            .set(SetKind::Permission, viewer)
+            .unwrap()
+            .name,
+        "Viewer"
+    );
+    let state: serde_json::Value = http
+        .get(format!("{admin}/state"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["activeTokens"], 1);
+    let expire = http
+        .post(format!("{admin}/tokens/expire"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expire.status(), 204);
     let expired = http
         .get(format!("{api}/roles"))
         .header("authorization", &auth)
