@@ -17,7 +17,10 @@ pub fn owned_name(role: &str) -> String {
 /// Whether `set` is owned by a role that is, or was until a rename, called one of `role_names`.
 /// Built-in sets are never owned.
 pub fn is_owned(set: &Set, role_names: &[&str]) -> bool {
-    !set.built_in && role_names.iter().any(|n| set.name() == owned_name(n))
+    !set.built_in
+        && role_names
+            .iter()
+            .any(|n| !n.is_empty() && set.name() == owned_name(n))
 }
 
 /// What the manifest wants for one set kind.
@@ -196,6 +199,7 @@ mod tests {
         assert_eq!(owned_name("Analyst"), "roleplane:Analyst");
         assert!(is_owned(&set("1", "roleplane:Analyst", &[]), &["Analyst"]));
         assert!(!is_owned(&set("1", "Analyst", &[]), &["Analyst"]));
+        assert!(!is_owned(&set("1", "roleplane:", &[]), &[""]));
         let mut builtin = set("1", "roleplane:Analyst", &[]);
         builtin.built_in = true;
         assert!(!is_owned(&builtin, &["Analyst"]));

@@ -578,3 +578,52 @@ async fn rate_limit_waits_for_retry_after() {
         - log[first].at_ms;
     assert!(waited >= 1900, "retried {waited} ms after Retry-After: 2");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_manifests_go_ready_against_the_simulator() {
+    let env = Env::start().await;
+    for file in ["looker-inline.yaml", "looker-ref.yaml"] {
+        let path = format!("{}/deploy/examples/{file}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).expect("example exists");
+        let text = text.replace("http://127.0.0.1:8090/looker", &env.endpoint("looker"));
+        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+            let body: Value = serde::Deserialize::deserialize(doc).expect("valid YAML");
+            match body["kind"].as_str() {
+                Some("Secret") => {
+                    let data: Vec<(String, String)> = body["stringData"]
+                        .as_object()
+                        .expect("stringData")
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().expect("string").to_string()))
+                        .collect();
+                    let pairs: Vec<(&str, &str)> =
+                        data.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                    let name = body["metadata"]["name"].as_str().expect("name");
+                    env.secret(NS, name, &pairs).await;
+                }
+                Some("ProviderConfig") => {
+                    env.apply::<roleplane::crd::ProviderConfig>(NS, body).await;
+                }
+                Some("Role") => {
+                    env.apply::<Role>(NS, body).await;
+                }
+                other => panic!("unexpected kind {other:?} in {file}"),
+            }
+        }
+    }
+    let analysts = ready_id(&env, "analysts").await;
+    let admins = ready_id(&env, "platform-admins").await;
+    assert_eq!(
+        env.sim.looker.role(&analysts).expect("role").name,
+        "Analyst"
+    );
+    let admins = env.sim.looker.role(&admins).expect("role");
+    assert_eq!(
+        env.sim
+            .looker
+            .set(SetKind::Permission, &admins.permission_set_id)
+            .expect("set")
+            .name,
+        "Admin"
+    );
+}
