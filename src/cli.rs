@@ -34,7 +34,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the operator against the cluster of the current kubeconfig or service account.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print every CRD as YAML (what `crds/` holds).
     Crds,
     /// Serve the product simulators (/statsig, ...) on loopback, for trying Roleplane and for tests.

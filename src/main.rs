@@ -25,7 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Run(args) => {
             telemetry::init(cli.log_format, &cli.log_filter);
-            run(args).await
+            run(*args).await
         }
     }
 }

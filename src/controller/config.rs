@@ -158,7 +158,7 @@ async fn reconcile<K: ConfigKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Acti
         finalizer::Error::AddFinalizer(e) | finalizer::Error::RemoveFinalizer(e) => Error::Kube(e),
         other => Error::InvalidSpec(other.to_string()),
     });
-    if let Ok(_) = &result {
+    if result.is_ok() {
         ctx.failures(&format!("config/{}", kind_name(K::KIND)), false);
     }
     result

@@ -185,8 +185,11 @@ async fn sync<K: Managed>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Outcom
     let observe_only = m.management_policy == ManagementPolicy::ObserveOnly;
     let status = obj.managed_status();
     let status_id = status.and_then(|s| s.external_id.clone());
-    if let (Some(wanted), true) = (&m.external_id, ctx.providers.name_is_key(provider)) {
-        if !wanted.ends_with(&m.name) {
+    if let (Some(wanted), true) = (&m.external_id, ctx.providers.name_is_key(provider))
+        && wanted != &m.name
+        && !wanted.ends_with(&format!("/{}", m.name))
+    {
+        {
             return Err(Error::InvalidSpec(format!(
                 "{provider} keys objects on their name: externalId {wanted:?} must name {:?}",
                 m.name
@@ -618,8 +621,14 @@ async fn write_failure<K: Managed>(
 fn release_config<K: Managed>(ctx: &Context, obj: &K) {
     let r = &obj.managed().provider_config_ref;
     let dependent = match r.kind {
-        ProviderConfigKind::ProviderConfig => ("ProviderConfig", obj.namespace().unwrap_or_default(), r.name.clone()),
-        ProviderConfigKind::ClusterProviderConfig => ("ClusterProviderConfig", String::new(), r.name.clone()),
+        ProviderConfigKind::ProviderConfig => (
+            "ProviderConfig",
+            obj.namespace().unwrap_or_default(),
+            r.name.clone(),
+        ),
+        ProviderConfigKind::ClusterProviderConfig => {
+            ("ClusterProviderConfig", String::new(), r.name.clone())
+        }
     };
     let secrets = ctx.secrets.clone();
     tokio::spawn(async move {

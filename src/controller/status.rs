@@ -123,7 +123,7 @@ mod tests {
         assert_eq!(again.reason, "RateLimited");
         std::thread::sleep(std::time::Duration::from_millis(2));
         let flipped = condition(
-            &[again.clone()],
+            std::slice::from_ref(&again),
             READY,
             ConditionStatus::True,
             "Available",
@@ -145,7 +145,7 @@ mod tests {
         );
         let mut b = a.clone();
         b.last_transition_time = Time(Timestamp::UNIX_EPOCH);
-        assert!(same(&[a.clone()], &[b.clone()]));
+        assert!(same(std::slice::from_ref(&a), std::slice::from_ref(&b)));
         b.observed_generation = Some(3);
         assert!(!same(&[a], &[b]));
     }

@@ -169,7 +169,10 @@ pub struct LookerSetRef {
 pub struct BigPandaRole {
     /// BigPanda user ids (24 hex characters) holding the role.
     #[serde(default)]
-    #[schemars(length(max = 1000), inner(length(max = 24), regex(pattern = r"^[a-f0-9]{24}$")))]
+    #[schemars(
+        length(max = 1000),
+        inner(length(max = 24), regex(pattern = r"^[a-f0-9]{24}$"))
+    )]
     #[x_kube(merge_strategy = kube::core::ListMerge::Set)]
     pub users: Vec<String>,
     /// Permissions granted by the role.

@@ -208,6 +208,13 @@ impl Request<'_> {
         self
     }
 
+    /// Overrides the whole-request timeout for this request (e.g. a write the product may hold
+    /// longer than usual while it waits for replication).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.builder = self.builder.timeout(timeout);
+        self
+    }
+
     pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
         self.builder = self.builder.basic_auth(user, Some(password));
         self
@@ -346,7 +353,7 @@ fn httpdate(value: &str) -> Option<SystemTime> {
     let ts: k8s_openapi::jiff::Timestamp = k8s_openapi::jiff::fmt::rfc2822::parse(value)
         .ok()?
         .timestamp();
-    SystemTime::try_from(ts).ok()
+    Some(SystemTime::from(ts))
 }
 
 /// `X-Rate-Limit-Remaining: 0` with `X-Rate-Limit-Reset` pauses the budget until the reset

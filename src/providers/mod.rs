@@ -6,6 +6,7 @@ pub mod credentials;
 mod error;
 pub mod http;
 pub mod looker;
+pub mod slashid;
 pub mod statsig;
 
 pub use credentials::Credentials;
@@ -82,8 +83,9 @@ pub struct Listed {
 pub trait Provider {
     /// Checks the desired state without calling the product (bad input never reaches it).
     fn validate(&self, target: &Target<'_>) -> Result<()>;
-    /// True where the product keys objects on their name: then `externalId` must equal `name`,
-    /// and no create intent is needed to find the object again.
+    /// True where the product keys objects on their name: then `externalId` follows from `name`
+    /// (equal to it, or `{orgId}/{name}` for SlashID; `observe` accepts either form), and no
+    /// create intent is needed to find the object again.
     fn name_is_key(&self) -> bool {
         false
     }
@@ -114,6 +116,7 @@ pub struct Providers {
     pub http: http::Http,
     statsig: statsig::Statsig,
     looker: looker::Looker,
+    slashid: slashid::SlashId,
 }
 
 macro_rules! dispatch {
@@ -125,6 +128,10 @@ macro_rules! dispatch {
             }
             ProviderKind::Looker => {
                 let $p = &$self.looker;
+                $body
+            }
+            ProviderKind::SlashId => {
+                let $p = &$self.slashid;
                 $body
             }
             other => Err(Error::InvalidSpec(format!(
@@ -139,6 +146,7 @@ impl Providers {
         Self {
             statsig: statsig::Statsig::new(http.clone()),
             looker: looker::Looker::new(http.clone()),
+            slashid: slashid::SlashId::new(http.clone()),
             http,
         }
     }
@@ -148,7 +156,7 @@ impl Providers {
         match kind {
             ProviderKind::Statsig => Some(statsig::DEFAULT_BASE_URL.to_string()),
             ProviderKind::ConfigCat => Some("https://api.configcat.com".to_string()),
-            ProviderKind::SlashId => Some("https://api.slashid.com".to_string()),
+            ProviderKind::SlashId => Some(slashid::DEFAULT_BASE_URL.to_string()),
             ProviderKind::Looker => None,
             ProviderKind::BigPanda => Some(
                 match settings

@@ -8,6 +8,7 @@
 //! `DELETE P/_admin/requests`, `PUT P/_admin/faults` with a [`Faults`] body.
 
 pub mod looker;
+pub mod slashid;
 pub mod statsig;
 
 use std::collections::VecDeque;
@@ -57,6 +58,20 @@ pub struct SimCredentials {
         default_value_t = 3600
     )]
     pub looker_token_ttl_seconds: u64,
+    /// SlashID API key accepted by /slashid (it belongs to the organisation below).
+    #[arg(
+        long = "slashid-api-key",
+        env = "ROLEPLANE_SIM_SLASHID_API_KEY",
+        default_value = "sim-slashid-key"
+    )]
+    pub slashid_api_key: String,
+    /// SlashID organisation id the key belongs to (`SlashID-OrgID`, and the role name prefix).
+    #[arg(
+        long = "slashid-org-id",
+        env = "ROLEPLANE_SIM_SLASHID_ORG_ID",
+        default_value = "sim-org"
+    )]
+    pub slashid_org_id: String,
 }
 
 impl Default for SimCredentials {
@@ -66,6 +81,8 @@ impl Default for SimCredentials {
             looker_client_id: "sim-client-id".into(),
             looker_client_secret: "sim-client-secret".into(),
             looker_token_ttl_seconds: 3600,
+            slashid_api_key: "sim-slashid-key".into(),
+            slashid_org_id: "sim-org".into(),
         }
     }
 }
@@ -167,6 +184,7 @@ impl Traffic {
 pub struct Simulator {
     pub statsig: Arc<statsig::StatsigSim>,
     pub looker: Arc<looker::LookerSim>,
+    pub slashid: Arc<slashid::SlashIdSim>,
 }
 
 impl Simulator {
@@ -178,6 +196,10 @@ impl Simulator {
                 &credentials.looker_client_secret,
                 Duration::from_secs(credentials.looker_token_ttl_seconds),
             )),
+            slashid: Arc::new(slashid::SlashIdSim::new(
+                credentials.slashid_api_key,
+                credentials.slashid_org_id,
+            )),
         }
     }
 
@@ -186,6 +208,7 @@ impl Simulator {
         match product {
             ProviderKind::Statsig => &self.statsig.traffic,
             ProviderKind::Looker => &self.looker.traffic,
+            ProviderKind::SlashId => &self.slashid.traffic,
             other => panic!("no simulator for {other} yet"),
         }
     }
@@ -200,6 +223,10 @@ impl Simulator {
             .nest(
                 "/looker",
                 product_router(looker::routes(self.looker.clone()), self.looker.clone()),
+            )
+            .nest(
+                "/slashid",
+                product_router(slashid::routes(self.slashid.clone()), self.slashid.clone()),
             )
             .fallback(unexpected)
     }

@@ -139,6 +139,7 @@ fn not_found() -> Response {
 type Sim = State<Arc<StatsigSim>>;
 
 /// The project of the request's key, or the 401 Statsig answers.
+#[allow(clippy::result_large_err)] // the error is the HTTP response itself
 fn project(sim: &StatsigSim, headers: &HeaderMap) -> Result<String, Response> {
     let key = headers
         .get("statsig-api-key")

@@ -3,8 +3,6 @@
 //! drives everything the way a user would (`kubectl apply`, `kubectl wait`). Skipped, with the
 //! reason printed, when `KUBECONFIG` is not set.
 
-mod looker;
-
 use std::future::Future;
 use std::pin::Pin;
 use std::process::Command;
@@ -17,6 +15,9 @@ use roleplane::metrics::Metrics;
 use roleplane::providers::Providers;
 use roleplane::providers::http::{Http, HttpConfig};
 use roleplane::sim::{SimCredentials, Simulator};
+
+mod looker;
+mod slashid;
 
 const KEY: &str = "console-sim-key";
 
@@ -39,13 +40,22 @@ fn kubectl(args: &[&str], stdin: Option<&str>) -> Result<String, String> {
         .spawn()
         .map_err(|e| format!("kubectl: {e}"))?;
     if let Some(input) = stdin {
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).map_err(|e| e.to_string())?;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .map_err(|e| e.to_string())?;
     }
     let out = child.wait_with_output().map_err(|e| e.to_string())?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
-        Err(format!("kubectl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr)))
+        Err(format!(
+            "kubectl {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ))
     }
 }
 
@@ -74,7 +84,9 @@ impl Suite {
         let api: Api<Role> = Api::namespaced(self.client.clone(), &self.ns);
         for _ in 0..120 {
             if let Ok(r) = api.get(name).await
-                && r.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.reason == reason))
+                && r.status
+                    .as_ref()
+                    .is_some_and(|s| s.conditions.iter().any(|c| c.reason == reason))
             {
                 return Ok(r);
             }
@@ -88,10 +100,23 @@ fn ready_and_revert(s: &Suite) -> Pin<Box<dyn Future<Output = Result<(), String>
     Box::pin(async move {
         s.statsig_account(KEY, "statsig")?;
         s.role("editors", "E2E-Editors", "statsig")?;
-        kubectl(&["wait", "-n", &s.ns, "--for=condition=Ready", "role.roleplane.dev/editors", "--timeout=90s"], None)?;
+        kubectl(
+            &[
+                "wait",
+                "-n",
+                &s.ns,
+                "--for=condition=Ready",
+                "role.roleplane.dev/editors",
+                "--timeout=90s",
+            ],
+            None,
+        )?;
         let api: Api<Role> = Api::namespaced(s.client.clone(), &s.ns);
         let role = api.get("editors").await.map_err(|e| e.to_string())?;
-        let id = role.status.and_then(|st| st.external_id).ok_or("no externalId in status")?;
+        let id = role
+            .status
+            .and_then(|st| st.external_id)
+            .ok_or("no externalId in status")?;
         if id != "E2E-Editors" {
             return Err(format!("externalId {id}"));
         }
@@ -99,12 +124,28 @@ fn ready_and_revert(s: &Suite) -> Pin<Box<dyn Future<Output = Result<(), String>
         if !listed.contains("editors") || !listed.contains("E2E-Editors") {
             return Err(format!("kubectl get roleplane shows:\n{listed}"));
         }
-        s.sim.statsig.put_role(KEY, "E2E-Editors", [("create_configs".to_string(), false)].into());
+        s.sim.statsig.put_role(
+            KEY,
+            "E2E-Editors",
+            [("create_configs".to_string(), false)].into(),
+        );
         for _ in 0..60 {
-            if s.sim.statsig.role(KEY, "E2E-Editors").and_then(|r| r.get("create_configs").copied()) == Some(true) {
-                api.delete("editors", &DeleteParams::default()).await.map_err(|e| e.to_string())?;
+            if s.sim
+                .statsig
+                .role(KEY, "E2E-Editors")
+                .and_then(|r| r.get("create_configs").copied())
+                == Some(true)
+            {
+                api.delete("editors", &DeleteParams::default())
+                    .await
+                    .map_err(|e| e.to_string())?;
                 for _ in 0..60 {
-                    if api.get_opt("editors").await.map_err(|e| e.to_string())?.is_none() {
+                    if api
+                        .get_opt("editors")
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .is_none()
+                    {
                         return match s.sim.statsig.role(KEY, "E2E-Editors") {
                             None => Ok(()),
                             Some(_) => Err("role still in the simulator after deletion".into()),
@@ -137,11 +178,21 @@ fn failure_reasons(s: &Suite) -> Pin<Box<dyn Future<Output = Result<(), String>>
         }
         s.wait_reason("no-config", "ProviderConfigNotFound").await?;
         s.wait_reason("no-secret", "CredentialsMissing").await?;
-        let ready = r.status.iter().flat_map(|st| &st.conditions).any(|c| c.r#type == "Ready" && c.status == ConditionStatus::True);
+        let ready = r
+            .status
+            .iter()
+            .flat_map(|st| &st.conditions)
+            .any(|c| c.r#type == "Ready" && c.status == ConditionStatus::True);
         if ready {
             return Err("a failing role looks Ready".into());
         }
-        let made = s.sim.traffic(ProviderKind::Statsig).requests().iter().filter(|q| q.method == "POST").count();
+        let made = s
+            .sim
+            .traffic(ProviderKind::Statsig)
+            .requests()
+            .iter()
+            .filter(|q| q.method == "POST")
+            .count();
         if made > 1 {
             return Err(format!("{made} creates; failing roles must not create"));
         }
@@ -152,7 +203,9 @@ fn failure_reasons(s: &Suite) -> Pin<Box<dyn Future<Output = Result<(), String>>
 #[tokio::main]
 async fn main() {
     if std::env::var_os("KUBECONFIG").is_none() {
-        println!("e2e: skipped: KUBECONFIG is not set (point it at a test cluster to run the end-to-end suite)");
+        println!(
+            "e2e: skipped: KUBECONFIG is not set (point it at a test cluster to run the end-to-end suite)"
+        );
         return;
     }
     roleplane::install_crypto_provider();
@@ -161,14 +214,27 @@ async fn main() {
         eprintln!("e2e: cannot install CRDs: {e}");
         std::process::exit(1);
     }
-    let _ = kubectl(&["wait", "--for=condition=Established", "crd", "-l", "", "--all", "--timeout=60s"], None);
+    let _ = kubectl(
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd",
+            "-l",
+            "",
+            "--all",
+            "--timeout=60s",
+        ],
+        None,
+    );
     let ns = format!("roleplane-e2e-{}", std::process::id());
     if let Err(e) = kubectl(&["create", "namespace", &ns], None) {
         eprintln!("e2e: {e}");
         std::process::exit(1);
     }
     let client = kube::Client::try_default().await.expect("kubeconfig loads");
-    let (sim, sim_base) = Simulator::start(SimCredentials::default()).await.expect("simulator starts");
+    let (sim, sim_base) = Simulator::start(SimCredentials::default())
+        .await
+        .expect("simulator starts");
     let http = Http::new(HttpConfig::default(), Metrics::new());
     let config = ControllerConfig {
         namespaces: vec![ns.clone()],
@@ -180,10 +246,33 @@ async fn main() {
     let operator = tokio::spawn(roleplane::controller::run(ctx, async move {
         let _ = stop_rx.await;
     }));
-    let suite = Suite { ns: ns.clone(), client, sim, sim_base };
+    let suite = Suite {
+        ns: ns.clone(),
+        client,
+        sim,
+        sim_base,
+    };
     let mut cases: Vec<(&str, Case)> = vec![
-        ("statsig_role_goes_ready_is_reverted_and_deleted", ready_and_revert),
-        ("failures_show_their_reasons_without_product_writes", failure_reasons),
+        (
+            "statsig_role_goes_ready_is_reverted_and_deleted",
+            ready_and_revert,
+        ),
+        (
+            "failures_show_their_reasons_without_product_writes",
+            failure_reasons,
+        ),
+        (
+            "slashid_role_goes_ready_is_reverted_and_deleted",
+            slashid::ready_drift_and_delete,
+        ),
+        (
+            "slashid_crd_rejects_bad_and_changed_names",
+            slashid::crd_enforces_name_rules,
+        ),
+        (
+            "slashid_408_on_create_ends_with_one_adopted_role",
+            slashid::timeout_408_on_create_is_adopted_once,
+        ),
     ];
     cases.extend(looker::cases());
     let (mut passed, mut failed) = (0, 0);
@@ -203,7 +292,18 @@ async fn main() {
             }
         }
     }
-    let _ = kubectl(&["delete", "roles.roleplane.dev,providerconfigs.roleplane.dev", "--all", "-n", &ns, "--wait=true", "--timeout=60s"], None);
+    let _ = kubectl(
+        &[
+            "delete",
+            "roles.roleplane.dev,providerconfigs.roleplane.dev",
+            "--all",
+            "-n",
+            &ns,
+            "--wait=true",
+            "--timeout=60s",
+        ],
+        None,
+    );
     let _ = stop_tx.send(());
     let _ = operator.await;
     let _ = kubectl(&["delete", "namespace", &ns, "--wait=false"], None);

@@ -44,7 +44,9 @@ impl Env {
     pub async fn start_with(tune: impl FnOnce(&mut ControllerConfig)) -> Self {
         let api = ApiServer::new(roleplane::crd::all());
         let client = api.client();
-        let (sim, sim_base) = Simulator::start(SimCredentials::default()).await.expect("simulator starts");
+        let (sim, sim_base) = Simulator::start(SimCredentials::default())
+            .await
+            .expect("simulator starts");
         let mut config = ControllerConfig {
             poll_interval: Duration::from_secs(2),
             ..Default::default()
@@ -98,44 +100,72 @@ impl Env {
 
     pub async fn secret(&self, ns: &str, name: &str, data: &[(&str, &str)]) {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), ns);
-        let string_data: serde_json::Map<String, Value> =
-            data.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect();
+        let string_data: serde_json::Map<String, Value> = data
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect();
         let body = json!({
             "apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": name, "namespace": ns},
             "stringData": string_data,
         });
-        api.patch(name, &PatchParams::apply("test").force(), &Patch::Apply(&body)).await.expect("secret applied");
+        api.patch(
+            name,
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&body),
+        )
+        .await
+        .expect("secret applied");
     }
 
     /// A ProviderConfig named `name` for `provider` using Secret `secret`, at the simulator.
-    pub async fn provider_config(&self, ns: &str, name: &str, provider: &str, secret: &str, extra: Value) {
+    pub async fn provider_config(
+        &self,
+        ns: &str,
+        name: &str,
+        provider: &str,
+        secret: &str,
+        extra: Value,
+    ) {
         let mut spec = json!({
             "provider": provider,
             "credentialsSecretRef": {"name": secret},
             "endpoint": self.endpoint(provider),
         });
         merge(&mut spec, extra);
-        self.apply::<ProviderConfig>(ns, json!({"metadata": {"name": name}, "spec": spec})).await;
+        self.apply::<ProviderConfig>(ns, json!({"metadata": {"name": name}, "spec": spec}))
+            .await;
     }
 
     /// Statsig Secret + ProviderConfig `statsig` in `ns`.
     pub async fn statsig_account(&self, ns: &str) {
-        self.secret(ns, "statsig-creds", &[("apiKey", STATSIG_KEY)]).await;
-        self.provider_config(ns, "statsig", "statsig", "statsig-creds", json!({})).await;
+        self.secret(ns, "statsig-creds", &[("apiKey", STATSIG_KEY)])
+            .await;
+        self.provider_config(ns, "statsig", "statsig", "statsig-creds", json!({}))
+            .await;
     }
 
     /// Server-side applies `body` (apiVersion/kind filled in) as the test's field manager.
     pub async fn apply<K>(&self, ns: &str, mut body: Value) -> K
     where
-        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug,
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + serde::Serialize
+            + std::fmt::Debug,
     {
         body["apiVersion"] = K::api_version(&()).into();
         body["kind"] = K::kind(&()).into();
         body["metadata"]["namespace"] = ns.into();
         let name = body["metadata"]["name"].as_str().expect("name").to_string();
         let api: Api<K> = Api::namespaced(self.client.clone(), ns);
-        api.patch(&name, &PatchParams::apply("test").force(), &Patch::Apply(&body)).await.expect("applied")
+        api.patch(
+            &name,
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&body),
+        )
+        .await
+        .expect("applied")
     }
 
     /// Creates a Role from its spec.
@@ -147,42 +177,77 @@ impl Env {
             "spec": spec,
         }))
         .expect("valid Role");
-        api.create(&PostParams::default(), &role).await.expect("role created")
+        api.create(&PostParams::default(), &role)
+            .await
+            .expect("role created")
     }
 
     /// Merge-patches a resource's spec (as a user editing the manifest would).
     pub async fn patch_spec<K>(&self, ns: &str, name: &str, spec: Value)
     where
-        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
     {
         let api: Api<K> = Api::namespaced(self.client.clone(), ns);
-        api.patch(name, &PatchParams::default(), &Patch::Merge(json!({"spec": spec}))).await.expect("patched");
+        api.patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": spec})),
+        )
+        .await
+        .expect("patched");
     }
 
     pub async fn delete<K>(&self, ns: &str, name: &str)
     where
-        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
     {
         let api: Api<K> = Api::namespaced(self.client.clone(), ns);
-        api.delete(name, &DeleteParams::default()).await.expect("delete accepted");
+        api.delete(name, &DeleteParams::default())
+            .await
+            .expect("delete accepted");
     }
 
     pub async fn get<K>(&self, ns: &str, name: &str) -> Option<K>
     where
-        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
     {
         let api: Api<K> = Api::namespaced(self.client.clone(), ns);
         api.get_opt(name).await.expect("get")
     }
 
     /// Waits until the Role's status satisfies `check`, panicking with the last status on timeout.
-    pub async fn wait_role(&self, ns: &str, name: &str, what: &str, check: impl Fn(&ManagedStatus) -> bool) -> Role {
-        self.wait_managed::<Role>(ns, name, what, |r| r.status.as_ref().is_some_and(&check)).await
+    pub async fn wait_role(
+        &self,
+        ns: &str,
+        name: &str,
+        what: &str,
+        check: impl Fn(&ManagedStatus) -> bool,
+    ) -> Role {
+        self.wait_managed::<Role>(ns, name, what, |r| r.status.as_ref().is_some_and(&check))
+            .await
     }
 
-    pub async fn wait_managed<K>(&self, ns: &str, name: &str, what: &str, check: impl Fn(&K) -> bool) -> K
+    pub async fn wait_managed<K>(
+        &self,
+        ns: &str,
+        name: &str,
+        what: &str,
+        check: impl Fn(&K) -> bool,
+    ) -> K
     where
-        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
     {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
@@ -202,11 +267,17 @@ impl Env {
     /// Waits until `ns/name` of kind K no longer exists.
     pub async fn wait_gone<K>(&self, ns: &str, name: &str)
     where
-        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
     {
         let deadline = tokio::time::Instant::now() + WAIT;
         while self.get::<K>(ns, name).await.is_some() {
-            assert!(tokio::time::Instant::now() < deadline, "{ns}/{name} was not deleted in time");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{ns}/{name} was not deleted in time"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -220,7 +291,13 @@ impl Env {
             .items
             .into_iter()
             .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
-            .map(|e| (e.type_.unwrap_or_default(), e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+            .map(|e| {
+                (
+                    e.type_.unwrap_or_default(),
+                    e.reason.unwrap_or_default(),
+                    e.note.unwrap_or_default(),
+                )
+            })
             .collect()
     }
 
@@ -232,7 +309,10 @@ impl Env {
             if let Some((_, _, note)) = events.iter().find(|(_, r, _)| r == reason) {
                 return note.clone();
             }
-            assert!(tokio::time::Instant::now() < deadline, "no {reason} event on {ns}/{name}; events: {events:#?}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {reason} event on {ns}/{name}; events: {events:#?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -277,7 +357,10 @@ pub fn condition(status: &ManagedStatus, type_: &str) -> Option<(ConditionStatus
 }
 
 pub fn is_ready(status: &ManagedStatus) -> bool {
-    matches!(condition(status, "Ready"), Some((ConditionStatus::True, _, _)))
+    matches!(
+        condition(status, "Ready"),
+        Some((ConditionStatus::True, _, _))
+    )
 }
 
 /// Synced=False with this reason.

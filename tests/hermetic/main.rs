@@ -6,4 +6,5 @@ mod kube_double;
 mod kube_double_tests;
 mod looker;
 mod openapi;
+mod slashid;
 mod statsig;

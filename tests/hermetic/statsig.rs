@@ -44,11 +44,25 @@ async fn role_is_created_and_goes_ready_with_external_id() {
     assert_eq!(status.observed_generation, role.metadata.generation);
     assert_eq!(
         env.sim.statsig.role(STATSIG_KEY, "Editors"),
-        Some(flags(&[("create_configs", true), ("launch_to_production", false)]))
+        Some(flags(&[
+            ("create_configs", true),
+            ("launch_to_production", false)
+        ]))
     );
-    assert!(role.metadata.finalizers.unwrap_or_default().contains(&"roleplane.dev/cleanup".to_string()));
-    assert!(env.events(NS, "editors").await.iter().any(|(_, r, n)| r == "Created" && n.contains("Editors")));
-    OpenApi::load("statsig-console.json").assert_bodies(&env.sim.traffic(ProviderKind::Statsig).requests(), "");
+    assert!(
+        role.metadata
+            .finalizers
+            .unwrap_or_default()
+            .contains(&"roleplane.dev/cleanup".to_string())
+    );
+    assert!(
+        env.events(NS, "editors")
+            .await
+            .iter()
+            .any(|(_, r, n)| r == "Created" && n.contains("Editors"))
+    );
+    OpenApi::load("statsig-console.json")
+        .assert_bodies(&env.sim.traffic(ProviderKind::Statsig).requests(), "");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,16 +71,28 @@ async fn spec_change_is_applied_by_patch() {
     env.statsig_account(NS).await;
     env.role(NS, "editors", spec("Editors")).await;
     env.wait_role(NS, "editors", "Ready", is_ready).await;
-    env.patch_spec::<Role>(NS, "editors", json!({"statsig": {"permissions": {"launchToProduction": true, "approveReviews": true}}}))
-        .await;
-    env.wait_role(NS, "editors", "generation 2 Ready", |s| s.observed_generation == Some(2) && is_ready(s)).await;
-    let role = env.sim.statsig.role(STATSIG_KEY, "Editors").expect("role exists");
+    env.patch_spec::<Role>(
+        NS,
+        "editors",
+        json!({"statsig": {"permissions": {"launchToProduction": true, "approveReviews": true}}}),
+    )
+    .await;
+    env.wait_role(NS, "editors", "generation 2 Ready", |s| {
+        s.observed_generation == Some(2) && is_ready(s)
+    })
+    .await;
+    let role = env
+        .sim
+        .statsig
+        .role(STATSIG_KEY, "Editors")
+        .expect("role exists");
     assert_eq!(role.get("launch_to_production"), Some(&true));
     assert_eq!(role.get("approve_reviews"), Some(&true));
     assert!(mutations(&env).contains(&"PATCH /console/v1/roles/Editors".to_string()));
     let note = env.wait_event(NS, "editors", "Updated").await;
     assert!(note.contains("launchToProduction"), "{note}");
-    OpenApi::load("statsig-console.json").assert_bodies(&env.sim.traffic(ProviderKind::Statsig).requests(), "");
+    OpenApi::load("statsig-console.json")
+        .assert_bodies(&env.sim.traffic(ProviderKind::Statsig).requests(), "");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,10 +101,21 @@ async fn out_of_band_edit_is_corrected_on_the_next_poll_with_an_event() {
     env.statsig_account(NS).await;
     env.role(NS, "editors", spec("Editors")).await;
     env.wait_role(NS, "editors", "Ready", is_ready).await;
-    env.sim.statsig.put_role(STATSIG_KEY, "Editors", flags(&[("create_configs", false), ("launch_to_production", false)]));
+    env.sim.statsig.put_role(
+        STATSIG_KEY,
+        "Editors",
+        flags(&[("create_configs", false), ("launch_to_production", false)]),
+    );
     let note = env.wait_event(NS, "editors", "DriftCorrected").await;
     assert!(note.contains("statsig.permissions.createConfigs"), "{note}");
-    assert_eq!(env.sim.statsig.role(STATSIG_KEY, "Editors").expect("role").get("create_configs"), Some(&true));
+    assert_eq!(
+        env.sim
+            .statsig
+            .role(STATSIG_KEY, "Editors")
+            .expect("role")
+            .get("create_configs"),
+        Some(&true)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,7 +147,9 @@ async fn orphan_policy_leaves_the_role_in_statsig() {
 async fn observe_only_reports_drift_and_never_writes() {
     let env = Env::start().await;
     env.statsig_account(NS).await;
-    env.sim.statsig.put_role(STATSIG_KEY, "Editors", flags(&[("create_configs", false)]));
+    env.sim
+        .statsig
+        .put_role(STATSIG_KEY, "Editors", flags(&[("create_configs", false)]));
     let mut s = spec("Editors");
     s["managementPolicy"] = "ObserveOnly".into();
     env.role(NS, "editors", s).await;
@@ -118,24 +157,43 @@ async fn observe_only_reports_drift_and_never_writes() {
         .wait_role(NS, "editors", "Drifted", |s| matches!(condition(s, "Ready"), Some((ConditionStatus::False, r, _)) if r == "Drifted"))
         .await;
     let (_, _, message) = condition(role.status.as_ref().expect("status"), "Ready").expect("Ready");
-    assert!(message.contains("statsig.permissions.createConfigs"), "{message}");
+    assert!(
+        message.contains("statsig.permissions.createConfigs"),
+        "{message}"
+    );
     env.delete::<Role>(NS, "editors").await;
     env.wait_gone::<Role>(NS, "editors").await;
-    assert!(mutations(&env).is_empty(), "observe-only wrote: {:?}", mutations(&env));
-    assert_eq!(env.sim.statsig.role(STATSIG_KEY, "Editors"), Some(flags(&[("create_configs", false)])));
+    assert!(
+        mutations(&env).is_empty(),
+        "observe-only wrote: {:?}",
+        mutations(&env)
+    );
+    assert_eq!(
+        env.sim.statsig.role(STATSIG_KEY, "Editors"),
+        Some(flags(&[("create_configs", false)]))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn existing_role_is_adopted_by_external_id_and_corrected() {
     let env = Env::start().await;
     env.statsig_account(NS).await;
-    env.sim.statsig.put_role(STATSIG_KEY, "Editors", flags(&[("create_configs", false)]));
+    env.sim
+        .statsig
+        .put_role(STATSIG_KEY, "Editors", flags(&[("create_configs", false)]));
     let mut s = spec("Editors");
     s["externalId"] = "Editors".into();
     env.role(NS, "editors", s).await;
     env.wait_role(NS, "editors", "Ready", is_ready).await;
     env.wait_event(NS, "editors", "Adopted").await;
-    assert_eq!(env.sim.statsig.role(STATSIG_KEY, "Editors").expect("role").get("create_configs"), Some(&true));
+    assert_eq!(
+        env.sim
+            .statsig
+            .role(STATSIG_KEY, "Editors")
+            .expect("role")
+            .get("create_configs"),
+        Some(&true)
+    );
     assert!(!mutations(&env).iter().any(|m| m.starts_with("POST")));
 }
 
@@ -143,23 +201,49 @@ async fn existing_role_is_adopted_by_external_id_and_corrected() {
 async fn same_named_role_without_external_id_is_already_exists() {
     let env = Env::start().await;
     env.statsig_account(NS).await;
-    env.sim.statsig.put_role(STATSIG_KEY, "Editors", flags(&[("create_configs", false)]));
+    env.sim
+        .statsig
+        .put_role(STATSIG_KEY, "Editors", flags(&[("create_configs", false)]));
     env.role(NS, "editors", spec("Editors")).await;
-    let role = env.wait_role(NS, "editors", "AlreadyExists", failed_with("AlreadyExists")).await;
+    let role = env
+        .wait_role(NS, "editors", "AlreadyExists", failed_with("AlreadyExists"))
+        .await;
     let status = role.status.expect("status");
     assert!(!is_ready(&status));
-    assert!(condition(&status, "Synced").expect("Synced").2.contains("spec.externalId"));
-    assert!(mutations(&env).is_empty(), "took over a role it did not create: {:?}", mutations(&env));
+    assert!(
+        condition(&status, "Synced")
+            .expect("Synced")
+            .2
+            .contains("spec.externalId")
+    );
+    assert!(
+        mutations(&env).is_empty(),
+        "took over a role it did not create: {:?}",
+        mutations(&env)
+    );
     env.wait_event(NS, "editors", "AlreadyExists").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_secret_sets_credentials_missing_without_provider_call() {
     let env = Env::start().await;
-    env.provider_config(NS, "statsig", "statsig", "nowhere", json!({})).await;
+    env.provider_config(NS, "statsig", "statsig", "nowhere", json!({}))
+        .await;
     env.role(NS, "editors", spec("Editors")).await;
-    let role = env.wait_role(NS, "editors", "CredentialsMissing", failed_with("CredentialsMissing")).await;
-    assert!(condition(role.status.as_ref().expect("status"), "Synced").expect("Synced").2.contains("team-a/nowhere"));
+    let role = env
+        .wait_role(
+            NS,
+            "editors",
+            "CredentialsMissing",
+            failed_with("CredentialsMissing"),
+        )
+        .await;
+    assert!(
+        condition(role.status.as_ref().expect("status"), "Synced")
+            .expect("Synced")
+            .2
+            .contains("team-a/nowhere")
+    );
     assert!(env.sim.traffic(ProviderKind::Statsig).requests().is_empty());
 }
 
@@ -167,10 +251,23 @@ async fn missing_secret_sets_credentials_missing_without_provider_call() {
 async fn secret_without_the_key_sets_credentials_missing() {
     let env = Env::start().await;
     env.secret(NS, "statsig-creds", &[("token", "x")]).await;
-    env.provider_config(NS, "statsig", "statsig", "statsig-creds", json!({})).await;
+    env.provider_config(NS, "statsig", "statsig", "statsig-creds", json!({}))
+        .await;
     env.role(NS, "editors", spec("Editors")).await;
-    let role = env.wait_role(NS, "editors", "CredentialsMissing", failed_with("CredentialsMissing")).await;
-    assert!(condition(role.status.as_ref().expect("status"), "Synced").expect("Synced").2.contains("apiKey"));
+    let role = env
+        .wait_role(
+            NS,
+            "editors",
+            "CredentialsMissing",
+            failed_with("CredentialsMissing"),
+        )
+        .await;
+    assert!(
+        condition(role.status.as_ref().expect("status"), "Synced")
+            .expect("Synced")
+            .2
+            .contains("apiKey")
+    );
     assert!(env.sim.traffic(ProviderKind::Statsig).requests().is_empty());
 }
 
@@ -178,17 +275,34 @@ async fn secret_without_the_key_sets_credentials_missing() {
 async fn wrong_key_is_credentials_rejected_and_never_shown() {
     let env = Env::start().await;
     let secret_value = "console-WRONGKEY-0123456789";
-    env.secret(NS, "statsig-creds", &[("apiKey", secret_value)]).await;
-    env.provider_config(NS, "statsig", "statsig", "statsig-creds", json!({})).await;
+    env.secret(NS, "statsig-creds", &[("apiKey", secret_value)])
+        .await;
+    env.provider_config(NS, "statsig", "statsig", "statsig-creds", json!({}))
+        .await;
     env.role(NS, "editors", spec("Editors")).await;
-    let role = env.wait_role(NS, "editors", "CredentialsRejected", failed_with("CredentialsRejected")).await;
-    let (_, _, message) = condition(role.status.as_ref().expect("status"), "Synced").expect("Synced");
+    let role = env
+        .wait_role(
+            NS,
+            "editors",
+            "CredentialsRejected",
+            failed_with("CredentialsRejected"),
+        )
+        .await;
+    let (_, _, message) =
+        condition(role.status.as_ref().expect("status"), "Synced").expect("Synced");
     assert!(message.contains("HTTP 401"), "{message}");
     let everything = format!("{:?}{:?}", role.status, env.events(NS, "editors").await);
-    assert!(!everything.contains("WRONGKEY"), "secret leaked: {everything}");
+    assert!(
+        !everything.contains("WRONGKEY"),
+        "secret leaked: {everything}"
+    );
     let pc = env
         .wait_managed::<ProviderConfig>(NS, "statsig", "config not ready", |p| {
-            p.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.reason == "CredentialsRejected"))
+            p.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.reason == "CredentialsRejected")
+            })
         })
         .await;
     assert!(!format!("{:?}", pc.status).contains("WRONGKEY"));
@@ -198,7 +312,13 @@ async fn wrong_key_is_credentials_rejected_and_never_shown() {
 async fn missing_provider_config_is_reported_without_provider_call() {
     let env = Env::start().await;
     env.role(NS, "editors", spec("Editors")).await;
-    env.wait_role(NS, "editors", "ProviderConfigNotFound", failed_with("ProviderConfigNotFound")).await;
+    env.wait_role(
+        NS,
+        "editors",
+        "ProviderConfigNotFound",
+        failed_with("ProviderConfigNotFound"),
+    )
+    .await;
     assert!(env.sim.traffic(ProviderKind::Statsig).requests().is_empty());
     // Creating the config later is picked up without waiting for a poll.
     env.statsig_account(NS).await;
@@ -208,7 +328,8 @@ async fn missing_provider_config_is_reported_without_provider_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_config_is_denied_to_namespaces_it_does_not_allow() {
     let env = Env::start().await;
-    env.secret("platform", "statsig-creds", &[("apiKey", STATSIG_KEY)]).await;
+    env.secret("platform", "statsig-creds", &[("apiKey", STATSIG_KEY)])
+        .await;
     let cluster_api: kube::Api<ClusterProviderConfig> = kube::Api::all(env.client.clone());
     let body = json!({
         "apiVersion": "roleplane.dev/v1alpha1", "kind": "ClusterProviderConfig",
@@ -217,14 +338,30 @@ async fn cluster_config_is_denied_to_namespaces_it_does_not_allow() {
                  "endpoint": env.endpoint("statsig")},
     });
     cluster_api
-        .patch("shared-statsig", &kube::api::PatchParams::apply("test"), &kube::api::Patch::Apply(&body))
+        .patch(
+            "shared-statsig",
+            &kube::api::PatchParams::apply("test"),
+            &kube::api::Patch::Apply(&body),
+        )
         .await
         .expect("cluster config applied");
     let mut s = spec("Editors");
     s["providerConfigRef"] = json!({"kind": "ClusterProviderConfig", "name": "shared-statsig"});
     env.role(NS, "editors", s).await;
-    env.wait_role(NS, "editors", "NamespaceNotAllowed", failed_with("NamespaceNotAllowed")).await;
-    assert!(!env.sim.traffic(ProviderKind::Statsig).requests().iter().any(|r| r.method != "GET"));
+    env.wait_role(
+        NS,
+        "editors",
+        "NamespaceNotAllowed",
+        failed_with("NamespaceNotAllowed"),
+    )
+    .await;
+    assert!(
+        !env.sim
+            .traffic(ProviderKind::Statsig)
+            .requests()
+            .iter()
+            .any(|r| r.method != "GET")
+    );
     let allow = json!({
         "apiVersion": "roleplane.dev/v1alpha1", "kind": "ClusterProviderConfig",
         "metadata": {"name": "shared-statsig"},
@@ -232,7 +369,11 @@ async fn cluster_config_is_denied_to_namespaces_it_does_not_allow() {
                  "endpoint": env.endpoint("statsig"), "allowedNamespaces": {"names": [NS]}},
     });
     cluster_api
-        .patch("shared-statsig", &kube::api::PatchParams::apply("test"), &kube::api::Patch::Apply(&allow))
+        .patch(
+            "shared-statsig",
+            &kube::api::PatchParams::apply("test"),
+            &kube::api::Patch::Apply(&allow),
+        )
         .await
         .expect("cluster config updated");
     env.wait_role(NS, "editors", "Ready", is_ready).await;
@@ -242,32 +383,54 @@ async fn cluster_config_is_denied_to_namespaces_it_does_not_allow() {
 async fn rate_limit_waits_for_retry_after() {
     let env = Env::start().await;
     env.statsig_account(NS).await;
-    env.sim.traffic(ProviderKind::Statsig).set_faults(roleplane::sim::Faults {
-        rate_limit: Some(roleplane::sim::RateLimit {
-            requests: 1,
-            window_seconds: 2,
-            retry_after_seconds: Some(2),
-        }),
-        ..Default::default()
-    });
+    env.sim
+        .traffic(ProviderKind::Statsig)
+        .set_faults(roleplane::sim::Faults {
+            rate_limit: Some(roleplane::sim::RateLimit {
+                requests: 1,
+                window_seconds: 2,
+                retry_after_seconds: Some(2),
+            }),
+            ..Default::default()
+        });
     env.role(NS, "editors", spec("Editors")).await;
     env.wait_role(NS, "editors", "Ready", is_ready).await;
     let log = env.sim.traffic(ProviderKind::Statsig).requests();
-    let first_429 = log.iter().position(|r| r.status == 429).expect("the simulator throttled");
+    let first_429 = log
+        .iter()
+        .position(|r| r.status == 429)
+        .expect("the simulator throttled");
     let next = &log[first_429 + 1..];
-    let waited = next.iter().find(|r| r.status != 429).expect("a later request succeeded").at_ms - log[first_429].at_ms;
-    assert!(waited >= 1900, "retried {waited} ms after a 429 with Retry-After: 2");
+    let waited = next
+        .iter()
+        .find(|r| r.status != 429)
+        .expect("a later request succeeded")
+        .at_ms
+        - log[first_429].at_ms;
+    assert!(
+        waited >= 1900,
+        "retried {waited} ms after a 429 with Retry-After: 2"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotated_secret_is_used_without_restart() {
     let env = Env::start_with(|c| c.poll_interval = Duration::from_secs(3600)).await;
-    env.secret(NS, "statsig-creds", &[("apiKey", "console-old-key-1234")]).await;
-    env.provider_config(NS, "statsig", "statsig", "statsig-creds", json!({})).await;
+    env.secret(NS, "statsig-creds", &[("apiKey", "console-old-key-1234")])
+        .await;
+    env.provider_config(NS, "statsig", "statsig", "statsig-creds", json!({}))
+        .await;
     env.role(NS, "editors", spec("Editors")).await;
-    env.wait_role(NS, "editors", "CredentialsRejected", failed_with("CredentialsRejected")).await;
+    env.wait_role(
+        NS,
+        "editors",
+        "CredentialsRejected",
+        failed_with("CredentialsRejected"),
+    )
+    .await;
     // Rotating the Secret re-runs the role at once, although its retry is minutes away.
-    env.secret(NS, "statsig-creds", &[("apiKey", STATSIG_KEY)]).await;
+    env.secret(NS, "statsig-creds", &[("apiKey", STATSIG_KEY)])
+        .await;
     env.wait_role(NS, "editors", "Ready", is_ready).await;
     assert!(env.sim.statsig.role(STATSIG_KEY, "Editors").is_some());
 }
@@ -277,7 +440,9 @@ async fn interrupted_create_is_adopted_not_duplicated() {
     let env = Env::start().await;
     env.statsig_account(NS).await;
     // The state a crash between the product create and the status write leaves behind.
-    env.sim.statsig.put_role(STATSIG_KEY, "Editors", flags(&[("create_configs", true)]));
+    env.sim
+        .statsig
+        .put_role(STATSIG_KEY, "Editors", flags(&[("create_configs", true)]));
     let role: Role = serde_json::from_value(json!({
         "apiVersion": "roleplane.dev/v1alpha1", "kind": "Role",
         "metadata": {"name": "editors", "namespace": NS,
@@ -290,8 +455,17 @@ async fn interrupted_create_is_adopted_not_duplicated() {
         .await
         .expect("created");
     let role = env.wait_role(NS, "editors", "Ready", is_ready).await;
-    assert_eq!(role.status.expect("status").external_id.as_deref(), Some("Editors"));
-    assert!(!role.metadata.annotations.unwrap_or_default().contains_key("roleplane.dev/create-pending"));
+    assert_eq!(
+        role.status.expect("status").external_id.as_deref(),
+        Some("Editors")
+    );
+    assert!(
+        !role
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .contains_key("roleplane.dev/create-pending")
+    );
     assert_eq!(env.sim.statsig.roles(STATSIG_KEY).len(), 1);
     assert!(!mutations(&env).iter().any(|m| m.starts_with("POST")));
 }
@@ -303,11 +477,32 @@ async fn operator_restart_keeps_one_role_and_applies_later_changes() {
     env.role(NS, "editors", spec("Editors")).await;
     env.wait_role(NS, "editors", "Ready", is_ready).await;
     env.restart().await;
-    env.patch_spec::<Role>(NS, "editors", json!({"statsig": {"permissions": {"createConfigs": false}}})).await;
-    env.wait_role(NS, "editors", "generation 2 Ready", |s| s.observed_generation == Some(2) && is_ready(s)).await;
+    env.patch_spec::<Role>(
+        NS,
+        "editors",
+        json!({"statsig": {"permissions": {"createConfigs": false}}}),
+    )
+    .await;
+    env.wait_role(NS, "editors", "generation 2 Ready", |s| {
+        s.observed_generation == Some(2) && is_ready(s)
+    })
+    .await;
     assert_eq!(env.sim.statsig.roles(STATSIG_KEY).len(), 1);
-    assert_eq!(mutations(&env).iter().filter(|m| m.starts_with("POST")).count(), 1);
-    assert_eq!(env.sim.statsig.role(STATSIG_KEY, "Editors").expect("role").get("create_configs"), Some(&false));
+    assert_eq!(
+        mutations(&env)
+            .iter()
+            .filter(|m| m.starts_with("POST"))
+            .count(),
+        1
+    );
+    assert_eq!(
+        env.sim
+            .statsig
+            .role(STATSIG_KEY, "Editors")
+            .expect("role")
+            .get("create_configs"),
+        Some(&false)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -317,20 +512,39 @@ async fn invalid_spec_is_reported_once_without_provider_call_or_hot_loop() {
     let mut s = spec("Editors");
     s["statsig"]["additionalPermissions"] = json!([{"name": "create_configs", "enabled": true}]);
     env.role(NS, "editors", s).await;
-    let role = env.wait_role(NS, "editors", "InvalidSpec", failed_with("InvalidSpec")).await;
-    let (_, _, message) = condition(role.status.as_ref().expect("status"), "Synced").expect("Synced");
-    assert!(message.contains("statsig.permissions.createConfigs"), "{message}");
+    let role = env
+        .wait_role(NS, "editors", "InvalidSpec", failed_with("InvalidSpec"))
+        .await;
+    let (_, _, message) =
+        condition(role.status.as_ref().expect("status"), "Synced").expect("Synced");
+    assert!(
+        message.contains("statsig.permissions.createConfigs"),
+        "{message}"
+    );
     tokio::time::sleep(Duration::from_secs(5)).await;
     let product_calls = env.sim.traffic(ProviderKind::Statsig).requests();
-    assert!(product_calls.iter().all(|r| r.path == "/console/v1/roles" && r.method == "GET"), "{product_calls:?}");
+    assert!(
+        product_calls
+            .iter()
+            .all(|r| r.path == "/console/v1/roles" && r.method == "GET"),
+        "{product_calls:?}"
+    );
     let status_writes = env
         .api
         .requests()
         .iter()
         .filter(|r| r.method == "PATCH" && r.path.contains("/roles/editors/status"))
         .count();
-    assert!(status_writes <= 2, "status written {status_writes} times for one unchanged error");
-    let warnings = env.events(NS, "editors").await.into_iter().filter(|(_, r, _)| r == "InvalidSpec").count();
+    assert!(
+        status_writes <= 2,
+        "status written {status_writes} times for one unchanged error"
+    );
+    let warnings = env
+        .events(NS, "editors")
+        .await
+        .into_iter()
+        .filter(|(_, r, _)| r == "InvalidSpec")
+        .count();
     assert_eq!(warnings, 1);
 }
 
@@ -338,11 +552,18 @@ async fn invalid_spec_is_reported_once_without_provider_call_or_hot_loop() {
 async fn block_for_another_product_is_invalid_spec() {
     let env = Env::start().await;
     env.secret(NS, "bp", &[("apiKey", "k")]).await;
-    env.provider_config(NS, "statsig", "bigpanda", "bp", json!({})).await;
+    env.provider_config(NS, "statsig", "bigpanda", "bp", json!({}))
+        .await;
     env.role(NS, "editors", spec("Editors")).await;
-    let role = env.wait_role(NS, "editors", "InvalidSpec", failed_with("InvalidSpec")).await;
-    let (_, _, message) = condition(role.status.as_ref().expect("status"), "Synced").expect("Synced");
-    assert!(message.contains("statsig block") && message.contains("bigpanda"), "{message}");
+    let role = env
+        .wait_role(NS, "editors", "InvalidSpec", failed_with("InvalidSpec"))
+        .await;
+    let (_, _, message) =
+        condition(role.status.as_ref().expect("status"), "Synced").expect("Synced");
+    assert!(
+        message.contains("statsig block") && message.contains("bigpanda"),
+        "{message}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -350,14 +571,22 @@ async fn provider_config_in_use_is_not_deleted_until_its_roles_are_gone() {
     let env = Env::start().await;
     env.statsig_account(NS).await;
     env.wait_managed::<ProviderConfig>(NS, "statsig", "config Ready", |p| {
-        p.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.r#type == "Ready" && c.status == ConditionStatus::True))
+        p.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.r#type == "Ready" && c.status == ConditionStatus::True)
+        })
     })
     .await;
     env.role(NS, "editors", spec("Editors")).await;
     env.wait_role(NS, "editors", "Ready", is_ready).await;
     env.delete::<ProviderConfig>(NS, "statsig").await;
     env.wait_managed::<ProviderConfig>(NS, "statsig", "InUse", |p| {
-        p.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.reason == "InUse" && c.message.contains("team-a/editors")))
+        p.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.reason == "InUse" && c.message.contains("team-a/editors"))
+        })
     })
     .await;
     // The role can still be deleted (its cleanup needs the config), and then the config goes.

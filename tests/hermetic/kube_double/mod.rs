@@ -13,8 +13,10 @@
 //! ownership), delete (finalizers, preconditions, ownerReference GC), deletecollection,
 //! `/status`, `PartialObjectMetadata` responses and legacy discovery documents.
 //!
-//! Known gaps (documented so tests do not rely on them): CEL `x-kubernetes-validations` are
-//! not evaluated; admission webhooks, RBAC and quotas do not exist; core/v1 and
+//! CRD `x-kubernetes-validations` (CEL) are evaluated with kube-cel, transition rules on
+//! updates (no validation ratcheting).
+//!
+//! Known gaps (documented so tests do not rely on them): admission webhooks, RBAC and quotas do not exist; core/v1 and
 //! events.k8s.io/v1 events are stored separately (a real server shares them); lists are
 //! atomic for server-side apply (no `x-kubernetes-list-type: map` merging); `Exact` lists at
 //! an old resourceVersion answer 410; garbage collection is synchronous and only follows

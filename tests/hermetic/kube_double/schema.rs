@@ -1,8 +1,8 @@
 //! Structural-schema handling of custom resources, as apiextensions-apiserver does on every
 //! write: prune unknown fields, apply `default`s, then validate against `openAPIV3Schema`.
 //!
-//! `x-kubernetes-validations` (CEL rules) are NOT evaluated: that is out of scope for this
-//! double, so objects violating only CEL rules are accepted here but rejected by a real server.
+//! `x-kubernetes-validations` (CEL rules) are evaluated afterwards in `validate.rs`, with kube's
+//! client-side CEL (kube-cel), once the object is structurally valid.
 
 use serde_json::{Map, Value};
 

@@ -89,7 +89,23 @@ pub fn check_object(
             if let Some(schema) = schema {
                 let outcome = schema::process(&schema, obj);
                 unknown.extend(outcome.pruned);
+                let structural_ok = outcome.errors.is_empty();
                 errs.extend(outcome.errors);
+                // Like kube-apiserver, CEL rules run once the object is structurally valid;
+                // transition rules (oldSelf) only on updates.
+                if structural_ok
+                    && let Err(failures) =
+                        kube::core::cel::Validator::new().validate(&schema, obj, old)
+                {
+                    for f in failures.into_vec() {
+                        let field = if f.field_path.is_empty() {
+                            "<root>".to_string()
+                        } else {
+                            f.field_path.clone()
+                        };
+                        errs.push(FieldError::invalid(&field, &Value::Null, &f.message));
+                    }
+                }
             }
             NameRule::DnsSubdomain
         }
