@@ -163,18 +163,21 @@ pub struct LookerSetRef {
     pub name: Option<String>,
 }
 
-/// BigPanda role content. Updates replace the whole role: users and permissions not listed are removed.
+/// BigPanda role content. Updates replace the whole role: permissions not listed are removed,
+/// and so are users when `users` is set.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BigPandaRole {
-    /// BigPanda user ids (24 hex characters) holding the role.
-    #[serde(default)]
+    /// BigPanda user ids (24 hex characters) holding the role; users not listed are removed
+    /// (`[]` removes everyone). Leave the field out to keep whatever members the role has in
+    /// BigPanda (assigned in the UI or by SCIM): Roleplane then neither changes nor compares them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(max = 1000),
-        inner(length(max = 24), regex(pattern = r"^[a-f0-9]{24}$"))
+        inner(length(min = 24, max = 24), regex(pattern = r"^[a-f0-9]{24}$"))
     )]
     #[x_kube(merge_strategy = kube::core::ListMerge::Set)]
-    pub users: Vec<String>,
+    pub users: Option<Vec<String>>,
     /// Permissions granted by the role.
     #[schemars(length(min = 1, max = 200))]
     pub permissions: Vec<BigPandaPermission>,

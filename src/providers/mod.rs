@@ -2,6 +2,7 @@
 //! module per product, dispatched by [`ProviderKind`]. Providers know nothing of Kubernetes beyond
 //! the plain values they are handed.
 
+pub mod bigpanda;
 pub mod credentials;
 mod error;
 pub mod http;
@@ -117,6 +118,7 @@ pub struct Providers {
     statsig: statsig::Statsig,
     looker: looker::Looker,
     slashid: slashid::SlashId,
+    bigpanda: bigpanda::BigPanda,
 }
 
 macro_rules! dispatch {
@@ -134,6 +136,10 @@ macro_rules! dispatch {
                 let $p = &$self.slashid;
                 $body
             }
+            ProviderKind::BigPanda => {
+                let $p = &$self.bigpanda;
+                $body
+            }
             other => Err(Error::InvalidSpec(format!(
                 "provider {other} is not supported by this release of Roleplane"
             ))),
@@ -147,6 +153,7 @@ impl Providers {
             statsig: statsig::Statsig::new(http.clone()),
             looker: looker::Looker::new(http.clone()),
             slashid: slashid::SlashId::new(http.clone()),
+            bigpanda: bigpanda::BigPanda::new(http.clone()),
             http,
         }
     }

@@ -7,6 +7,7 @@
 //! `GET P/_admin/state` (and product-specific edits), `GET P/_admin/requests`,
 //! `DELETE P/_admin/requests`, `PUT P/_admin/faults` with a [`Faults`] body.
 
+pub mod bigpanda;
 pub mod looker;
 pub mod slashid;
 pub mod statsig;
@@ -72,6 +73,20 @@ pub struct SimCredentials {
         default_value = "sim-org"
     )]
     pub slashid_org_id: String,
+    /// BigPanda user API key accepted by /bigpanda (the US region).
+    #[arg(
+        long = "bigpanda-api-key",
+        env = "ROLEPLANE_SIM_BIGPANDA_API_KEY",
+        default_value = "sim-bigpanda-key"
+    )]
+    pub bigpanda_api_key: String,
+    /// BigPanda user API key accepted by /bigpanda-eu (the EU region; US keys get 401 there).
+    #[arg(
+        long = "bigpanda-eu-api-key",
+        env = "ROLEPLANE_SIM_BIGPANDA_EU_API_KEY",
+        default_value = "sim-bigpanda-eu-key"
+    )]
+    pub bigpanda_eu_api_key: String,
 }
 
 impl Default for SimCredentials {
@@ -83,6 +98,8 @@ impl Default for SimCredentials {
             looker_token_ttl_seconds: 3600,
             slashid_api_key: "sim-slashid-key".into(),
             slashid_org_id: "sim-org".into(),
+            bigpanda_api_key: "sim-bigpanda-key".into(),
+            bigpanda_eu_api_key: "sim-bigpanda-eu-key".into(),
         }
     }
 }
@@ -185,6 +202,9 @@ pub struct Simulator {
     pub statsig: Arc<statsig::StatsigSim>,
     pub looker: Arc<looker::LookerSim>,
     pub slashid: Arc<slashid::SlashIdSim>,
+    /// BigPanda US (`/bigpanda`) and EU (`/bigpanda-eu`): separate state and keys.
+    pub bigpanda: Arc<bigpanda::BigPandaSim>,
+    pub bigpanda_eu: Arc<bigpanda::BigPandaSim>,
 }
 
 impl Simulator {
@@ -200,6 +220,14 @@ impl Simulator {
                 credentials.slashid_api_key,
                 credentials.slashid_org_id,
             )),
+            bigpanda: Arc::new(bigpanda::BigPandaSim::new(
+                "us",
+                credentials.bigpanda_api_key,
+            )),
+            bigpanda_eu: Arc::new(bigpanda::BigPandaSim::new(
+                "eu",
+                credentials.bigpanda_eu_api_key,
+            )),
         }
     }
 
@@ -209,6 +237,8 @@ impl Simulator {
             ProviderKind::Statsig => &self.statsig.traffic,
             ProviderKind::Looker => &self.looker.traffic,
             ProviderKind::SlashId => &self.slashid.traffic,
+            // The US region; the EU one is `self.bigpanda_eu.traffic`.
+            ProviderKind::BigPanda => &self.bigpanda.traffic,
             other => panic!("no simulator for {other} yet"),
         }
     }
@@ -227,6 +257,20 @@ impl Simulator {
             .nest(
                 "/slashid",
                 product_router(slashid::routes(self.slashid.clone()), self.slashid.clone()),
+            )
+            .nest(
+                "/bigpanda",
+                product_router(
+                    bigpanda::routes(self.bigpanda.clone()),
+                    self.bigpanda.clone(),
+                ),
+            )
+            .nest(
+                "/bigpanda-eu",
+                product_router(
+                    bigpanda::routes(self.bigpanda_eu.clone()),
+                    self.bigpanda_eu.clone(),
+                ),
             )
             .fallback(unexpected)
     }

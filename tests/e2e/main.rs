@@ -3,6 +3,10 @@
 //! drives everything the way a user would (`kubectl apply`, `kubectl wait`). Skipped, with the
 //! reason printed, when `KUBECONFIG` is not set.
 
+mod bigpanda;
+mod looker;
+mod slashid;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::process::Command;
@@ -15,9 +19,6 @@ use roleplane::metrics::Metrics;
 use roleplane::providers::Providers;
 use roleplane::providers::http::{Http, HttpConfig};
 use roleplane::sim::{SimCredentials, Simulator};
-
-mod looker;
-mod slashid;
 
 const KEY: &str = "console-sim-key";
 
@@ -272,6 +273,14 @@ async fn main() {
         (
             "slashid_408_on_create_ends_with_one_adopted_role",
             slashid::timeout_408_on_create_is_adopted_once,
+        ),
+        (
+            "bigpanda_roles_in_both_regions_are_reverted_and_deleted",
+            bigpanda::regions_drift_and_deletion,
+        ),
+        (
+            "bigpanda_us_key_against_eu_is_credentials_rejected",
+            bigpanda::wrong_region_key,
         ),
     ];
     cases.extend(looker::cases());

@@ -168,6 +168,18 @@ impl Env {
         .expect("applied")
     }
 
+    /// Tries to create a Role; the API server may refuse it (schema or CEL rules).
+    pub async fn try_role(&self, ns: &str, name: &str, spec: Value) -> Result<Role, kube::Error> {
+        let api: Api<Role> = Api::namespaced(self.client.clone(), ns);
+        let role: Role = serde_json::from_value(json!({
+            "apiVersion": "roleplane.dev/v1alpha1", "kind": "Role",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": spec,
+        }))
+        .expect("valid Role");
+        api.create(&PostParams::default(), &role).await
+    }
+
     /// Creates a Role from its spec.
     pub async fn role(&self, ns: &str, name: &str, spec: Value) -> Role {
         let api: Api<Role> = Api::namespaced(self.client.clone(), ns);

@@ -1,6 +1,7 @@
 //! Hermetic tests: the real controller loop against an in-process Kubernetes API double and the
 //! product simulators, all in one binary.
 
+mod bigpanda;
 mod harness;
 mod kube_double;
 mod kube_double_tests;

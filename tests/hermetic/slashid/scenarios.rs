@@ -344,16 +344,24 @@ async fn status_408_on_update_is_re_observed_and_not_written_twice() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invalid_name_is_invalid_spec_without_product_call() {
+async fn invalid_name_is_refused_by_the_crd_rules_without_product_call() {
     let env = Env::start().await;
     account(&env, KEY, ORG).await;
     let mut s = spec(&["billing.read"]);
     s["name"] = "billing/viewer".into();
-    env.role(NS, "billing", s).await;
-    let role = env
-        .wait_role(NS, "billing", "InvalidSpec", failed_with("InvalidSpec"))
-        .await;
-    assert!(synced_message(&role).contains("billing/viewer"));
+    let refused = env
+        .try_role(NS, "billing", s)
+        .await
+        .expect_err("the API server refuses the name");
+    let kube::Error::Api(status) = refused else {
+        panic!("unexpected error {refused}")
+    };
+    assert_eq!(status.code, 422);
+    assert!(
+        status.message.contains("SlashID role names"),
+        "{}",
+        status.message
+    );
     assert!(mutations(&env).is_empty());
 }
 
