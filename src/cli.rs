@@ -38,7 +38,7 @@ pub enum Command {
     /// Print every CRD as YAML (what `crds/` holds).
     Crds,
     /// Serve the product simulators (/statsig, ...) on loopback, for trying Roleplane and for tests.
-    Sim(SimArgs),
+    Sim(Box<SimArgs>),
 }
 
 fn duration(s: &str) -> Result<Duration, String> {

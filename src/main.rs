@@ -21,7 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Sim(args) => {
             telemetry::init(cli.log_format, &cli.log_filter);
-            run_sim(args).await
+            run_sim(*args).await
         }
         Command::Run(args) => {
             telemetry::init(cli.log_format, &cli.log_filter);

@@ -7,6 +7,7 @@ pub mod configcat;
 pub mod credentials;
 mod error;
 pub mod http;
+pub mod looker;
 pub mod slashid;
 pub mod statsig;
 
@@ -117,6 +118,7 @@ pub struct Providers {
     pub http: http::Http,
     statsig: statsig::Statsig,
     configcat: configcat::ConfigCat,
+    looker: looker::Looker,
     slashid: slashid::SlashId,
     bigpanda: bigpanda::BigPanda,
 }
@@ -132,6 +134,10 @@ macro_rules! dispatch {
                 let $p = &$self.configcat;
                 $body
             }
+            ProviderKind::Looker => {
+                let $p = &$self.looker;
+                $body
+            }
             ProviderKind::SlashId => {
                 let $p = &$self.slashid;
                 $body
@@ -140,9 +146,6 @@ macro_rules! dispatch {
                 let $p = &$self.bigpanda;
                 $body
             }
-            other => Err(Error::InvalidSpec(format!(
-                "provider {other} is not supported by this release of Roleplane"
-            ))),
         }
     };
 }
@@ -152,6 +155,7 @@ impl Providers {
         Self {
             statsig: statsig::Statsig::new(http.clone()),
             configcat: configcat::ConfigCat::new(http.clone()),
+            looker: looker::Looker::new(http.clone()),
             slashid: slashid::SlashId::new(http.clone()),
             bigpanda: bigpanda::BigPanda::new(http.clone()),
             http,
@@ -181,8 +185,7 @@ impl Providers {
     }
 
     pub fn name_is_key(&self, kind: ProviderKind) -> bool {
-        let keyed: Result<bool> = dispatch!(self, kind, p => Ok(p.name_is_key()));
-        keyed.unwrap_or(false)
+        dispatch!(self, kind, p => p.name_is_key())
     }
 
     pub fn validate(&self, target: &Target<'_>) -> Result<()> {

@@ -9,6 +9,7 @@
 
 pub mod bigpanda;
 pub mod configcat;
+pub mod looker;
 pub mod slashid;
 pub mod statsig;
 
@@ -53,6 +54,27 @@ pub struct SimCredentials {
         hide_env_values = true
     )]
     pub configcat_password: String,
+    /// Looker API client id accepted by /looker/api/4.0/login.
+    #[arg(
+        long = "looker-client-id",
+        env = "ROLEPLANE_SIM_LOOKER_CLIENT_ID",
+        default_value = "sim-client-id"
+    )]
+    pub looker_client_id: String,
+    /// Looker API client secret accepted by /looker/api/4.0/login.
+    #[arg(
+        long = "looker-client-secret",
+        env = "ROLEPLANE_SIM_LOOKER_CLIENT_SECRET",
+        default_value = "sim-client-secret"
+    )]
+    pub looker_client_secret: String,
+    /// Lifetime of Looker access tokens in seconds (`expires_in`; 401 afterwards).
+    #[arg(
+        long = "looker-token-ttl-seconds",
+        env = "ROLEPLANE_SIM_LOOKER_TOKEN_TTL_SECONDS",
+        default_value_t = 3600
+    )]
+    pub looker_token_ttl_seconds: u64,
     /// SlashID API key accepted by /slashid (it belongs to the organisation below).
     #[arg(
         long = "slashid-api-key",
@@ -89,6 +111,9 @@ impl Default for SimCredentials {
             statsig_api_keys: vec!["console-sim-key".into()],
             configcat_username: "sim-user".into(),
             configcat_password: "sim-password".into(),
+            looker_client_id: "sim-client-id".into(),
+            looker_client_secret: "sim-client-secret".into(),
+            looker_token_ttl_seconds: 3600,
             slashid_api_key: "sim-slashid-key".into(),
             slashid_org_id: "sim-org".into(),
             bigpanda_api_key: "sim-bigpanda-key".into(),
@@ -195,6 +220,7 @@ impl Traffic {
 pub struct Simulator {
     pub statsig: Arc<statsig::StatsigSim>,
     pub configcat: Arc<configcat::ConfigCatSim>,
+    pub looker: Arc<looker::LookerSim>,
     pub slashid: Arc<slashid::SlashIdSim>,
     /// BigPanda US (`/bigpanda`) and EU (`/bigpanda-eu`): separate state and keys.
     pub bigpanda: Arc<bigpanda::BigPandaSim>,
@@ -208,6 +234,11 @@ impl Simulator {
             configcat: Arc::new(configcat::ConfigCatSim::new(
                 credentials.configcat_username,
                 credentials.configcat_password,
+            )),
+            looker: Arc::new(looker::LookerSim::new(
+                &credentials.looker_client_id,
+                &credentials.looker_client_secret,
+                Duration::from_secs(credentials.looker_token_ttl_seconds),
             )),
             slashid: Arc::new(slashid::SlashIdSim::new(
                 credentials.slashid_api_key,
@@ -229,10 +260,10 @@ impl Simulator {
         match product {
             ProviderKind::Statsig => &self.statsig.traffic,
             ProviderKind::ConfigCat => &self.configcat.traffic,
+            ProviderKind::Looker => &self.looker.traffic,
             ProviderKind::SlashId => &self.slashid.traffic,
             // The US region; the EU one is `self.bigpanda_eu.traffic`.
             ProviderKind::BigPanda => &self.bigpanda.traffic,
-            other => panic!("no simulator for {other} yet"),
         }
     }
 
@@ -244,6 +275,10 @@ impl Simulator {
                 product_router(statsig::routes(self.statsig.clone()), self.statsig.clone()),
             )
             .nest("/configcat", configcat::router(self.configcat.clone()))
+            .nest(
+                "/looker",
+                product_router(looker::routes(self.looker.clone()), self.looker.clone()),
+            )
             .nest(
                 "/slashid",
                 product_router(slashid::routes(self.slashid.clone()), self.slashid.clone()),

@@ -5,6 +5,7 @@
 
 mod bigpanda;
 mod configcat;
+mod looker;
 mod slashid;
 
 use std::future::Future;
@@ -253,7 +254,7 @@ async fn main() {
         sim,
         sim_base,
     };
-    let cases: Vec<(&str, Case)> = vec![
+    let mut cases: Vec<(&str, Case)> = vec![
         (
             "statsig_role_goes_ready_is_reverted_and_deleted",
             ready_and_revert,
@@ -291,6 +292,7 @@ async fn main() {
             bigpanda::wrong_region_key,
         ),
     ];
+    cases.extend(looker::cases());
     let (mut passed, mut failed) = (0, 0);
     for (name, case) in cases {
         match tokio::time::timeout(Duration::from_secs(180), case(&suite)).await {

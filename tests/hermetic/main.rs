@@ -6,6 +6,7 @@ mod configcat;
 mod harness;
 mod kube_double;
 mod kube_double_tests;
+mod looker;
 mod openapi;
 mod process;
 mod slashid;

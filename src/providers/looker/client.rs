@@ -1,0 +1,402 @@
+//! Looker API 4.0 endpoints below `<instance>/api/4.0`. Every call carries a cached token from
+//! `POST /login` (form body) and logs in again once when Looker answers 401.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::Method;
+use serde_json::Value;
+
+use super::model::{AccessToken, Permission, Role, RoleWrite, Set, SetKind};
+use super::token::{Cached, Token, Tokens};
+use crate::providers::http::{Http, Response};
+use crate::providers::{Account, ApiError, Error, Result};
+
+/// Characters escaped in a path segment (RFC 3986 unreserved ones stay).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Page size of the `/search` endpoints.
+pub const PAGE_SIZE: usize = 100;
+/// Token lifetime assumed when `/login` does not say.
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// `path` below the API root of `account`. The endpoint is the instance URL; one that already
+/// ends in `/api/4.0` is accepted as well.
+pub fn api_path(account: &Account, path: &str) -> String {
+    if account.base_url.trim_end_matches('/').ends_with("/api/4.0") {
+        path.to_string()
+    } else {
+        format!("/api/4.0{path}")
+    }
+}
+
+fn item_path(collection: &str, id: &str) -> String {
+    format!("{collection}/{}", utf8_percent_encode(id, SEGMENT))
+}
+
+#[derive(Clone)]
+pub struct Client {
+    http: Http,
+    tokens: Arc<Tokens>,
+}
+
+impl Client {
+    pub fn new(http: Http) -> Self {
+        Self {
+            http,
+            tokens: Arc::default(),
+        }
+    }
+
+    /// Exchanges the client id and secret for a token. Looker answers an unknown client id or
+    /// secret with 404 (400 when one is missing); both are reported as rejected credentials.
+    async fn login(&self, account: &Account) -> Result<Cached> {
+        let form = [
+            ("client_id", account.credentials.get("clientId")),
+            ("client_secret", account.credentials.get("clientSecret")),
+        ];
+        let response = self
+            .http
+            .request(
+                account,
+                "login",
+                Method::POST,
+                &api_path(account, "/login"),
+            )
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| match e {
+                Error::Api(api) if matches!(api.status, Some(400 | 401 | 403 | 404)) => {
+                    Error::Api(ApiError {
+                        message: format!(
+                            "the client id and secret were rejected, or the endpoint is not a Looker instance (login answered HTTP {}: {})",
+                            api.status.unwrap_or_default(),
+                            api.message
+                        ),
+                        status: Some(401),
+                        ..api
+                    })
+                }
+                other => other,
+            })?;
+        let token: AccessToken = response.json()?;
+        let lifetime = token
+            .expires_in
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_TOKEN_LIFETIME);
+        Ok(Cached::new(Token(token.access_token), lifetime))
+    }
+
+    /// The cached token, logging in when there is none or it is about to expire.
+    async fn token(&self, account: &Account) -> Result<Token> {
+        let slot = self.tokens.slot(account);
+        let mut cached = slot.lock().await;
+        if let Some(c) = cached.as_ref().filter(|c| c.fresh()) {
+            return Ok(c.token.clone());
+        }
+        let fresh = self.login(account).await?;
+        let token = fresh.token.clone();
+        *cached = Some(fresh);
+        Ok(token)
+    }
+
+    /// An authenticated call; a 401 drops the token and retries once with a new one.
+    async fn call(
+        &self,
+        account: &Account,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Response> {
+        let path = api_path(account, path);
+        let mut retried = false;
+        loop {
+            let token = self.token(account).await?;
+            let mut request = self
+                .http
+                .request(account, operation, method.clone(), &path)
+                .secret_header("authorization", &format!("Bearer {}", token.as_str()));
+            if !query.is_empty() {
+                request = request.query(query);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            match request.send().await {
+                Err(e) if e.status() == Some(401) && !retried => {
+                    self.tokens.invalidate(account, &token).await;
+                    retried = true;
+                }
+                other => return other.map_err(|e| scrub(e, &token)),
+            }
+        }
+    }
+
+    pub async fn permissions(&self, account: &Account) -> Result<Vec<Permission>> {
+        self.call(
+            account,
+            "list permissions",
+            Method::GET,
+            "/permissions",
+            &[],
+            None,
+        )
+        .await?
+        .json()
+    }
+
+    /// One page of roles, by id.
+    pub async fn search_roles(
+        &self,
+        account: &Account,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Role>> {
+        let query = [
+            ("fields", "id,name".to_string()),
+            ("sorts", "id".to_string()),
+            ("limit", limit.to_string()),
+            ("offset", offset.to_string()),
+        ];
+        self.call(
+            account,
+            "search roles",
+            Method::GET,
+            "/roles/search",
+            &query,
+            None,
+        )
+        .await?
+        .json()
+    }
+
+    /// Every role, paged through `/roles/search`.
+    pub async fn all_roles(&self, account: &Account) -> Result<Vec<Role>> {
+        let mut roles = Vec::new();
+        loop {
+            let page = self.search_roles(account, roles.len(), PAGE_SIZE).await?;
+            let done = page.len() < PAGE_SIZE;
+            roles.extend(page);
+            if done {
+                return Ok(roles);
+            }
+        }
+    }
+
+    pub async fn get_role(&self, account: &Account, id: &str) -> Result<Role> {
+        let path = item_path("/roles", id);
+        self.call(account, "get role", Method::GET, &path, &[], None)
+            .await?
+            .json()
+    }
+
+    pub async fn create_role(&self, account: &Account, role: &RoleWrite<'_>) -> Result<Role> {
+        let body = serde_json::to_value(role).expect("role bodies serialise");
+        self.call(
+            account,
+            "create role",
+            Method::POST,
+            "/roles",
+            &[],
+            Some(&body),
+        )
+        .await?
+        .json()
+    }
+
+    pub async fn update_role(
+        &self,
+        account: &Account,
+        id: &str,
+        role: &RoleWrite<'_>,
+    ) -> Result<Role> {
+        let body = serde_json::to_value(role).expect("role bodies serialise");
+        let path = item_path("/roles", id);
+        self.call(
+            account,
+            "update role",
+            Method::PATCH,
+            &path,
+            &[],
+            Some(&body),
+        )
+        .await?
+        .json()
+    }
+
+    pub async fn delete_role(&self, account: &Account, id: &str) -> Result<()> {
+        let path = item_path("/roles", id);
+        self.call(account, "delete role", Method::DELETE, &path, &[], None)
+            .await
+            .map(drop)
+    }
+
+    pub async fn get_set(&self, account: &Account, kind: SetKind, id: &str) -> Result<Set> {
+        let op = match kind {
+            SetKind::Permission => "get permission set",
+            SetKind::Model => "get model set",
+        };
+        let path = item_path(kind.path(), id);
+        self.call(account, op, Method::GET, &path, &[], None)
+            .await?
+            .json()
+    }
+
+    /// The set named exactly `name`. Looker's `name` search is case-insensitive with `%` and `_`
+    /// as wildcards, so the results are filtered here.
+    pub async fn find_set(
+        &self,
+        account: &Account,
+        kind: SetKind,
+        name: &str,
+    ) -> Result<Option<Set>> {
+        let op = match kind {
+            SetKind::Permission => "search permission sets",
+            SetKind::Model => "search model sets",
+        };
+        let path = format!("{}/search", kind.path());
+        let mut offset = 0;
+        loop {
+            let query = [
+                ("name", name.to_string()),
+                ("sorts", "id".to_string()),
+                ("limit", PAGE_SIZE.to_string()),
+                ("offset", offset.to_string()),
+            ];
+            let page: Vec<Set> = self
+                .call(account, op, Method::GET, &path, &query, None)
+                .await?
+                .json()?;
+            let done = page.len() < PAGE_SIZE;
+            offset += page.len();
+            if let Some(found) = page.into_iter().find(|s| s.name() == name) {
+                return Ok(Some(found));
+            }
+            if done {
+                return Ok(None);
+            }
+        }
+    }
+
+    pub async fn create_set(
+        &self,
+        account: &Account,
+        kind: SetKind,
+        name: &str,
+        items: &[String],
+    ) -> Result<Set> {
+        let op = match kind {
+            SetKind::Permission => "create permission set",
+            SetKind::Model => "create model set",
+        };
+        let body = kind.body(Some(name), Some(items));
+        self.call(account, op, Method::POST, kind.path(), &[], Some(&body))
+            .await?
+            .json()
+    }
+
+    pub async fn update_set(
+        &self,
+        account: &Account,
+        kind: SetKind,
+        id: &str,
+        name: Option<&str>,
+        items: Option<&[String]>,
+    ) -> Result<Set> {
+        let op = match kind {
+            SetKind::Permission => "update permission set",
+            SetKind::Model => "update model set",
+        };
+        let body = kind.body(name, items);
+        let path = item_path(kind.path(), id);
+        self.call(account, op, Method::PATCH, &path, &[], Some(&body))
+            .await?
+            .json()
+    }
+
+    pub async fn delete_set(&self, account: &Account, kind: SetKind, id: &str) -> Result<()> {
+        let op = match kind {
+            SetKind::Permission => "delete permission set",
+            SetKind::Model => "delete model set",
+        };
+        let path = item_path(kind.path(), id);
+        self.call(account, op, Method::DELETE, &path, &[], None)
+            .await
+            .map(drop)
+    }
+
+    /// A cheap authenticated read: logs in and reads one role.
+    pub async fn check_access(&self, account: &Account) -> Result<()> {
+        self.search_roles(account, 0, 1).await.map(drop)
+    }
+}
+
+/// Removes the token from error text, should Looker ever echo it.
+fn scrub(e: Error, token: &Token) -> Error {
+    let clean = |mut api: ApiError| {
+        if token.as_str().len() >= 8 {
+            api.message = api.message.replace(token.as_str(), "<redacted>");
+        }
+        api
+    };
+    match e {
+        Error::Api(api) => Error::Api(clean(api)),
+        Error::UnknownOutcome(api) => Error::UnknownOutcome(clean(api)),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::{ProviderKind, ProviderSettings};
+    use crate::providers::Credentials;
+
+    fn account(base: &str) -> Account {
+        Account {
+            provider: ProviderKind::Looker,
+            base_url: base.into(),
+            settings: ProviderSettings::default(),
+            credentials: Credentials::default(),
+            key: "k".into(),
+        }
+    }
+
+    #[test]
+    fn paths_sit_below_api_4_0_unless_the_endpoint_names_it() {
+        assert_eq!(
+            api_path(&account("https://x.cloud.looker.com"), "/roles"),
+            "/api/4.0/roles"
+        );
+        assert_eq!(
+            api_path(&account("https://x.cloud.looker.com/api/4.0"), "/roles"),
+            "/roles"
+        );
+        assert_eq!(item_path("/roles", "12"), "/roles/12");
+        assert_eq!(item_path("/model_sets", "a/b"), "/model_sets/a%2Fb");
+    }
+
+    #[test]
+    fn scrub_removes_the_token_from_error_text() {
+        let e = Error::Api(ApiError {
+            provider: ProviderKind::Looker,
+            operation: "get role",
+            status: Some(400),
+            message: "bad token abcdefgh12345".into(),
+            retry_after: None,
+        });
+        let clean = scrub(e, &Token("abcdefgh12345".into()));
+        assert_eq!(
+            clean.to_string(),
+            "looker get role: HTTP 400: bad token <redacted>"
+        );
+    }
+}
