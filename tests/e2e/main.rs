@@ -8,6 +8,7 @@ mod configcat;
 mod looker;
 mod slashid;
 
+use serde::Deserialize;
 use std::future::Future;
 use std::pin::Pin;
 use std::process::Command;
@@ -202,6 +203,53 @@ fn failure_reasons(s: &Suite) -> Pin<Box<dyn Future<Output = Result<(), String>>
     })
 }
 
+/// Installs the ServiceAccount and RBAC the chart renders (from `deploy/`, without the
+/// Deployment) and returns a client authenticated as that ServiceAccount, so a permission the
+/// chart lacks fails here instead of in a user's install.
+async fn service_account_client() -> Result<kube::Client, String> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    kubectl(
+        &["apply", "-f", &format!("{root}/deploy/namespace.yaml")],
+        None,
+    )?;
+    let rendered = std::fs::read_to_string(format!("{root}/deploy/roleplane.yaml"))
+        .map_err(|e| e.to_string())?;
+    let keep = [
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+    ];
+    let mut rbac = Vec::new();
+    for doc in serde_yaml_ng::Deserializer::from_str(&rendered) {
+        let value = serde_yaml_ng::Value::deserialize(doc).map_err(|e| e.to_string())?;
+        if value
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .is_some_and(|k| keep.contains(&k))
+        {
+            rbac.push(serde_yaml_ng::to_string(&value).map_err(|e| e.to_string())?);
+        }
+    }
+    kubectl(&["apply", "-f", "-"], Some(&rbac.join("---\n")))?;
+    let token = kubectl(
+        &[
+            "create",
+            "token",
+            "roleplane",
+            "-n",
+            "roleplane-system",
+            "--duration=3600s",
+        ],
+        None,
+    )?;
+    let mut config = kube::Config::infer().await.map_err(|e| e.to_string())?;
+    config.auth_info = serde_json::from_value(serde_json::json!({ "token": token.trim() }))
+        .map_err(|e| e.to_string())?;
+    kube::Client::try_from(config).map_err(|e| e.to_string())
+}
+
 #[tokio::main]
 async fn main() {
     if std::env::var_os("KUBECONFIG").is_none() {
@@ -238,12 +286,38 @@ async fn main() {
         .await
         .expect("simulator starts");
     let http = Http::new(HttpConfig::default(), Metrics::new());
+    // Scoped to the test namespace so a shared cluster's other resources are never touched;
+    // ROLEPLANE_E2E_ALL_NAMESPACES=1 runs cluster-wide (ClusterProviderConfig, Namespace reads).
+    let all_namespaces =
+        std::env::var("ROLEPLANE_E2E_ALL_NAMESPACES").is_ok_and(|v| v == "1" || v == "true");
     let config = ControllerConfig {
-        namespaces: vec![ns.clone()],
+        namespaces: if all_namespaces {
+            vec![]
+        } else {
+            vec![ns.clone()]
+        },
         poll_interval: Duration::from_secs(3),
         ..Default::default()
     };
-    let ctx = Context::new(client.clone(), Providers::new(http), config);
+    let operator_client = if std::env::var("ROLEPLANE_E2E_SERVICE_ACCOUNT")
+        .is_ok_and(|v| v == "1" || v == "true")
+    {
+        match service_account_client().await {
+            Ok(c) => {
+                println!(
+                    "e2e: the operator runs as ServiceAccount roleplane-system/roleplane (the chart's RBAC)"
+                );
+                c
+            }
+            Err(e) => {
+                eprintln!("e2e: cannot set up the ServiceAccount identity: {e}");
+                std::process::exit(1);
+            }
+        }
+    } else {
+        client.clone()
+    };
+    let ctx = Context::new(operator_client, Providers::new(http), config);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let operator = tokio::spawn(roleplane::controller::run(ctx, async move {
         let _ = stop_rx.await;
