@@ -2,7 +2,6 @@
 //! users, and a finalizer that keeps a config in use from being deleted out from under them.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::ListParams;
@@ -15,7 +14,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::error::{Error, Result, Retry, backoff, reason};
+use super::error::{Error, Result, reason};
 use super::reconcile::FINALIZER;
 use super::resolve::{self, ConfigView};
 use super::status::{self, READY};
@@ -79,20 +78,6 @@ fn kind_name(kind: ProviderConfigKind) -> &'static str {
     }
 }
 
-fn meta_hash<K: Resource>(obj: &K) -> Option<u64> {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    obj.meta().generation.hash(&mut h);
-    obj.meta()
-        .deletion_timestamp
-        .as_ref()
-        .map(|t| t.0.as_second())
-        .hash(&mut h);
-    obj.meta().finalizers.hash(&mut h);
-    obj.meta().uid.hash(&mut h);
-    Some(h.finish())
-}
-
 pub async fn run_namespaced(
     ctx: Arc<Context>,
     namespace: Option<String>,
@@ -124,7 +109,7 @@ async fn run_kind<K: ConfigKind>(
         .default_backoff()
         .reflect(writer)
         .touched_objects()
-        .predicate_filter(meta_hash::<K>, Default::default());
+        .predicate_filter(super::meta_hash::<K>, Default::default());
     let (tx, rx) = futures::channel::mpsc::unbounded();
     let kind = kind_name(K::KIND);
     ctx.secrets.register(
@@ -146,6 +131,7 @@ async fn run_kind<K: ConfigKind>(
 
 async fn reconcile<K: ConfigKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action> {
     let api = K::api_for(&ctx, &obj);
+    let key = config_key(&*obj);
     let result = finalizer::finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             Finalizer::Apply(o) => check(o, &ctx, &api).await,
@@ -153,25 +139,19 @@ async fn reconcile<K: ConfigKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Acti
         }
     })
     .await
-    .map_err(|e| match e {
-        finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
-        finalizer::Error::AddFinalizer(e) | finalizer::Error::RemoveFinalizer(e) => Error::Kube(e),
-        other => Error::InvalidSpec(other.to_string()),
-    });
+    .map_err(super::finalizer_error);
     if result.is_ok() {
-        ctx.failures(&format!("config/{}", kind_name(K::KIND)), false);
+        ctx.failures(&key, false);
     }
     result
 }
 
+fn config_key<K: ConfigKind>(obj: &K) -> String {
+    format!("{}/{}", kind_name(K::KIND), object_key(obj))
+}
+
 fn error_policy<K: ConfigKind>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
-    let failures = ctx.failures(&format!("config/{}", object_key(&*obj)), true);
-    Action::requeue(match error.retry() {
-        Retry::OnChange => ctx.poll_interval(&*obj),
-        Retry::After(d) => d,
-        Retry::Backoff => backoff(failures),
-        Retry::Soon => Duration::from_secs(2),
-    })
+    super::requeue_after(&ctx, &config_key(&*obj), &*obj, error)
 }
 
 /// The Roles and PermissionGroups that use this config, as `namespace/name`.

@@ -112,6 +112,49 @@ fn object_key<K: Resource>(obj: &K) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
+/// Re-runs when generation, deletion, finalizers or annotations change; never for our own
+/// status writes (so writing status cannot loop).
+fn meta_hash<K: Resource>(obj: &K) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let meta = obj.meta();
+    meta.generation.hash(&mut h);
+    meta.deletion_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second())
+        .hash(&mut h);
+    meta.finalizers.hash(&mut h);
+    meta.annotations.hash(&mut h);
+    meta.uid.hash(&mut h);
+    Some(h.finish())
+}
+
+/// The error of a `finalizer()` run, unwrapped to ours.
+fn finalizer_error(e: kube::runtime::finalizer::Error<Error>) -> Error {
+    use kube::runtime::finalizer::Error as F;
+    match e {
+        F::ApplyFailed(e) | F::CleanupFailed(e) => e,
+        F::AddFinalizer(e) | F::RemoveFinalizer(e) => Error::Kube(e),
+        other => Error::InvalidSpec(other.to_string()),
+    }
+}
+
+/// When to retry after `error`, counting consecutive failures under `key` for the back-off.
+fn requeue_after<K: Resource>(
+    ctx: &Context,
+    key: &str,
+    obj: &K,
+    error: &Error,
+) -> kube::runtime::controller::Action {
+    let failures = ctx.failures(key, true);
+    kube::runtime::controller::Action::requeue(match error.retry() {
+        Retry::OnChange => ctx.poll_interval(obj),
+        Retry::After(d) => d,
+        Retry::Backoff => error::backoff(failures),
+        Retry::Soon => Duration::from_secs(2),
+    })
+}
+
 /// Runs every controller until `shutdown` resolves.
 pub async fn run(
     ctx: Arc<Context>,

@@ -13,9 +13,9 @@ use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, Event as Finalizer};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 
-use super::error::{Error, Result, Retry, backoff, reason};
+use super::error::{Error, Result, reason};
 use super::status::{self, READY, SYNCED};
 use super::{Context, Managed, object_key, resolve};
 use crate::crd::{
@@ -37,22 +37,6 @@ struct Outcome {
     events: Vec<(EventType, &'static str, String)>,
 }
 
-/// Re-runs when generation, deletion, finalizers or annotations change; never for our own status writes.
-fn meta_hash<K: Resource>(obj: &K) -> Option<u64> {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    obj.meta().generation.hash(&mut h);
-    obj.meta()
-        .deletion_timestamp
-        .as_ref()
-        .map(|t| t.0.as_second())
-        .hash(&mut h);
-    obj.meta().finalizers.hash(&mut h);
-    obj.meta().annotations.hash(&mut h);
-    obj.meta().uid.hash(&mut h);
-    Some(h.finish())
-}
-
 /// Runs the controller of kind `K` in one namespace (or all) until `stop` resolves.
 pub async fn run<K: Managed>(
     ctx: Arc<Context>,
@@ -68,7 +52,7 @@ pub async fn run<K: Managed>(
         .default_backoff()
         .reflect(writer)
         .touched_objects()
-        .predicate_filter(meta_hash::<K>, Default::default());
+        .predicate_filter(super::meta_hash::<K>, Default::default());
     let (tx, rx) = futures::channel::mpsc::unbounded::<ObjectRef<K>>();
     let by_name = tx.clone();
     let store = reader.clone();
@@ -109,11 +93,7 @@ async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action>
         }
     })
     .await
-    .map_err(|e| match e {
-        finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
-        finalizer::Error::AddFinalizer(e) | finalizer::Error::RemoveFinalizer(e) => Error::Kube(e),
-        other => Error::InvalidSpec(other.to_string()),
-    });
+    .map_err(super::finalizer_error);
     let reason = result.as_ref().err().map(Error::reason);
     ctx.metrics
         .reconciled(K::KIND, reason, started.elapsed().as_secs_f64());
@@ -129,13 +109,7 @@ async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action>
 }
 
 fn error_policy<K: Managed>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
-    let failures = ctx.failures(&object_key(&*obj), true);
-    Action::requeue(match error.retry() {
-        Retry::OnChange => ctx.poll_interval(&*obj),
-        Retry::After(d) => d,
-        Retry::Backoff => backoff(failures),
-        Retry::Soon => Duration::from_secs(2),
-    })
+    super::requeue_after(&ctx, &object_key(&*obj), &*obj, error)
 }
 
 async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<Action> {

@@ -338,6 +338,18 @@ fn describe_transport(e: &reqwest::Error) -> String {
     text
 }
 
+/// Characters escaped in a path segment (RFC 3986 unreserved ones stay).
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `value` percent-encoded as one URL path segment (`/` becomes `%2F`, space `%20`).
+pub fn path_segment(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, SEGMENT).to_string()
+}
+
 /// `Retry-After` as seconds or an HTTP date.
 pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();

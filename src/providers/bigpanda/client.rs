@@ -2,13 +2,12 @@
 
 use std::collections::HashSet;
 
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use serde_json::Value;
 
 use super::model::{self, RoleBody, RoleDto};
 use crate::crd::ProviderKind;
-use crate::providers::http::{Http, Request, Response};
+use crate::providers::http::{Http, Request, Response, path_segment};
 use crate::providers::{Account, ApiError, Error, Result};
 
 pub const ROLES_PATH: &str = "/resources/v2.1/roles";
@@ -18,7 +17,7 @@ pub const PAGE_SIZE: usize = 100;
 const MAX_PAGES: usize = 1000;
 
 pub fn role_path(id: &str) -> String {
-    format!("{ROLES_PATH}/{}", utf8_percent_encode(id, NON_ALPHANUMERIC))
+    format!("{ROLES_PATH}/{}", path_segment(id))
 }
 
 #[derive(Clone)]

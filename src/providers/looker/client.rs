@@ -4,21 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 use serde_json::Value;
 
 use super::model::{AccessToken, Permission, Role, RoleWrite, Set, SetKind};
 use super::token::{Cached, Token, Tokens};
-use crate::providers::http::{Http, Response};
+use crate::providers::http::{Http, Response, path_segment};
 use crate::providers::{Account, ApiError, Error, Result};
-
-/// Characters escaped in a path segment (RFC 3986 unreserved ones stay).
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// Page size of the `/search` endpoints.
 pub const PAGE_SIZE: usize = 100;
@@ -36,7 +28,7 @@ pub fn api_path(account: &Account, path: &str) -> String {
 }
 
 fn item_path(collection: &str, id: &str) -> String {
-    format!("{collection}/{}", utf8_percent_encode(id, SEGMENT))
+    format!("{collection}/{}", path_segment(id))
 }
 
 #[derive(Clone)]

@@ -4,22 +4,14 @@
 
 use std::time::Duration;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 
 use super::model::{
     Envelope, PatchRoleRequest, PostPermissionRequest, PostRoleRequest, Role, Tagged,
 };
 use crate::crd::SlashIdConsistency;
-use crate::providers::http::{Http, Request};
+use crate::providers::http::{Http, Request, path_segment};
 use crate::providers::{Account, Error, Result};
-
-/// Characters escaped in a path segment (RFC 3986 unreserved ones stay).
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 pub const DEFAULT_CONSISTENCY_TIMEOUT_SECONDS: u32 = 30;
 
@@ -28,7 +20,7 @@ pub const DEFAULT_CONSISTENCY_TIMEOUT_SECONDS: u32 = 30;
 const TIMEOUT_MARGIN: Duration = Duration::from_secs(10);
 
 pub fn role_path(full_name: &str) -> String {
-    format!("/rbac/roles/{}", utf8_percent_encode(full_name, SEGMENT))
+    format!("/rbac/roles/{}", path_segment(full_name))
 }
 
 /// The organisation settings of an account, with defaults applied.

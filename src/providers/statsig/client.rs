@@ -1,24 +1,16 @@
 //! Statsig Console API endpoints for custom roles. The `{id}` path segment is the role name,
 //! percent-encoded as one segment.
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Method;
 
 use super::model::{Envelope, Page, RoleDto, RoleUpdateDto};
-use crate::providers::http::{Http, Request};
+use crate::providers::http::{Http, Request, path_segment};
 use crate::providers::{Account, Result};
-
-/// Characters escaped in a path segment (RFC 3986 unreserved ones stay).
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 pub const PAGE_SIZE: u32 = 100;
 
 pub fn role_path(name: &str) -> String {
-    format!("/console/v1/roles/{}", utf8_percent_encode(name, SEGMENT))
+    format!("/console/v1/roles/{}", path_segment(name))
 }
 
 #[derive(Clone)]
