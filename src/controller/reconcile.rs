@@ -129,15 +129,23 @@ fn user<K: Managed>(obj: &K) -> super::secrets::Dependent {
     (K::KIND, obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
-/// Validation and credentials: everything before the first product call.
-async fn prepare<'a, K: Managed>(obj: &'a K, ctx: &Context) -> Result<(Target<'a>, Account)> {
+/// Validation and credentials: everything before the first product call. Cleanup passes
+/// `validate: false`: deleting must not depend on the spec validating (a spec broken after the
+/// object was created must still be deletable).
+async fn prepare<'a, K: Managed>(
+    obj: &'a K,
+    ctx: &Context,
+    validate: bool,
+) -> Result<(Target<'a>, Account)> {
     let m = obj.managed();
     let spec = obj.product_spec().map_err(Error::InvalidSpec)?;
     let target = Target {
         name: &m.name,
         spec,
     };
-    ctx.providers.validate(&target)?;
+    if validate {
+        ctx.providers.validate(&target)?;
+    }
     let namespace = obj.namespace().unwrap_or_default();
     let view = resolve::config(ctx, &namespace, &m.provider_config_ref).await?;
     if view.provider != spec.provider() {
@@ -153,7 +161,7 @@ async fn prepare<'a, K: Managed>(obj: &'a K, ctx: &Context) -> Result<(Target<'a
 }
 
 async fn sync<K: Managed>(obj: &K, ctx: &Context, api: &Api<K>) -> Result<Outcome> {
-    let (target, account) = prepare(obj, ctx).await?;
+    let (target, account) = prepare(obj, ctx, true).await?;
     let m = obj.managed();
     let provider = account.provider;
     let observe_only = m.management_policy == ManagementPolicy::ObserveOnly;
@@ -648,7 +656,7 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result
         return Ok(Action::await_change());
     }
     let result = async {
-        let (target, account) = prepare(&*obj, ctx).await?;
+        let (target, account) = prepare(&*obj, ctx, false).await?;
         let ids = match &id {
             Some(id) => vec![id.clone()],
             // An interrupted create may have left an object: delete it only if exactly one matches.

@@ -605,3 +605,22 @@ async fn provider_config_in_use_is_not_deleted_until_its_roles_are_gone() {
     assert_eq!(env.sim.statsig.role(STATSIG_KEY, "Editors"), None);
     env.wait_gone::<ProviderConfig>(NS, "statsig").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_whose_spec_became_invalid_can_still_be_deleted() {
+    let env = Env::start().await;
+    env.statsig_account(NS).await;
+    env.role(NS, "editors", spec("Editors")).await;
+    env.wait_role(NS, "editors", "Ready", is_ready).await;
+    env.patch_spec::<Role>(
+        NS,
+        "editors",
+        json!({"statsig": {"additionalPermissions": [{"name": "create_configs", "enabled": true}]}}),
+    )
+    .await;
+    env.wait_role(NS, "editors", "InvalidSpec", failed_with("InvalidSpec"))
+        .await;
+    env.delete::<Role>(NS, "editors").await;
+    env.wait_gone::<Role>(NS, "editors").await;
+    assert_eq!(env.sim.statsig.role(STATSIG_KEY, "Editors"), None);
+}
