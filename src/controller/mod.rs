@@ -5,9 +5,11 @@ mod config;
 mod error;
 mod managed;
 mod reconcile;
+mod report;
 mod resolve;
 mod secrets;
 pub mod status;
+mod sync;
 
 pub use error::{Error, Retry, reason};
 pub use managed::Managed;

@@ -1,0 +1,195 @@
+//! Reporting a reconcile: status through the status subresource, Events, and Ready metrics.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::Api;
+use kube::runtime::events::EventType;
+
+use super::error::{Error, Result, reason};
+use super::status::{self, READY, SYNCED};
+use super::{Context, Managed, object_key};
+use crate::crd::{ConditionStatus, ManagedStatus, ProviderKind};
+
+use super::sync::Outcome;
+
+/// Stores the id right after create, before anything else can fail.
+pub(super) async fn write_external_id<K: Managed>(
+    obj: &K,
+    api: &Api<K>,
+    provider: ProviderKind,
+    id: &str,
+) -> Result<()> {
+    let mut s = obj.managed_status().cloned().unwrap_or_default();
+    s.external_id = Some(id.to_string());
+    s.provider = Some(provider);
+    let message = format!("created {provider} object {id}; checking it");
+    s.conditions = vec![
+        status::condition(
+            &s.conditions,
+            READY,
+            ConditionStatus::False,
+            reason::CREATING,
+            &message,
+            obj.meta().generation,
+        ),
+        status::condition(
+            &s.conditions,
+            SYNCED,
+            ConditionStatus::True,
+            reason::RECONCILE_SUCCESS,
+            "",
+            obj.meta().generation,
+        ),
+    ];
+    status::apply_status(api, obj, &s).await?;
+    Ok(())
+}
+
+pub(super) async fn write_success<K: Managed>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    outcome: Outcome,
+) -> Result<()> {
+    let previous = obj.managed_status().cloned().unwrap_or_default();
+    let generation = obj.meta().generation;
+    let provider = outcome.provider;
+    let (ready_status, ready_reason, ready_message) = if outcome.unmanaged_drift.is_empty() {
+        (
+            ConditionStatus::True,
+            reason::AVAILABLE,
+            format!("{provider} object {} matches the spec", outcome.external_id),
+        )
+    } else {
+        (
+            ConditionStatus::False,
+            reason::DRIFTED,
+            format!(
+                "observe-only: {provider} object {} differs from the spec in {}",
+                outcome.external_id,
+                outcome.unmanaged_drift.join(", ")
+            ),
+        )
+    };
+    let conditions = vec![
+        status::condition(
+            &previous.conditions,
+            READY,
+            ready_status,
+            ready_reason,
+            &ready_message,
+            generation,
+        ),
+        status::condition(
+            &previous.conditions,
+            SYNCED,
+            ConditionStatus::True,
+            reason::RECONCILE_SUCCESS,
+            "",
+            generation,
+        ),
+    ];
+    let next = ManagedStatus {
+        external_id: Some(outcome.external_id.clone()),
+        provider: Some(provider),
+        observed_generation: generation,
+        last_sync_time: Some(Time(Timestamp::now())),
+        observed: Some(outcome.observed.summary.clone()),
+        conditions,
+    };
+    let ready_changed = !status::find(&previous.conditions, READY).is_some_and(|c| {
+        c.status == ready_status && c.reason == ready_reason && c.message == ready_message
+    });
+    // Events and metrics first: whoever sees the new status can also see why it changed.
+    for (type_, event_reason, note) in outcome.events {
+        status::event(&ctx.recorder, obj, type_, event_reason, "Reconcile", note).await;
+    }
+    if ready_changed {
+        let type_ = if ready_status == ConditionStatus::True {
+            EventType::Normal
+        } else {
+            EventType::Warning
+        };
+        let event_reason = if ready_status == ConditionStatus::True {
+            "Ready"
+        } else {
+            "DriftDetected"
+        };
+        status::event(
+            &ctx.recorder,
+            obj,
+            type_,
+            event_reason,
+            "Reconcile",
+            ready_message,
+        )
+        .await;
+    }
+    ctx.metrics.set_ready(
+        K::KIND,
+        object_key(obj),
+        Some(ready_status == ConditionStatus::True),
+    );
+    status::apply_status(api, obj, &next).await?;
+    Ok(())
+}
+
+/// Writes a failure into Ready/Synced (unless nothing changed) and emits a Warning on a change.
+pub(super) async fn write_failure<K: Managed>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    error: &Error,
+    context: Option<&str>,
+) {
+    let previous = obj.managed_status().cloned().unwrap_or_default();
+    let generation = obj.meta().generation;
+    let message = match context {
+        Some(c) => format!("{c}: {error}"),
+        None => error.to_string(),
+    };
+    let ready_reason = if context.is_some() {
+        reason::DELETING
+    } else {
+        error.reason()
+    };
+    let conditions = vec![
+        status::condition(
+            &previous.conditions,
+            READY,
+            ConditionStatus::False,
+            ready_reason,
+            &message,
+            generation,
+        ),
+        status::condition(
+            &previous.conditions,
+            SYNCED,
+            ConditionStatus::False,
+            error.reason(),
+            &message,
+            generation,
+        ),
+    ];
+    ctx.metrics.set_ready(K::KIND, object_key(obj), Some(false));
+    if status::same(&previous.conditions, &conditions) {
+        return;
+    }
+    let next = ManagedStatus {
+        observed_generation: generation,
+        conditions,
+        ..previous
+    };
+    status::event(
+        &ctx.recorder,
+        obj,
+        EventType::Warning,
+        error.reason(),
+        "Reconcile",
+        message,
+    )
+    .await;
+    if let Err(e) = status::apply_status(api, obj, &next).await {
+        tracing::warn!(error = %e, "could not write status");
+    }
+}
