@@ -37,7 +37,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Print every CRD as YAML (what `crds/` holds).
     Crds,
-    /// Serve the product simulators (/statsig, ...) on loopback, for trying Roleplane and for tests.
+    /// Serve the product simulators (/statsig, /configcat, /slashid, /looker, /bigpanda, /bigpanda-eu)
+    /// on loopback, for trying Roleplane and for tests.
     Sim(Box<SimArgs>),
 }
 

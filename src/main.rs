@@ -32,7 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn run_sim(args: SimArgs) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    tracing::info!(addr = %args.listen, "serving product simulators under /statsig");
+    tracing::info!(addr = %args.listen, "serving product simulators under /statsig, /configcat, /slashid, /looker, /bigpanda and /bigpanda-eu");
     sim::Simulator::new(args.credentials)
         .serve(listener, roleplane::shutdown_signal())
         .await?;
