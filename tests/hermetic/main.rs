@@ -3,6 +3,7 @@
 
 mod bigpanda;
 mod configcat;
+mod examples;
 mod harness;
 mod kube_double;
 mod kube_double_tests;
