@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::ListParams;
+use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, Event as Finalizer};
@@ -83,7 +84,7 @@ pub async fn run_namespaced(
     namespace: Option<String>,
     stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let api: Api<ProviderConfig> = match &namespace {
+    let api: Api<DeserializeGuard<ProviderConfig>> = match &namespace {
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
     };
@@ -94,29 +95,29 @@ pub async fn run_cluster(
     ctx: Arc<Context>,
     stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let api: Api<ClusterProviderConfig> = Api::all(ctx.client.clone());
+    let api: Api<DeserializeGuard<ClusterProviderConfig>> = Api::all(ctx.client.clone());
     run_kind(ctx, api, None, stop).await;
 }
 
 async fn run_kind<K: ConfigKind>(
     ctx: Arc<Context>,
-    api: Api<K>,
+    api: Api<DeserializeGuard<K>>,
     namespace: Option<String>,
     stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (reader, writer) = reflector::store::<K>();
+    let (reader, writer) = reflector::store::<DeserializeGuard<K>>();
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
         .reflect(writer)
         .touched_objects()
-        .predicate_filter(super::meta_hash::<K>, Default::default());
+        .predicate_filter(super::meta_hash::<DeserializeGuard<K>>, Default::default());
     let (tx, rx) = futures::channel::mpsc::unbounded();
     let kind = kind_name(K::KIND);
     ctx.secrets.register(
         kind,
         namespace,
         move |ns, name| {
-            let r = kube::runtime::reflector::ObjectRef::<K>::new(name);
+            let r = kube::runtime::reflector::ObjectRef::<DeserializeGuard<K>>::new(name);
             let r = if ns.is_empty() { r } else { r.within(ns) };
             let _ = tx.unbounded_send(r);
         },
@@ -125,7 +126,7 @@ async fn run_kind<K: ConfigKind>(
     let out = Controller::for_stream(stream, reader)
         .reconcile_on(rx)
         .graceful_shutdown_on(stop)
-        .run(reconcile::<K>, error_policy::<K>, ctx);
+        .run(reconcile_guarded::<K>, error_policy::<K>, ctx);
     super::drain(out, kind).await;
 }
 
@@ -150,8 +151,24 @@ fn config_key<K: ConfigKind>(obj: &K) -> String {
     format!("{}/{}", kind_name(K::KIND), object_key(obj))
 }
 
-fn error_policy<K: ConfigKind>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
-    super::requeue_after(&ctx, &config_key(&*obj), &*obj, error)
+fn error_policy<K: ConfigKind>(
+    obj: Arc<DeserializeGuard<K>>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
+    let key = format!("{}/{}", kind_name(K::KIND), object_key(&*obj));
+    super::requeue_after(&ctx, &key, &*obj, error)
+}
+
+/// Checks a readable config; reports an unreadable one on itself.
+async fn reconcile_guarded<K: ConfigKind>(
+    guard: Arc<DeserializeGuard<K>>,
+    ctx: Arc<Context>,
+) -> Result<Action> {
+    match &guard.0 {
+        Ok(obj) => reconcile(Arc::new(obj.clone()), ctx).await,
+        Err(invalid) => Err(super::report_unreadable::<K>(&ctx, invalid).await),
+    }
 }
 
 /// The Roles and PermissionGroups that use this config, as `namespace/name`.

@@ -131,6 +131,37 @@ fn meta_hash<K: Resource>(obj: &K) -> Option<u64> {
     Some(h.finish())
 }
 
+/// Reports an object that cannot be decoded (a CRD version skew, say) with a Warning Event on it.
+async fn report_unreadable<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    invalid: &kube::core::error_boundary::InvalidObject,
+) -> Error {
+    let message = format!(
+        "Roleplane cannot read this {}: {}; fix the manifest and apply it again",
+        K::kind(&()),
+        invalid.error
+    );
+    let reference = k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some(K::api_version(&()).into_owned()),
+        kind: Some(K::kind(&()).into_owned()),
+        name: invalid.metadata.name.clone(),
+        namespace: invalid.metadata.namespace.clone(),
+        uid: invalid.metadata.uid.clone(),
+        ..Default::default()
+    };
+    let event = kube::runtime::events::Event {
+        type_: kube::runtime::events::EventType::Warning,
+        reason: "InvalidObject".into(),
+        note: Some(message.clone()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+        tracing::warn!(error = %e, "could not publish event");
+    }
+    Error::InvalidSpec(message)
+}
+
 /// The error of a `finalizer()` run, unwrapped to ours.
 fn finalizer_error(e: kube::runtime::finalizer::Error<Error>) -> Error {
     use kube::runtime::finalizer::Error as F;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, Event as Finalizer};
@@ -27,17 +28,19 @@ pub async fn run<K: Managed>(
     namespace: Option<String>,
     stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let api: Api<K> = match &namespace {
+    // Objects are decoded behind a DeserializeGuard: one object Roleplane cannot read (say, after
+    // a CRD version skew) is reported on itself and cannot stall the watch of every other one.
+    let api: Api<DeserializeGuard<K>> = match &namespace {
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
     };
-    let (reader, writer) = reflector::store::<K>();
+    let (reader, writer) = reflector::store::<DeserializeGuard<K>>();
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
         .reflect(writer)
         .touched_objects()
-        .predicate_filter(super::meta_hash::<K>, Default::default());
-    let (tx, rx) = futures::channel::mpsc::unbounded::<ObjectRef<K>>();
+        .predicate_filter(super::meta_hash::<DeserializeGuard<K>>, Default::default());
+    let (tx, rx) = futures::channel::mpsc::unbounded::<ObjectRef<DeserializeGuard<K>>>();
     let by_name = tx.clone();
     let store = reader.clone();
     ctx.secrets.register(
@@ -47,12 +50,13 @@ pub async fn run<K: Managed>(
             let _ = by_name.unbounded_send(ObjectRef::new(name).within(ns));
         },
         move |kind, ns, name| {
-            for obj in store.state() {
+            for guard in store.state() {
+                let Ok(obj) = &guard.0 else { continue };
                 let r = &obj.managed().provider_config_ref;
                 let same_ns = kind == ProviderConfigKind::ClusterProviderConfig
                     || obj.namespace().as_deref() == Some(ns);
                 if r.kind == kind && r.name == name && same_ns {
-                    let _ = tx.unbounded_send(ObjectRef::from_obj(&*obj));
+                    let _ = tx.unbounded_send(ObjectRef::from_obj(&*guard));
                 }
             }
         },
@@ -62,7 +66,7 @@ pub async fn run<K: Managed>(
         .with_config(config)
         .reconcile_on(rx)
         .graceful_shutdown_on(stop)
-        .run(reconcile::<K>, error_policy::<K>, ctx);
+        .run(reconcile_guarded::<K>, error_policy::<K>, ctx);
     super::drain(out, K::KIND).await;
 }
 
@@ -92,8 +96,25 @@ async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action>
     result
 }
 
-fn error_policy<K: Managed>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
+fn error_policy<K: Managed>(
+    obj: Arc<DeserializeGuard<K>>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
     super::requeue_after(&ctx, &object_key(&*obj), &*obj, error)
+}
+
+/// Reconciles a readable object; reports an unreadable one with a Warning Event on it and
+/// retries at the poll interval (a fix or re-apply triggers sooner).
+async fn reconcile_guarded<K: Managed>(
+    guard: Arc<DeserializeGuard<K>>,
+    ctx: Arc<Context>,
+) -> Result<Action> {
+    let invalid = match &guard.0 {
+        Ok(obj) => return reconcile(Arc::new(obj.clone()), ctx).await,
+        Err(invalid) => invalid,
+    };
+    Err(super::report_unreadable::<K>(&ctx, invalid).await)
 }
 
 async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<Action> {

@@ -43,7 +43,15 @@ impl Env {
     }
 
     pub async fn start_with(tune: impl FnOnce(&mut ControllerConfig)) -> Self {
-        let api = ApiServer::new(roleplane::crd::all());
+        Self::start_with_crds(roleplane::crd::all(), tune).await
+    }
+
+    /// Starts with other CRDs than this release's (e.g. to simulate a schema version skew).
+    pub async fn start_with_crds(
+        crds: Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>,
+        tune: impl FnOnce(&mut ControllerConfig),
+    ) -> Self {
+        let api = ApiServer::new(crds);
         let client = api.client();
         let (sim, sim_base) = Simulator::start(SimCredentials::default())
             .await

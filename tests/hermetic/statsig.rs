@@ -624,3 +624,46 @@ async fn a_role_whose_spec_became_invalid_can_still_be_deleted() {
     env.wait_gone::<Role>(NS, "editors").await;
     assert_eq!(env.sim.statsig.role(STATSIG_KEY, "Editors"), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_role_is_reported_on_itself_and_does_not_stop_the_others() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps;
+    use kube::api::{ApiResource, DynamicObject};
+    // A looser Role schema, as after a CRD version skew: the API server stores what this
+    // release cannot decode.
+    let mut crds = roleplane::crd::all();
+    for crd in crds.iter_mut().filter(|c| c.spec.names.kind == "Role") {
+        let schema = crd.spec.versions[0]
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+            .expect("schema");
+        schema.properties.as_mut().expect("properties").insert(
+            "spec".into(),
+            JSONSchemaProps {
+                type_: Some("object".into()),
+                x_kubernetes_preserve_unknown_fields: Some(true),
+                ..Default::default()
+            },
+        );
+    }
+    let env = Env::start_with_crds(crds, |_| {}).await;
+    env.statsig_account(NS).await;
+    let dynamic: kube::Api<DynamicObject> =
+        kube::Api::namespaced_with(env.client.clone(), NS, &ApiResource::erase::<Role>(&()));
+    let broken: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "roleplane.dev/v1alpha1", "kind": "Role",
+        "metadata": {"name": "broken", "namespace": NS},
+        "spec": {"name": 5, "statsig": "yes"},
+    }))
+    .expect("object");
+    dynamic
+        .create(&Default::default(), &broken)
+        .await
+        .expect("stored by the looser schema");
+    env.role(NS, "editors", spec("Editors")).await;
+    env.wait_role(NS, "editors", "Ready", is_ready).await;
+    let note = env.wait_event(NS, "broken", "InvalidObject").await;
+    assert!(note.contains("cannot read this Role"), "{note}");
+    assert_eq!(env.sim.statsig.roles(STATSIG_KEY).len(), 1);
+}
