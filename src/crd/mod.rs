@@ -44,11 +44,6 @@ use kube::{CustomResourceExt, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// API group of every Roleplane kind.
-pub const GROUP: &str = "roleplane.dev";
-/// Served and stored version.
-pub const VERSION: &str = "v1alpha1";
-
 /// Every CRD Roleplane installs, in a stable order.
 pub fn all() -> Vec<CustomResourceDefinition> {
     vec![
@@ -95,14 +90,6 @@ impl ProviderKind {
             Self::BigPanda => "bigpanda",
         }
     }
-
-    pub const ALL: [ProviderKind; 5] = [
-        Self::Statsig,
-        Self::ConfigCat,
-        Self::SlashId,
-        Self::Looker,
-        Self::BigPanda,
-    ];
 }
 
 impl std::fmt::Display for ProviderKind {

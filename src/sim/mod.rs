@@ -194,6 +194,19 @@ impl Traffic {
         self.log.lock().expect("sim lock").clear();
     }
 
+    /// Requests left in the current rate-limit window and the time until it resets, when a
+    /// rate limit is set (for products that advertise their budget in headers).
+    pub fn budget_left(&self) -> Option<(u32, Duration)> {
+        let limit = self.faults.lock().expect("sim lock").rate_limit.clone()?;
+        let window = self.window.lock().expect("sim lock");
+        let length = Duration::from_secs(limit.window_seconds.max(1));
+        let left = length.saturating_sub(window.0.elapsed());
+        if left.is_zero() {
+            return Some((limit.requests, length));
+        }
+        Some((limit.requests.saturating_sub(window.1), left))
+    }
+
     /// The fault to answer instead of serving, if any.
     fn intercept(&self) -> Option<(u16, Option<u64>)> {
         let mut faults = self.faults.lock().expect("sim lock");

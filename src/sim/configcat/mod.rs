@@ -248,20 +248,10 @@ impl ConfigCatSim {
 
     /// What the rate-limit headers say now: requests left and when the window resets.
     fn rate_window(&self) -> (u32, SystemTime) {
-        // `sim` is the parent module: its private budget window is readable here.
-        let faults = self.traffic.faults.lock().expect("sim lock");
-        let Some(limit) = &faults.rate_limit else {
-            return (NOMINAL_REMAINING, SystemTime::now() + NOMINAL_WINDOW);
-        };
-        let window = self.traffic.window.lock().expect("sim lock");
-        let length = Duration::from_secs(limit.window_seconds.max(1));
-        let left = length.saturating_sub(window.0.elapsed());
-        let remaining = if left.is_zero() {
-            limit.requests
-        } else {
-            limit.requests.saturating_sub(window.1)
-        };
-        (remaining, SystemTime::now() + left)
+        match self.traffic.budget_left() {
+            Some((remaining, left)) => (remaining, SystemTime::now() + left),
+            None => (NOMINAL_REMAINING, SystemTime::now() + NOMINAL_WINDOW),
+        }
     }
 }
 
