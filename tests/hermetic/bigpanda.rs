@@ -4,6 +4,7 @@
 
 mod scenarios;
 
+use crate::harness::test_providers;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -11,8 +12,6 @@ use roleplane::crd::{
     BigPandaAction, BigPandaPermission, BigPandaRegion, BigPandaRole, BigPandaSettings,
     ProviderKind, ProviderSettings,
 };
-use roleplane::metrics::Metrics;
-use roleplane::providers::http::{Http, HttpConfig};
 use roleplane::providers::{Account, Credentials, ErrorClass, Providers, Spec, Target};
 use roleplane::sim::bigpanda::{BigPandaSim, RoleInput, Settings, SimPermission};
 use roleplane::sim::{Faults, RateLimit, RecordedRequest, SimCredentials, Simulator};
@@ -34,17 +33,10 @@ async fn fixture() -> Fixture {
     let (sim, base) = Simulator::start(SimCredentials::default())
         .await
         .expect("simulator starts");
-    let http = Http::new(
-        HttpConfig {
-            requests_per_second: Some(100.try_into().unwrap()),
-            ..Default::default()
-        },
-        Metrics::new(),
-    );
     Fixture {
         sim,
         base,
-        providers: Providers::new(http),
+        providers: test_providers(),
     }
 }
 

@@ -8,8 +8,8 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, Resource};
-use roleplane::controller::{Context, ControllerConfig};
-use roleplane::crd::{ConditionStatus, ManagedStatus, ProviderConfig, Role};
+use roleplane::controller::{Context, ControllerConfig, Managed};
+use roleplane::crd::{ConditionStatus, ManagedStatus, ProviderConfig, ProviderKind, Role};
 use roleplane::metrics::Metrics;
 use roleplane::providers::Providers;
 use roleplane::providers::http::{Http, HttpConfig};
@@ -303,6 +303,17 @@ impl Env {
         }
     }
 
+    /// Writes (every non-GET call) the product saw, as `METHOD path`.
+    pub fn mutations(&self, product: ProviderKind) -> Vec<String> {
+        self.sim
+            .traffic(product)
+            .requests()
+            .into_iter()
+            .filter(|r| r.method != "GET")
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+
     /// Events about `name` in `ns`: (type, reason, note).
     pub async fn events(&self, ns: &str, name: &str) -> Vec<(String, String, String)> {
         let api: Api<Event> = Api::namespaced(self.client.clone(), ns);
@@ -348,16 +359,20 @@ impl Drop for Env {
     }
 }
 
-fn context(client: &Client, config: &ControllerConfig) -> Arc<Context> {
-    let http = Http::new(
+/// The product clients with a generous rate budget and short timeouts, as tests want them.
+pub fn test_providers() -> Providers {
+    Providers::new(Http::new(
         HttpConfig {
             requests_per_second: Some(200.try_into().expect("non-zero")),
             timeout: Duration::from_secs(5),
             ..Default::default()
         },
         Metrics::new(),
-    );
-    Context::new(client.clone(), Providers::new(http), config.clone())
+    ))
+}
+
+fn context(client: &Client, config: &ControllerConfig) -> Arc<Context> {
+    Context::new(client.clone(), test_providers(), config.clone())
 }
 
 fn merge(base: &mut Value, extra: Value) {
@@ -375,6 +390,13 @@ pub fn condition(status: &ManagedStatus, type_: &str) -> Option<(ConditionStatus
         .iter()
         .find(|c| c.r#type == type_)
         .map(|c| (c.status, c.reason.clone(), c.message.clone()))
+}
+
+/// The `Synced` message of a Role or PermissionGroup (which must have a status).
+pub fn synced_message<K: Managed>(obj: &K) -> String {
+    condition(obj.managed_status().expect("status"), "Synced")
+        .expect("Synced")
+        .2
 }
 
 pub fn is_ready(status: &ManagedStatus) -> bool {

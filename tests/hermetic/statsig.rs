@@ -22,16 +22,6 @@ fn flags(pairs: &[(&str, bool)]) -> BTreeMap<String, bool> {
     pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
 }
 
-fn mutations(env: &Env) -> Vec<String> {
-    env.sim
-        .traffic(ProviderKind::Statsig)
-        .requests()
-        .into_iter()
-        .filter(|r| r.method != "GET")
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn role_is_created_and_goes_ready_with_external_id() {
     let env = Env::start().await;
@@ -97,7 +87,10 @@ async fn spec_change_is_applied_by_patch() {
         .expect("role exists");
     assert_eq!(role.get("launch_to_production"), Some(&true));
     assert_eq!(role.get("approve_reviews"), Some(&true));
-    assert!(mutations(&env).contains(&"PATCH /console/v1/roles/Editors".to_string()));
+    assert!(
+        env.mutations(ProviderKind::Statsig)
+            .contains(&"PATCH /console/v1/roles/Editors".to_string())
+    );
     let note = env.wait_event(NS, "editors", "Updated").await;
     assert!(note.contains("launchToProduction"), "{note}");
     OpenApi::load("statsig-console.json")
@@ -149,7 +142,11 @@ async fn orphan_policy_leaves_the_role_in_statsig() {
     env.delete::<Role>(NS, "editors").await;
     env.wait_gone::<Role>(NS, "editors").await;
     assert!(env.sim.statsig.role(STATSIG_KEY, "Editors").is_some());
-    assert!(!mutations(&env).iter().any(|m| m.starts_with("DELETE")));
+    assert!(
+        !env.mutations(ProviderKind::Statsig)
+            .iter()
+            .any(|m| m.starts_with("DELETE"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,9 +170,9 @@ async fn observe_only_reports_drift_and_never_writes() {
     env.delete::<Role>(NS, "editors").await;
     env.wait_gone::<Role>(NS, "editors").await;
     assert!(
-        mutations(&env).is_empty(),
+        env.mutations(ProviderKind::Statsig).is_empty(),
         "observe-only wrote: {:?}",
-        mutations(&env)
+        env.mutations(ProviderKind::Statsig)
     );
     assert_eq!(
         env.sim.statsig.role(STATSIG_KEY, "Editors"),
@@ -203,7 +200,11 @@ async fn existing_role_is_adopted_by_external_id_and_corrected() {
             .get("create_configs"),
         Some(&true)
     );
-    assert!(!mutations(&env).iter().any(|m| m.starts_with("POST")));
+    assert!(
+        !env.mutations(ProviderKind::Statsig)
+            .iter()
+            .any(|m| m.starts_with("POST"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -226,9 +227,9 @@ async fn same_named_role_without_external_id_is_already_exists() {
             .contains("spec.externalId")
     );
     assert!(
-        mutations(&env).is_empty(),
+        env.mutations(ProviderKind::Statsig).is_empty(),
         "took over a role it did not create: {:?}",
-        mutations(&env)
+        env.mutations(ProviderKind::Statsig)
     );
     env.wait_event(NS, "editors", "AlreadyExists").await;
 }
@@ -335,25 +336,31 @@ async fn missing_provider_config_is_reported_without_provider_call() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_config_is_denied_to_namespaces_it_does_not_allow() {
+async fn cluster_config_is_denied_by_default_and_admits_namespaces_by_label() {
     let env = Env::start().await;
     env.secret("platform", "statsig-creds", &[("apiKey", STATSIG_KEY)])
         .await;
     let cluster_api: kube::Api<ClusterProviderConfig> = kube::Api::all(env.client.clone());
-    let body = json!({
-        "apiVersion": "roleplane.dev/v1alpha1", "kind": "ClusterProviderConfig",
-        "metadata": {"name": "shared-statsig"},
-        "spec": {"provider": "statsig", "credentialsSecretRef": {"name": "statsig-creds", "namespace": "platform"},
-                 "endpoint": env.endpoint("statsig")},
-    });
-    cluster_api
-        .patch(
-            "shared-statsig",
-            &kube::api::PatchParams::apply("test"),
-            &kube::api::Patch::Apply(&body),
-        )
-        .await
-        .expect("cluster config applied");
+    let apply_config = |allowed: serde_json::Value| {
+        let body = json!({
+            "apiVersion": "roleplane.dev/v1alpha1", "kind": "ClusterProviderConfig",
+            "metadata": {"name": "shared-statsig"},
+            "spec": {"provider": "statsig",
+                     "credentialsSecretRef": {"name": "statsig-creds", "namespace": "platform"},
+                     "endpoint": env.endpoint("statsig"), "allowedNamespaces": allowed},
+        });
+        let api = cluster_api.clone();
+        async move {
+            api.patch(
+                "shared-statsig",
+                &kube::api::PatchParams::apply("test"),
+                &kube::api::Patch::Apply(&body),
+            )
+            .await
+            .expect("cluster config applied");
+        }
+    };
+    apply_config(json!({})).await;
     let mut s = spec("Editors");
     s["providerConfigRef"] = json!({"kind": "ClusterProviderConfig", "name": "shared-statsig"});
     env.role(NS, "editors", s).await;
@@ -364,28 +371,23 @@ async fn cluster_config_is_denied_to_namespaces_it_does_not_allow() {
         failed_with("NamespaceNotAllowed"),
     )
     .await;
-    assert!(
-        !env.sim
-            .traffic(ProviderKind::Statsig)
-            .requests()
-            .iter()
-            .any(|r| r.method != "GET")
-    );
-    let allow = json!({
-        "apiVersion": "roleplane.dev/v1alpha1", "kind": "ClusterProviderConfig",
-        "metadata": {"name": "shared-statsig"},
-        "spec": {"provider": "statsig", "credentialsSecretRef": {"name": "statsig-creds", "namespace": "platform"},
-                 "endpoint": env.endpoint("statsig"), "allowedNamespaces": {"names": [NS]}},
-    });
-    cluster_api
+    assert!(env.mutations(ProviderKind::Statsig).is_empty());
+    // Admitted by a label selector over the namespace's labels.
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(env.client.clone());
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": NS, "labels": {"roleplane.dev/tenant": "yes"}}});
+    namespaces
         .patch(
-            "shared-statsig",
+            NS,
             &kube::api::PatchParams::apply("test"),
-            &kube::api::Patch::Apply(&allow),
+            &kube::api::Patch::Apply(&ns),
         )
         .await
-        .expect("cluster config updated");
+        .expect("namespace labelled");
+    apply_config(json!({"selector": {"matchLabels": {"roleplane.dev/tenant": "yes"}}})).await;
     env.wait_role(NS, "editors", "Ready", is_ready).await;
+    assert!(env.sim.statsig.role(STATSIG_KEY, "Editors").is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -477,7 +479,11 @@ async fn interrupted_create_is_adopted_not_duplicated() {
             .contains_key("roleplane.dev/create-pending")
     );
     assert_eq!(env.sim.statsig.roles(STATSIG_KEY).len(), 1);
-    assert!(!mutations(&env).iter().any(|m| m.starts_with("POST")));
+    assert!(
+        !env.mutations(ProviderKind::Statsig)
+            .iter()
+            .any(|m| m.starts_with("POST"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -499,7 +505,7 @@ async fn operator_restart_keeps_one_role_and_applies_later_changes() {
     .await;
     assert_eq!(env.sim.statsig.roles(STATSIG_KEY).len(), 1);
     assert_eq!(
-        mutations(&env)
+        env.mutations(ProviderKind::Statsig)
             .iter()
             .filter(|m| m.starts_with("POST"))
             .count(),
@@ -666,4 +672,49 @@ async fn an_unreadable_role_is_reported_on_itself_and_does_not_stop_the_others()
     let note = env.wait_event(NS, "broken", "InvalidObject").await;
     assert!(note.contains("cannot read this Role"), "{note}");
     assert_eq!(env.sim.statsig.roles(STATSIG_KEY).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_of_a_taken_name_is_already_exists_whether_statsig_answers_400_or_409() {
+    use roleplane::crd::StatsigRole;
+    use roleplane::providers::{Account, Credentials, ErrorClass, Spec, Target};
+    let (sim, base) = roleplane::sim::Simulator::start(Default::default())
+        .await
+        .expect("simulator");
+    let providers = test_providers();
+    let account = Account {
+        provider: ProviderKind::Statsig,
+        base_url: format!("{base}/statsig"),
+        settings: Default::default(),
+        credentials: Credentials::new([("apiKey".to_string(), STATSIG_KEY.to_string())]),
+        key: "test".into(),
+    };
+    let role = StatsigRole::default();
+    let target = Target {
+        name: "Taken",
+        spec: Spec::Statsig(&role),
+    };
+    sim.statsig.put_role(STATSIG_KEY, "Taken", flags(&[]));
+    for status in [400, 409] {
+        sim.statsig.set_duplicate_status(status);
+        let err = providers
+            .create(&account, &target)
+            .await
+            .expect_err("the name is taken");
+        assert_eq!(err.class(), ErrorClass::AlreadyExists, "{status}: {err}");
+        assert!(err.to_string().contains(&format!("HTTP {status}")), "{err}");
+    }
+    // Other bad input stays a rejection, not a name clash.
+    let err = providers
+        .create(
+            &account,
+            &Target {
+                name: " ",
+                spec: Spec::Statsig(&role),
+            },
+        )
+        .await
+        .expect_err("blank name");
+    assert_eq!(err.class(), ErrorClass::ProviderRejected, "{err}");
+    assert_eq!(sim.statsig.roles(STATSIG_KEY).len(), 1);
 }

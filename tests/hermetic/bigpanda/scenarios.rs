@@ -54,16 +54,6 @@ fn us(env: &Env) -> &BigPandaSim {
     &env.sim.bigpanda
 }
 
-fn mutations(env: &Env) -> Vec<String> {
-    env.sim
-        .traffic(ProviderKind::BigPanda)
-        .requests()
-        .into_iter()
-        .filter(|r| r.method != "GET")
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect()
-}
-
 fn external_id(role: &Role) -> String {
     role.status
         .as_ref()
@@ -182,13 +172,14 @@ async fn adding_and_removing_users_and_changing_permissions_replace_the_role() {
         permissions(us(&env), &id),
         vec![p("users", None, &["full_access"])]
     );
-    let puts = mutations(&env)
+    let puts = env
+        .mutations(ProviderKind::BigPanda)
         .iter()
         .filter(|m| m.starts_with("PUT "))
         .count();
-    assert_eq!(puts, 2, "{:?}", mutations(&env));
+    assert_eq!(puts, 2, "{:?}", env.mutations(ProviderKind::BigPanda));
     assert_eq!(
-        mutations(&env)
+        env.mutations(ProviderKind::BigPanda)
             .iter()
             .filter(|m| m.starts_with("POST"))
             .count(),
@@ -309,7 +300,10 @@ async fn deleting_the_resource_deletes_the_role_and_a_role_already_gone_is_done(
     env.delete::<Role>(NS, "noc").await;
     env.wait_gone::<Role>(NS, "noc").await;
     assert!(us(&env).role(&id).is_none());
-    assert!(mutations(&env).contains(&format!("DELETE /resources/v2.1/roles/{id}")));
+    assert!(
+        env.mutations(ProviderKind::BigPanda)
+            .contains(&format!("DELETE /resources/v2.1/roles/{id}"))
+    );
 
     // Deleted in BigPanda while the operator was down: the DELETE's 404 counts as done.
     env.stop_controllers().await;
@@ -337,7 +331,11 @@ async fn orphan_policy_leaves_the_role_in_bigpanda() {
     env.delete::<Role>(NS, "noc").await;
     env.wait_gone::<Role>(NS, "noc").await;
     assert!(us(&env).role(&id).is_some());
-    assert!(!mutations(&env).iter().any(|m| m.starts_with("DELETE")));
+    assert!(
+        !env.mutations(ProviderKind::BigPanda)
+            .iter()
+            .any(|m| m.starts_with("DELETE"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -362,9 +360,9 @@ async fn observe_only_reports_drift_and_never_writes() {
     env.delete::<Role>(NS, "noc").await;
     env.wait_gone::<Role>(NS, "noc").await;
     assert!(
-        mutations(&env).is_empty(),
+        env.mutations(ProviderKind::BigPanda).is_empty(),
         "observe-only wrote: {:?}",
-        mutations(&env)
+        env.mutations(ProviderKind::BigPanda)
     );
     assert_eq!(us(&env).role(&existing.id), Some(existing));
 }
@@ -435,7 +433,11 @@ async fn existing_role_is_adopted_by_external_id_and_corrected() {
     assert_eq!(external_id(&role), existing.id);
     env.wait_event(NS, "noc", "Adopted").await;
     assert_eq!(users(us(&env), &existing.id), vec![ALICE]);
-    assert!(!mutations(&env).iter().any(|m| m.starts_with("POST")));
+    assert!(
+        !env.mutations(ProviderKind::BigPanda)
+            .iter()
+            .any(|m| m.starts_with("POST"))
+    );
     assert_eq!(us(&env).roles_named("NOC").len(), 1);
 }
 
@@ -455,9 +457,9 @@ async fn same_named_role_without_external_id_is_already_exists() {
         "{message}"
     );
     assert!(
-        mutations(&env).is_empty(),
+        env.mutations(ProviderKind::BigPanda).is_empty(),
         "took over a role it did not create: {:?}",
-        mutations(&env)
+        env.mutations(ProviderKind::BigPanda)
     );
 }
 
@@ -493,7 +495,11 @@ async fn interrupted_create_is_adopted_not_duplicated() {
             .contains_key("roleplane.dev/create-pending")
     );
     assert_eq!(us(&env).roles_named("NOC").len(), 1);
-    assert!(!mutations(&env).iter().any(|m| m.starts_with("POST")));
+    assert!(
+        !env.mutations(ProviderKind::BigPanda)
+            .iter()
+            .any(|m| m.starts_with("POST"))
+    );
     assert_eq!(
         permissions(us(&env), &left_behind.id),
         vec![
@@ -517,7 +523,11 @@ async fn interrupted_create_with_two_same_named_roles_is_ambiguous() {
         failed_with("AmbiguousExternalObject"),
     )
     .await;
-    assert!(mutations(&env).is_empty(), "{:?}", mutations(&env));
+    assert!(
+        env.mutations(ProviderKind::BigPanda).is_empty(),
+        "{:?}",
+        env.mutations(ProviderKind::BigPanda)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,9 +2,8 @@
 //! environment access rules, with every request body checked against ConfigCat's OpenAPI
 //! description. The fixture here is shared by `provider_errors` and `sim`.
 
+use crate::harness::test_providers;
 use roleplane::crd::{PermissionGroupSpec, ProviderKind, ProviderSettings};
-use roleplane::metrics::Metrics;
-use roleplane::providers::http::{Http, HttpConfig};
 use roleplane::providers::{Account, Credentials, ErrorClass, Providers, Spec, Target};
 use roleplane::sim::{SimCredentials, Simulator};
 use serde_json::{Value, json};
@@ -38,16 +37,6 @@ pub(super) fn account(base: &str, user: &str, password: &str) -> Account {
     }
 }
 
-pub(super) fn providers() -> Providers {
-    Providers::new(Http::new(
-        HttpConfig {
-            requests_per_second: Some(100.try_into().unwrap()),
-            ..Default::default()
-        },
-        Metrics::new(),
-    ))
-}
-
 pub(super) async fn fixture() -> Fixture {
     let (sim, base) = Simulator::start(SimCredentials::default()).await.unwrap();
     let cc = &sim.configcat;
@@ -57,7 +46,7 @@ pub(super) async fn fixture() -> Fixture {
     let staging = cc.add_environment(&product, "Staging").unwrap();
     Fixture {
         account: account(&base, USER, PASSWORD),
-        providers: providers(),
+        providers: test_providers(),
         sim,
         base,
         product,

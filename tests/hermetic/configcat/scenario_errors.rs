@@ -7,9 +7,7 @@ use kube::api::{Api, PostParams};
 use roleplane::crd::{PermissionGroup, ProviderKind};
 use serde_json::json;
 
-use super::scenarios::{
-    PASSWORD, configcat_account, create, mutations, product, spec, synced_message, wait,
-};
+use super::scenarios::{PASSWORD, configcat_account, create, product, spec, wait};
 use crate::harness::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,7 +35,7 @@ async fn wrong_password_is_credentials_rejected_and_never_shown() {
         !everything.contains("WRONGPASSWORD"),
         "secret leaked: {everything}"
     );
-    assert!(mutations(&env).is_empty());
+    assert!(env.mutations(ProviderKind::ConfigCat).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,7 +70,7 @@ async fn unknown_product_is_dependency_not_ready_naming_it_without_a_retry_storm
         .filter(|r| r.path.contains(missing))
         .count();
     assert!(calls <= 2, "{calls} calls for a missing product in ~4 s");
-    assert!(mutations(&env).is_empty());
+    assert!(env.mutations(ProviderKind::ConfigCat).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,7 +126,7 @@ async fn environment_list_without_custom_access_is_invalid_spec_without_provider
             assert!(synced_message(&g).contains("accessType: custom"));
         }
     }
-    assert!(mutations(&env).is_empty());
+    assert!(env.mutations(ProviderKind::ConfigCat).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,7 +150,11 @@ async fn interrupted_create_with_two_same_named_groups_is_ambiguous() {
     )
     .await;
     assert!(synced_message(&g).contains("spec.externalId"));
-    assert!(mutations(&env).is_empty(), "{:?}", mutations(&env));
+    assert!(
+        env.mutations(ProviderKind::ConfigCat).is_empty(),
+        "{:?}",
+        env.mutations(ProviderKind::ConfigCat)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,8 +182,8 @@ async fn same_named_group_without_external_id_is_already_exists() {
         "{message}"
     );
     assert!(
-        mutations(&env).is_empty(),
+        env.mutations(ProviderKind::ConfigCat).is_empty(),
         "took over a group: {:?}",
-        mutations(&env)
+        env.mutations(ProviderKind::ConfigCat)
     );
 }

@@ -84,23 +84,6 @@ pub(super) async fn wait(
         .await
 }
 
-pub(super) fn synced_message(g: &PermissionGroup) -> String {
-    condition(g.status.as_ref().expect("status"), "Synced")
-        .expect("Synced")
-        .2
-}
-
-/// Writes (non-GET calls) ConfigCat saw, as `METHOD path`.
-pub(super) fn mutations(env: &Env) -> Vec<String> {
-    env.sim
-        .traffic(ProviderKind::ConfigCat)
-        .requests()
-        .into_iter()
-        .filter(|r| r.method != "GET")
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect()
-}
-
 pub(super) fn access(env: &Env, id: &str, environment: &str) -> String {
     let g = env
         .sim
@@ -180,7 +163,10 @@ async fn spec_change_revokes_an_environment_that_left_the_spec_and_renames() {
         note.contains(&format!("environmentAccesses[{}]", p.prod)) && note.contains("name"),
         "{note}"
     );
-    assert!(mutations(&env).contains(&format!("PUT /v1/permissions/{id}")));
+    assert!(
+        env.mutations(ProviderKind::ConfigCat)
+            .contains(&format!("PUT /v1/permissions/{id}"))
+    );
 
     // newEnvironmentAccessType: readOnly → unlisted environments, and new ones, get readOnly.
     env.patch_spec::<PermissionGroup>(
@@ -195,12 +181,12 @@ async fn spec_change_revokes_an_environment_that_left_the_spec_and_renames() {
     .await;
     assert_eq!(access(&env, &id, &p.prod), "readOnly");
     assert_eq!(access(&env, &id, &p.staging), "readOnly");
-    let puts = mutations(&env).len();
+    let puts = env.mutations(ProviderKind::ConfigCat).len();
     let canary = env.sim.configcat.add_environment(&p.id, "Canary").unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await; // more than one drift poll
     assert_eq!(access(&env, &id, &canary), "readOnly");
     assert_eq!(
-        mutations(&env).len(),
+        env.mutations(ProviderKind::ConfigCat).len(),
         puts,
         "a new environment is not drift"
     );
@@ -284,7 +270,11 @@ async fn orphan_policy_leaves_the_group_in_configcat() {
     env.delete::<PermissionGroup>(NS, "developers").await;
     env.wait_gone::<PermissionGroup>(NS, "developers").await;
     assert_eq!(env.sim.configcat.groups().len(), 1);
-    assert!(!mutations(&env).iter().any(|m| m.starts_with("DELETE")));
+    assert!(
+        !env.mutations(ProviderKind::ConfigCat)
+            .iter()
+            .any(|m| m.starts_with("DELETE"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -318,9 +308,9 @@ async fn observe_only_reports_drift_and_never_writes() {
     env.delete::<PermissionGroup>(NS, "developers").await;
     env.wait_gone::<PermissionGroup>(NS, "developers").await;
     assert!(
-        mutations(&env).is_empty(),
+        env.mutations(ProviderKind::ConfigCat).is_empty(),
         "observe-only wrote: {:?}",
-        mutations(&env)
+        env.mutations(ProviderKind::ConfigCat)
     );
     assert_eq!(env.sim.configcat.groups().len(), 1);
 }
@@ -348,7 +338,11 @@ async fn existing_group_is_adopted_by_external_id_and_corrected() {
         .unwrap();
     assert_eq!(g.name, "Developers");
     assert!(!g.flags["canManageMembers"] && g.flags["canCreateOrUpdateConfig"]);
-    assert!(!mutations(&env).iter().any(|m| m.starts_with("POST")));
+    assert!(
+        !env.mutations(ProviderKind::ConfigCat)
+            .iter()
+            .any(|m| m.starts_with("POST"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -374,6 +368,10 @@ async fn interrupted_create_is_adopted_not_duplicated() {
             .contains_key("roleplane.dev/create-pending")
     );
     assert_eq!(env.sim.configcat.groups().len(), 1);
-    assert!(!mutations(&env).iter().any(|m| m.starts_with("POST")));
+    assert!(
+        !env.mutations(ProviderKind::ConfigCat)
+            .iter()
+            .any(|m| m.starts_with("POST"))
+    );
     assert_eq!(access(&env, &id, &p.test), "full");
 }

@@ -1,11 +1,12 @@
 //! The ConfigCat simulator itself: validation like ConfigCat's, the documented response model,
 //! rate-limit headers on every response, and the example manifest against its demo product.
 
+use crate::harness::test_providers;
 use roleplane::crd::PermissionGroupSpec;
 use roleplane::sim::{Faults, RateLimit, SimCredentials, Simulator};
 use serde_json::{Value, json};
 
-use super::provider::{PASSWORD, USER, access, account, fixture, providers, target};
+use super::provider::{PASSWORD, USER, access, account, fixture, target};
 
 #[tokio::test]
 async fn configcat_sim_sends_rate_limit_headers_on_every_api_response() {
@@ -175,7 +176,7 @@ async fn configcat_example_manifest_applies_to_the_simulator_demo_product() {
         .unwrap();
     let spec: PermissionGroupSpec = serde_json::from_value(group["spec"].clone()).unwrap();
     let t = target(&spec.managed.name, &spec);
-    let providers = providers();
+    let providers = test_providers();
     providers.validate(&t).unwrap();
     let acct = account(&base, USER, PASSWORD);
     let id = providers.create(&acct, &t).await.unwrap();

@@ -2,13 +2,12 @@
 //! referenced sets, drift, switching between inline and referenced sets, deletion order,
 //! catalogue checks, error classes, and every write body checked against the official spec.
 
+use crate::harness::test_providers;
 use std::time::Duration;
 
 use roleplane::crd::{
     LookerModelSet, LookerPermissionSet, LookerRole, LookerSetRef, ProviderKind, ProviderSettings,
 };
-use roleplane::metrics::Metrics;
-use roleplane::providers::http::{Http, HttpConfig};
 use roleplane::providers::{Account, Credentials, Error, ErrorClass, Providers, Spec, Target};
 use roleplane::sim::looker::SetKind;
 use roleplane::sim::{Faults, RateLimit, SimCredentials, Simulator};
@@ -37,16 +36,9 @@ fn account(base: &str, id: &str, secret: &str) -> Account {
 
 async fn env() -> Env {
     let (sim, base) = Simulator::start(SimCredentials::default()).await.unwrap();
-    let http = Http::new(
-        HttpConfig {
-            requests_per_second: Some(100.try_into().unwrap()),
-            ..Default::default()
-        },
-        Metrics::new(),
-    );
     Env {
         account: account(&base, "sim-client-id", "sim-client-secret"),
-        providers: Providers::new(http),
+        providers: test_providers(),
         sim,
         base,
     }

@@ -45,13 +45,11 @@ fn ref_spec(name: &str, permission_set: &str, model_set: &str) -> Value {
     })
 }
 
+/// Writes Looker saw, logins aside.
 fn mutations(env: &Env) -> Vec<String> {
-    env.sim
-        .traffic(ProviderKind::Looker)
-        .requests()
+    env.mutations(ProviderKind::Looker)
         .into_iter()
-        .filter(|r| r.method != "GET" && !r.path.ends_with("/login"))
-        .map(|r| format!("{} {}", r.method, r.path))
+        .filter(|m| !m.ends_with("/login"))
         .collect()
 }
 
@@ -60,12 +58,6 @@ fn assert_bodies(env: &Env) {
         &env.sim.traffic(ProviderKind::Looker).requests(),
         "/api/4.0",
     );
-}
-
-fn synced_message(role: &Role) -> String {
-    condition(role.status.as_ref().expect("status"), "Synced")
-        .expect("Synced")
-        .2
 }
 
 async fn ready_id(env: &Env, name: &str) -> String {

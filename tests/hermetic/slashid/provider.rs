@@ -2,11 +2,10 @@
 //! drift, update with If-Match, list, delete, permissions created on demand, 408 as an unknown
 //! outcome, 402/400/409 answers, credentials, 429 and 5xx, request bodies against the spec.
 
+use crate::harness::test_providers;
 use std::time::Duration;
 
 use roleplane::crd::{ProviderKind, ProviderSettings, SlashIdRole, SlashIdSettings};
-use roleplane::metrics::Metrics;
-use roleplane::providers::http::{Http, HttpConfig};
 use roleplane::providers::{Account, Credentials, ErrorClass, Listed, Providers, Spec, Target};
 use roleplane::sim::slashid::Switches;
 use roleplane::sim::{Faults, RateLimit, RecordedRequest, SimCredentials, Simulator};
@@ -26,18 +25,11 @@ struct Env {
 
 async fn env() -> Env {
     let (sim, base) = Simulator::start(SimCredentials::default()).await.unwrap();
-    let http = Http::new(
-        HttpConfig {
-            requests_per_second: Some(100.try_into().unwrap()),
-            ..Default::default()
-        },
-        Metrics::new(),
-    );
     let account = account(&base, KEY, ORG);
     Env {
         sim,
         base,
-        providers: Providers::new(http),
+        providers: test_providers(),
         account,
     }
 }

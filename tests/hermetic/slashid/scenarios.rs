@@ -57,12 +57,6 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-fn synced_message(role: &Role) -> String {
-    condition(role.status.as_ref().expect("status"), "Synced")
-        .expect("Synced")
-        .2
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn role_is_created_with_prefixed_external_id_and_missing_permissions() {
     let env = Env::start().await;
