@@ -195,10 +195,18 @@ macro_rules! tri {
     };
 }
 
+/// A names-only listing with the organisation's current ETag, as SlashID answers list calls.
+fn listing(names: Vec<String>, version: u64) -> Response {
+    with_etag(
+        axum::Json(json!({ "result": names })).into_response(),
+        &format!("\"v{version}\""),
+    )
+}
+
 async fn list_roles(State(sim): Sim, headers: HeaderMap) -> Response {
     let org = tri!(org(&sim, &headers));
     let mut inner = sim.lock();
-    let names: Vec<String> = inner
+    let names = inner
         .orgs
         .entry(org)
         .or_default()
@@ -206,11 +214,7 @@ async fn list_roles(State(sim): Sim, headers: HeaderMap) -> Response {
         .keys()
         .cloned()
         .collect();
-    let etag = format!("\"v{}\"", inner.version);
-    with_etag(
-        axum::Json(json!({ "result": names })).into_response(),
-        &etag,
-    )
+    listing(names, inner.version)
 }
 
 async fn create_role(
@@ -351,7 +355,7 @@ async fn delete_role(State(sim): Sim, headers: HeaderMap, Path(name): Path<Strin
 async fn list_permissions(State(sim): Sim, headers: HeaderMap) -> Response {
     let org = tri!(org(&sim, &headers));
     let mut inner = sim.lock();
-    let names: Vec<String> = inner
+    let names = inner
         .orgs
         .entry(org)
         .or_default()
@@ -359,11 +363,7 @@ async fn list_permissions(State(sim): Sim, headers: HeaderMap) -> Response {
         .keys()
         .cloned()
         .collect();
-    let etag = format!("\"v{}\"", inner.version);
-    with_etag(
-        axum::Json(json!({ "result": names })).into_response(),
-        &etag,
-    )
+    listing(names, inner.version)
 }
 
 async fn create_permission(
