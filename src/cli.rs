@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::sim::SimCredentials;
+use crate::providers::{BaseUrls, SimArgs as ProductSimArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,8 +37,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Print every CRD as YAML (what `crds/` holds).
     Crds,
-    /// Serve the product simulators (/statsig, /configcat, /slashid, /looker, /bigpanda, /bigpanda-eu)
-    /// on loopback, for trying Roleplane and for tests.
+    /// Serve the product simulators on loopback (one path prefix per product), for trying
+    /// Roleplane and for tests.
     Sim(Box<SimArgs>),
 }
 
@@ -85,18 +85,9 @@ pub struct RunArgs {
     /// each product gets a budget below its published limits.
     #[arg(long, env = "ROLEPLANE_MAX_REQUESTS_PER_SECOND")]
     pub max_requests_per_second: Option<NonZeroU32>,
-    /// Default Statsig base URL for configs without an endpoint.
-    #[arg(long, env = "ROLEPLANE_STATSIG_URL")]
-    pub statsig_url: Option<String>,
-    /// Default ConfigCat base URL for configs without an endpoint.
-    #[arg(long, env = "ROLEPLANE_CONFIGCAT_URL")]
-    pub configcat_url: Option<String>,
-    /// Default SlashID base URL for configs without an endpoint.
-    #[arg(long, env = "ROLEPLANE_SLASHID_URL")]
-    pub slashid_url: Option<String>,
-    /// Default BigPanda base URL for configs without an endpoint (overrides the region).
-    #[arg(long, env = "ROLEPLANE_BIGPANDA_URL")]
-    pub bigpanda_url: Option<String>,
+    /// Default base URLs per product, for configs without an endpoint.
+    #[command(flatten)]
+    pub base_urls: BaseUrls,
 }
 
 #[derive(Debug, Args)]
@@ -105,7 +96,7 @@ pub struct SimArgs {
     #[arg(long, env = "ROLEPLANE_SIM_LISTEN", default_value = "127.0.0.1:8090")]
     pub listen: SocketAddr,
     #[command(flatten)]
-    pub credentials: SimCredentials,
+    pub products: ProductSimArgs,
 }
 
 #[cfg(test)]

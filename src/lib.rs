@@ -1,11 +1,13 @@
 //! Roleplane: a Kubernetes operator that keeps SaaS access roles in line with manifests.
 
+// `providers` first: its registry macro (`products!`) is used by `crd` as well.
+#[macro_use]
+pub mod providers;
 pub mod cli;
 pub mod controller;
 pub mod crd;
 pub mod leader;
 pub mod metrics;
-pub mod providers;
 pub mod server;
 pub mod sim;
 pub mod telemetry;

@@ -6,10 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::Parser;
 use roleplane::cli::{Cli, Command, RunArgs, SimArgs};
 use roleplane::controller::{Context, ControllerConfig};
-use roleplane::crd::ProviderKind;
-use roleplane::providers::Providers;
 use roleplane::providers::http::{Http, HttpConfig};
-use roleplane::{leader, metrics::Metrics, server, sim, telemetry};
+use roleplane::providers::{Providers, Simulator};
+use roleplane::{leader, metrics::Metrics, server, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,10 +31,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn run_sim(args: SimArgs) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    tracing::info!(addr = %args.listen, "serving product simulators under /statsig, /configcat, /slashid, /looker, /bigpanda and /bigpanda-eu");
-    sim::Simulator::new(args.credentials)
-        .serve(listener, roleplane::shutdown_signal())
-        .await?;
+    let sim = Simulator::new(args.products);
+    tracing::info!(addr = %args.listen, prefixes = ?sim.prefixes(), "serving product simulators");
+    sim.serve(listener, roleplane::shutdown_signal()).await?;
     Ok(())
 }
 
@@ -56,15 +54,6 @@ async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
         },
         metrics.clone(),
     );
-    let base_urls = [
-        (ProviderKind::Statsig, &args.statsig_url),
-        (ProviderKind::ConfigCat, &args.configcat_url),
-        (ProviderKind::SlashId, &args.slashid_url),
-        (ProviderKind::BigPanda, &args.bigpanda_url),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
-    .collect();
     let config = ControllerConfig {
         namespaces: args
             .namespaces
@@ -74,7 +63,7 @@ async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
             .collect(),
         poll_interval: args.poll_interval,
         concurrency: args.concurrency,
-        base_urls,
+        base_urls: args.base_urls,
         instance: identity.clone(),
     };
     let ready = Arc::new(AtomicBool::new(false));

@@ -3,30 +3,32 @@
 
 use std::sync::Arc;
 
+use futures::StreamExt;
+use futures::channel::mpsc::UnboundedReceiver;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::ListParams;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, Event as Finalizer};
-use kube::runtime::reflector;
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::account::{self, ConfigView};
 use super::error::{Error, Result, reason};
-use super::reconcile::FINALIZER;
-use super::resolve::{self, ConfigView};
+use super::relations::{self, ConfigFeed};
 use super::status::{self, READY};
-use super::{Context, Managed, object_key};
+use super::{Context, object_key};
 use crate::crd::{
-    ClusterProviderConfig, ConditionStatus, PermissionGroup, ProviderConfig, ProviderConfigKind,
-    ProviderConfigStatus, Role,
+    ClusterProviderConfig, ConditionStatus, FINALIZER, Managed, PermissionGroup, ProviderConfig,
+    ProviderConfigKind, ProviderConfigStatus, Role,
 };
+use crate::providers::{Provider, VisitKind};
 
 /// What the config controller needs from both config kinds.
-trait ConfigKind:
+pub trait ConfigKind:
     Resource<DynamicType = ()>
     + Clone
     + std::fmt::Debug
@@ -79,55 +81,24 @@ fn kind_name(kind: ProviderConfigKind) -> &'static str {
     }
 }
 
-pub async fn run_namespaced(
+/// Runs the controller of config kind `C` until `stop` resolves: its own changes, changes of the
+/// Secrets configs use, and resources letting go of a config trigger it.
+pub async fn run<C: ConfigKind>(
     ctx: Arc<Context>,
-    namespace: Option<String>,
+    feed: ConfigFeed<C>,
+    secrets: UnboundedReceiver<kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>>,
+    released: UnboundedReceiver<ObjectRef<DeserializeGuard<C>>>,
     stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let api: Api<DeserializeGuard<ProviderConfig>> = match &namespace {
-        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-        None => Api::all(ctx.client.clone()),
-    };
-    run_kind(ctx, api, namespace, stop).await;
-}
-
-pub async fn run_cluster(
-    ctx: Arc<Context>,
-    stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
-) {
-    let api: Api<DeserializeGuard<ClusterProviderConfig>> = Api::all(ctx.client.clone());
-    run_kind(ctx, api, None, stop).await;
-}
-
-async fn run_kind<K: ConfigKind>(
-    ctx: Arc<Context>,
-    api: Api<DeserializeGuard<K>>,
-    namespace: Option<String>,
-    stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
-) {
-    let (reader, writer) = reflector::store::<DeserializeGuard<K>>();
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .touched_objects()
-        .predicate_filter(super::meta_hash::<DeserializeGuard<K>>, Default::default());
-    let (tx, rx) = futures::channel::mpsc::unbounded();
-    let kind = kind_name(K::KIND);
-    ctx.secrets.register(
-        kind,
-        namespace,
-        move |ns, name| {
-            let r = kube::runtime::reflector::ObjectRef::<DeserializeGuard<K>>::new(name);
-            let r = if ns.is_empty() { r } else { r.within(ns) };
-            let _ = tx.unbounded_send(r);
-        },
-        |_, _, _| {},
-    );
-    let out = Controller::for_stream(stream, reader)
-        .reconcile_on(rx)
+    let reader = feed.reader.clone();
+    let out = Controller::for_shared_stream(feed.changes, feed.reader)
+        .watches_stream(secrets.map(Ok), move |secret| {
+            relations::configs_using(&reader, &secret)
+        })
+        .reconcile_on(released)
         .graceful_shutdown_on(stop)
-        .run(reconcile_guarded::<K>, error_policy::<K>, ctx);
-    super::drain(out, kind).await;
+        .run(reconcile_guarded::<C>, error_policy::<C>, ctx);
+    super::drain(out, kind_name(C::KIND)).await;
 }
 
 async fn reconcile<K: ConfigKind>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action> {
@@ -212,19 +183,26 @@ where
     Ok(())
 }
 
+/// A cheap authenticated read with the config's credentials, by its provider.
+struct CheckAccess<'a> {
+    ctx: &'a Context,
+    view: &'a ConfigView,
+}
+
+impl VisitKind for CheckAccess<'_> {
+    type Output = Result<String>;
+
+    async fn visit<P: Provider>(self, provider: &P) -> Self::Output {
+        let account = account::account::<P>(self.ctx, self.view).await?;
+        provider.check_access(&account).await?;
+        Ok(account.base_url)
+    }
+}
+
 async fn check<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<Action> {
     let view = obj.view();
-    let dependent = (
-        kind_name(K::KIND),
-        obj.namespace().unwrap_or_default(),
-        obj.name_any(),
-    );
-    let outcome = async {
-        let account = resolve::account(ctx, &view, dependent).await?;
-        ctx.providers.check_access(&account).await?;
-        Ok::<_, Error>(account.base_url)
-    }
-    .await;
+    let check = CheckAccess { ctx, view: &view };
+    let outcome = ctx.providers.visit_kind(view.provider, check).await;
     let users = users(ctx, &*obj).await.map(|u| u.len() as u32).ok();
     let generation = obj.meta().generation;
     let previous = obj.config_status().cloned().unwrap_or_default();
@@ -266,16 +244,6 @@ async fn check<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Resul
             )
             .await;
         }
-    }
-    if previous.observed_generation != generation
-        || previous.conditions.first().map(|c| c.status) != Some(st)
-    {
-        // A new or changed (or newly working) config: re-run the resources that use it.
-        ctx.secrets.config_changed(
-            K::KIND,
-            &obj.namespace().unwrap_or_default(),
-            &obj.name_any(),
-        );
     }
     outcome.map(|_| Action::requeue(ctx.poll_interval(&*obj)))
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::decide::Failure;
 use crate::providers::{self, ErrorClass};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -46,6 +47,16 @@ pub enum Error {
     Provider(#[from] providers::Error),
     #[error("kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+}
+
+impl From<Failure> for Error {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Missing(m) => Error::Provider(providers::Error::DependencyNotReady(m)),
+            Failure::AlreadyExists(m) => Error::Provider(providers::Error::AlreadyExists(m)),
+            Failure::Ambiguous(m) => Error::AmbiguousExternalObject(m),
+        }
+    }
 }
 
 /// When to try again.

@@ -1,31 +1,36 @@
-//! The controllers: one generic reconciler for every managed kind, one for the config kinds, the
-//! Secret watch that re-runs users of a rotated Secret, and the glue that runs them.
+//! The controllers: one generic reconciler for every managed kind (it names no product), one for
+//! the config kinds, the relations that let a change of one kind re-run another, and the glue
+//! that runs them.
+//!
+//! A reconcile goes: `reconcile` (loop, finalizer) → `execute` (account, lookup) → `decide` (pure:
+//! the step) → `intent` (crash-safe create) or the provider → `report` (Events, then status).
 
+mod account;
 mod config;
+mod decide;
 mod error;
-mod managed;
+mod execute;
+mod intent;
 mod reconcile;
+mod relations;
 mod report;
-mod resolve;
-mod secrets;
 pub mod status;
-mod sync;
 
 pub use error::{Error, Retry, reason};
-pub use managed::Managed;
-pub use secrets::SecretWatch;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::channel::mpsc::unbounded;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 
-use crate::crd::ProviderKind;
+use crate::crd::{ClusterProviderConfig, PermissionGroup, ProviderConfig, Role};
 use crate::metrics::Metrics;
-use crate::providers::Providers;
+use crate::providers::{BaseUrls, Providers};
+use relations::{ConfigFeed, Relations, Released, Secrets, SharedConfigs};
 
 /// Operator settings.
 #[derive(Clone, Debug)]
@@ -37,7 +42,7 @@ pub struct ControllerConfig {
     /// Concurrent reconciles per kind.
     pub concurrency: u16,
     /// Base URL overrides per product (used when a config sets no endpoint).
-    pub base_urls: BTreeMap<ProviderKind, String>,
+    pub base_urls: BaseUrls,
     /// Name reported on Events.
     pub instance: String,
 }
@@ -48,7 +53,7 @@ impl Default for ControllerConfig {
             namespaces: Vec::new(),
             poll_interval: Duration::from_secs(600),
             concurrency: 4,
-            base_urls: BTreeMap::new(),
+            base_urls: BaseUrls::default(),
             instance: "roleplane".into(),
         }
     }
@@ -61,7 +66,6 @@ pub struct Context {
     pub metrics: Metrics,
     pub recorder: Recorder,
     pub config: ControllerConfig,
-    pub secrets: SecretWatch,
     failures: Mutex<HashMap<String, u32>>,
 }
 
@@ -76,7 +80,6 @@ impl Context {
         );
         Arc::new(Self {
             metrics: providers.http.metrics().clone(),
-            secrets: SecretWatch::new(client.clone()),
             client,
             providers,
             recorder,
@@ -200,34 +203,79 @@ pub async fn run(
             let _ = rx.wait_for(|s| *s).await;
         }
     };
+    let client = &ctx.client;
+    let mut secrets = Secrets::default();
     let mut tasks = Vec::new();
+    let mut watches = Vec::new();
+    // ClusterProviderConfig only when every namespace is watched (a namespaced install must not
+    // read other namespaces' Secrets).
+    let cluster = ctx
+        .config
+        .namespaces
+        .is_empty()
+        .then(SharedConfigs::<ClusterProviderConfig>::new);
+    let (cluster_released, cluster_released_rx) = unbounded();
+    let cluster_released = cluster.as_ref().map(|_| cluster_released);
     for ns in ctx.namespaces_to_watch() {
-        tasks.push(tokio::spawn(reconcile::run::<crate::crd::Role>(
+        let configs = SharedConfigs::<ProviderConfig>::new();
+        let (released, released_rx) = unbounded();
+        let released = Released {
+            namespaced: released,
+            cluster: cluster_released.clone(),
+        };
+        let relations = |secrets: &mut Secrets| Relations {
+            configs: ConfigFeed::of(&configs),
+            cluster_configs: cluster.as_ref().map(ConfigFeed::of),
+            secrets: secrets.subscribe(ns.clone()),
+            released: released.clone(),
+        };
+        let roles = relations(&mut secrets);
+        let groups = relations(&mut secrets);
+        tasks.push(tokio::spawn(reconcile::run::<Role>(
             ctx.clone(),
             ns.clone(),
+            roles,
             stop(),
         )));
-        tasks.push(tokio::spawn(reconcile::run::<crate::crd::PermissionGroup>(
+        tasks.push(tokio::spawn(reconcile::run::<PermissionGroup>(
             ctx.clone(),
             ns.clone(),
+            groups,
             stop(),
         )));
-        tasks.push(tokio::spawn(config::run_namespaced(
+        tasks.push(tokio::spawn(config::run(
             ctx.clone(),
-            ns,
+            ConfigFeed::of(&configs),
+            secrets.subscribe(ns.clone()),
+            released_rx,
             stop(),
         )));
+        let api = match &ns {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        watches.push(configs.start(api));
     }
-    if ctx.config.namespaces.is_empty() {
-        tasks.push(tokio::spawn(config::run_cluster(ctx.clone(), stop())));
+    if let Some(cluster) = cluster {
+        tasks.push(tokio::spawn(config::run(
+            ctx.clone(),
+            ConfigFeed::of(&cluster),
+            secrets.subscribe(None),
+            cluster_released_rx,
+            stop(),
+        )));
+        watches.push(cluster.start(Api::all(client.clone())));
     }
+    watches.extend(secrets.start(client));
     shutdown.await;
     tracing::info!("shutting down controllers");
     let _ = stop_tx.send(true);
     for t in tasks {
         let _ = t.await;
     }
-    ctx.secrets.stop();
+    for w in watches {
+        w.abort();
+    }
 }
 
 impl Context {

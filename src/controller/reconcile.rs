@@ -1,31 +1,33 @@
 //! The generic reconciler for Role and PermissionGroup: the controller loop, finalizer handling,
-//! apply (see `sync` and `report`) and cleanup, which deletes or orphans per `deletionPolicy`.
+//! apply (see `execute`, `report`) and cleanup, which deletes or orphans per `deletionPolicy`.
+//! The product is chosen once per reconcile, by the registry, with its block already typed.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use futures::StreamExt;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, Event as Finalizer};
-use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::reflector;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 
+use super::decide::Lookup;
 use super::error::{Error, Result};
+use super::execute::{self, find};
+use super::relations::{self, Relations};
 use super::report::{write_failure, write_success};
-use super::status::{self};
-use super::sync::{prepare, sync};
-use super::{Context, Managed, object_key};
-use crate::crd::{CREATE_PENDING_ANNOTATION, DeletionPolicy, ManagementPolicy, ProviderConfigKind};
-
-/// Finalizer that guards product objects (and configs in use).
-pub const FINALIZER: &str = "roleplane.dev/cleanup";
+use super::{Context, object_key, status};
+use crate::crd::{DeletionPolicy, FINALIZER, Managed, ManagementPolicy};
+use crate::providers::{Desired, Identity, Provider, Visit};
 
 /// Runs the controller of kind `K` in one namespace (or all) until `stop` resolves.
 pub async fn run<K: Managed>(
     ctx: Arc<Context>,
     namespace: Option<String>,
+    relations: Relations,
     stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     // Objects are decoded behind a DeserializeGuard: one object Roleplane cannot read (say, after
@@ -35,36 +37,24 @@ pub async fn run<K: Managed>(
         None => Api::all(ctx.client.clone()),
     };
     let (reader, writer) = reflector::store::<DeserializeGuard<K>>();
+    let released = relations.released.clone();
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
         .reflect(writer)
         .touched_objects()
-        .predicate_filter(super::meta_hash::<DeserializeGuard<K>>, Default::default());
-    let (tx, rx) = futures::channel::mpsc::unbounded::<ObjectRef<DeserializeGuard<K>>>();
-    let by_name = tx.clone();
-    let store = reader.clone();
-    ctx.secrets.register(
-        K::KIND,
-        namespace.clone(),
-        move |ns, name| {
-            let _ = by_name.unbounded_send(ObjectRef::new(name).within(ns));
-        },
-        move |kind, ns, name| {
-            for guard in store.state() {
-                let Ok(obj) = &guard.0 else { continue };
-                let r = &obj.managed().provider_config_ref;
-                let same_ns = kind == ProviderConfigKind::ClusterProviderConfig
-                    || obj.namespace().as_deref() == Some(ns);
-                if r.kind == kind && r.name == name && same_ns {
-                    let _ = tx.unbounded_send(ObjectRef::from_obj(&*guard));
-                }
+        .predicate_filter(super::meta_hash::<DeserializeGuard<K>>, Default::default())
+        // A resource whose cleanup finished no longer holds its config: let the config know.
+        .inspect(move |event| {
+            if let Ok(guard) = event
+                && let Ok(obj) = &guard.0
+            {
+                released.resource_changed(obj);
             }
-        },
-    );
+        });
     let config = kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency);
-    let out = Controller::for_stream(stream, reader)
-        .with_config(config)
-        .reconcile_on(rx)
+    let controller = Controller::for_stream(stream, reader.clone()).with_config(config);
+    let controller = relations::wire_managed(controller, reader, relations);
+    let out = controller
         .graceful_shutdown_on(stop)
         .run(reconcile_guarded::<K>, error_policy::<K>, ctx);
     super::drain(out, K::KIND).await;
@@ -118,7 +108,18 @@ async fn reconcile_guarded<K: Managed>(
 }
 
 async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<Action> {
-    match sync(&*obj, ctx, api).await {
+    let result = match obj.product() {
+        Ok(product) => {
+            let apply = Apply {
+                obj: &*obj,
+                ctx,
+                api,
+            };
+            ctx.providers.visit(product, apply).await
+        }
+        Err(message) => Err(Error::InvalidSpec(message)),
+    };
+    match result {
         Ok(outcome) => {
             write_success(&*obj, ctx, api, outcome).await?;
             Ok(Action::requeue(ctx.poll_interval(&*obj)))
@@ -130,35 +131,32 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
     }
 }
 
-/// Lets the config re-check whether it is still in use once this resource's finalizer is gone
-/// (the finalizer is removed right after cleanup returns, hence the short delay).
-fn release_config<K: Managed>(ctx: &Context, obj: &K) {
-    let r = &obj.managed().provider_config_ref;
-    let dependent = match r.kind {
-        ProviderConfigKind::ProviderConfig => (
-            "ProviderConfig",
-            obj.namespace().unwrap_or_default(),
-            r.name.clone(),
-        ),
-        ProviderConfigKind::ClusterProviderConfig => {
-            ("ClusterProviderConfig", String::new(), r.name.clone())
-        }
-    };
-    let secrets = ctx.secrets.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        secrets.fire(&dependent);
-    });
+/// Convergence with the resource's provider.
+struct Apply<'a, K> {
+    obj: &'a K,
+    ctx: &'a Context,
+    api: &'a Api<K>,
+}
+
+impl<K: Managed> Visit for Apply<'_, K> {
+    type Output = Result<super::report::Outcome>;
+
+    async fn visit<P: Provider>(self, provider: &P, spec: &P::Spec) -> Self::Output {
+        let desired = Desired {
+            name: &self.obj.managed().name,
+            spec,
+        };
+        execute::converge(self.obj, self.ctx, self.api, provider, desired).await
+    }
 }
 
 async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<Action> {
     let m = obj.managed();
     let status_id = obj.managed_status().and_then(|s| s.external_id.clone());
     let id = status_id.or_else(|| m.external_id.clone());
-    let intent = obj.annotations().contains_key(CREATE_PENDING_ANNOTATION);
+    let intent = super::intent::pending(&*obj);
     let done = |ctx: &Context| {
         ctx.metrics.set_ready(K::KIND, object_key(&*obj), None);
-        release_config(ctx, &*obj);
     };
     if m.deletion_policy == DeletionPolicy::Orphan
         || m.management_policy == ManagementPolicy::ObserveOnly
@@ -186,37 +184,17 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result
         done(ctx);
         return Ok(Action::await_change());
     }
-    let result = async {
-        let (target, account) = prepare(&*obj, ctx, false).await?;
-        let ids = match &id {
-            Some(id) => vec![id.clone()],
-            // An interrupted create may have left an object: delete it only if exactly one matches.
-            None => {
-                let found: Vec<String> = ctx
-                    .providers
-                    .list(&account, &target)
-                    .await?
-                    .into_iter()
-                    .filter(|l| l.name == m.name)
-                    .map(|l| l.external_id)
-                    .collect();
-                if found.len() > 1 {
-                    return Err(Error::AmbiguousExternalObject(format!(
-                        "{} objects named {:?} exist ({}); cannot tell which one to delete",
-                        found.len(),
-                        m.name,
-                        found.join(", ")
-                    )));
-                }
-                found
-            }
-        };
-        for id in &ids {
-            ctx.providers.delete(&account, &target, id).await?;
+    let result = match obj.product() {
+        Ok(product) => {
+            let delete = Delete {
+                obj: &*obj,
+                ctx,
+                id: id.clone(),
+            };
+            ctx.providers.visit(product, delete).await
         }
-        Ok((account.provider, ids))
-    }
-    .await;
+        Err(message) => Err(Error::InvalidSpec(message)),
+    };
     match result {
         Ok((provider, ids)) => {
             for id in ids {
@@ -240,5 +218,50 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result
             write_failure(&*obj, ctx, api, &e, Some(&context)).await;
             Err(e)
         }
+    }
+}
+
+/// Deletion with the resource's provider: the object `id`, or the one an interrupted create left.
+struct Delete<'a, K> {
+    obj: &'a K,
+    ctx: &'a Context,
+    id: Option<String>,
+}
+
+impl<K: Managed> Visit for Delete<'_, K> {
+    type Output = Result<(crate::crd::ProviderKind, Vec<String>)>;
+
+    async fn visit<P: Provider>(self, provider: &P, spec: &P::Spec) -> Self::Output {
+        let m = self.obj.managed();
+        let desired = Desired {
+            name: &m.name,
+            spec,
+        };
+        let account = execute::prepare(self.obj, self.ctx, provider, desired, false).await?;
+        let ids = match self.id {
+            Some(id) => vec![id],
+            // An interrupted create may have left an object: delete it only if exactly one matches.
+            None => {
+                let lookup = match P::IDENTITY {
+                    Identity::Name => Lookup::Key(provider.name_key(&account, &m.name)),
+                    Identity::UniqueName | Identity::Id => Lookup::Name,
+                };
+                let (_, found) = find(provider, &account, desired, &lookup).await?;
+                let found: Vec<String> = found.iter().map(|o| provider.id_of(o)).collect();
+                if found.len() > 1 {
+                    return Err(Error::AmbiguousExternalObject(format!(
+                        "{} objects named {:?} exist ({}); cannot tell which one to delete",
+                        found.len(),
+                        m.name,
+                        found.join(", ")
+                    )));
+                }
+                found
+            }
+        };
+        for id in &ids {
+            provider.delete(&account, desired, id).await?;
+        }
+        Ok((P::KIND, ids))
     }
 }

@@ -1,4 +1,5 @@
-//! Reporting a reconcile: status through the status subresource, Events, and Ready metrics.
+//! Reporting a reconcile: status through the status subresource, Events (published before the
+//! status they explain), and Ready metrics.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -7,42 +8,19 @@ use kube::runtime::events::EventType;
 
 use super::error::{Error, Result, reason};
 use super::status::{self, READY, SYNCED};
-use super::{Context, Managed, object_key};
-use crate::crd::{ConditionStatus, ManagedStatus, ProviderKind};
+use super::{Context, object_key};
+use crate::crd::{ConditionStatus, Managed, ManagedStatus, ProviderKind};
 
-use super::sync::Outcome;
-
-/// Stores the id right after create, before anything else can fail.
-pub(super) async fn write_external_id<K: Managed>(
-    obj: &K,
-    api: &Api<K>,
-    provider: ProviderKind,
-    id: &str,
-) -> Result<()> {
-    let mut s = obj.managed_status().cloned().unwrap_or_default();
-    s.external_id = Some(id.to_string());
-    s.provider = Some(provider);
-    let message = format!("created {provider} object {id}; checking it");
-    s.conditions = vec![
-        status::condition(
-            &s.conditions,
-            READY,
-            ConditionStatus::False,
-            reason::CREATING,
-            &message,
-            obj.meta().generation,
-        ),
-        status::condition(
-            &s.conditions,
-            SYNCED,
-            ConditionStatus::True,
-            reason::RECONCILE_SUCCESS,
-            "",
-            obj.meta().generation,
-        ),
-    ];
-    status::apply_status(api, obj, &s).await?;
-    Ok(())
+/// What a successful reconcile found, for status, Events and metrics.
+pub struct Outcome {
+    pub provider: ProviderKind,
+    pub external_id: String,
+    /// The status summary of the object as last seen.
+    pub summary: String,
+    /// Differences left in place (ObserveOnly).
+    pub unmanaged_drift: Vec<String>,
+    /// Events to publish before the status that explains them.
+    pub events: Vec<(EventType, &'static str, String)>,
 }
 
 pub(super) async fn write_success<K: Managed>(
@@ -94,7 +72,7 @@ pub(super) async fn write_success<K: Managed>(
         provider: Some(provider),
         observed_generation: generation,
         last_sync_time: Some(Time(Timestamp::now())),
-        observed: Some(outcome.observed.summary.clone()),
+        observed: Some(outcome.summary),
         conditions,
     };
     let ready_changed = !status::find(&previous.conditions, READY).is_some_and(|c| {

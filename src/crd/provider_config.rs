@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::products::{ProductSettings, config_rules};
 use super::{Condition, ProviderKind};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
@@ -12,72 +13,23 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderSettings {
-    /// Base URL of the product API. Required for Looker (`https://<instance>.cloud.looker.com`);
-    /// optional elsewhere, for self-hosted, regional or test endpoints such as the Roleplane
-    /// simulator (`http://127.0.0.1:8090/statsig`).
+    /// Base URL of the product API. Required where the product has no public default (Looker:
+    /// `https://<instance>.cloud.looker.com`); optional elsewhere, for self-hosted, regional or
+    /// test endpoints such as the Roleplane simulator (`http://127.0.0.1:8090/statsig`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
     pub endpoint: Option<String>,
-    /// SlashID settings; required when `provider` is `slashid`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slashid: Option<SlashIdSettings>,
-    /// BigPanda settings; optional when `provider` is `bigpanda` (region `us` by default).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bigpanda: Option<BigPandaSettings>,
-}
-
-/// SlashID organisation and write consistency.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SlashIdSettings {
-    /// Organisation id, sent as `SlashID-OrgID` and used as the `{orgId}/` prefix of role names.
-    #[schemars(
-        length(min = 1, max = 128),
-        regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9\-]*$")
-    )]
-    pub org_id: String,
-    /// `SlashID-Required-Consistency` sent on writes: `all_regions` (default) waits until every
-    /// region stored the write; `local_region` returns sooner.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consistency: Option<SlashIdConsistency>,
-    /// `SlashID-Required-Consistency-Timeout` in seconds (1-120, default 30).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 120))]
-    pub consistency_timeout_seconds: Option<u32>,
-}
-
-/// SlashID write consistency level.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SlashIdConsistency {
-    LocalRegion,
-    AllRegions,
-}
-
-/// BigPanda region.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct BigPandaSettings {
-    /// `us` (https://api.bigpanda.io, the default) or `eu` (https://eu-api.bigpanda.io).
-    #[serde(default)]
-    pub region: BigPandaRegion,
-}
-
-/// Region that hosts a BigPanda organisation.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum BigPandaRegion {
-    #[default]
-    Us,
-    Eu,
+    /// Settings of the products that have any (each only valid with its own `provider`).
+    #[serde(flatten)]
+    pub products: ProductSettings,
 }
 
 /// A Secret in the config's own namespace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LocalSecretReference {
-    /// Secret name. Keys: statsig `apiKey`; configcat `username`, `password`; slashid `apiKey`;
-    /// looker `clientId`, `clientSecret`; bigpanda `apiKey`.
+    /// Secret name. The keys each product needs are listed in its documentation (and named in
+    /// the config's Ready condition when one is missing).
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
 }
@@ -128,13 +80,10 @@ pub struct ProviderConfigStatus {
     printcolumn = r#"{"name":"USERS","type":"integer","jsonPath":".status.users"}"#,
     printcolumn = r#"{"name":"AGE","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
-#[x_kube(validation = kube::core::Rule::new("self.provider != 'looker' || has(self.endpoint)").message("spec.endpoint is required for looker"))]
-#[x_kube(validation = kube::core::Rule::new("self.provider == 'slashid' || !has(self.slashid)").message("spec.slashid is only valid with provider slashid"))]
-#[x_kube(validation = kube::core::Rule::new("self.provider != 'slashid' || has(self.slashid)").message("spec.slashid.orgId is required for provider slashid"))]
-#[x_kube(validation = kube::core::Rule::new("self.provider == 'bigpanda' || !has(self.bigpanda)").message("spec.bigpanda is only valid with provider bigpanda"))]
+#[schemars(transform = config_rules)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderConfigSpec {
-    /// The product: statsig, configcat, slashid, looker or bigpanda. Immutable.
+    /// The product. Immutable.
     #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("provider is immutable"))]
     pub provider: ProviderKind,
     /// Secret in this namespace holding the product credentials.
@@ -210,13 +159,10 @@ pub enum LabelSelectorOperator {
     printcolumn = r#"{"name":"USERS","type":"integer","jsonPath":".status.users"}"#,
     printcolumn = r#"{"name":"AGE","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
-#[x_kube(validation = kube::core::Rule::new("self.provider != 'looker' || has(self.endpoint)").message("spec.endpoint is required for looker"))]
-#[x_kube(validation = kube::core::Rule::new("self.provider == 'slashid' || !has(self.slashid)").message("spec.slashid is only valid with provider slashid"))]
-#[x_kube(validation = kube::core::Rule::new("self.provider != 'slashid' || has(self.slashid)").message("spec.slashid.orgId is required for provider slashid"))]
-#[x_kube(validation = kube::core::Rule::new("self.provider == 'bigpanda' || !has(self.bigpanda)").message("spec.bigpanda is only valid with provider bigpanda"))]
+#[schemars(transform = config_rules)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterProviderConfigSpec {
-    /// The product: statsig, configcat, slashid, looker or bigpanda. Immutable.
+    /// The product. Immutable.
     #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("provider is immutable"))]
     pub provider: ProviderKind,
     /// Secret (name and namespace) holding the product credentials.

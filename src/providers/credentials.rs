@@ -3,8 +3,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::crd::ProviderKind;
-
 /// Secret values for one product account. `Debug` lists key names only.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Credentials {
@@ -31,10 +29,9 @@ impl Credentials {
         self.values.get(key).map(String::as_str).unwrap_or_default()
     }
 
-    /// Keys `provider` needs that are absent or empty.
-    pub fn missing(&self, provider: ProviderKind) -> Vec<&'static str> {
-        required_keys(provider)
-            .iter()
+    /// Those of `keys` that are absent or empty.
+    pub fn missing(&self, keys: &[&'static str]) -> Vec<&'static str> {
+        keys.iter()
             .copied()
             .filter(|k| self.values.get(*k).is_none_or(|v| v.trim().is_empty()))
             .collect()
@@ -57,15 +54,6 @@ impl Credentials {
             }
         }
         out
-    }
-}
-
-/// Secret keys each product needs.
-pub fn required_keys(provider: ProviderKind) -> &'static [&'static str] {
-    match provider {
-        ProviderKind::Statsig | ProviderKind::SlashId | ProviderKind::BigPanda => &["apiKey"],
-        ProviderKind::ConfigCat => &["username", "password"],
-        ProviderKind::Looker => &["clientId", "clientSecret"],
     }
 }
 
@@ -99,9 +87,9 @@ mod tests {
     fn missing_lists_absent_and_blank_keys() {
         let c = Credentials::new([("username".to_string(), " ".to_string())]);
         assert_eq!(
-            c.missing(ProviderKind::ConfigCat),
+            c.missing(&["username", "password"]),
             vec!["username", "password"]
         );
-        assert!(creds().missing(ProviderKind::Statsig).is_empty());
+        assert!(creds().missing(&["apiKey"]).is_empty());
     }
 }

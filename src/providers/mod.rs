@@ -1,23 +1,28 @@
-//! The provider contract: observe / create / update / delete over a typed desired state, one
-//! module per product, dispatched by [`ProviderKind`]. Providers know nothing of Kubernetes beyond
-//! the plain values they are handed.
+//! The provider contract: what every product implements, typed per product (its manifest block and
+//! the object as the product returns it) and dispatched once, by the registry. Providers know
+//! nothing of Kubernetes beyond the plain values they are handed.
 
-pub mod bigpanda;
-pub mod configcat;
+#[macro_use]
+mod registry;
 pub mod credentials;
 mod error;
 pub mod http;
-pub mod looker;
-pub mod slashid;
-pub mod statsig;
+
+macro_rules! declare_modules {
+    ($( $name:ident $Variant:ident, )*) => {
+        $( pub mod $name; )*
+    };
+}
+products!(flat declare_modules);
 
 pub use credentials::Credentials;
 pub use error::{ApiError, Error, ErrorClass, Result};
+pub use http::{Http, Limits, Window};
+pub use registry::{BaseUrls, Providers, SimArgs, Simulator};
 
-use crate::crd::{
-    BigPandaRole, LookerRole, PermissionGroupSpec, ProviderKind, ProviderSettings, SlashIdRole,
-    StatsigRole,
-};
+use std::future::Future;
+
+use crate::crd::{ProviderKind, ProviderSettings};
 
 /// Everything needed to reach one product account.
 #[derive(Clone, Debug)]
@@ -29,195 +34,177 @@ pub struct Account {
     pub credentials: Credentials,
     /// Identity of the credential: one rate budget and token cache per key.
     pub key: String,
+    /// The product's request budget.
+    pub limits: Limits,
 }
 
-/// The product-specific part of a resource's desired state.
-#[derive(Clone, Copy, Debug)]
-pub enum Spec<'a> {
-    Statsig(&'a StatsigRole),
-    SlashId(&'a SlashIdRole),
-    Looker(&'a LookerRole),
-    BigPanda(&'a BigPandaRole),
-    ConfigCat(&'a PermissionGroupSpec),
+/// How a product identifies its objects, which decides how Roleplane finds one again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Identity {
+    /// The name is the key: `externalId` follows from `name`, and a read by that key finds the
+    /// object (no listing is needed).
+    Name,
+    /// Ids are assigned by the product and names are unique: a create with a taken name is
+    /// refused, so nothing is looked up before creating (only after an interrupted create).
+    UniqueName,
+    /// Ids are assigned by the product and names may repeat (or the product does not document
+    /// that they cannot): the scope is listed by name before every create.
+    Id,
 }
 
-impl Spec<'_> {
-    /// The product this block belongs to.
-    pub fn provider(&self) -> ProviderKind {
-        match self {
-            Spec::Statsig(_) => ProviderKind::Statsig,
-            Spec::SlashId(_) => ProviderKind::SlashId,
-            Spec::Looker(_) => ProviderKind::Looker,
-            Spec::BigPanda(_) => ProviderKind::BigPanda,
-            Spec::ConfigCat(_) => ProviderKind::ConfigCat,
-        }
-    }
-}
-
-/// What a resource wants to exist in the product.
-#[derive(Clone, Copy, Debug)]
-pub struct Target<'a> {
+/// A resource's desired state, as a product sees it.
+#[derive(Debug)]
+pub struct Desired<'a, S> {
     /// Name of the object in the product.
     pub name: &'a str,
-    pub spec: Spec<'a>,
+    /// The product block.
+    pub spec: &'a S,
 }
 
-/// A product object as last read.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Observed {
-    pub external_id: String,
-    /// Manifest fields whose product value differs from the spec, e.g. `statsig.permissions.createConfigs`.
-    pub drift: Vec<String>,
-    /// A short summary for status, e.g. `5 permissions`.
-    pub summary: String,
+impl<S> Clone for Desired<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
 }
 
-/// One object in a product listing.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Listed {
-    pub external_id: String,
+impl<S> Copy for Desired<'_, S> {}
+
+/// One object of a product listing. `object` is None where the listing lacks fields the drift
+/// check needs; the object is then read on its own.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Listed<O> {
+    pub id: String,
     pub name: String,
+    pub object: Option<O>,
 }
 
-/// The operations every product implements. Deletion treats 404 as done. None of them loops
-/// on errors: the controller owns retries.
-#[allow(async_fn_in_trait)] // dispatched on concrete types only, so Send is inferred
-pub trait Provider {
+/// What every product implements. Deletion treats 404 as done. No method loops on errors: the
+/// controller owns retries. `create` and `update` return the object as the product has it
+/// afterwards, from the product's own answer where it carries the object.
+pub trait Provider: Clone + Send + Sync + 'static {
+    /// The manifest block (the CRD type).
+    type Spec: Send + Sync + 'static;
+    /// The product object as read, enough to tell drift.
+    type Object: Clone + std::fmt::Debug + Send + Sync + 'static;
+
+    const KIND: ProviderKind;
+    const IDENTITY: Identity;
+    /// Secret keys the credentials need.
+    const SECRET_KEYS: &'static [&'static str];
+    /// The product's request budget per credential.
+    const LIMITS: Limits;
+
+    fn new(http: Http) -> Self;
+    /// The public base URL for a config without an endpoint (None: the config must name one).
+    fn default_base_url(settings: &ProviderSettings) -> Option<String>;
+
     /// Checks the desired state without calling the product (bad input never reaches it).
-    fn validate(&self, target: &Target<'_>) -> Result<()>;
-    /// True where the product keys objects on their name: then `externalId` follows from `name`
-    /// (equal to it, or `{orgId}/{name}` for SlashID; `observe` accepts either form), and no
-    /// create intent is needed to find the object again.
-    fn name_is_key(&self) -> bool {
-        false
-    }
-    /// A cheap authenticated read proving the credentials work.
-    async fn check_access(&self, account: &Account) -> Result<()>;
-    /// Every object in the scope the target lives in (paged through).
-    async fn list(&self, account: &Account, target: &Target<'_>) -> Result<Vec<Listed>>;
-    /// The object with this id compared with the target, or None when it does not exist.
-    async fn observe(
+    fn validate(&self, desired: Desired<'_, Self::Spec>) -> Result<()>;
+    /// Checks that `spec.externalId` has the form the product's ids have, before any call.
+    fn check_external_id(
         &self,
         account: &Account,
-        target: &Target<'_>,
-        external_id: &str,
-    ) -> Result<Option<Observed>>;
-    /// Creates the object, returning its external id.
-    async fn create(&self, account: &Account, target: &Target<'_>) -> Result<String>;
-    /// Brings an existing object in line with the target.
-    async fn update(&self, account: &Account, target: &Target<'_>, external_id: &str)
-    -> Result<()>;
-    /// Deletes the object (and anything it owns). Already gone is success.
-    async fn delete(&self, account: &Account, target: &Target<'_>, external_id: &str)
-    -> Result<()>;
-}
-
-/// All product clients, sharing one HTTP stack.
-#[derive(Clone)]
-pub struct Providers {
-    pub http: http::Http,
-    statsig: statsig::Statsig,
-    configcat: configcat::ConfigCat,
-    looker: looker::Looker,
-    slashid: slashid::SlashId,
-    bigpanda: bigpanda::BigPanda,
-}
-
-macro_rules! dispatch {
-    ($self:ident, $kind:expr, $p:ident => $body:expr) => {
-        match $kind {
-            ProviderKind::Statsig => {
-                let $p = &$self.statsig;
-                $body
-            }
-            ProviderKind::ConfigCat => {
-                let $p = &$self.configcat;
-                $body
-            }
-            ProviderKind::Looker => {
-                let $p = &$self.looker;
-                $body
-            }
-            ProviderKind::SlashId => {
-                let $p = &$self.slashid;
-                $body
-            }
-            ProviderKind::BigPanda => {
-                let $p = &$self.bigpanda;
-                $body
-            }
-        }
-    };
-}
-
-impl Providers {
-    pub fn new(http: http::Http) -> Self {
-        Self {
-            statsig: statsig::Statsig::new(http.clone()),
-            configcat: configcat::ConfigCat::new(http.clone()),
-            looker: looker::Looker::new(http.clone()),
-            slashid: slashid::SlashId::new(http.clone()),
-            bigpanda: bigpanda::BigPanda::new(http.clone()),
-            http,
-        }
-    }
-
-    /// The product's public base URL, used when a config names no endpoint.
-    pub fn default_base_url(kind: ProviderKind, settings: &ProviderSettings) -> Option<String> {
-        match kind {
-            ProviderKind::Statsig => Some(statsig::DEFAULT_BASE_URL.to_string()),
-            ProviderKind::ConfigCat => Some("https://api.configcat.com".to_string()),
-            ProviderKind::SlashId => Some(slashid::DEFAULT_BASE_URL.to_string()),
-            ProviderKind::Looker => None,
-            ProviderKind::BigPanda => Some(
-                match settings
-                    .bigpanda
-                    .as_ref()
-                    .map(|b| b.region)
-                    .unwrap_or_default()
-                {
-                    crate::crd::BigPandaRegion::Us => "https://api.bigpanda.io",
-                    crate::crd::BigPandaRegion::Eu => "https://eu-api.bigpanda.io",
-                }
-                .to_string(),
-            ),
-        }
-    }
-
-    pub fn name_is_key(&self, kind: ProviderKind) -> bool {
-        dispatch!(self, kind, p => p.name_is_key())
-    }
-
-    pub fn validate(&self, target: &Target<'_>) -> Result<()> {
-        dispatch!(self, target.spec.provider(), p => p.validate(target))
-    }
-
-    pub async fn check_access(&self, account: &Account) -> Result<()> {
-        dispatch!(self, account.provider, p => p.check_access(account).await)
-    }
-
-    pub async fn list(&self, account: &Account, target: &Target<'_>) -> Result<Vec<Listed>> {
-        dispatch!(self, account.provider, p => p.list(account, target).await)
-    }
-
-    pub async fn observe(
-        &self,
-        account: &Account,
-        target: &Target<'_>,
+        desired: Desired<'_, Self::Spec>,
         id: &str,
-    ) -> Result<Option<Observed>> {
-        dispatch!(self, account.provider, p => p.observe(account, target, id).await)
+    ) -> Result<()>;
+    /// The key of `name` where the name is the key ([`Identity::Name`]), e.g. `org/name`.
+    fn name_key(&self, _account: &Account, name: &str) -> String {
+        name.to_string()
     }
-
-    pub async fn create(&self, account: &Account, target: &Target<'_>) -> Result<String> {
-        dispatch!(self, account.provider, p => p.create(account, target).await)
+    /// The listing scope `spec` lives in (empty where the whole account is one scope).
+    fn scope(&self, _spec: &Self::Spec) -> String {
+        String::new()
     }
+    /// The id of an object as read.
+    fn id_of(&self, object: &Self::Object) -> String;
+    /// Manifest fields whose product value differs, e.g. `statsig.permissions.createConfigs`.
+    fn drift(&self, desired: Desired<'_, Self::Spec>, object: &Self::Object) -> Vec<String>;
+    /// A short summary for status, e.g. `5 permissions`.
+    fn summary(&self, desired: Desired<'_, Self::Spec>, object: &Self::Object) -> String;
 
-    pub async fn update(&self, account: &Account, target: &Target<'_>, id: &str) -> Result<()> {
-        dispatch!(self, account.provider, p => p.update(account, target, id).await)
-    }
+    /// A cheap authenticated read proving the credentials work.
+    fn check_access(&self, account: &Account) -> impl Future<Output = Result<()>> + Send;
+    /// Every object in `scope`, paged through.
+    fn list(
+        &self,
+        account: &Account,
+        scope: &str,
+    ) -> impl Future<Output = Result<Vec<Listed<Self::Object>>>> + Send;
+    /// The object with this id, or None when it does not exist.
+    fn observe(
+        &self,
+        account: &Account,
+        desired: Desired<'_, Self::Spec>,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Self::Object>>> + Send;
+    /// Creates the object.
+    fn create(
+        &self,
+        account: &Account,
+        desired: Desired<'_, Self::Spec>,
+    ) -> impl Future<Output = Result<Self::Object>> + Send;
+    /// Brings `current` (as just read) in line with the desired state.
+    fn update(
+        &self,
+        account: &Account,
+        desired: Desired<'_, Self::Spec>,
+        current: &Self::Object,
+    ) -> impl Future<Output = Result<Self::Object>> + Send;
+    /// Deletes the object (and anything it owns). Already gone is success. The spec may no
+    /// longer validate: deletion must not depend on it.
+    fn delete(
+        &self,
+        account: &Account,
+        desired: Desired<'_, Self::Spec>,
+        id: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
 
-    pub async fn delete(&self, account: &Account, target: &Target<'_>, id: &str) -> Result<()> {
-        dispatch!(self, account.provider, p => p.delete(account, target, id).await)
+/// Something to do with the provider of one product block (see [`Providers::visit`]).
+pub trait Visit {
+    type Output;
+    fn visit<P: Provider>(
+        self,
+        provider: &P,
+        spec: &P::Spec,
+    ) -> impl Future<Output = Self::Output> + Send;
+}
+
+/// Something to do with the provider of one product (see [`Providers::visit_kind`]).
+pub trait VisitKind {
+    type Output;
+    fn visit<P: Provider>(self, provider: &P) -> impl Future<Output = Self::Output> + Send;
+}
+
+/// Whether `id` is a plain identifier (letters, digits, `-`, `_`, `.`; 1 to 128 characters): the
+/// form of every product id that is not a name, and never a path trick.
+pub fn is_plain_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && id != "."
+        && id != ".."
+}
+
+/// An `externalId` that does not have the product's form: invalid input, named as such.
+pub fn bad_external_id(kind: ProviderKind, id: &str, form: &str) -> Error {
+    Error::InvalidSpec(format!(
+        "spec.externalId {id:?} is not a {kind} id: {form}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_ids_exclude_path_tricks_and_control_characters() {
+        for ok in ["42", "60c5238222fa55553d93d52f", "role-1_a.b"] {
+            assert!(is_plain_id(ok), "{ok}");
+        }
+        for bad in ["", "..", ".", "../../admin", "a/b", "a b", "line\nbreak", &"x".repeat(129)] {
+            assert!(!is_plain_id(bad), "{bad:?}");
+        }
     }
 }

@@ -1,17 +1,12 @@
-//! Stateful simulators of the product APIs, served by `roleplane sim` under one path prefix per
-//! product and used in-process by the tests. The framework here records requests and injects
-//! faults (latency, forced statuses, a request budget answering 429 + Retry-After); each product
-//! module implements the API itself and its admin view.
+//! The simulator kit: what every product simulator shares. It records requests, injects faults
+//! (latency, forced statuses, a request budget answering 429 + Retry-After) and serves the admin
+//! routes. Each product's simulator lives in its own folder (`providers/<name>/sim`), modelled on
+//! the product's contract; the registry assembles them (`providers::Simulator`), which
+//! `roleplane sim` serves under one path prefix per product and the tests run in-process.
 //!
 //! Admin endpoints (never rate limited or recorded), per product prefix `P`:
 //! `GET P/_admin/state` (and product-specific edits), `GET P/_admin/requests`,
 //! `DELETE P/_admin/requests`, `PUT P/_admin/faults` with a [`Faults`] body.
-
-pub mod bigpanda;
-pub mod configcat;
-pub mod looker;
-pub mod slashid;
-pub mod statsig;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -26,101 +21,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 
-use crate::crd::ProviderKind;
-
-/// Credentials each simulated product accepts.
-#[derive(Clone, Debug, clap::Args)]
-pub struct SimCredentials {
-    /// Statsig console API keys accepted by /statsig (comma-separated; each key is its own project).
-    #[arg(
-        long = "statsig-api-keys",
-        env = "ROLEPLANE_SIM_STATSIG_API_KEYS",
-        value_delimiter = ',',
-        default_value = "console-sim-key"
-    )]
-    pub statsig_api_keys: Vec<String>,
-    /// ConfigCat Public API username accepted by /configcat (HTTP Basic).
-    #[arg(
-        long = "configcat-username",
-        env = "ROLEPLANE_SIM_CONFIGCAT_USERNAME",
-        default_value = "sim-user"
-    )]
-    pub configcat_username: String,
-    /// ConfigCat Public API password accepted by /configcat (HTTP Basic).
-    #[arg(
-        long = "configcat-password",
-        env = "ROLEPLANE_SIM_CONFIGCAT_PASSWORD",
-        default_value = "sim-password",
-        hide_env_values = true
-    )]
-    pub configcat_password: String,
-    /// Looker API client id accepted by /looker/api/4.0/login.
-    #[arg(
-        long = "looker-client-id",
-        env = "ROLEPLANE_SIM_LOOKER_CLIENT_ID",
-        default_value = "sim-client-id"
-    )]
-    pub looker_client_id: String,
-    /// Looker API client secret accepted by /looker/api/4.0/login.
-    #[arg(
-        long = "looker-client-secret",
-        env = "ROLEPLANE_SIM_LOOKER_CLIENT_SECRET",
-        default_value = "sim-client-secret"
-    )]
-    pub looker_client_secret: String,
-    /// Lifetime of Looker access tokens in seconds (`expires_in`; 401 afterwards).
-    #[arg(
-        long = "looker-token-ttl-seconds",
-        env = "ROLEPLANE_SIM_LOOKER_TOKEN_TTL_SECONDS",
-        default_value_t = 3600
-    )]
-    pub looker_token_ttl_seconds: u64,
-    /// SlashID API key accepted by /slashid (it belongs to the organisation below).
-    #[arg(
-        long = "slashid-api-key",
-        env = "ROLEPLANE_SIM_SLASHID_API_KEY",
-        default_value = "sim-slashid-key"
-    )]
-    pub slashid_api_key: String,
-    /// SlashID organisation id the key belongs to (`SlashID-OrgID`, and the role name prefix).
-    #[arg(
-        long = "slashid-org-id",
-        env = "ROLEPLANE_SIM_SLASHID_ORG_ID",
-        default_value = "sim-org"
-    )]
-    pub slashid_org_id: String,
-    /// BigPanda user API key accepted by /bigpanda (the US region).
-    #[arg(
-        long = "bigpanda-api-key",
-        env = "ROLEPLANE_SIM_BIGPANDA_API_KEY",
-        default_value = "sim-bigpanda-key"
-    )]
-    pub bigpanda_api_key: String,
-    /// BigPanda user API key accepted by /bigpanda-eu (the EU region; US keys get 401 there).
-    #[arg(
-        long = "bigpanda-eu-api-key",
-        env = "ROLEPLANE_SIM_BIGPANDA_EU_API_KEY",
-        default_value = "sim-bigpanda-eu-key"
-    )]
-    pub bigpanda_eu_api_key: String,
-}
-
-impl Default for SimCredentials {
-    fn default() -> Self {
-        Self {
-            statsig_api_keys: vec!["console-sim-key".into()],
-            configcat_username: "sim-user".into(),
-            configcat_password: "sim-password".into(),
-            looker_client_id: "sim-client-id".into(),
-            looker_client_secret: "sim-client-secret".into(),
-            looker_token_ttl_seconds: 3600,
-            slashid_api_key: "sim-slashid-key".into(),
-            slashid_org_id: "sim-org".into(),
-            bigpanda_api_key: "sim-bigpanda-key".into(),
-            bigpanda_eu_api_key: "sim-bigpanda-eu-key".into(),
-        }
-    }
-}
 
 /// Faults injected into one product's API.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -167,8 +67,14 @@ pub struct Traffic {
     log: Mutex<Vec<RecordedRequest>>,
 }
 
+impl Default for Traffic {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Traffic {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             started: Instant::now(),
             faults: Mutex::default(),
@@ -228,112 +134,16 @@ impl Traffic {
     }
 }
 
-/// Every simulated product, with shared state the tests can inspect.
-#[derive(Clone)]
-pub struct Simulator {
-    pub statsig: Arc<statsig::StatsigSim>,
-    pub configcat: Arc<configcat::ConfigCatSim>,
-    pub looker: Arc<looker::LookerSim>,
-    pub slashid: Arc<slashid::SlashIdSim>,
-    /// BigPanda US (`/bigpanda`) and EU (`/bigpanda-eu`): separate state and keys.
-    pub bigpanda: Arc<bigpanda::BigPandaSim>,
-    pub bigpanda_eu: Arc<bigpanda::BigPandaSim>,
-}
-
-impl Simulator {
-    pub fn new(credentials: SimCredentials) -> Self {
-        Self {
-            statsig: Arc::new(statsig::StatsigSim::new(credentials.statsig_api_keys)),
-            configcat: Arc::new(configcat::ConfigCatSim::new(
-                credentials.configcat_username,
-                credentials.configcat_password,
-            )),
-            looker: Arc::new(looker::LookerSim::new(
-                &credentials.looker_client_id,
-                &credentials.looker_client_secret,
-                Duration::from_secs(credentials.looker_token_ttl_seconds),
-            )),
-            slashid: Arc::new(slashid::SlashIdSim::new(
-                credentials.slashid_api_key,
-                credentials.slashid_org_id,
-            )),
-            bigpanda: Arc::new(bigpanda::BigPandaSim::new(
-                "us",
-                credentials.bigpanda_api_key,
-            )),
-            bigpanda_eu: Arc::new(bigpanda::BigPandaSim::new(
-                "eu",
-                credentials.bigpanda_eu_api_key,
-            )),
-        }
-    }
-
-    /// Request log and faults of one product.
-    pub fn traffic(&self, product: ProviderKind) -> &Traffic {
-        match product {
-            ProviderKind::Statsig => &self.statsig.traffic,
-            ProviderKind::ConfigCat => &self.configcat.traffic,
-            ProviderKind::Looker => &self.looker.traffic,
-            ProviderKind::SlashId => &self.slashid.traffic,
-            // The US region; the EU one is `self.bigpanda_eu.traffic`.
-            ProviderKind::BigPanda => &self.bigpanda.traffic,
-        }
-    }
-
-    /// The HTTP API of every product under its prefix.
-    pub fn router(&self) -> Router {
-        Router::new()
-            .nest(
-                "/statsig",
-                product_router(statsig::routes(self.statsig.clone()), self.statsig.clone()),
-            )
-            .nest("/configcat", configcat::router(self.configcat.clone()))
-            .nest(
-                "/looker",
-                product_router(looker::routes(self.looker.clone()), self.looker.clone()),
-            )
-            .nest(
-                "/slashid",
-                product_router(slashid::routes(self.slashid.clone()), self.slashid.clone()),
-            )
-            .nest(
-                "/bigpanda",
-                product_router(
-                    bigpanda::routes(self.bigpanda.clone()),
-                    self.bigpanda.clone(),
-                ),
-            )
-            .nest(
-                "/bigpanda-eu",
-                product_router(
-                    bigpanda::routes(self.bigpanda_eu.clone()),
-                    self.bigpanda_eu.clone(),
-                ),
-            )
-            .fallback(unexpected)
-    }
-
-    /// Starts a simulator on `127.0.0.1` with an ephemeral port, serving until the runtime ends;
-    /// returns it with its base address (`http://127.0.0.1:PORT`).
-    pub async fn start(credentials: SimCredentials) -> std::io::Result<(Self, String)> {
-        let sim = Self::new(credentials);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let serving = sim.clone();
-        tokio::spawn(async move { serving.serve(listener, std::future::pending()).await });
-        Ok((sim, base))
-    }
-
-    /// Serves on `listener` until `shutdown` resolves.
-    pub async fn serve(
-        &self,
-        listener: tokio::net::TcpListener,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
-    }
+/// One simulated product, as the registry assembles them (`providers::Simulator`).
+pub trait Simulated: Send + Sync + 'static {
+    /// What it accepts (credentials, token lifetimes), as `roleplane sim` flags.
+    type Args;
+    fn new(args: Self::Args) -> Self;
+    /// Its APIs by path prefix (e.g. `/statsig`; several where the product has regions), each
+    /// already wrapped by [`product_router`].
+    fn mounts(self: &Arc<Self>) -> Vec<(&'static str, Router)>;
+    /// Request log and faults of its default API.
+    fn main_traffic(&self) -> &Traffic;
 }
 
 /// Implemented by each product simulator for the shared admin routes.
@@ -437,7 +247,8 @@ async fn record_and_inject<S: ProductSim>(
     response
 }
 
-async fn unexpected(request: Request) -> Response {
+/// The answer to a path no simulator serves: 404 naming the request.
+pub async fn unexpected(request: Request) -> Response {
     let text = format!(
         "roleplane sim: no simulated endpoint for {} {}",
         request.method(),

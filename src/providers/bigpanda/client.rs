@@ -97,12 +97,14 @@ impl Client {
         role(&response, "create role")
     }
 
-    pub async fn replace(&self, account: &Account, id: &str, body: &RoleBody) -> Result<()> {
-        self.call(account, "update role", Method::PUT, &role_path(id))
+    /// Full replace; the answer is the role as stored (without an id when the body was empty).
+    pub async fn replace(&self, account: &Account, id: &str, body: &RoleBody) -> Result<RoleDto> {
+        let response = self
+            .call(account, "update role", Method::PUT, &role_path(id))
             .json(body)
             .send()
             .await?;
-        Ok(())
+        role(&response, "update role")
     }
 
     pub async fn delete(&self, account: &Account, id: &str) -> Result<()> {

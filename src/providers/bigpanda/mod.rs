@@ -1,17 +1,21 @@
-//! BigPanda roles (Roles API v2.1): server-assigned 24-hex ids, full-replace PUT, Bearer user API
-//! key, one regional host per organisation (the controller resolves `region`/`endpoint` into the
-//! account's base URL).
+//! BigPanda roles (Roles API v2.1): server-assigned ids, full-replace PUT, Bearer user API key,
+//! one regional host per organisation (`region` or `endpoint` picks it). Create and PUT answer
+//! with the role, and the paged listing carries whole roles. The duplicate-name status is not
+//! documented, so the scope is listed by name before a create.
 
 mod client;
 pub mod mapping;
 pub mod model;
+pub mod sim;
 
-use crate::crd::BigPandaRole;
+use crate::crd::{BigPandaRegion, BigPandaRole, ProviderKind, ProviderSettings};
 use crate::providers::http::Http;
 use crate::providers::{
-    Account, ApiError, Error, Listed, Observed, Provider, Result, Spec, Target,
+    Account, ApiError, Desired, Error, Identity, Limits, Listed, Provider, Result, Window,
+    bad_external_id, is_plain_id,
 };
 pub use client::{PAGE_SIZE, ROLES_PATH, role_path};
+use model::RoleDto;
 
 pub const US_BASE_URL: &str = "https://api.bigpanda.io";
 pub const EU_BASE_URL: &str = "https://eu-api.bigpanda.io";
@@ -19,26 +23,24 @@ pub const EU_BASE_URL: &str = "https://eu-api.bigpanda.io";
 /// Roles every organisation has out of the box; BigPanda refuses to change or delete them.
 pub const BUILT_IN_ROLES: [&str; 2] = ["Admin", "User"];
 
+/// Operator flags for BigPanda.
+#[derive(Clone, Debug, Default, clap::Args)]
+#[group(skip)]
+pub struct Flags {
+    /// Default BigPanda base URL for configs without an endpoint (overrides the region).
+    #[arg(id = "bigpanda-url", long = "bigpanda-url", env = "ROLEPLANE_BIGPANDA_URL")]
+    pub url: Option<String>,
+}
+
+impl Flags {
+    pub fn base_url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+}
+
 #[derive(Clone)]
 pub struct BigPanda {
     client: client::Client,
-}
-
-impl BigPanda {
-    pub fn new(http: Http) -> Self {
-        Self {
-            client: client::Client::new(http),
-        }
-    }
-}
-
-fn block<'a>(target: &Target<'a>) -> Result<&'a BigPandaRole> {
-    match target.spec {
-        Spec::BigPanda(b) => Ok(b),
-        _ => Err(Error::InvalidSpec(
-            "the bigpanda provider needs a bigpanda block".into(),
-        )),
-    }
 }
 
 /// A 401 most often means a key from the other region: say so next to BigPanda's own text.
@@ -63,35 +65,33 @@ fn built_in(name: &str, operation: &str) -> Error {
 }
 
 impl BigPanda {
-    /// Ids of the roles named exactly `name`.
-    async fn ids_named(&self, account: &Account, name: &str) -> Result<Vec<String>> {
+    /// The roles named exactly `name`.
+    async fn named(&self, account: &Account, name: &str) -> Result<Vec<RoleDto>> {
         Ok(self
             .client
             .list_all(account)
             .await?
             .into_iter()
             .filter(|r| r.name == name)
-            .map(|r| r.id)
             .collect())
     }
 
-    async fn create_inner(&self, account: &Account, target: &Target<'_>) -> Result<String> {
-        let body = mapping::body(target.name, block(target)?, &[]);
+    async fn create_inner(&self, account: &Account, desired: Desired<'_, BigPandaRole>) -> Result<RoleDto> {
+        let body = mapping::body(desired.name, desired.spec, &[]);
         match self.client.create(account, &body).await {
-            Ok(created) if !created.id.is_empty() => Ok(created.id),
+            Ok(created) if !created.id.is_empty() => Ok(created),
             Ok(_) => {
-                // Created, but the answer carried no id: find it by its (unique) name.
-                let ids = self.ids_named(account, target.name).await?;
-                match ids.as_slice() {
-                    [id] => Ok(id.clone()),
-                    _ => Err(Error::UnknownOutcome(ApiError {
+                // Created, but the answer carried no role: find it by its (unique) name.
+                let mut named = self.named(account, desired.name).await?;
+                match named.len() {
+                    1 => Ok(named.remove(0)),
+                    n => Err(Error::UnknownOutcome(ApiError {
                         provider: account.provider,
                         operation: "create role",
                         status: Some(201),
                         message: format!(
-                            "the answer carried no role id and {} roles are named {:?}",
-                            ids.len(),
-                            target.name
+                            "the answer carried no role id and {n} roles are named {:?}",
+                            desired.name
                         ),
                         retry_after: None,
                     })),
@@ -99,12 +99,12 @@ impl BigPanda {
             }
             // The duplicate-name status is undocumented (400 or 409): look before concluding.
             Err(e) if matches!(e.status(), Some(400 | 409)) => {
-                if self.ids_named(account, target.name).await?.is_empty() {
+                if self.named(account, desired.name).await?.is_empty() {
                     Err(e)
                 } else {
                     Err(Error::AlreadyExists(format!(
                         "bigpanda create role: a role named {:?} already exists ({e})",
-                        target.name
+                        desired.name
                     )))
                 }
             }
@@ -112,28 +112,34 @@ impl BigPanda {
         }
     }
 
-    async fn update_inner(&self, account: &Account, target: &Target<'_>, id: &str) -> Result<()> {
-        let role = block(target)?;
-        // PUT replaces everything: read the current members first (kept when `users` is not
-        // managed), and refuse built-in roles before writing.
-        let current = self.client.get(account, id).await?;
+    async fn update_inner(
+        &self,
+        account: &Account,
+        desired: Desired<'_, BigPandaRole>,
+        current: &RoleDto,
+    ) -> Result<RoleDto> {
+        // PUT replaces everything: the current members are kept when `users` is not managed,
+        // and built-in roles are refused before writing.
         if BUILT_IN_ROLES.contains(&current.name.as_str()) {
             return Err(built_in(&current.name, "update role"));
         }
-        let body = mapping::body(target.name, role, &current.users);
-        match self.client.replace(account, id, &body).await {
+        let body = mapping::body(desired.name, desired.spec, &current.users);
+        match self.client.replace(account, &current.id, &body).await {
+            Ok(stored) if !stored.id.is_empty() => Ok(stored),
+            // An answer without the role: read it back.
+            Ok(_) => self.client.get(account, &current.id).await,
             Err(e) if e.status() == Some(409) => {
-                let ids = self.ids_named(account, target.name).await?;
-                if ids.iter().any(|other| other != id) {
+                let named = self.named(account, desired.name).await?;
+                if named.iter().any(|other| other.id != current.id) {
                     Err(Error::AlreadyExists(format!(
                         "bigpanda update role: cannot rename to {:?}, another role has that name ({e})",
-                        target.name
+                        desired.name
                     )))
                 } else {
                     Err(e)
                 }
             }
-            other => other,
+            Err(e) => Err(e),
         }
     }
 
@@ -157,8 +163,68 @@ impl BigPanda {
 }
 
 impl Provider for BigPanda {
-    fn validate(&self, target: &Target<'_>) -> Result<()> {
-        mapping::check(target.name, block(target)?)
+    type Spec = BigPandaRole;
+    type Object = RoleDto;
+
+    const KIND: ProviderKind = ProviderKind::BigPanda;
+    const IDENTITY: Identity = Identity::Id;
+    const SECRET_KEYS: &'static [&'static str] = &["apiKey"];
+    /// BigPanda documents no limit for the Roles API (429 only): a conservative default.
+    const LIMITS: Limits = Limits {
+        windows: &[Window {
+            requests: 50,
+            seconds: 20,
+        }],
+        published: false,
+    };
+
+    fn new(http: Http) -> Self {
+        Self {
+            client: client::Client::new(http),
+        }
+    }
+
+    fn default_base_url(settings: &ProviderSettings) -> Option<String> {
+        let region = settings
+            .products
+            .bigpanda
+            .as_ref()
+            .map(|b| b.region)
+            .unwrap_or_default();
+        Some(
+            match region {
+                BigPandaRegion::Us => US_BASE_URL,
+                BigPandaRegion::Eu => EU_BASE_URL,
+            }
+            .to_string(),
+        )
+    }
+
+    fn validate(&self, desired: Desired<'_, BigPandaRole>) -> Result<()> {
+        mapping::check(desired.name, desired.spec)
+    }
+
+    fn check_external_id(&self, _: &Account, _: Desired<'_, BigPandaRole>, id: &str) -> Result<()> {
+        if is_plain_id(id) {
+            return Ok(());
+        }
+        Err(bad_external_id(
+            Self::KIND,
+            id,
+            "BigPanda role ids are plain identifiers (24 hex characters, in practice)",
+        ))
+    }
+
+    fn id_of(&self, role: &RoleDto) -> String {
+        role.id.clone()
+    }
+
+    fn drift(&self, desired: Desired<'_, BigPandaRole>, role: &RoleDto) -> Vec<String> {
+        mapping::drift(desired.name, desired.spec, role)
+    }
+
+    fn summary(&self, _: Desired<'_, BigPandaRole>, role: &RoleDto) -> String {
+        mapping::summary(role)
     }
 
     async fn check_access(&self, account: &Account) -> Result<()> {
@@ -169,13 +235,14 @@ impl Provider for BigPanda {
             .map_err(hint)
     }
 
-    async fn list(&self, account: &Account, _target: &Target<'_>) -> Result<Vec<Listed>> {
+    async fn list(&self, account: &Account, _scope: &str) -> Result<Vec<Listed<RoleDto>>> {
         let roles = self.client.list_all(account).await.map_err(hint)?;
         Ok(roles
             .into_iter()
             .map(|r| Listed {
-                external_id: r.id,
-                name: r.name,
+                id: r.id.clone(),
+                name: r.name.clone(),
+                object: Some(r),
             })
             .collect())
     }
@@ -183,35 +250,37 @@ impl Provider for BigPanda {
     async fn observe(
         &self,
         account: &Account,
-        target: &Target<'_>,
+        _: Desired<'_, BigPandaRole>,
         id: &str,
-    ) -> Result<Option<Observed>> {
-        let role = block(target)?;
-        let found = match self.client.get(account, id).await {
-            Ok(r) => r,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(hint(e)),
-        };
-        Ok(Some(Observed {
-            external_id: if found.id.is_empty() {
-                id.to_string()
-            } else {
-                found.id.clone()
-            },
-            drift: mapping::drift(target.name, role, &found),
-            summary: mapping::summary(&found),
-        }))
+    ) -> Result<Option<RoleDto>> {
+        match self.client.get(account, id).await {
+            Ok(mut r) => {
+                if r.id.is_empty() {
+                    r.id = id.to_string();
+                }
+                Ok(Some(r))
+            }
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(hint(e)),
+        }
     }
 
-    async fn create(&self, account: &Account, target: &Target<'_>) -> Result<String> {
-        self.create_inner(account, target).await.map_err(hint)
+    async fn create(&self, account: &Account, desired: Desired<'_, BigPandaRole>) -> Result<RoleDto> {
+        self.create_inner(account, desired).await.map_err(hint)
     }
 
-    async fn update(&self, account: &Account, target: &Target<'_>, id: &str) -> Result<()> {
-        self.update_inner(account, target, id).await.map_err(hint)
+    async fn update(
+        &self,
+        account: &Account,
+        desired: Desired<'_, BigPandaRole>,
+        current: &RoleDto,
+    ) -> Result<RoleDto> {
+        self.update_inner(account, desired, current)
+            .await
+            .map_err(hint)
     }
 
-    async fn delete(&self, account: &Account, _target: &Target<'_>, id: &str) -> Result<()> {
+    async fn delete(&self, account: &Account, _: Desired<'_, BigPandaRole>, id: &str) -> Result<()> {
         self.delete_inner(account, id).await.map_err(hint)
     }
 }

@@ -115,7 +115,7 @@ impl Client {
         account: &Account,
         id: i64,
         body: &PermissionGroupRequest,
-    ) -> Result<()> {
+    ) -> Result<PermissionGroup> {
         self.call(
             account,
             "update permission group",
@@ -124,8 +124,8 @@ impl Client {
         )
         .json(body)
         .send()
-        .await
-        .map(|_| ())
+        .await?
+        .json()
     }
 
     pub async fn delete(&self, account: &Account, id: i64) -> Result<()> {

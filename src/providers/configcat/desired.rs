@@ -62,7 +62,7 @@ fn key(id: &str) -> String {
 fn listed_access(spec: &PermissionGroupSpec) -> BTreeMap<String, EnvironmentAccessType> {
     spec.environment_accesses
         .iter()
-        .map(|e| (key(&e.environment_id), e.access_type))
+        .map(|e| (key(&e.environment_id), e.environment_access_type))
         .collect()
 }
 
@@ -113,9 +113,6 @@ pub fn validate(name: &str, spec: &PermissionGroupSpec) -> Result<()> {
     }
     if !is_uuid(&spec.product_id) {
         return invalid(format!("productId {:?} is not a uuid", spec.product_id));
-    }
-    if let Some(id) = &spec.managed.external_id {
-        group_id(id)?;
     }
     if !spec.environment_accesses.is_empty() && spec.access_type != Some(AccessType::Custom) {
         return invalid(

@@ -1,15 +1,37 @@
 //! ConfigCat permission groups: keyed by the numeric `permissionGroupId` create returns, created
-//! under `spec.productId`, replaced by PUT with the whole desired state, observed by GET (list per
-//! product for crash recovery: names are not unique in ConfigCat).
+//! under `spec.productId`, replaced by PUT with the whole desired state (its answer carries the
+//! group), observed by GET; the per-product listing carries whole groups, so it observes every
+//! group of a product at once. Names are not unique in ConfigCat.
 
 mod client;
 pub mod desired;
 pub mod model;
+pub mod sim;
 
-use crate::crd::PermissionGroupSpec;
+use crate::crd::{PermissionGroupSpec, ProviderKind, ProviderSettings};
 use crate::providers::http::Http;
-use crate::providers::{Account, Error, Listed, Observed, Provider, Result, Spec, Target};
+use crate::providers::{
+    Account, Desired, Error, Identity, Limits, Listed, Provider, Result, Window,
+};
 pub use client::{group_path, product_environments_path, product_groups_path};
+use model::PermissionGroup;
+
+pub const DEFAULT_BASE_URL: &str = "https://api.configcat.com";
+
+/// Operator flags for ConfigCat.
+#[derive(Clone, Debug, Default, clap::Args)]
+#[group(skip)]
+pub struct Flags {
+    /// Default ConfigCat base URL for configs without an endpoint.
+    #[arg(id = "configcat-url", long = "configcat-url", env = "ROLEPLANE_CONFIGCAT_URL")]
+    pub url: Option<String>,
+}
+
+impl Flags {
+    pub fn base_url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+}
 
 #[derive(Clone)]
 pub struct ConfigCat {
@@ -17,12 +39,6 @@ pub struct ConfigCat {
 }
 
 impl ConfigCat {
-    pub fn new(http: Http) -> Self {
-        Self {
-            client: client::Client::new(http),
-        }
-    }
-
     /// The product's environment ids, when the request needs them.
     async fn environments(
         &self,
@@ -34,54 +50,95 @@ impl ConfigCat {
         }
         match self.client.environments(account, &spec.product_id).await {
             Ok(envs) => Ok(envs.into_iter().map(|e| e.environment_id).collect()),
-            Err(e) => Err(product_missing(spec, e)),
+            Err(e) => Err(product_missing(&spec.product_id, e)),
         }
-    }
-}
-
-fn block<'a>(target: &Target<'a>) -> Result<&'a PermissionGroupSpec> {
-    match target.spec {
-        Spec::ConfigCat(s) => Ok(s),
-        _ => Err(Error::InvalidSpec(
-            "the configcat provider manages PermissionGroup resources only".into(),
-        )),
     }
 }
 
 /// A 404 on a product-scoped call means the product is unknown (or hidden from these
 /// credentials): a missing dependency, not a rejected request. Other errors pass through.
-fn product_missing(spec: &PermissionGroupSpec, e: Error) -> Error {
+fn product_missing(product_id: &str, e: Error) -> Error {
     if !e.is_not_found() {
         return e;
     }
     Error::DependencyNotReady(format!(
-        "configcat: product {} does not exist or these credentials cannot see it; \
-         create it in ConfigCat or fix spec.productId ({e})",
-        spec.product_id
+        "configcat: product {product_id} does not exist or these credentials cannot see it; \
+         create it in ConfigCat or fix spec.productId ({e})"
     ))
 }
 
 impl Provider for ConfigCat {
-    fn validate(&self, target: &Target<'_>) -> Result<()> {
-        desired::validate(target.name, block(target)?)
+    type Spec = PermissionGroupSpec;
+    type Object = PermissionGroup;
+
+    const KIND: ProviderKind = ProviderKind::ConfigCat;
+    const IDENTITY: Identity = Identity::Id;
+    const SECRET_KEYS: &'static [&'static str] = &["username", "password"];
+    /// ConfigCat publishes no numbers (it answers 429 with Retry-After and `X-Rate-Limit-*`
+    /// headers, which pause the budget): a conservative default.
+    const LIMITS: Limits = Limits {
+        windows: &[Window {
+            requests: 100,
+            seconds: 20,
+        }],
+        published: false,
+    };
+
+    fn new(http: Http) -> Self {
+        Self {
+            client: client::Client::new(http),
+        }
+    }
+
+    fn default_base_url(_: &ProviderSettings) -> Option<String> {
+        Some(DEFAULT_BASE_URL.to_string())
+    }
+
+    fn validate(&self, desired: Desired<'_, PermissionGroupSpec>) -> Result<()> {
+        desired::validate(desired.name, desired.spec)
+    }
+
+    fn check_external_id(
+        &self,
+        _: &Account,
+        _: Desired<'_, PermissionGroupSpec>,
+        id: &str,
+    ) -> Result<()> {
+        desired::group_id(id).map(drop)
+    }
+
+    fn scope(&self, spec: &PermissionGroupSpec) -> String {
+        spec.product_id.clone()
+    }
+
+    fn id_of(&self, group: &PermissionGroup) -> String {
+        group.permission_group_id.to_string()
+    }
+
+    fn drift(&self, desired: Desired<'_, PermissionGroupSpec>, group: &PermissionGroup) -> Vec<String> {
+        desired::drift(desired.name, desired.spec, group)
+    }
+
+    fn summary(&self, _: Desired<'_, PermissionGroupSpec>, group: &PermissionGroup) -> String {
+        desired::summary(group)
     }
 
     async fn check_access(&self, account: &Account) -> Result<()> {
         self.client.me(account).await
     }
 
-    async fn list(&self, account: &Account, target: &Target<'_>) -> Result<Vec<Listed>> {
-        let spec = block(target)?;
+    async fn list(&self, account: &Account, product_id: &str) -> Result<Vec<Listed<PermissionGroup>>> {
         let groups = self
             .client
-            .list(account, &spec.product_id)
+            .list(account, product_id)
             .await
-            .map_err(|e| product_missing(spec, e))?;
+            .map_err(|e| product_missing(product_id, e))?;
         Ok(groups
             .into_iter()
             .map(|g| Listed {
-                external_id: g.permission_group_id.to_string(),
-                name: g.name,
+                id: g.permission_group_id.to_string(),
+                name: g.name.clone(),
+                object: Some(g),
             })
             .collect())
     }
@@ -89,10 +146,10 @@ impl Provider for ConfigCat {
     async fn observe(
         &self,
         account: &Account,
-        target: &Target<'_>,
+        desired: Desired<'_, PermissionGroupSpec>,
         external_id: &str,
-    ) -> Result<Option<Observed>> {
-        let spec = block(target)?;
+    ) -> Result<Option<PermissionGroup>> {
+        let spec = desired.spec;
         let id = desired::group_id(external_id)?;
         let group = match self.client.get(account, id).await {
             Ok(g) => g,
@@ -107,42 +164,41 @@ impl Provider for ConfigCat {
                 product.product_id, spec.product_id
             )));
         }
-        Ok(Some(Observed {
-            external_id: id.to_string(),
-            drift: desired::drift(target.name, spec, &group),
-            summary: desired::summary(&group),
-        }))
+        Ok(Some(group))
     }
 
-    async fn create(&self, account: &Account, target: &Target<'_>) -> Result<String> {
-        let spec = block(target)?;
+    async fn create(
+        &self,
+        account: &Account,
+        desired: Desired<'_, PermissionGroupSpec>,
+    ) -> Result<PermissionGroup> {
+        let spec = desired.spec;
         let environments = self.environments(account, spec).await?;
-        let body = desired::request(target.name, spec, &environments)?;
-        let created = self
-            .client
+        let body = desired::request(desired.name, spec, &environments)?;
+        self.client
             .create(account, &spec.product_id, &body)
             .await
-            .map_err(|e| product_missing(spec, e))?;
-        Ok(created.permission_group_id.to_string())
+            .map_err(|e| product_missing(&spec.product_id, e))
     }
 
     async fn update(
         &self,
         account: &Account,
-        target: &Target<'_>,
-        external_id: &str,
-    ) -> Result<()> {
-        let spec = block(target)?;
-        let id = desired::group_id(external_id)?;
+        desired: Desired<'_, PermissionGroupSpec>,
+        current: &PermissionGroup,
+    ) -> Result<PermissionGroup> {
+        let spec = desired.spec;
         let environments = self.environments(account, spec).await?;
-        let body = desired::request(target.name, spec, &environments)?;
-        self.client.update(account, id, &body).await
+        let body = desired::request(desired.name, spec, &environments)?;
+        self.client
+            .update(account, current.permission_group_id, &body)
+            .await
     }
 
     async fn delete(
         &self,
         account: &Account,
-        _target: &Target<'_>,
+        _: Desired<'_, PermissionGroupSpec>,
         external_id: &str,
     ) -> Result<()> {
         // A non-numeric id names no ConfigCat group: there is nothing to delete.
@@ -183,7 +239,7 @@ mod tests {
 
     #[test]
     fn product_scoped_404_is_a_missing_dependency_naming_product_operation_and_text() {
-        let err = product_missing(&spec(), api(404));
+        let err = product_missing(&spec().product_id, api(404));
         assert_eq!(err.class(), ErrorClass::DependencyNotReady);
         let text = err.to_string();
         for part in [
@@ -199,15 +255,15 @@ mod tests {
     #[test]
     fn other_product_scoped_errors_keep_their_class() {
         assert_eq!(
-            product_missing(&spec(), api(400)).class(),
+            product_missing(&spec().product_id, api(400)).class(),
             ErrorClass::ProviderRejected
         );
         assert_eq!(
-            product_missing(&spec(), api(401)).class(),
+            product_missing(&spec().product_id, api(401)).class(),
             ErrorClass::CredentialsRejected
         );
         assert_eq!(
-            product_missing(&spec(), api(503)).class(),
+            product_missing(&spec().product_id, api(503)).class(),
             ErrorClass::ProviderUnavailable
         );
     }

@@ -145,7 +145,7 @@ impl Client {
         .json()
     }
 
-    /// One page of roles, by id.
+    /// One page of roles (with their embedded sets), by id.
     pub async fn search_roles(
         &self,
         account: &Account,
@@ -153,7 +153,6 @@ impl Client {
         limit: usize,
     ) -> Result<Vec<Role>> {
         let query = [
-            ("fields", "id,name".to_string()),
             ("sorts", "id".to_string()),
             ("limit", limit.to_string()),
             ("offset", offset.to_string()),
@@ -359,6 +358,7 @@ mod tests {
             settings: ProviderSettings::default(),
             credentials: Credentials::default(),
             key: "k".into(),
+            limits: <crate::providers::looker::Looker as crate::providers::Provider>::LIMITS,
         }
     }
 

@@ -1,23 +1,38 @@
 //! Looker roles: a role points at one permission set and one model set. Inline sets are owned
 //! (named `roleplane:<role name>`, created before the role and deleted after it); referenced
 //! sets are looked up by id or name and never changed. The role id is the external id; reads
-//! take the set ids from the embedded `permission_set` / `model_set`.
+//! take the set ids from the embedded `permission_set` / `model_set`. Role names are unique
+//! (a taken name answers 409), the listing carries whole roles, and every write answers with the
+//! object written.
 
 mod catalogue;
 mod client;
 pub mod model;
 pub mod plan;
 mod sets;
+pub mod sim;
 mod token;
 
-use crate::crd::LookerRole;
+use crate::crd::{LookerRole, ProviderKind, ProviderSettings};
 use crate::providers::http::Http;
 use crate::providers::{
-    Account, ApiError, Error, Listed, Observed, Provider, Result, Spec, Target,
+    Account, ApiError, Desired, Error, Identity, Limits, Listed, Provider, Result, Window,
+    bad_external_id, is_plain_id,
 };
 pub use client::api_path;
-use model::{RoleWrite, Set, SetKind};
+use model::{Role, RoleWrite, Set, SetKind};
 use plan::Want;
+
+/// Operator flags for Looker: none (every instance has its own URL, set as the config's endpoint).
+#[derive(Clone, Debug, Default, clap::Args)]
+#[group(skip)]
+pub struct Flags {}
+
+impl Flags {
+    pub fn base_url(&self) -> Option<&str> {
+        None
+    }
+}
 
 #[derive(Clone)]
 pub struct Looker {
@@ -25,12 +40,6 @@ pub struct Looker {
 }
 
 impl Looker {
-    pub fn new(http: Http) -> Self {
-        Self {
-            client: client::Client::new(http),
-        }
-    }
-
     /// Checks inline permission names against the instance's catalogue (one read, no write).
     async fn check_permissions(&self, account: &Account, want: &Want<'_>) -> Result<()> {
         if let Want::Owned(items) = want {
@@ -40,7 +49,7 @@ impl Looker {
         Ok(())
     }
 
-    /// The id the role should use for `kind`: a resolved reference or a (created) owned set.
+    /// The set the role should use for `kind`: a resolved reference or a (created) owned set.
     async fn target_set(
         &self,
         account: &Account,
@@ -54,6 +63,7 @@ impl Looker {
             Want::Ref(_) => Ok(sets::Ensured {
                 id: self.resolve_ref(account, kind, want, current).await?,
                 created: false,
+                written: None,
             }),
             Want::Owned(items) => {
                 self.ensure_owned(account, kind, items, role_name, current, old_name)
@@ -61,18 +71,18 @@ impl Looker {
             }
         }
     }
-}
 
-fn block<'a>(target: &Target<'a>) -> Result<&'a LookerRole> {
-    match target.spec {
-        Spec::Looker(l) => Ok(l),
-        _ => Err(Error::InvalidSpec(
-            "the looker provider needs a looker block".into(),
-        )),
+    /// Best-effort removal of sets this call created, after the role could not be created.
+    async fn discard(&self, account: &Account, created: &[(SetKind, String)]) {
+        for (kind, id) in created {
+            if let Err(e) = self.delete_owned(account, *kind, id).await {
+                tracing::warn!(provider = "looker", set = %id, error = %e, "could not remove an unused owned {}", kind.noun());
+            }
+        }
     }
 }
 
-fn wants<'a>(block: &'a LookerRole) -> Result<(Want<'a>, Want<'a>)> {
+fn wants(block: &LookerRole) -> Result<(Want<'_>, Want<'_>)> {
     Ok((
         plan::want(block, SetKind::Permission)?,
         plan::want(block, SetKind::Model)?,
@@ -99,29 +109,82 @@ fn definitely_failed(e: &Error) -> bool {
 }
 
 impl Provider for Looker {
-    fn validate(&self, target: &Target<'_>) -> Result<()> {
-        let block = block(target)?;
-        if target.name.trim().is_empty() || target.name.trim() != target.name {
+    type Spec = LookerRole;
+    type Object = Role;
+
+    const KIND: ProviderKind = ProviderKind::Looker;
+    const IDENTITY: Identity = Identity::UniqueName;
+    const SECRET_KEYS: &'static [&'static str] = &["clientId", "clientSecret"];
+    /// Looker publishes no numbers (every operation may answer 429, Retry-After honoured): a
+    /// conservative default.
+    const LIMITS: Limits = Limits {
+        windows: &[Window {
+            requests: 100,
+            seconds: 20,
+        }],
+        published: false,
+    };
+
+    fn new(http: Http) -> Self {
+        Self {
+            client: client::Client::new(http),
+        }
+    }
+
+    fn default_base_url(_: &ProviderSettings) -> Option<String> {
+        None
+    }
+
+    fn validate(&self, desired: Desired<'_, LookerRole>) -> Result<()> {
+        let name = desired.name;
+        if name.trim().is_empty() || name.trim() != name || name.chars().any(char::is_control) {
             return Err(Error::InvalidSpec(
-                "name must not be blank or start or end with spaces".into(),
+                "name must not be blank, start or end with spaces, or hold control characters"
+                    .into(),
             ));
         }
-        wants(block).map(drop)
+        wants(desired.spec).map(drop)
+    }
+
+    fn check_external_id(&self, _: &Account, _: Desired<'_, LookerRole>, id: &str) -> Result<()> {
+        if is_plain_id(id) {
+            return Ok(());
+        }
+        Err(bad_external_id(
+            Self::KIND,
+            id,
+            "Looker role ids are plain identifiers (digits, in practice)",
+        ))
+    }
+
+    fn id_of(&self, role: &Role) -> String {
+        role.id.clone()
+    }
+
+    fn drift(&self, desired: Desired<'_, LookerRole>, role: &Role) -> Vec<String> {
+        // Only an unvalidated spec (during deletion) fails here: then nothing is in line.
+        plan::drift(desired.spec, desired.name, role)
+            .unwrap_or_else(|_| vec!["looker".to_string()])
+    }
+
+    fn summary(&self, _: Desired<'_, LookerRole>, role: &Role) -> String {
+        plan::summary(role)
     }
 
     async fn check_access(&self, account: &Account) -> Result<()> {
         self.client.check_access(account).await
     }
 
-    async fn list(&self, account: &Account, _target: &Target<'_>) -> Result<Vec<Listed>> {
+    async fn list(&self, account: &Account, _scope: &str) -> Result<Vec<Listed<Role>>> {
         Ok(self
             .client
             .all_roles(account)
             .await?
             .into_iter()
             .map(|r| Listed {
-                name: r.name.unwrap_or_default(),
-                external_id: r.id,
+                id: r.id.clone(),
+                name: r.name.clone().unwrap_or_default(),
+                object: Some(r),
             })
             .collect())
     }
@@ -129,24 +192,18 @@ impl Provider for Looker {
     async fn observe(
         &self,
         account: &Account,
-        target: &Target<'_>,
+        _: Desired<'_, LookerRole>,
         id: &str,
-    ) -> Result<Option<Observed>> {
-        let block = block(target)?;
-        let role = match self.client.get_role(account, id).await {
-            Ok(r) => r,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        Ok(Some(Observed {
-            drift: plan::drift(block, target.name, &role)?,
-            summary: plan::summary(&role),
-            external_id: role.id,
-        }))
+    ) -> Result<Option<Role>> {
+        match self.client.get_role(account, id).await {
+            Ok(r) => Ok(Some(r)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
-    async fn create(&self, account: &Account, target: &Target<'_>) -> Result<String> {
-        let (perms, models) = wants(block(target)?)?;
+    async fn create(&self, account: &Account, desired: Desired<'_, LookerRole>) -> Result<Role> {
+        let (perms, models) = wants(desired.spec)?;
         self.check_permissions(account, &perms).await?;
         // References first: a missing one must not leave freshly created owned sets behind.
         let mut order = [(SetKind::Permission, &perms), (SetKind::Model, &models)];
@@ -155,7 +212,7 @@ impl Provider for Looker {
         let mut created: Vec<(SetKind, String)> = Vec::new();
         for (kind, want) in order {
             let ensured = match self
-                .target_set(account, kind, want, target.name, None, None)
+                .target_set(account, kind, want, desired.name, None, None)
                 .await
             {
                 Ok(e) => e,
@@ -173,20 +230,20 @@ impl Provider for Looker {
             }
         }
         let body = RoleWrite {
-            name: Some(target.name),
+            name: Some(desired.name),
             permission_set_id: Some(&ids.0),
             model_set_id: Some(&ids.1),
         };
         match self.client.create_role(account, &body).await {
-            Ok(role) => Ok(role.id),
+            Ok(role) => Ok(role),
             Err(e) => {
                 if definitely_failed(&e) {
                     self.discard(account, &created).await;
                 }
                 if e.status() == Some(409) {
                     return Err(Error::AlreadyExists(format!(
-                        "looker create role: a role named {:?} already exists ({e})",
-                        target.name
+                        "looker create role: a role named {:?} already exists and Roleplane did not create it ({e}); set spec.externalId to adopt it",
+                        desired.name
                     )));
                 }
                 Err(e)
@@ -194,22 +251,23 @@ impl Provider for Looker {
         }
     }
 
-    async fn update(&self, account: &Account, target: &Target<'_>, id: &str) -> Result<()> {
-        let block = block(target)?;
-        let (perms, models) = wants(block)?;
-        let role = self.client.get_role(account, id).await?;
-        if plan::drift(block, target.name, &role)?.is_empty() {
-            return Ok(());
-        }
+    async fn update(
+        &self,
+        account: &Account,
+        desired: Desired<'_, LookerRole>,
+        role: &Role,
+    ) -> Result<Role> {
+        let (perms, models) = wants(desired.spec)?;
+        let target = desired.name;
         self.check_permissions(account, &perms).await?;
         let looker_name = role.name.clone().unwrap_or_default();
-        let names = [target.name, looker_name.as_str()];
+        let names = [target, looker_name.as_str()];
         let ps = self
             .target_set(
                 account,
                 SetKind::Permission,
                 &perms,
-                target.name,
+                target,
                 role.permission_set.as_ref(),
                 Some(&looker_name),
             )
@@ -219,25 +277,32 @@ impl Provider for Looker {
                 account,
                 SetKind::Model,
                 &models,
-                target.name,
+                target,
                 role.model_set.as_ref(),
                 Some(&looker_name),
             )
             .await?;
         let current_id = |s: Option<&Set>| s.map(|s| s.id.clone());
         let body = RoleWrite {
-            name: (looker_name != target.name).then_some(target.name),
+            name: (looker_name != target).then_some(target),
             permission_set_id: (current_id(role.permission_set.as_ref()).as_ref() != Some(&ps.id))
                 .then_some(ps.id.as_str()),
             model_set_id: (current_id(role.model_set.as_ref()).as_ref() != Some(&ms.id))
                 .then_some(ms.id.as_str()),
         };
-        if !body.is_empty() {
+        let updated = if body.is_empty() {
+            // Only owned members changed: the role is as read, with the sets as written.
+            Role {
+                permission_set: ps.written.clone().or(role.permission_set.clone()),
+                model_set: ms.written.clone().or(role.model_set.clone()),
+                ..role.clone()
+            }
+        } else {
             self.client
-                .update_role(account, id, &body)
+                .update_role(account, &role.id, &body)
                 .await
-                .map_err(|e| built_in(e, &looker_name))?;
-        }
+                .map_err(|e| built_in(e, &looker_name))?
+        };
         // A switch to a reference leaves the owned set unused: delete it after the role moved.
         for (kind, want, before, now) in [
             (
@@ -258,17 +323,17 @@ impl Provider for Looker {
                 }
             }
         }
-        Ok(())
+        Ok(updated)
     }
 
-    async fn delete(&self, account: &Account, target: &Target<'_>, id: &str) -> Result<()> {
+    async fn delete(&self, account: &Account, desired: Desired<'_, LookerRole>, id: &str) -> Result<()> {
         let role = match self.client.get_role(account, id).await {
             Ok(r) => Some(r),
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e),
         };
         if let Some(role) = &role {
-            let name = role.name.as_deref().unwrap_or(target.name);
+            let name = role.name.as_deref().unwrap_or(desired.name);
             match self.client.delete_role(account, id).await {
                 Ok(()) => {}
                 Err(e) if e.is_not_found() => {}
@@ -277,7 +342,7 @@ impl Provider for Looker {
         }
         // Owned sets go after the role. The spec may not validate any more: spare referenced
         // sets only when it still says which they are.
-        let (perms, models) = match block(target).and_then(wants) {
+        let (perms, models) = match wants(desired.spec) {
             Ok((p, m)) => (Some(p), Some(m)),
             Err(_) => (None, None),
         };
@@ -285,7 +350,7 @@ impl Provider for Looker {
             .as_ref()
             .and_then(|r| r.name.clone())
             .unwrap_or_default();
-        let names = [target.name, looker_name.as_str()];
+        let names = [desired.name, looker_name.as_str()];
         for (kind, want, embedded) in [
             (
                 SetKind::Permission,
@@ -307,17 +372,6 @@ impl Provider for Looker {
             }
         }
         Ok(())
-    }
-}
-
-impl Looker {
-    /// Best-effort removal of sets this call created, after the role could not be created.
-    async fn discard(&self, account: &Account, created: &[(SetKind, String)]) {
-        for (kind, id) in created {
-            if let Err(e) = self.delete_owned(account, *kind, id).await {
-                tracing::warn!(provider = "looker", set = %id, error = %e, "could not remove an unused owned {}", kind.noun());
-            }
-        }
     }
 }
 
@@ -364,13 +418,10 @@ mod tests {
             ..Default::default()
         };
         let l = looker();
-        let target = |name, spec| Target {
-            name,
-            spec: Spec::Looker(spec),
-        };
-        l.validate(&target("Analyst", &good)).unwrap();
+        let target = |name, spec| Desired { name, spec };
+        l.validate(target("Analyst", &good)).unwrap();
         assert!(matches!(
-            l.validate(&target(" Analyst", &good)),
+            l.validate(target(" Analyst", &good)),
             Err(Error::InvalidSpec(_))
         ));
         let both = LookerRole {
@@ -379,12 +430,12 @@ mod tests {
             }),
             ..good.clone()
         };
-        let err = l.validate(&target("Analyst", &both)).unwrap_err();
+        let err = l.validate(target("Analyst", &both)).unwrap_err();
         assert!(err.to_string().contains("looker.modelSet"), "{err}");
         let none = LookerRole {
             model_set_ref: None,
             ..good.clone()
         };
-        assert!(l.validate(&target("Analyst", &none)).is_err());
+        assert!(l.validate(target("Analyst", &none)).is_err());
     }
 }

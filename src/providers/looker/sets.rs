@@ -6,11 +6,13 @@ use super::model::{Set, SetKind};
 use super::plan::{Want, is_owned, normalise, owned_name};
 use crate::providers::{Account, Error, Result};
 
-/// The set a role should point at, and whether this call created it.
+/// The set a role should point at, whether this call created it, and the set as Looker answered
+/// when this call wrote it (None: unchanged, or a reference).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ensured {
     pub id: String,
     pub created: bool,
+    pub written: Option<Set>,
 }
 
 impl Looker {
@@ -66,24 +68,27 @@ impl Looker {
         let name = owned_name(role_name);
         let names: Vec<&str> = [Some(role_name), old_name].into_iter().flatten().collect();
         if let Some(set) = current.filter(|s| is_owned(s, &names)) {
-            self.correct(account, kind, set, &name, items).await?;
+            let written = self.correct(account, kind, set, &name, items).await?;
             return Ok(Ensured {
                 id: set.id.clone(),
                 created: false,
+                written,
             });
         }
         match self.client.create_set(account, kind, &name, items).await {
             Ok(set) => Ok(Ensured {
-                id: set.id,
+                id: set.id.clone(),
                 created: true,
+                written: Some(set),
             }),
             Err(e) if e.status() == Some(409) => {
                 match self.client.find_set(account, kind, &name).await? {
                     Some(set) if !set.built_in => {
-                        self.correct(account, kind, &set, &name, items).await?;
+                        let written = self.correct(account, kind, &set, &name, items).await?;
                         Ok(Ensured {
-                            id: set.id,
+                            id: set.id.clone(),
                             created: false,
+                            written: Some(written.unwrap_or(set)),
                         })
                     }
                     _ => Err(Error::AlreadyExists(format!(
@@ -96,7 +101,7 @@ impl Looker {
         }
     }
 
-    /// PATCHes an owned set whose name or members differ.
+    /// PATCHes an owned set whose name or members differ; returns the set as Looker answered.
     async fn correct(
         &self,
         account: &Account,
@@ -104,21 +109,22 @@ impl Looker {
         set: &Set,
         name: &str,
         items: &[String],
-    ) -> Result<()> {
+    ) -> Result<Option<Set>> {
         let rename = set.name() != name;
         let change = normalise(set.items.as_deref().unwrap_or_default()) != items;
-        if rename || change {
-            self.client
-                .update_set(
-                    account,
-                    kind,
-                    &set.id,
-                    rename.then_some(name),
-                    change.then_some(items),
-                )
-                .await?;
+        if !rename && !change {
+            return Ok(None);
         }
-        Ok(())
+        self.client
+            .update_set(
+                account,
+                kind,
+                &set.id,
+                rename.then_some(name),
+                change.then_some(items),
+            )
+            .await
+            .map(Some)
     }
 
     /// Deletes an owned set; gone already is fine. A set another role still uses is refused by
@@ -142,6 +148,8 @@ impl Looker {
 
     /// Owned sets of `kind` to delete: the one embedded in the role (if owned under any of
     /// `role_names`) and any set carrying one of their owned names, except those `keep` spares.
+    /// Set names are unique per kind, so when the role embeds its owned set there is no other
+    /// one to search for.
     pub(super) async fn owned_leftovers(
         &self,
         account: &Account,
@@ -158,7 +166,7 @@ impl Looker {
         let mut names: Vec<&str> = role_names
             .iter()
             .copied()
-            .filter(|n| !n.is_empty())
+            .filter(|n| !n.is_empty() && sets.iter().all(|s| s.name() != owned_name(n)))
             .collect();
         names.sort();
         names.dedup();

@@ -109,6 +109,7 @@ mod tests {
                 ("clientSecret".to_string(), secret.to_string()),
             ]),
             key: "ns/looker".into(),
+            limits: <crate::providers::looker::Looker as crate::providers::Provider>::LIMITS,
         }
     }
 

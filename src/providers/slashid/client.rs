@@ -34,7 +34,7 @@ pub struct Org<'a> {
 impl<'a> Org<'a> {
     /// Reads `spec.slashid` of the ProviderConfig; its absence is a configuration error.
     pub fn of(account: &'a Account) -> Result<Self> {
-        let settings = account.settings.slashid.as_ref().ok_or_else(|| {
+        let settings = account.settings.products.slashid.as_ref().ok_or_else(|| {
             Error::InvalidSpec(
                 "slashid: the ProviderConfig has no spec.slashid.orgId; it is required".into(),
             )

@@ -1,39 +1,41 @@
 //! SlashID RBAC roles: keyed by their name `{orgId}/{name}` (the external id), created with a
-//! 204 and no body, read back by GET (with an ETag), changed by PATCH with `If-Match`. Permission
-//! objects a role names are created first and never deleted. A 408 means the write may still
-//! land, so it is reported as an unknown outcome and the controller re-observes.
+//! 204 and no body, read back by GET (with an ETag), changed by PATCH with `If-Match` (204, no
+//! body). Permission objects a role names are created first and never deleted. A 408 means the
+//! write may still land, so it is reported as an unknown outcome and the controller re-observes.
+//! The listing has names only, so every role is read on its own.
 
 mod client;
 pub mod model;
+pub mod sim;
 
-use crate::crd::SlashIdRole;
+use crate::crd::{ProviderKind, ProviderSettings, SlashIdRole};
 use crate::providers::http::Http;
-use crate::providers::{Account, Error, Listed, Observed, Provider, Result, Spec, Target};
+use crate::providers::{
+    Account, Desired, Error, Identity, Limits, Listed, Provider, Result, Window, bad_external_id,
+};
 pub use client::{DEFAULT_CONSISTENCY_TIMEOUT_SECONDS, Org, role_path};
-use model::{PatchRoleRequest, PostRoleRequest, Role};
+use model::{PatchRoleRequest, PostRoleRequest, Role, Tagged};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.slashid.com";
+
+/// Operator flags for SlashID.
+#[derive(Clone, Debug, Default, clap::Args)]
+#[group(skip)]
+pub struct Flags {
+    /// Default SlashID base URL for configs without an endpoint.
+    #[arg(id = "slashid-url", long = "slashid-url", env = "ROLEPLANE_SLASHID_URL")]
+    pub url: Option<String>,
+}
+
+impl Flags {
+    pub fn base_url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+}
 
 #[derive(Clone)]
 pub struct SlashId {
     client: client::Client,
-}
-
-impl SlashId {
-    pub fn new(http: Http) -> Self {
-        Self {
-            client: client::Client::new(http),
-        }
-    }
-}
-
-fn block<'a>(target: &Target<'a>) -> Result<&'a SlashIdRole> {
-    match target.spec {
-        Spec::SlashId(s) => Ok(s),
-        _ => Err(Error::InvalidSpec(
-            "the slashid provider needs a slashid block".into(),
-        )),
-    }
 }
 
 /// SlashID's `RoleName` rule, applied to the part after `{orgId}/`: 2-100 characters of
@@ -134,33 +136,38 @@ impl SlashId {
         Ok(())
     }
 
-    /// After a create that met an existing role (204 leaves it untouched; 409 refuses): the role
-    /// counts as ours when its content matches the manifest, else it is someone else's.
+    /// After a create (204 also answers for an existing role, left untouched; 409 refuses): the
+    /// role counts as ours when its content matches the manifest, else it is someone else's.
     async fn settle_create(
         &self,
         account: &Account,
         org: &Org<'_>,
         role: &SlashIdRole,
-        full: &str,
+        sent: Role,
         conflict: Option<Error>,
-    ) -> Result<String> {
-        match self.client.get_role(account, org, full).await {
+    ) -> Result<Tagged> {
+        match self.client.get_role(account, org, &sent.name).await {
             Ok(found) => {
                 let differs = drift(role, &found.role);
                 if differs.is_empty() {
-                    Ok(full.to_string())
+                    Ok(found)
                 } else {
                     Err(Error::AlreadyExists(format!(
-                        "slashid create role: a role named {full:?} already exists with a different {} \
+                        "slashid create role: a role named {:?} already exists with a different {} \
                          (SlashID leaves an existing role unchanged); set spec.externalId to adopt it",
+                        sent.name,
                         differs.join(", ")
                     )))
                 }
             }
-            // A 204 with nothing to read yet: replication lag; the controller observes again.
+            // A 204 with nothing to read yet: replication lag. What was sent is what SlashID will
+            // hold; the next observation reads it back.
             Err(e) if e.is_not_found() => match conflict {
                 Some(conflict) => Err(conflict),
-                None => Ok(full.to_string()),
+                None => Ok(Tagged {
+                    role: sent,
+                    etag: None,
+                }),
             },
             Err(e) => Err(e),
         }
@@ -168,16 +175,40 @@ impl SlashId {
 }
 
 impl Provider for SlashId {
-    fn validate(&self, target: &Target<'_>) -> Result<()> {
-        let role = block(target)?;
-        if !is_role_name(target.name) {
+    type Spec = SlashIdRole;
+    type Object = Tagged;
+
+    const KIND: ProviderKind = ProviderKind::SlashId;
+    const IDENTITY: Identity = Identity::Name;
+    const SECRET_KEYS: &'static [&'static str] = &["apiKey"];
+    /// SlashID publishes no numbers (429 with Retry-After is honoured): a conservative default.
+    const LIMITS: Limits = Limits {
+        windows: &[Window {
+            requests: 100,
+            seconds: 20,
+        }],
+        published: false,
+    };
+
+    fn new(http: Http) -> Self {
+        Self {
+            client: client::Client::new(http),
+        }
+    }
+
+    fn default_base_url(_: &ProviderSettings) -> Option<String> {
+        Some(DEFAULT_BASE_URL.to_string())
+    }
+
+    fn validate(&self, desired: Desired<'_, SlashIdRole>) -> Result<()> {
+        if !is_role_name(desired.name) {
             return Err(Error::InvalidSpec(format!(
                 "name {:?}: SlashID role names (without the orgId/ prefix Roleplane adds) are 2-100 \
                  characters of A-Z a-z 0-9 _ . : - and start and end with a letter or digit",
-                target.name
+                desired.name
             )));
         }
-        if let Some(bad) = role.permissions.iter().find(|p| !is_permission_name(p)) {
+        if let Some(bad) = desired.spec.permissions.iter().find(|p| !is_permission_name(p)) {
             return Err(Error::InvalidSpec(format!(
                 "slashid.permissions: {bad:?} is not a SlashID permission name (2-1024 characters \
                  of A-Z a-z 0-9 _ . : - / \\, starting and ending with a letter or digit)"
@@ -186,8 +217,44 @@ impl Provider for SlashId {
         Ok(())
     }
 
-    fn name_is_key(&self) -> bool {
-        true
+    /// SlashID keys roles on their name: `externalId` is the name, with or without an
+    /// organisation prefix (a role shared from a parent organisation carries the parent's).
+    fn check_external_id(&self, _: &Account, desired: Desired<'_, SlashIdRole>, id: &str) -> Result<()> {
+        let bare = match id.split_once('/') {
+            Some((org, name)) if !org.is_empty() && !name.contains('/') => name,
+            Some(_) => "",
+            None => id,
+        };
+        if bare == desired.name {
+            return Ok(());
+        }
+        Err(bad_external_id(
+            Self::KIND,
+            id,
+            &format!(
+                "SlashID keys roles on their name, so it must be {:?} or orgId/{:?}",
+                desired.name, desired.name
+            ),
+        ))
+    }
+
+    fn name_key(&self, account: &Account, name: &str) -> String {
+        match Org::of(account) {
+            Ok(org) => full_name(org.id, name),
+            Err(_) => name.to_string(),
+        }
+    }
+
+    fn id_of(&self, role: &Tagged) -> String {
+        role.role.name.clone()
+    }
+
+    fn drift(&self, desired: Desired<'_, SlashIdRole>, role: &Tagged) -> Vec<String> {
+        drift(desired.spec, &role.role)
+    }
+
+    fn summary(&self, _: Desired<'_, SlashIdRole>, role: &Tagged) -> String {
+        summary(&role.role)
     }
 
     async fn check_access(&self, account: &Account) -> Result<()> {
@@ -196,8 +263,8 @@ impl Provider for SlashId {
     }
 
     /// Roles of this organisation only: the listing also shows roles other organisations of an
-    /// RBAC pool share, and those carry their own prefix.
-    async fn list(&self, account: &Account, _target: &Target<'_>) -> Result<Vec<Listed>> {
+    /// RBAC pool share, and those carry their own prefix. Names only: each is read on its own.
+    async fn list(&self, account: &Account, _scope: &str) -> Result<Vec<Listed<Tagged>>> {
         let org = Org::of(account)?;
         let prefix = format!("{}/", org.id);
         Ok(self
@@ -208,8 +275,9 @@ impl Provider for SlashId {
             .filter_map(|full| {
                 let name = full.strip_prefix(&prefix)?.to_string();
                 Some(Listed {
-                    external_id: full,
+                    id: full,
                     name,
+                    object: None,
                 })
             })
             .collect())
@@ -218,27 +286,22 @@ impl Provider for SlashId {
     async fn observe(
         &self,
         account: &Account,
-        target: &Target<'_>,
+        _: Desired<'_, SlashIdRole>,
         id: &str,
-    ) -> Result<Option<Observed>> {
-        let role = block(target)?;
+    ) -> Result<Option<Tagged>> {
         let org = Org::of(account)?;
         let full = full_name(org.id, id);
         match self.client.get_role(account, &org, &full).await {
-            Ok(found) => Ok(Some(Observed {
-                external_id: full,
-                drift: drift(role, &found.role),
-                summary: summary(&found.role),
-            })),
+            Ok(found) => Ok(Some(found)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    async fn create(&self, account: &Account, target: &Target<'_>) -> Result<String> {
-        let role = block(target)?;
+    async fn create(&self, account: &Account, desired: Desired<'_, SlashIdRole>) -> Result<Tagged> {
+        let role = desired.spec;
         let org = Org::of(account)?;
-        let full = full_name(org.id, target.name);
+        let full = full_name(org.id, desired.name);
         let permissions = desired_permissions(role);
         self.ensure_permissions(account, &org, &permissions).await?;
         let body = PostRoleRequest {
@@ -251,43 +314,72 @@ impl Provider for SlashId {
             Err(e) if e.status() == Some(409) => Some(e),
             Err(e) => return Err(unknown_on_408(e)),
         };
+        let sent = Role {
+            name: full.clone(),
+            description: role.description.clone(),
+            permissions,
+        };
         // Create is idempotent by name: a 204 also answers for a role that existed and was left
         // as it was, so read it back before calling it ours.
-        self.settle_create(account, &org, role, &full, conflict)
-            .await
+        self.settle_create(account, &org, role, sent, conflict).await
     }
 
-    async fn update(&self, account: &Account, target: &Target<'_>, id: &str) -> Result<()> {
-        let role = block(target)?;
+    /// PATCH with the ETag of `current`; on 412 (someone wrote since) read again and retry once.
+    /// SlashID answers 204 without a body: the role is then what was written.
+    async fn update(
+        &self,
+        account: &Account,
+        desired: Desired<'_, SlashIdRole>,
+        current: &Tagged,
+    ) -> Result<Tagged> {
+        let role = desired.spec;
         let org = Org::of(account)?;
-        let full = full_name(org.id, id);
+        let full = current.role.name.clone();
         let permissions = desired_permissions(role);
-        self.ensure_permissions(account, &org, &permissions).await?;
+        let added: Vec<String> = permissions
+            .iter()
+            .filter(|p| !current.role.permissions.contains(p))
+            .cloned()
+            .collect();
+        self.ensure_permissions(account, &org, &added).await?;
         let body = PatchRoleRequest {
             description: role.description.as_deref(),
             permissions: &permissions,
         };
+        let mut etag = current.etag.clone();
         let mut retried = false;
         loop {
-            let current = self.client.get_role(account, &org, &full).await?;
-            if drift(role, &current.role).is_empty() {
-                // Already in line, e.g. a write that answered 408 has landed since.
-                return Ok(());
-            }
             match self
                 .client
-                .patch_role(account, &org, &full, current.etag.as_deref(), &body)
+                .patch_role(account, &org, &full, etag.as_deref(), &body)
                 .await
             {
-                // Someone wrote between our GET and PATCH: read again and retry once.
-                Err(e) if e.status() == Some(412) && !retried => retried = true,
-                other => return other.map_err(unknown_on_408),
+                Ok(()) => break,
+                // Someone wrote between our read and the PATCH: read again and retry once.
+                Err(e) if e.status() == Some(412) && !retried => {
+                    retried = true;
+                    let fresh = self.client.get_role(account, &org, &full).await?;
+                    if drift(role, &fresh.role).is_empty() {
+                        // Already in line, e.g. a write that answered 408 has landed since.
+                        return Ok(fresh);
+                    }
+                    etag = fresh.etag;
+                }
+                Err(e) => return Err(unknown_on_408(e)),
             }
         }
+        Ok(Tagged {
+            role: Role {
+                name: full,
+                description: role.description.clone().or(current.role.description.clone()),
+                permissions,
+            },
+            etag: None,
+        })
     }
 
     /// Deletes the role only; permission objects stay (other roles may use them).
-    async fn delete(&self, account: &Account, _target: &Target<'_>, id: &str) -> Result<()> {
+    async fn delete(&self, account: &Account, _: Desired<'_, SlashIdRole>, id: &str) -> Result<()> {
         let org = Org::of(account)?;
         let full = full_name(org.id, id);
         match self.client.delete_role(account, &org, &full).await {
@@ -300,7 +392,7 @@ impl Provider for SlashId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::{ProviderKind, ProviderSettings, SlashIdConsistency, SlashIdSettings};
+    use crate::crd::{ProductSettings, SlashIdConsistency, SlashIdSettings};
     use crate::providers::{ApiError, Credentials, ErrorClass};
 
     fn role() -> SlashIdRole {
@@ -327,11 +419,15 @@ mod tests {
             provider: ProviderKind::SlashId,
             base_url: "http://127.0.0.1:1/slashid".into(),
             settings: ProviderSettings {
-                slashid: settings,
+                products: ProductSettings {
+                    slashid: settings,
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             credentials: Credentials::default(),
             key: "k".into(),
+            limits: SlashId::LIMITS,
         }
     }
 
@@ -420,25 +516,25 @@ mod tests {
     fn validate_rejects_bad_names_and_permissions_without_calling_slashid() {
         let p = provider();
         let r = role();
-        let ok = Target {
+        let ok = Desired {
             name: "billing",
-            spec: Spec::SlashId(&r),
+            spec: &r,
         };
-        p.validate(&ok).unwrap();
-        let slash = Target {
+        p.validate(ok).unwrap();
+        let slash = Desired {
             name: "org/billing",
             ..ok
         };
         assert_eq!(
-            p.validate(&slash).unwrap_err().class(),
+            p.validate(slash).unwrap_err().class(),
             ErrorClass::InvalidSpec
         );
         let mut bad = role();
         bad.permissions.push("bad perm".into());
         let err = p
-            .validate(&Target {
+            .validate(Desired {
                 name: "billing",
-                spec: Spec::SlashId(&bad),
+                spec: &bad,
             })
             .unwrap_err();
         assert!(err.to_string().contains("\"bad perm\""), "{err}");

@@ -84,12 +84,14 @@ impl Client {
         account: &Account,
         name: &str,
         body: &RoleUpdateDto<'_>,
-    ) -> Result<()> {
-        self.call(account, "update role", Method::PATCH, &role_path(name))
+    ) -> Result<RoleDto> {
+        let r: Envelope<RoleDto> = self
+            .call(account, "update role", Method::PATCH, &role_path(name))
             .json(body)
             .send()
-            .await?;
-        Ok(())
+            .await?
+            .json()?;
+        Ok(r.data)
     }
 
     pub async fn delete(&self, account: &Account, name: &str) -> Result<()> {

@@ -1,38 +1,40 @@
-//! Statsig console roles: keyed by name, flags changed by PATCH, observed by GET (list as fallback).
+//! Statsig console roles: keyed by name, flags changed by PATCH, observed by GET (list as
+//! fallback). The create and PATCH answers carry the role, so no read follows a write.
 
 mod client;
 pub mod model;
+pub mod sim;
 
 use std::collections::BTreeMap;
 
-use crate::crd::{StatsigPermissions, StatsigRole};
+use crate::crd::{ProviderKind, ProviderSettings, StatsigPermissions, StatsigRole};
 use crate::providers::http::Http;
-use crate::providers::{Account, Error, Listed, Observed, Provider, Result, Spec, Target};
+use crate::providers::{
+    Account, Desired, Error, Identity, Limits, Listed, Provider, Result, Window, bad_external_id,
+};
 pub use client::role_path;
 use model::{RoleDto, RoleUpdateDto};
 
 pub const DEFAULT_BASE_URL: &str = "https://statsigapi.net";
 
+/// Operator flags for Statsig.
+#[derive(Clone, Debug, Default, clap::Args)]
+#[group(skip)]
+pub struct Flags {
+    /// Default Statsig base URL for configs without an endpoint.
+    #[arg(id = "statsig-url", long = "statsig-url", env = "ROLEPLANE_STATSIG_URL")]
+    pub url: Option<String>,
+}
+
+impl Flags {
+    pub fn base_url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+}
+
 #[derive(Clone)]
 pub struct Statsig {
     client: client::Client,
-}
-
-impl Statsig {
-    pub fn new(http: Http) -> Self {
-        Self {
-            client: client::Client::new(http),
-        }
-    }
-}
-
-fn block<'a>(target: &Target<'a>) -> Result<&'a StatsigRole> {
-    match target.spec {
-        Spec::Statsig(s) => Ok(s),
-        _ => Err(Error::InvalidSpec(
-            "the statsig provider needs a statsig block".into(),
-        )),
-    }
 }
 
 /// The flags the manifest manages, by Statsig wire name.
@@ -84,15 +86,40 @@ fn camel(snake: &str) -> String {
     out
 }
 
-fn summary(role: &StatsigRole, observed: &BTreeMap<String, bool>) -> String {
-    let managed = desired_flags(role).len();
-    let granted = observed.values().filter(|v| **v).count();
-    format!("{granted} flags granted, {managed} managed")
-}
-
 impl Provider for Statsig {
-    fn validate(&self, target: &Target<'_>) -> Result<()> {
-        let role = block(target)?;
+    type Spec = StatsigRole;
+    type Object = RoleDto;
+
+    const KIND: ProviderKind = ProviderKind::Statsig;
+    const IDENTITY: Identity = Identity::Name;
+    const SECRET_KEYS: &'static [&'static str] = &["apiKey"];
+    /// About 100 per 10 s and 900 per 15 min per project (Statsig's Console API docs).
+    const LIMITS: Limits = Limits {
+        windows: &[
+            Window {
+                requests: 100,
+                seconds: 10,
+            },
+            Window {
+                requests: 900,
+                seconds: 900,
+            },
+        ],
+        published: true,
+    };
+
+    fn new(http: Http) -> Self {
+        Self {
+            client: client::Client::new(http),
+        }
+    }
+
+    fn default_base_url(_: &ProviderSettings) -> Option<String> {
+        Some(DEFAULT_BASE_URL.to_string())
+    }
+
+    fn validate(&self, desired: Desired<'_, StatsigRole>) -> Result<()> {
+        let role = desired.spec;
         let mut seen = std::collections::BTreeSet::new();
         for extra in &role.additional_permissions {
             if StatsigPermissions::NAMES.contains(&extra.name.as_str()) {
@@ -109,31 +136,63 @@ impl Provider for Statsig {
                 )));
             }
         }
-        if target.name.trim() != target.name {
+        if desired.name.trim() != desired.name {
             return Err(Error::InvalidSpec(
                 "name must not start or end with spaces".into(),
+            ));
+        }
+        if desired.name.chars().any(char::is_control) {
+            return Err(Error::InvalidSpec(
+                "name must not contain control characters".into(),
             ));
         }
         Ok(())
     }
 
-    fn name_is_key(&self) -> bool {
-        true
+    fn check_external_id(
+        &self,
+        _: &Account,
+        desired: Desired<'_, StatsigRole>,
+        id: &str,
+    ) -> Result<()> {
+        if id == desired.name {
+            return Ok(());
+        }
+        Err(bad_external_id(
+            Self::KIND,
+            id,
+            &format!("Statsig keys roles on their name, so it must be {:?}", desired.name),
+        ))
+    }
+
+    fn id_of(&self, role: &RoleDto) -> String {
+        role.name.clone()
+    }
+
+    fn drift(&self, desired: Desired<'_, StatsigRole>, role: &RoleDto) -> Vec<String> {
+        drift(desired.spec, &role.permissions)
+    }
+
+    fn summary(&self, desired: Desired<'_, StatsigRole>, role: &RoleDto) -> String {
+        let managed = desired_flags(desired.spec).len();
+        let granted = role.permissions.values().filter(|v| **v).count();
+        format!("{granted} flags granted, {managed} managed")
     }
 
     async fn check_access(&self, account: &Account) -> Result<()> {
         self.client.list_page(account, 1, 1).await.map(|_| ())
     }
 
-    async fn list(&self, account: &Account, _target: &Target<'_>) -> Result<Vec<Listed>> {
+    async fn list(&self, account: &Account, _scope: &str) -> Result<Vec<Listed<RoleDto>>> {
         Ok(self
             .client
             .list_all(account)
             .await?
             .into_iter()
             .map(|r| Listed {
-                external_id: r.name.clone(),
-                name: r.name,
+                id: r.name.clone(),
+                name: r.name.clone(),
+                object: Some(r),
             })
             .collect())
     }
@@ -141,43 +200,36 @@ impl Provider for Statsig {
     async fn observe(
         &self,
         account: &Account,
-        target: &Target<'_>,
+        _: Desired<'_, StatsigRole>,
         id: &str,
-    ) -> Result<Option<Observed>> {
-        let role = block(target)?;
-        let found = match self.client.get(account, id).await {
-            Ok(r) => Some(r),
-            Err(e) if e.is_not_found() => None,
+    ) -> Result<Option<RoleDto>> {
+        match self.client.get(account, id).await {
+            Ok(r) => Ok(Some(r)),
+            Err(e) if e.is_not_found() => Ok(None),
             // Statsig may answer 400 for a name it cannot resolve: fall back to the listing.
-            Err(e) if e.status() == Some(400) => self
+            Err(e) if e.status() == Some(400) => Ok(self
                 .client
                 .list_all(account)
                 .await?
                 .into_iter()
-                .find(|r| r.name == id),
-            Err(e) => return Err(e),
-        };
-        Ok(found.map(|r| Observed {
-            external_id: r.name.clone(),
-            drift: drift(role, &r.permissions),
-            summary: summary(role, &r.permissions),
-        }))
+                .find(|r| r.name == id)),
+            Err(e) => Err(e),
+        }
     }
 
-    async fn create(&self, account: &Account, target: &Target<'_>) -> Result<String> {
-        let role = block(target)?;
+    async fn create(&self, account: &Account, desired: Desired<'_, StatsigRole>) -> Result<RoleDto> {
         let body = RoleDto {
-            name: target.name.to_string(),
-            permissions: desired_flags(role),
+            name: desired.name.to_string(),
+            permissions: desired_flags(desired.spec),
         };
         match self.client.create(account, &body).await {
-            Ok(created) => Ok(created.name),
+            Ok(created) => Ok(created),
             Err(e) if matches!(e.status(), Some(400 | 409)) => {
                 // A name clash is reported as 400 or 409: tell it apart from other bad input.
-                match self.client.get(account, target.name).await {
+                match self.client.get(account, desired.name).await {
                     Ok(_) => Err(Error::AlreadyExists(format!(
                         "statsig create role: a role named {:?} already exists ({e})",
-                        target.name
+                        desired.name
                     ))),
                     Err(_) => Err(e),
                 }
@@ -186,12 +238,17 @@ impl Provider for Statsig {
         }
     }
 
-    async fn update(&self, account: &Account, target: &Target<'_>, id: &str) -> Result<()> {
-        let flags = desired_flags(block(target)?);
+    async fn update(
+        &self,
+        account: &Account,
+        desired: Desired<'_, StatsigRole>,
+        current: &RoleDto,
+    ) -> Result<RoleDto> {
+        let flags = desired_flags(desired.spec);
         self.client
             .update(
                 account,
-                id,
+                &current.name,
                 &RoleUpdateDto {
                     permissions: &flags,
                 },
@@ -199,7 +256,7 @@ impl Provider for Statsig {
             .await
     }
 
-    async fn delete(&self, account: &Account, _target: &Target<'_>, id: &str) -> Result<()> {
+    async fn delete(&self, account: &Account, _: Desired<'_, StatsigRole>, id: &str) -> Result<()> {
         match self.client.delete(account, id).await {
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) if e.status() == Some(400) => match self.client.get(account, id).await {
@@ -270,9 +327,9 @@ mod tests {
         });
         let s = Statsig::new(Http::new(Default::default(), Default::default()));
         let err = s
-            .validate(&Target {
+            .validate(Desired {
                 name: "r",
-                spec: Spec::Statsig(&r),
+                spec: &r,
             })
             .unwrap_err();
         assert!(

@@ -10,7 +10,7 @@ use axum::routing::{patch, post, put};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api::Sim;
+use super::api::Shared;
 use super::{LookerSim, SetKind};
 
 #[derive(Deserialize)]
@@ -50,7 +50,7 @@ fn admin_sets(kind: SetKind) -> Router<Arc<LookerSim>> {
         .route(
             collection,
             post(
-                move |State(s): Sim, axum::Json(b): axum::Json<AdminSet>| async move {
+                move |State(s): Shared, axum::Json(b): axum::Json<AdminSet>| async move {
                     let items: Vec<String> = b.items.unwrap_or_default();
                     let refs: Vec<&str> = items.iter().map(String::as_str).collect();
                     let id = s.insert_set(kind, b.name.as_deref().unwrap_or_default(), &refs);
@@ -61,7 +61,7 @@ fn admin_sets(kind: SetKind) -> Router<Arc<LookerSim>> {
         .route(
             &format!("{collection}/{{id}}"),
             patch(
-                move |State(s): Sim,
+                move |State(s): Shared,
                       Path(id): Path<String>,
                       axum::Json(b): axum::Json<AdminSet>| async move {
                     let items: Option<Vec<&str>> = b
@@ -71,7 +71,7 @@ fn admin_sets(kind: SetKind) -> Router<Arc<LookerSim>> {
                     found(s.edit_set(kind, &id, b.name.as_deref(), items.as_deref()))
                 },
             )
-            .delete(move |State(s): Sim, Path(id): Path<String>| async move {
+            .delete(move |State(s): Shared, Path(id): Path<String>| async move {
                 found(s.remove_set(kind, &id))
             }),
         )
@@ -85,14 +85,14 @@ pub fn router(sim: Arc<LookerSim>) -> Router {
     Router::new()
         .route(
             "/_admin/tokens/expire",
-            post(|State(s): Sim| async move {
+            post(|State(s): Shared| async move {
                 s.expire_tokens();
                 StatusCode::NO_CONTENT
             }),
         )
         .route(
             "/_admin/token_ttl",
-            put(|State(s): Sim, axum::Json(t): axum::Json<AdminTtl>| async move {
+            put(|State(s): Shared, axum::Json(t): axum::Json<AdminTtl>| async move {
                 s.set_token_ttl(Duration::from_secs(t.seconds));
                 StatusCode::NO_CONTENT
             }),
@@ -100,7 +100,7 @@ pub fn router(sim: Arc<LookerSim>) -> Router {
         .route(
             "/_admin/roles/{id}",
             patch(
-                |State(s): Sim, Path(id): Path<String>, axum::Json(b): axum::Json<AdminRole>| async move {
+                |State(s): Shared, Path(id): Path<String>, axum::Json(b): axum::Json<AdminRole>| async move {
                     found(s.edit_role(
                         &id,
                         b.name.as_deref(),
@@ -109,7 +109,7 @@ pub fn router(sim: Arc<LookerSim>) -> Router {
                     ))
                 },
             )
-            .delete(|State(s): Sim, Path(id): Path<String>| async move { found(s.remove_role(&id)) }),
+            .delete(|State(s): Shared, Path(id): Path<String>| async move { found(s.remove_role(&id)) }),
         )
         .merge(admin_sets(SetKind::Permission))
         .merge(admin_sets(SetKind::Model))

@@ -12,7 +12,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Inner, Org, Permission, Role, SlashIdSim, Switches, now};
-use crate::providers::slashid::{is_permission_name, is_role_name};
+use crate::sim::Routes;
+
+use super::names::{is_permission_name, is_role_name};
 
 /// A refused request, answered in SlashID's error envelope.
 struct Refusal(StatusCode, String);
@@ -54,7 +56,7 @@ fn with_etag(mut response: Response, etag: &str) -> Response {
     response
 }
 
-type Sim = State<Arc<SlashIdSim>>;
+type Shared = State<Arc<SlashIdSim>>;
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
@@ -203,7 +205,7 @@ fn listing(names: Vec<String>, version: u64) -> Response {
     )
 }
 
-async fn list_roles(State(sim): Sim, headers: HeaderMap) -> Response {
+async fn list_roles(State(sim): Shared, headers: HeaderMap) -> Response {
     let org = tri!(org(&sim, &headers));
     let mut inner = sim.lock();
     let names = inner
@@ -218,7 +220,7 @@ async fn list_roles(State(sim): Sim, headers: HeaderMap) -> Response {
 }
 
 async fn create_role(
-    State(sim): Sim,
+    State(sim): Shared,
     headers: HeaderMap,
     body: Option<axum::Json<Value>>,
 ) -> Response {
@@ -267,7 +269,7 @@ async fn create_role(
     applied(&mut inner, &headers)
 }
 
-async fn get_role(State(sim): Sim, headers: HeaderMap, Path(name): Path<String>) -> Response {
+async fn get_role(State(sim): Shared, headers: HeaderMap, Path(name): Path<String>) -> Response {
     let org = tri!(org(&sim, &headers));
     let inner = sim.lock();
     let Some(role) = inner.orgs.get(&org).and_then(|o| o.roles.get(&name)) else {
@@ -285,7 +287,7 @@ async fn get_role(State(sim): Sim, headers: HeaderMap, Path(name): Path<String>)
 }
 
 async fn patch_role(
-    State(sim): Sim,
+    State(sim): Shared,
     headers: HeaderMap,
     Path(name): Path<String>,
     body: Option<axum::Json<Value>>,
@@ -335,7 +337,7 @@ async fn patch_role(
     applied(&mut inner, &headers)
 }
 
-async fn delete_role(State(sim): Sim, headers: HeaderMap, Path(name): Path<String>) -> Response {
+async fn delete_role(State(sim): Shared, headers: HeaderMap, Path(name): Path<String>) -> Response {
     let org = tri!(write_org(&sim, &headers));
     let mut inner = sim.lock();
     if inner
@@ -352,7 +354,7 @@ async fn delete_role(State(sim): Sim, headers: HeaderMap, Path(name): Path<Strin
     applied(&mut inner, &headers)
 }
 
-async fn list_permissions(State(sim): Sim, headers: HeaderMap) -> Response {
+async fn list_permissions(State(sim): Shared, headers: HeaderMap) -> Response {
     let org = tri!(org(&sim, &headers));
     let mut inner = sim.lock();
     let names = inner
@@ -367,7 +369,7 @@ async fn list_permissions(State(sim): Sim, headers: HeaderMap) -> Response {
 }
 
 async fn create_permission(
-    State(sim): Sim,
+    State(sim): Shared,
     headers: HeaderMap,
     body: Option<axum::Json<Value>>,
 ) -> Response {
@@ -396,7 +398,7 @@ async fn create_permission(
     applied(&mut inner, &headers)
 }
 
-async fn get_permission(State(sim): Sim, headers: HeaderMap, Path(name): Path<String>) -> Response {
+async fn get_permission(State(sim): Shared, headers: HeaderMap, Path(name): Path<String>) -> Response {
     let org = tri!(org(&sim, &headers));
     let inner = sim.lock();
     let Some(p) = inner.orgs.get(&org).and_then(|o| o.permissions.get(&name)) else {
@@ -413,7 +415,7 @@ async fn get_permission(State(sim): Sim, headers: HeaderMap, Path(name): Path<St
 }
 
 async fn patch_permission(
-    State(sim): Sim,
+    State(sim): Shared,
     headers: HeaderMap,
     Path(name): Path<String>,
     body: Option<axum::Json<Value>>,
@@ -442,7 +444,7 @@ async fn patch_permission(
 }
 
 async fn delete_permission(
-    State(sim): Sim,
+    State(sim): Shared,
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Response {
@@ -481,13 +483,13 @@ struct AdminRole {
 /// `PUT _admin/roles/{fullName}` with `{description?, permissions}` (missing permissions are
 /// created), `DELETE _admin/roles/{fullName}`, `PUT|DELETE _admin/permissions/{name}?org=`
 /// (org defaults to the configured one; deleting one that is absent or in use answers 409).
-pub fn routes(sim: Arc<SlashIdSim>) -> crate::sim::Routes {
+pub fn routes(sim: Arc<SlashIdSim>) -> Routes {
     let admin =
         Router::new()
             .route(
                 "/_admin/switches",
-                get(|State(s): Sim| async move { axum::Json(s.switches()) }).put(
-                    |State(s): Sim, axum::Json(w): axum::Json<Switches>| async move {
+                get(|State(s): Shared| async move { axum::Json(s.switches()) }).put(
+                    |State(s): Shared, axum::Json(w): axum::Json<Switches>| async move {
                         s.set_switches(w);
                         StatusCode::NO_CONTENT
                     },
@@ -496,7 +498,7 @@ pub fn routes(sim: Arc<SlashIdSim>) -> crate::sim::Routes {
             .route(
                 "/_admin/roles/{name}",
                 axum::routing::put(
-                    |State(s): Sim,
+                    |State(s): Shared,
                      Path(name): Path<String>,
                      axum::Json(r): axum::Json<AdminRole>| async move {
                         let permissions: Vec<&str> =
@@ -505,7 +507,7 @@ pub fn routes(sim: Arc<SlashIdSim>) -> crate::sim::Routes {
                         StatusCode::NO_CONTENT
                     },
                 )
-                .delete(|State(s): Sim, Path(name): Path<String>| async move {
+                .delete(|State(s): Shared, Path(name): Path<String>| async move {
                     if s.remove_role(&name) {
                         StatusCode::NO_CONTENT
                     } else {
@@ -516,7 +518,7 @@ pub fn routes(sim: Arc<SlashIdSim>) -> crate::sim::Routes {
             .route(
                 "/_admin/permissions/{name}",
                 axum::routing::put(
-                    |State(s): Sim,
+                    |State(s): Shared,
                      Path(name): Path<String>,
                      Query(q): Query<HashMap<String, String>>| async move {
                         let org = q
@@ -528,7 +530,7 @@ pub fn routes(sim: Arc<SlashIdSim>) -> crate::sim::Routes {
                     },
                 )
                 .delete(
-                    |State(s): Sim,
+                    |State(s): Shared,
                      Path(name): Path<String>,
                      Query(q): Query<HashMap<String, String>>| async move {
                         let org = q
@@ -561,5 +563,5 @@ pub fn routes(sim: Arc<SlashIdSim>) -> crate::sim::Routes {
                 .delete(delete_permission),
         )
         .with_state(sim);
-    crate::sim::Routes { api, admin }
+    Routes { api, admin }
 }

@@ -193,21 +193,21 @@ fn group_id(id: &str) -> Result<i64, Failure> {
     })
 }
 
-type Sim = State<Arc<ConfigCatSim>>;
+type Shared = State<Arc<ConfigCatSim>>;
 
-async fn me(State(sim): Sim, headers: HeaderMap) -> Response {
+async fn me(State(sim): Shared, headers: HeaderMap) -> Response {
     let r = authorize(&sim, &headers)
         .map(|()| json!({"email": "sim-user@example.com", "fullName": "Sim User"}));
     respond(r, StatusCode::OK)
 }
 
-async fn products(State(sim): Sim, headers: HeaderMap) -> Response {
+async fn products(State(sim): Shared, headers: HeaderMap) -> Response {
     let r =
         authorize(&sim, &headers).map(|()| sim.store().products.iter().map(product_json).collect());
     respond(r, StatusCode::OK)
 }
 
-async fn environments(State(sim): Sim, headers: HeaderMap, Path(pid): Path<String>) -> Response {
+async fn environments(State(sim): Shared, headers: HeaderMap, Path(pid): Path<String>) -> Response {
     let r = authorize(&sim, &headers).and_then(|()| {
         let store = sim.store();
         let p = store
@@ -218,7 +218,7 @@ async fn environments(State(sim): Sim, headers: HeaderMap, Path(pid): Path<Strin
     respond(r, StatusCode::OK)
 }
 
-async fn list(State(sim): Sim, headers: HeaderMap, Path(pid): Path<String>) -> Response {
+async fn list(State(sim): Shared, headers: HeaderMap, Path(pid): Path<String>) -> Response {
     let r = authorize(&sim, &headers).and_then(|()| {
         let store = sim.store();
         let p = store
@@ -235,7 +235,7 @@ async fn list(State(sim): Sim, headers: HeaderMap, Path(pid): Path<String>) -> R
 }
 
 async fn create(
-    State(sim): Sim,
+    State(sim): Shared,
     headers: HeaderMap,
     Path(pid): Path<String>,
     body: Option<axum::Json<Value>>,
@@ -248,7 +248,7 @@ async fn create(
     respond(r, StatusCode::CREATED)
 }
 
-async fn read(State(sim): Sim, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn read(State(sim): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let r = authorize(&sim, &headers).and_then(|()| {
         let id = group_id(&id)?;
         let store = sim.store();
@@ -262,7 +262,7 @@ async fn read(State(sim): Sim, headers: HeaderMap, Path(id): Path<String>) -> Re
 }
 
 async fn update(
-    State(sim): Sim,
+    State(sim): Shared,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Option<axum::Json<Value>>,
@@ -274,7 +274,7 @@ async fn update(
     respond(r, StatusCode::OK)
 }
 
-async fn remove(State(sim): Sim, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn remove(State(sim): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let r = authorize(&sim, &headers).and_then(|()| {
         let id = group_id(&id)?;
         if sim.remove_group(id) {
@@ -307,32 +307,32 @@ struct AdminNamed {
 /// `PUT _admin/permissions/{id}` (an update body) and `DELETE _admin/permissions/{id}`.
 fn admin_routes(sim: Arc<ConfigCatSim>) -> Router {
     Router::new()
-        .route("/_admin/products", post(|State(s): Sim, axum::Json(b): axum::Json<AdminNamed>| async move {
+        .route("/_admin/products", post(|State(s): Shared, axum::Json(b): axum::Json<AdminNamed>| async move {
             let id = b.product_id.unwrap_or_else(uuid);
             s.add_product_with_id(&id, &b.name);
             let p = s.store().product(&id).map(product_json);
             (StatusCode::CREATED, axum::Json(p)).into_response()
         }))
-        .route("/_admin/products/{pid}", delete(|State(s): Sim, Path(pid): Path<String>| async move {
+        .route("/_admin/products/{pid}", delete(|State(s): Shared, Path(pid): Path<String>| async move {
             if s.remove_product(&pid) { StatusCode::NO_CONTENT } else { StatusCode::NOT_FOUND }
         }))
-        .route("/_admin/products/{pid}/environments", post(|State(s): Sim, Path(pid): Path<String>, axum::Json(b): axum::Json<AdminNamed>| async move {
+        .route("/_admin/products/{pid}/environments", post(|State(s): Shared, Path(pid): Path<String>, axum::Json(b): axum::Json<AdminNamed>| async move {
             let id = b.environment_id.unwrap_or_else(uuid).to_ascii_lowercase();
             if !s.add_environment_with_id(&pid, &id, &b.name) {
                 return (StatusCode::NOT_FOUND, "Product not found.").into_response();
             }
             (StatusCode::CREATED, axum::Json(json!({"environmentId": id, "name": b.name}))).into_response()
         }))
-        .route("/_admin/environments/{eid}", delete(|State(s): Sim, Path(eid): Path<String>| async move {
+        .route("/_admin/environments/{eid}", delete(|State(s): Shared, Path(eid): Path<String>| async move {
             if s.remove_environment(&eid) { StatusCode::NO_CONTENT } else { StatusCode::NOT_FOUND }
         }))
-        .route("/_admin/products/{pid}/permissions", post(|State(s): Sim, Path(pid): Path<String>, axum::Json(b): axum::Json<Value>| async move {
+        .route("/_admin/products/{pid}/permissions", post(|State(s): Shared, Path(pid): Path<String>, axum::Json(b): axum::Json<Value>| async move {
             let r = create_group(&s, &pid, &b).map(|g| group_json(&s.store(), &g));
             respond(r, StatusCode::CREATED)
         }))
-        .route("/_admin/permissions/{id}", put(|State(s): Sim, Path(id): Path<String>, axum::Json(b): axum::Json<Value>| async move {
+        .route("/_admin/permissions/{id}", put(|State(s): Shared, Path(id): Path<String>, axum::Json(b): axum::Json<Value>| async move {
             respond(update_group(&s, &id, &b), StatusCode::OK)
-        }).delete(|State(s): Sim, Path(id): Path<String>| async move {
+        }).delete(|State(s): Shared, Path(id): Path<String>| async move {
             match id.parse() {
                 Ok(id) if s.remove_group(id) => StatusCode::NO_CONTENT,
                 _ => StatusCode::NOT_FOUND,

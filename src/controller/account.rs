@@ -1,7 +1,7 @@
 //! From a resource's `providerConfigRef` to an [`Account`]: the config (namespace rules: a
 //! ProviderConfig in the same namespace, or a ClusterProviderConfig whose `allowedNamespaces`
-//! admits it; default deny), the referenced Secret (read on demand, never cached cluster-wide) and
-//! the endpoint.
+//! admits it; default deny), the referenced Secret (read on demand, never cached) and the
+//! endpoint.
 
 use std::collections::BTreeMap;
 
@@ -10,12 +10,11 @@ use kube::Api;
 
 use super::Context;
 use super::error::{Error, Result};
-use super::secrets::Dependent;
 use crate::crd::{
     AllowedNamespaces, ClusterProviderConfig, LabelSelectorOperator, ProviderConfig,
     ProviderConfigKind, ProviderConfigReference, ProviderKind, ProviderSettings,
 };
-use crate::providers::{Account, Credentials, Providers, credentials::required_keys};
+use crate::providers::{Account, Credentials, Provider};
 
 /// A config resolved to the pieces an [`Account`] needs.
 #[derive(Clone, Debug)]
@@ -133,11 +132,9 @@ pub fn admits(
         })
 }
 
-/// Reads the config's Secret and builds the account. Registers the Secret with the watch so a
-/// rotation re-runs everything that uses it.
-pub async fn account(ctx: &Context, view: &ConfigView, user: Dependent) -> Result<Account> {
-    ctx.secrets
-        .track(&view.secret_namespace, &view.secret_name, user);
+/// Reads the config's Secret (never cached: a rotated key is used on the next call) and builds
+/// the account for `P`, the config's product.
+pub async fn account<P: Provider>(ctx: &Context, view: &ConfigView) -> Result<Account> {
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &view.secret_namespace);
     let secret = match api.get_opt(&view.secret_name).await {
         Ok(Some(s)) => s,
@@ -167,7 +164,7 @@ pub async fn account(ctx: &Context, view: &ConfigView, user: Dependent) -> Resul
         .collect();
     values.extend(secret.string_data.unwrap_or_default());
     let credentials = Credentials::new(values);
-    let missing = credentials.missing(view.provider);
+    let missing = credentials.missing(P::SECRET_KEYS);
     if !missing.is_empty() {
         return Err(Error::CredentialsMissing(format!(
             "Secret {}/{} lacks key(s) {} needed for {} (expected keys: {})",
@@ -175,15 +172,15 @@ pub async fn account(ctx: &Context, view: &ConfigView, user: Dependent) -> Resul
             view.secret_name,
             missing.join(", "),
             view.provider,
-            required_keys(view.provider).join(", ")
+            P::SECRET_KEYS.join(", ")
         )));
     }
     let base_url = view
         .settings
         .endpoint
         .clone()
-        .or_else(|| ctx.config.base_urls.get(&view.provider).cloned())
-        .or_else(|| Providers::default_base_url(view.provider, &view.settings))
+        .or_else(|| ctx.config.base_urls.get(P::KIND).map(str::to_string))
+        .or_else(|| P::default_base_url(&view.settings))
         .ok_or_else(|| {
             Error::InvalidSpec(format!(
                 "{} sets no endpoint; {} needs one",
@@ -200,6 +197,7 @@ pub async fn account(ctx: &Context, view: &ConfigView, user: Dependent) -> Resul
         base_url,
         settings: view.settings.clone(),
         credentials,
+        limits: P::LIMITS,
     })
 }
 

@@ -14,9 +14,51 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ProductSim, Traffic};
+use crate::sim::{ProductSim, Simulated, Routes, Traffic, product_router};
 
 pub type Role = BTreeMap<String, bool>;
+
+/// Statsig console API keys the simulator accepts.
+#[derive(Clone, Debug, clap::Args)]
+#[group(skip)]
+pub struct Args {
+    /// Statsig console API keys accepted by /statsig (comma-separated; each key is its own project).
+    #[arg(
+        id = "statsig-api-keys",
+        long = "statsig-api-keys",
+        env = "ROLEPLANE_SIM_STATSIG_API_KEYS",
+        value_delimiter = ',',
+        default_value = "console-sim-key"
+    )]
+    pub api_keys: Vec<String>,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Self {
+            api_keys: vec!["console-sim-key".into()],
+        }
+    }
+}
+
+/// The simulator the registry assembles.
+pub type Sim = StatsigSim;
+
+impl Simulated for StatsigSim {
+    type Args = Args;
+
+    fn new(args: Args) -> Self {
+        StatsigSim::new(args.api_keys)
+    }
+
+    fn mounts(self: &Arc<Self>) -> Vec<(&'static str, Router)> {
+        vec![("/statsig", product_router(routes(self.clone()), self.clone()))]
+    }
+
+    fn main_traffic(&self) -> &Traffic {
+        &self.traffic
+    }
+}
 
 pub struct StatsigSim {
     pub traffic: Traffic,
@@ -136,7 +178,7 @@ fn not_found() -> Response {
     )
 }
 
-type Sim = State<Arc<StatsigSim>>;
+type Shared = State<Arc<StatsigSim>>;
 
 /// The project of the request's key, or the 401 Statsig answers.
 #[allow(clippy::result_large_err)] // the error is the HTTP response itself
@@ -172,7 +214,7 @@ struct ListQuery {
     limit: Option<String>,
 }
 
-async fn list(State(sim): Sim, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
+async fn list(State(sim): Shared, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
     let key = match project(&sim, &headers) {
         Ok(k) => k,
         Err(r) => return r,
@@ -207,7 +249,7 @@ async fn list(State(sim): Sim, headers: HeaderMap, Query(q): Query<ListQuery>) -
     .into_response()
 }
 
-async fn create(State(sim): Sim, headers: HeaderMap, body: Option<axum::Json<Value>>) -> Response {
+async fn create(State(sim): Shared, headers: HeaderMap, body: Option<axum::Json<Value>>) -> Response {
     let key = match project(&sim, &headers) {
         Ok(k) => k,
         Err(r) => return r,
@@ -241,7 +283,7 @@ async fn create(State(sim): Sim, headers: HeaderMap, body: Option<axum::Json<Val
         .into_response()
 }
 
-async fn read(State(sim): Sim, headers: HeaderMap, Path(name): Path<String>) -> Response {
+async fn read(State(sim): Shared, headers: HeaderMap, Path(name): Path<String>) -> Response {
     let key = match project(&sim, &headers) {
         Ok(k) => k,
         Err(r) => return r,
@@ -256,7 +298,7 @@ async fn read(State(sim): Sim, headers: HeaderMap, Path(name): Path<String>) -> 
 }
 
 async fn update(
-    State(sim): Sim,
+    State(sim): Shared,
     headers: HeaderMap,
     Path(name): Path<String>,
     body: Option<axum::Json<Value>>,
@@ -286,7 +328,7 @@ async fn update(
         .into_response()
 }
 
-async fn delete(State(sim): Sim, headers: HeaderMap, Path(name): Path<String>) -> Response {
+async fn delete(State(sim): Shared, headers: HeaderMap, Path(name): Path<String>) -> Response {
     let key = match project(&sim, &headers) {
         Ok(k) => k,
         Err(r) => return r,
@@ -306,13 +348,13 @@ struct AdminRole {
 
 /// The API under `/statsig`, plus admin edits: `PUT _admin/roles/{name}` with
 /// `{key, permissions}` and `DELETE _admin/roles/{name}?key=`.
-pub fn routes(sim: Arc<StatsigSim>) -> super::Routes {
+pub fn routes(sim: Arc<StatsigSim>) -> Routes {
     let admin =
         Router::new()
             .route(
                 "/_admin/roles/{name}",
                 axum::routing::put(
-                    |State(s): Sim,
+                    |State(s): Shared,
                      Path(name): Path<String>,
                      axum::Json(r): axum::Json<AdminRole>| async move {
                         s.put_role(&r.key, &name, r.permissions);
@@ -320,7 +362,7 @@ pub fn routes(sim: Arc<StatsigSim>) -> super::Routes {
                     },
                 )
                 .delete(
-                    |State(s): Sim,
+                    |State(s): Shared,
                      Path(name): Path<String>,
                      Query(q): Query<HashMap<String, String>>| async move {
                         let key = q.get("key").cloned().unwrap_or_default();
@@ -340,5 +382,5 @@ pub fn routes(sim: Arc<StatsigSim>) -> super::Routes {
             get(read).patch(update).delete(delete),
         )
         .with_state(sim);
-    super::Routes { api, admin }
+    Routes { api, admin }
 }

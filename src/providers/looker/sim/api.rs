@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::{LookerSim, SetKind, SimRole, State as SimState, key, seed};
 
-pub(super) type Sim = State<Arc<LookerSim>>;
+pub(super) type Shared = State<Arc<LookerSim>>;
 pub(super) type Params = Query<HashMap<String, String>>;
 
 const DOCS: &str = "https://cloud.google.com/looker/docs/r/err/4.0";
@@ -159,7 +159,7 @@ fn decode(s: &str) -> String {
 }
 
 /// `POST /login` with a form body (or the deprecated query parameters).
-async fn login(State(sim): Sim, Query(q): Params, body: Bytes) -> Response {
+async fn login(State(sim): Shared, Query(q): Params, body: Bytes) -> Response {
     let mut params: HashMap<String, String> = String::from_utf8_lossy(&body)
         .split('&')
         .filter_map(|kv| kv.split_once('='))
@@ -192,7 +192,7 @@ async fn login(State(sim): Sim, Query(q): Params, body: Bytes) -> Response {
     .into_response()
 }
 
-async fn logout(State(sim): Sim, headers: HeaderMap) -> Response {
+async fn logout(State(sim): Shared, headers: HeaderMap) -> Response {
     authorized!(sim, headers);
     if let Some(t) = token_of(&headers) {
         sim.lock().tokens.remove(t);
@@ -200,7 +200,7 @@ async fn logout(State(sim): Sim, headers: HeaderMap) -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn permissions(State(sim): Sim, headers: HeaderMap) -> Response {
+async fn permissions(State(sim): Shared, headers: HeaderMap) -> Response {
     authorized!(sim, headers);
     let list: Vec<Value> = seed::PERMISSIONS
         .iter()
@@ -219,7 +219,7 @@ pub(super) fn text(body: &Value, field: &str) -> Result<Option<String>, ()> {
     }
 }
 
-async fn list_roles(State(sim): Sim, headers: HeaderMap, Query(q): Params) -> Response {
+async fn list_roles(State(sim): Shared, headers: HeaderMap, Query(q): Params) -> Response {
     authorized!(sim, headers);
     let state = sim.lock();
     let ids: Option<Vec<&str>> = q.get("ids").map(|v| v.split(',').collect());
@@ -232,7 +232,7 @@ async fn list_roles(State(sim): Sim, headers: HeaderMap, Query(q): Params) -> Re
     axum::Json(rows).into_response()
 }
 
-async fn search_roles(State(sim): Sim, headers: HeaderMap, Query(q): Params) -> Response {
+async fn search_roles(State(sim): Shared, headers: HeaderMap, Query(q): Params) -> Response {
     authorized!(sim, headers);
     let state = sim.lock();
     let rows = state
@@ -249,7 +249,7 @@ async fn search_roles(State(sim): Sim, headers: HeaderMap, Query(q): Params) -> 
     page(rows, &q)
 }
 
-async fn get_role(State(sim): Sim, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn get_role(State(sim): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
     authorized!(sim, headers);
     let state = sim.lock();
     match key(&id).and_then(|k| state.roles.get(&k)) {
@@ -323,7 +323,7 @@ fn role_fields(
 }
 
 async fn create_role(
-    State(sim): Sim,
+    State(sim): Shared,
     headers: HeaderMap,
     body: Option<axum::Json<Value>>,
 ) -> Response {
@@ -349,7 +349,7 @@ async fn create_role(
 }
 
 async fn update_role(
-    State(sim): Sim,
+    State(sim): Shared,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Option<axum::Json<Value>>,
@@ -383,7 +383,7 @@ async fn update_role(
     axum::Json(sim.role_json(&state, &role)).into_response()
 }
 
-async fn delete_role(State(sim): Sim, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn delete_role(State(sim): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
     authorized!(sim, headers);
     let mut state = sim.lock();
     let Some(k) = key(&id).filter(|k| state.roles.contains_key(k)) else {

@@ -1,9 +1,18 @@
-//! PermissionGroup: one ConfigCat product permission group.
+//! ConfigCat: the PermissionGroup kind (one ConfigCat product permission group) is this
+//! product's own; its CEL rules sit on the kind below.
 
-use super::{ManagedSpec, ManagedStatus};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use super::Rules;
+use crate::crd::{ManagedSpec, ManagedStatus};
+
+/// ConfigCat adds nothing to the shared kinds.
+pub(super) const RULES: Rules = Rules {
+    role: &[],
+    config: &[],
+};
 
 mod flags {
     //! ConfigCat's wire names are camelCase, and the Rust field names are the wire names.
@@ -109,8 +118,8 @@ pub struct EnvironmentAccess {
         )
     )]
     pub environment_id: String,
-    /// full, readOnly or none.
-    pub access_type: EnvironmentAccessType,
+    /// full, readOnly or none (ConfigCat's `environmentAccessType`).
+    pub environment_access_type: EnvironmentAccessType,
 }
 
 /// Approval rights on one environment.

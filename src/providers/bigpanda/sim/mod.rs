@@ -22,9 +22,68 @@ use serde_json::{Value, json};
 
 pub use state::{ActionsForm, RoleInput, Settings, SimPermission, SimRole};
 
-use super::{ProductSim, Traffic};
+use crate::sim::{ProductSim, Simulated, Routes, Traffic, product_router};
 
 pub const ROLES_PATH: &str = "/resources/v2.1/roles";
+
+/// BigPanda user API keys the simulator accepts, one per region.
+#[derive(Clone, Debug, clap::Args)]
+#[group(skip)]
+pub struct Args {
+    /// BigPanda user API key accepted by /bigpanda (the US region).
+    #[arg(
+        id = "bigpanda-api-key",
+        long = "bigpanda-api-key",
+        env = "ROLEPLANE_SIM_BIGPANDA_API_KEY",
+        default_value = "sim-bigpanda-key"
+    )]
+    pub api_key: String,
+    /// BigPanda user API key accepted by /bigpanda-eu (the EU region; US keys get 401 there).
+    #[arg(
+        id = "bigpanda-eu-api-key",
+        long = "bigpanda-eu-api-key",
+        env = "ROLEPLANE_SIM_BIGPANDA_EU_API_KEY",
+        default_value = "sim-bigpanda-eu-key"
+    )]
+    pub eu_api_key: String,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Self {
+            api_key: "sim-bigpanda-key".into(),
+            eu_api_key: "sim-bigpanda-eu-key".into(),
+        }
+    }
+}
+
+/// Both regions: `/bigpanda` (US) and `/bigpanda-eu` (EU), with separate state and keys.
+pub struct Sim {
+    pub us: Arc<BigPandaSim>,
+    pub eu: Arc<BigPandaSim>,
+}
+
+impl Simulated for Sim {
+    type Args = Args;
+
+    fn new(args: Args) -> Self {
+        Self {
+            us: Arc::new(BigPandaSim::new("us", args.api_key)),
+            eu: Arc::new(BigPandaSim::new("eu", args.eu_api_key)),
+        }
+    }
+
+    fn mounts(self: &Arc<Self>) -> Vec<(&'static str, Router)> {
+        vec![
+            ("/bigpanda", product_router(routes(self.us.clone()), self.us.clone())),
+            ("/bigpanda-eu", product_router(routes(self.eu.clone()), self.eu.clone())),
+        ]
+    }
+
+    fn main_traffic(&self) -> &Traffic {
+        &self.us.traffic
+    }
+}
 
 struct Store {
     roles: Vec<SimRole>,
@@ -216,7 +275,7 @@ fn answer(sim: &BigPandaSim, status: StatusCode, data: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-type Sim = State<Arc<BigPandaSim>>;
+type Shared = State<Arc<BigPandaSim>>;
 
 /// The 401 BigPanda answers unless `Authorization: Bearer <key>` carries a key of this region.
 fn unauthorized(sim: &BigPandaSim, headers: &HeaderMap) -> Option<Response> {
@@ -249,7 +308,7 @@ struct ListQuery {
     per_page: Option<String>,
 }
 
-async fn list(State(sim): Sim, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
+async fn list(State(sim): Shared, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
     if let Some(r) = unauthorized(&sim, &headers) {
         return r;
     }
@@ -275,7 +334,7 @@ async fn list(State(sim): Sim, headers: HeaderMap, Query(q): Query<ListQuery>) -
     answer(&sim, StatusCode::OK, Value::Array(data))
 }
 
-async fn create(State(sim): Sim, headers: HeaderMap, bytes: Bytes) -> Response {
+async fn create(State(sim): Shared, headers: HeaderMap, bytes: Bytes) -> Response {
     if let Some(r) = unauthorized(&sim, &headers) {
         return r;
     }
@@ -291,7 +350,7 @@ async fn create(State(sim): Sim, headers: HeaderMap, bytes: Bytes) -> Response {
     answer(&sim, StatusCode::CREATED, state::render(&role, form))
 }
 
-async fn read(State(sim): Sim, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn read(State(sim): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
     if let Some(r) = unauthorized(&sim, &headers) {
         return r;
     }
@@ -313,7 +372,7 @@ fn refuse_built_in(role: &SimRole) -> Response {
 }
 
 async fn replace(
-    State(sim): Sim,
+    State(sim): Shared,
     headers: HeaderMap,
     Path(id): Path<String>,
     bytes: Bytes,
@@ -348,7 +407,7 @@ async fn replace(
     )
 }
 
-async fn delete(State(sim): Sim, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn delete(State(sim): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
     if let Some(r) = unauthorized(&sim, &headers) {
         return r;
     }
@@ -374,12 +433,12 @@ struct AdminEdit {
 /// `POST _admin/roles` (a create body; no uniqueness check) → the role,
 /// `PATCH _admin/roles/{id}` with any of `{name, users, permissions}`,
 /// `DELETE _admin/roles/{id}`, and `GET|PUT _admin/settings` ([`Settings`]).
-pub fn routes(sim: Arc<BigPandaSim>) -> super::Routes {
+pub fn routes(sim: Arc<BigPandaSim>) -> Routes {
     let admin =
         Router::new()
             .route(
                 "/_admin/roles",
-                post(|State(s): Sim, bytes: Bytes| async move {
+                post(|State(s): Shared, bytes: Bytes| async move {
                     match role_input(&bytes) {
                         Ok(input) => {
                             (StatusCode::CREATED, axum::Json(s.insert_role(input))).into_response()
@@ -391,7 +450,7 @@ pub fn routes(sim: Arc<BigPandaSim>) -> super::Routes {
             .route(
                 "/_admin/roles/{id}",
                 axum::routing::patch(
-                    |State(s): Sim,
+                    |State(s): Shared,
                      Path(id): Path<String>,
                      axum::Json(e): axum::Json<AdminEdit>| async move {
                         let found = s.edit_role(&id, |r| {
@@ -412,7 +471,7 @@ pub fn routes(sim: Arc<BigPandaSim>) -> super::Routes {
                         }
                     },
                 )
-                .delete(|State(s): Sim, Path(id): Path<String>| async move {
+                .delete(|State(s): Shared, Path(id): Path<String>| async move {
                     if s.remove_role(&id) {
                         StatusCode::NO_CONTENT
                     } else {
@@ -422,8 +481,8 @@ pub fn routes(sim: Arc<BigPandaSim>) -> super::Routes {
             )
             .route(
                 "/_admin/settings",
-                get(|State(s): Sim| async move { axum::Json(s.settings()) }).put(
-                    |State(s): Sim, axum::Json(settings): axum::Json<Settings>| async move {
+                get(|State(s): Shared| async move { axum::Json(s.settings()) }).put(
+                    |State(s): Shared, axum::Json(settings): axum::Json<Settings>| async move {
                         s.set_settings(settings);
                         StatusCode::NO_CONTENT
                     },
@@ -437,5 +496,5 @@ pub fn routes(sim: Arc<BigPandaSim>) -> super::Routes {
             get(read).put(replace).delete(delete),
         )
         .with_state(sim);
-    super::Routes { api, admin }
+    Routes { api, admin }
 }

@@ -19,10 +19,65 @@ use std::sync::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{ProductSim, Traffic};
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::sim::{ProductSim, Simulated, Traffic, product_router};
 
 mod api;
+mod names;
 pub use api::routes;
+
+/// The SlashID key and organisation the simulator accepts.
+#[derive(Clone, Debug, clap::Args)]
+#[group(skip)]
+pub struct Args {
+    /// SlashID API key accepted by /slashid (it belongs to the organisation below).
+    #[arg(
+        id = "slashid-api-key",
+        long = "slashid-api-key",
+        env = "ROLEPLANE_SIM_SLASHID_API_KEY",
+        default_value = "sim-slashid-key"
+    )]
+    pub api_key: String,
+    /// SlashID organisation id the key belongs to (`SlashID-OrgID`, and the role name prefix).
+    #[arg(
+        id = "slashid-org-id",
+        long = "slashid-org-id",
+        env = "ROLEPLANE_SIM_SLASHID_ORG_ID",
+        default_value = "sim-org"
+    )]
+    pub org_id: String,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Self {
+            api_key: "sim-slashid-key".into(),
+            org_id: "sim-org".into(),
+        }
+    }
+}
+
+/// The simulator the registry assembles.
+pub type Sim = SlashIdSim;
+
+impl Simulated for SlashIdSim {
+    type Args = Args;
+
+    fn new(args: Args) -> Self {
+        SlashIdSim::new(args.api_key, args.org_id)
+    }
+
+    fn mounts(self: &Arc<Self>) -> Vec<(&'static str, Router)> {
+        vec![("/slashid", product_router(routes(self.clone()), self.clone()))]
+    }
+
+    fn main_traffic(&self) -> &Traffic {
+        &self.traffic
+    }
+}
 
 /// A role as stored.
 #[derive(Clone, Debug, PartialEq, Serialize)]

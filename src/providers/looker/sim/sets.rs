@@ -12,7 +12,7 @@ use axum::routing::get;
 use serde_json::Value;
 
 use super::api::{
-    Params, Sim, authorize, authorized, bad_request, cannot_modify, error, invalid, like,
+    Params, Shared, authorize, authorized, bad_request, cannot_modify, error, invalid, like,
     not_found, page, pick, text,
 };
 use super::{LookerSim, SetKind, State as SimState, key, seed, set_json};
@@ -228,29 +228,29 @@ pub(super) fn routes(kind: SetKind) -> Router<Arc<LookerSim>> {
     Router::new()
         .route(
             collection,
-            get(move |State(s): Sim, h: HeaderMap, Query(q): Params| list_sets(kind, s, h, q))
+            get(move |State(s): Shared, h: HeaderMap, Query(q): Params| list_sets(kind, s, h, q))
                 .post(
-                    move |State(s): Sim, h: HeaderMap, b: Option<axum::Json<Value>>| {
+                    move |State(s): Shared, h: HeaderMap, b: Option<axum::Json<Value>>| {
                         create_set(kind, s, h, b)
                     },
                 ),
         )
         .route(
             &format!("{collection}/search"),
-            get(move |State(s): Sim, h: HeaderMap, Query(q): Params| search_sets(kind, s, h, q)),
+            get(move |State(s): Shared, h: HeaderMap, Query(q): Params| search_sets(kind, s, h, q)),
         )
         .route(
             &format!("{collection}/{{id}}"),
-            get(move |State(s): Sim, h: HeaderMap, Path(id): Path<String>| get_set(kind, s, h, id))
+            get(move |State(s): Shared, h: HeaderMap, Path(id): Path<String>| get_set(kind, s, h, id))
                 .patch(
-                    move |State(s): Sim,
+                    move |State(s): Shared,
                           h: HeaderMap,
                           Path(id): Path<String>,
                           b: Option<axum::Json<Value>>| {
                         update_set(kind, s, h, id, b)
                     },
                 )
-                .delete(move |State(s): Sim, h: HeaderMap, Path(id): Path<String>| {
+                .delete(move |State(s): Shared, h: HeaderMap, Path(id): Path<String>| {
                     delete_set(kind, s, h, id)
                 }),
         )

@@ -18,7 +18,72 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{ProductSim, Traffic};
+use axum::Router;
+
+use crate::sim::{ProductSim, Simulated, Routes, Traffic, product_router};
+
+/// The Looker API client id and secret the simulator accepts, and its token lifetime.
+#[derive(Clone, Debug, clap::Args)]
+#[group(skip)]
+pub struct Args {
+    /// Looker API client id accepted by /looker/api/4.0/login.
+    #[arg(
+        id = "looker-client-id",
+        long = "looker-client-id",
+        env = "ROLEPLANE_SIM_LOOKER_CLIENT_ID",
+        default_value = "sim-client-id"
+    )]
+    pub client_id: String,
+    /// Looker API client secret accepted by /looker/api/4.0/login.
+    #[arg(
+        id = "looker-client-secret",
+        long = "looker-client-secret",
+        env = "ROLEPLANE_SIM_LOOKER_CLIENT_SECRET",
+        default_value = "sim-client-secret"
+    )]
+    pub client_secret: String,
+    /// Lifetime of Looker access tokens in seconds (`expires_in`; 401 afterwards).
+    #[arg(
+        id = "looker-token-ttl-seconds",
+        long = "looker-token-ttl-seconds",
+        env = "ROLEPLANE_SIM_LOOKER_TOKEN_TTL_SECONDS",
+        default_value_t = 3600
+    )]
+    pub token_ttl_seconds: u64,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Self {
+            client_id: "sim-client-id".into(),
+            client_secret: "sim-client-secret".into(),
+            token_ttl_seconds: 3600,
+        }
+    }
+}
+
+/// The simulator the registry assembles.
+pub type Sim = LookerSim;
+
+impl Simulated for LookerSim {
+    type Args = Args;
+
+    fn new(args: Args) -> Self {
+        LookerSim::new(
+            &args.client_id,
+            &args.client_secret,
+            Duration::from_secs(args.token_ttl_seconds),
+        )
+    }
+
+    fn mounts(self: &Arc<Self>) -> Vec<(&'static str, Router)> {
+        vec![("/looker", product_router(routes(self.clone()), self.clone()))]
+    }
+
+    fn main_traffic(&self) -> &Traffic {
+        &self.traffic
+    }
+}
 
 /// Permission set or model set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -380,8 +445,8 @@ impl ProductSim for LookerSim {
 }
 
 /// The API under `/looker/api/4.0` and the admin edits under `/looker/_admin`.
-pub fn routes(sim: Arc<LookerSim>) -> super::Routes {
-    super::Routes {
+pub fn routes(sim: Arc<LookerSim>) -> Routes {
+    Routes {
         api: api::router(sim.clone()),
         admin: admin::router(sim),
     }

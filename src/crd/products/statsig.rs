@@ -1,8 +1,18 @@
-//! Statsig permission flags, typed and documented.
+//! Statsig: the `statsig` block of a Role (permission flags, typed and documented).
 
-use super::NamedFlag;
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
+
+use super::Rules;
+
+/// Statsig keys roles on their name, so a Role's `name` cannot change.
+pub(super) const RULES: Rules = Rules {
+    role: &[(
+        "!has(self.statsig) || self.name == oldSelf.name",
+        "name is immutable: Statsig keys roles on their name",
+    )],
+    config: &[],
+};
 
 flags! {
     /// Statsig permission flags. A flag left out is not managed: Roleplane neither sends nor
@@ -71,7 +81,18 @@ flags! {
     }
 }
 
-/// Statsig console role content.
+/// A flag by name, for Statsig flags newer than this release.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NamedFlag {
+    /// Flag name exactly as the product API spells it (e.g. `some_new_flag`).
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[a-z][a-z0-9_]*$"))]
+    pub name: String,
+    /// Whether the flag is granted.
+    pub enabled: bool,
+}
+
+/// Statsig console role: permission flags.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatsigRole {

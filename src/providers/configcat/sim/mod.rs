@@ -22,8 +22,9 @@ use axum::response::Response;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{ProductSim, Traffic};
-use crate::crd::ConfigCatPermissions;
+use axum::Router;
+
+use crate::sim::{ProductSim, Simulated, Traffic, product_router};
 
 pub const DEMO_PRODUCT_ID: &str = "c0ffee00-0000-4000-8000-000000000001";
 pub const DEMO_TEST_ENVIRONMENT_ID: &str = "c0ffee00-0000-4000-8000-000000000011";
@@ -300,14 +301,91 @@ impl ProductSim for ConfigCatSim {
 }
 
 /// The product's router: API (faults, recording, rate-limit headers) and admin edits.
-pub fn router(sim: Arc<ConfigCatSim>) -> axum::Router {
-    super::product_router(api::routes(sim.clone()), sim.clone())
+pub fn router(sim: Arc<ConfigCatSim>) -> Router {
+    product_router(api::routes(sim.clone()), sim.clone())
         .layer(middleware::from_fn_with_state(sim, rate_limit_headers))
 }
 
-/// Every typed flag name ConfigCat reports.
+/// The boolean flags of `PermissionGroupModel` / `CreatePermissionGroupRequest`, as ConfigCat's
+/// API description lists them (`providers/configcat.md`).
+const FLAGS: &[&str] = &[
+    "canManageMembers",
+    "canCreateOrUpdateConfig",
+    "canDeleteConfig",
+    "canCreateOrUpdateEnvironment",
+    "canDeleteEnvironment",
+    "canCreateOrUpdateSetting",
+    "canTagSetting",
+    "canDeleteSetting",
+    "canCreateOrUpdateTag",
+    "canDeleteTag",
+    "canManageWebhook",
+    "canUseExportImport",
+    "canManageProductPreferences",
+    "canManageIntegrations",
+    "canViewSdkKey",
+    "canRotateSdkKey",
+    "canCreateOrUpdateSegments",
+    "canDeleteSegments",
+    "canViewProductAuditLog",
+    "canViewProductStatistics",
+    "canDisable2FA",
+];
+
+/// Every flag name ConfigCat reports.
 fn flag_names() -> &'static [&'static str] {
-    ConfigCatPermissions::NAMES
+    FLAGS
+}
+
+/// ConfigCat Public API credentials the simulator accepts.
+#[derive(Clone, Debug, clap::Args)]
+#[group(skip)]
+pub struct Args {
+    /// ConfigCat Public API username accepted by /configcat (HTTP Basic).
+    #[arg(
+        id = "configcat-username",
+        long = "configcat-username",
+        env = "ROLEPLANE_SIM_CONFIGCAT_USERNAME",
+        default_value = "sim-user"
+    )]
+    pub username: String,
+    /// ConfigCat Public API password accepted by /configcat (HTTP Basic).
+    #[arg(
+        id = "configcat-password",
+        long = "configcat-password",
+        env = "ROLEPLANE_SIM_CONFIGCAT_PASSWORD",
+        default_value = "sim-password",
+        hide_env_values = true
+    )]
+    pub password: String,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Self {
+            username: "sim-user".into(),
+            password: "sim-password".into(),
+        }
+    }
+}
+
+/// The simulator the registry assembles.
+pub type Sim = ConfigCatSim;
+
+impl Simulated for ConfigCatSim {
+    type Args = Args;
+
+    fn new(args: Args) -> Self {
+        ConfigCatSim::new(args.username, args.password)
+    }
+
+    fn mounts(self: &Arc<Self>) -> Vec<(&'static str, Router)> {
+        vec![("/configcat", router(self.clone()))]
+    }
+
+    fn main_traffic(&self) -> &Traffic {
+        &self.traffic
+    }
 }
 
 #[cfg(test)]

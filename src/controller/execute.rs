@@ -1,0 +1,216 @@
+//! The thin executor around `decide`: resolve the account, look where the decision says, take the
+//! step it names (create through the intent protocol, adopt, update), and report the outcome.
+
+use kube::runtime::events::EventType;
+use kube::{Api, ResourceExt};
+
+use super::decide::{self, Adoption, Change, Facts, Found, Lookup, Seen, Step};
+use super::error::{Error, Result};
+use super::report::Outcome;
+use super::status::{self, READY};
+use super::{Context, account, intent};
+use crate::crd::{ConditionStatus, Managed, ManagementPolicy};
+use crate::providers::{self, Account, Desired, Provider};
+
+/// The account of `obj`'s config for `P`. Cleanup passes `validate: false`: deleting must not
+/// depend on the spec validating (a spec broken after the object was created must still be
+/// deletable).
+pub async fn prepare<K: Managed, P: Provider>(
+    obj: &K,
+    ctx: &Context,
+    provider: &P,
+    desired: Desired<'_, P::Spec>,
+    validate: bool,
+) -> Result<Account> {
+    if validate {
+        provider.validate(desired)?;
+    }
+    let namespace = obj.namespace().unwrap_or_default();
+    let m = obj.managed();
+    let view = account::config(ctx, &namespace, &m.provider_config_ref).await?;
+    if view.provider != P::KIND {
+        return Err(Error::InvalidSpec(format!(
+            "the spec has a {} block but {} is for {}",
+            P::KIND,
+            view.describe,
+            view.provider
+        )));
+    }
+    account::account::<P>(ctx, &view).await
+}
+
+/// The resource's facts, as the decision reads them.
+pub fn facts<K: Managed>(obj: &K) -> Facts {
+    let m = obj.managed();
+    let status = obj.managed_status();
+    Facts {
+        wanted: m.external_id.clone(),
+        known: status.and_then(|s| s.external_id.clone()),
+        intent: intent::pending(obj),
+        observe_only: m.management_policy == ManagementPolicy::ObserveOnly,
+        was_ready: status.is_some_and(|s| {
+            s.observed_generation == obj.meta().generation
+                && status::find(&s.conditions, READY)
+                    .is_some_and(|c| c.status == ConditionStatus::True)
+        }),
+    }
+}
+
+/// Looks where `lookup` says; returns what was found and the objects themselves.
+pub async fn find<P: Provider>(
+    provider: &P,
+    account: &Account,
+    desired: Desired<'_, P::Spec>,
+    lookup: &Lookup,
+) -> Result<(Found, Vec<P::Object>)> {
+    let seen = |o: &P::Object| Seen {
+        id: provider.id_of(o),
+        drift: provider.drift(desired, o),
+    };
+    Ok(match lookup {
+        Lookup::Id(id) => {
+            let object = provider.observe(account, desired, id).await?;
+            (Found::Id(object.as_ref().map(seen)), object.into_iter().collect())
+        }
+        Lookup::Key(key) => {
+            let object = provider.observe(account, desired, key).await?;
+            (
+                Found::Named(object.iter().map(seen).collect()),
+                object.into_iter().collect(),
+            )
+        }
+        Lookup::Name => {
+            let scope = provider.scope(desired.spec);
+            let mut objects = Vec::new();
+            for listed in provider.list(account, &scope).await? {
+                if listed.name != desired.name {
+                    continue;
+                }
+                // Listings that lack the fields drift needs are completed by a read.
+                let object = match listed.object {
+                    Some(o) => Some(o),
+                    None => provider.observe(account, desired, &listed.id).await?,
+                };
+                objects.extend(object);
+            }
+            (Found::Named(objects.iter().map(seen).collect()), objects)
+        }
+        Lookup::Nowhere => (Found::Nothing, Vec::new()),
+    })
+}
+
+/// Finds the object and brings it in line with the spec (or reports it, under ObserveOnly).
+pub async fn converge<K: Managed, P: Provider>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    provider: &P,
+    desired: Desired<'_, P::Spec>,
+) -> Result<Outcome> {
+    let account = prepare(obj, ctx, provider, desired, true).await?;
+    let product = P::KIND.as_str();
+    let mut facts = facts(obj);
+    if let Some(id) = &facts.wanted {
+        provider.check_external_id(&account, desired, id)?;
+    }
+    let lookup = decide::lookup(&facts, P::IDENTITY, || {
+        provider.name_key(&account, desired.name)
+    });
+    let (found, mut objects) = find(provider, &account, desired, &lookup).await?;
+    let mut events = Vec::new();
+    let (id, object, change) = match decide::step(&facts, product, desired.name, &found) {
+        Step::Fail(failure) => return Err(failure.into()),
+        Step::Create { recreating } => {
+            if let Some(old) = recreating {
+                events.push((
+                    EventType::Warning,
+                    "Recreating",
+                    format!(
+                        "the {product} object {old} was deleted outside Roleplane; creating it again"
+                    ),
+                ));
+            }
+            let created = intent::create(obj, api, provider, &account, desired).await?;
+            let id = provider.id_of(&created);
+            events.push((
+                EventType::Normal,
+                "Created",
+                format!("created {product} object {id}"),
+            ));
+            // What the product answered is checked like any read: a difference is corrected.
+            facts.was_ready = false;
+            let change = decide::change(&facts, &provider.drift(desired, &created));
+            (id, created, change)
+        }
+        Step::Keep { id, adopt, change } => {
+            let at = objects
+                .iter()
+                .position(|o| provider.id_of(o) == id)
+                .expect("the decision keeps an object that was found");
+            let object = objects.swap_remove(at);
+            if let Some(adoption) = adopt {
+                if adoption == Adoption::InterruptedCreate {
+                    intent::adopt(obj, api, P::KIND, &id).await?;
+                }
+                events.push((
+                    EventType::Normal,
+                    "Adopted",
+                    decide::adoption_note(adoption, product, &id),
+                ));
+            }
+            (id, object, change)
+        }
+    };
+    let mut unmanaged_drift = Vec::new();
+    let object = match change {
+        Change::None => object,
+        Change::Report { fields } => {
+            unmanaged_drift = fields;
+            object
+        }
+        Change::Update {
+            fields,
+            out_of_band,
+        } => {
+            let after = provider.update(&account, desired, &object).await?;
+            let left = provider.drift(desired, &after);
+            if !left.is_empty() {
+                return Err(providers::Error::Api(providers::ApiError {
+                    provider: P::KIND,
+                    operation: "update",
+                    status: None,
+                    message: format!(
+                        "the update was accepted but these fields still differ: {}",
+                        left.join(", ")
+                    ),
+                    retry_after: None,
+                })
+                .into());
+            }
+            let fields = fields.join(", ");
+            events.push(if out_of_band {
+                (
+                    EventType::Warning,
+                    "DriftCorrected",
+                    format!(
+                        "{product} object {id} was changed outside Roleplane; corrected {fields}"
+                    ),
+                )
+            } else {
+                (
+                    EventType::Normal,
+                    "Updated",
+                    format!("updated {product} object {id}: {fields}"),
+                )
+            });
+            after
+        }
+    };
+    Ok(Outcome {
+        provider: P::KIND,
+        summary: provider.summary(desired, &object),
+        external_id: id,
+        unmanaged_drift,
+        events,
+    })
+}

@@ -1,0 +1,106 @@
+//! The crash-safe create protocol. Before creating an object whose id the product assigns,
+//! Roleplane records the intent on the resource (annotation, guarded by resourceVersion so two
+//! writers cannot both proceed); after the create it stores the id in status, then drops the
+//! intent. A crash in between leaves the intent, and the next reconcile finds the object by name
+//! and adopts exactly one match (see `decide`).
+
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Resource, ResourceExt};
+
+use super::error::{Error, Result, reason};
+use super::status::{self, READY, SYNCED};
+use crate::crd::{CREATE_PENDING_ANNOTATION, ConditionStatus, Managed, ProviderKind};
+use crate::providers::{Account, Desired, Provider};
+
+/// Whether `obj` carries a create intent.
+pub fn pending<K: Resource>(obj: &K) -> bool {
+    obj.annotations().contains_key(CREATE_PENDING_ANNOTATION)
+}
+
+/// Records the intent, creates, stores the id and drops the intent. Returns the created object.
+pub async fn create<K: Managed, P: Provider>(
+    obj: &K,
+    api: &Api<K>,
+    provider: &P,
+    account: &Account,
+    desired: Desired<'_, P::Spec>,
+) -> Result<P::Object> {
+    let patch = serde_json::json!({
+        "metadata": {
+            "resourceVersion": obj.resource_version(),
+            "annotations": { CREATE_PENDING_ANNOTATION: Timestamp::now().to_string() },
+        }
+    });
+    api.patch(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    match provider.create(account, desired).await {
+        Ok(created) => {
+            store_id(obj, api, P::KIND, &provider.id_of(&created)).await?;
+            clear(obj, api).await?;
+            Ok(created)
+        }
+        Err(e) => {
+            let e = Error::from(e);
+            if e.create_certainly_failed() {
+                let _ = clear(obj, api).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Takes on the object an interrupted create left: stores its id, then drops the intent.
+pub async fn adopt<K: Managed>(obj: &K, api: &Api<K>, kind: ProviderKind, id: &str) -> Result<()> {
+    store_id(obj, api, kind, id).await?;
+    clear(obj, api).await
+}
+
+async fn clear<K: Managed>(obj: &K, api: &Api<K>) -> Result<()> {
+    let patch =
+        serde_json::json!({ "metadata": { "annotations": { CREATE_PENDING_ANNOTATION: null } } });
+    api.patch(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Stores the id right after create, before anything else can fail.
+async fn store_id<K: Managed>(
+    obj: &K,
+    api: &Api<K>,
+    kind: ProviderKind,
+    id: &str,
+) -> Result<()> {
+    let mut s = obj.managed_status().cloned().unwrap_or_default();
+    s.external_id = Some(id.to_string());
+    s.provider = Some(kind);
+    let message = format!("created {kind} object {id}; checking it");
+    s.conditions = vec![
+        status::condition(
+            &s.conditions,
+            READY,
+            ConditionStatus::False,
+            reason::CREATING,
+            &message,
+            obj.meta().generation,
+        ),
+        status::condition(
+            &s.conditions,
+            SYNCED,
+            ConditionStatus::True,
+            reason::RECONCILE_SUCCESS,
+            "",
+            obj.meta().generation,
+        ),
+    ];
+    status::apply_status(api, obj, &s).await?;
+    Ok(())
+}

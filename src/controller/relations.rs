@@ -1,0 +1,304 @@
+//! How kinds trigger each other, with kube-runtime's relation tools (`watches_stream`,
+//! `reconcile_on`, shared reflectors): a changed Secret re-runs the configs and resources that use
+//! it; a config whose generation or Ready state changes re-runs the resources that use it; a
+//! resource whose cleanup finished re-runs its config (which may be waiting to be released).
+//!
+//! Secrets are watched once per watched namespace (once in all), metadata only, never cached:
+//! only their namespace and name travel on. Configs are watched once and shared by every
+//! controller that needs them.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::{DeserializeGuard, ObjectMeta, PartialObjectMeta};
+use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+
+use super::config::ConfigKind;
+use super::status::READY;
+use crate::crd::{
+    ClusterProviderConfig, FINALIZER, Managed, ProviderConfig, ProviderConfigKind,
+};
+
+/// How many changes a shared config watch buffers for a slow subscriber.
+const SHARED_BUFFER: usize = 1024;
+
+type SecretChanges = UnboundedReceiver<PartialObjectMeta<Secret>>;
+
+/// One metadata-only Secret watch per scope (a namespace, or all), fanned out to subscribers.
+#[derive(Default)]
+pub struct Secrets {
+    subscribers: HashMap<Option<String>, Vec<UnboundedSender<PartialObjectMeta<Secret>>>>,
+}
+
+impl Secrets {
+    /// Changes (after the initial listing) of the Secrets in `scope`.
+    pub fn subscribe(&mut self, scope: Option<String>) -> SecretChanges {
+        let (tx, rx) = unbounded();
+        self.subscribers.entry(scope).or_default().push(tx);
+        rx
+    }
+
+    /// Starts the watches; they end when every subscriber is gone or the task is aborted.
+    pub fn start(self, client: &Client) -> Vec<tokio::task::JoinHandle<()>> {
+        self.subscribers
+            .into_iter()
+            .map(|(scope, subscribers)| {
+                let api: Api<PartialObjectMeta<Secret>> = match &scope {
+                    Some(ns) => Api::namespaced(client.clone(), ns),
+                    None => Api::all(client.clone()),
+                };
+                tokio::spawn(fan_out(api, subscribers))
+            })
+            .collect()
+    }
+}
+
+async fn fan_out(api: Api<PartialObjectMeta<Secret>>, mut subscribers: Vec<UnboundedSender<PartialObjectMeta<Secret>>>) {
+    let mut events = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    while let Some(event) = events.next().await {
+        // The initial listing is the state everything was just reconciled with: only later
+        // changes are news.
+        let meta = match event {
+            Ok(watcher::Event::Apply(m) | watcher::Event::Delete(m)) => m,
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::debug!(error = %e, "secret watch error");
+                continue;
+            }
+        };
+        let name_only = PartialObjectMeta::<Secret> {
+            types: meta.types.clone(),
+            metadata: ObjectMeta {
+                name: meta.metadata.name.clone(),
+                namespace: meta.metadata.namespace.clone(),
+                ..Default::default()
+            },
+            _phantom: Default::default(),
+        };
+        tracing::info!(namespace = ?name_only.metadata.namespace, secret = ?name_only.metadata.name, "secret changed; re-running its users");
+        subscribers.retain(|s| s.unbounded_send(name_only.clone()).is_ok());
+        if subscribers.is_empty() {
+            return;
+        }
+    }
+}
+
+/// A config kind watched once and shared: its store, and the subscriptions handed out.
+pub struct SharedConfigs<C: ConfigKind> {
+    pub reader: Store<DeserializeGuard<C>>,
+    writer: reflector::store::Writer<DeserializeGuard<C>>,
+}
+
+impl<C: ConfigKind> SharedConfigs<C> {
+    pub fn new() -> Self {
+        let (reader, writer) = reflector::store_shared(SHARED_BUFFER);
+        Self { reader, writer }
+    }
+
+    /// Every change of every config, for one more controller.
+    pub fn subscribe(&self) -> ReflectHandle<DeserializeGuard<C>> {
+        self.writer
+            .subscribe()
+            .expect("shared stores hand out subscriptions")
+    }
+
+    /// Starts the watch that feeds the store and every subscription.
+    pub fn start(self, api: Api<DeserializeGuard<C>>) -> tokio::task::JoinHandle<()> {
+        let stream = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .reflect_shared(self.writer)
+            .for_each(|_| std::future::ready(()));
+        tokio::spawn(stream)
+    }
+}
+
+/// A config's store and a subscription to its changes, for a managed controller.
+pub struct ConfigFeed<C: ConfigKind> {
+    pub reader: Store<DeserializeGuard<C>>,
+    pub changes: ReflectHandle<DeserializeGuard<C>>,
+}
+
+impl<C: ConfigKind> ConfigFeed<C> {
+    pub fn of(shared: &SharedConfigs<C>) -> Self {
+        Self {
+            reader: shared.reader.clone(),
+            changes: shared.subscribe(),
+        }
+    }
+}
+
+/// Tells config controllers that a resource let go of its config.
+#[derive(Clone)]
+pub struct Released {
+    pub namespaced: UnboundedSender<ObjectRef<DeserializeGuard<ProviderConfig>>>,
+    pub cluster: Option<UnboundedSender<ObjectRef<DeserializeGuard<ClusterProviderConfig>>>>,
+}
+
+impl Released {
+    /// Notes a resource change: once its cleanup finished, its config may be released.
+    pub fn resource_changed<K: Managed>(&self, obj: &K) {
+        let gone = obj.meta().deletion_timestamp.is_some()
+            && !obj.finalizers().iter().any(|f| f == FINALIZER);
+        if !gone {
+            return;
+        }
+        let r = &obj.managed().provider_config_ref;
+        match r.kind {
+            ProviderConfigKind::ProviderConfig => {
+                let target = ObjectRef::new(&r.name).within(&obj.namespace().unwrap_or_default());
+                let _ = self.namespaced.unbounded_send(target);
+            }
+            ProviderConfigKind::ClusterProviderConfig => {
+                if let Some(cluster) = &self.cluster {
+                    let _ = cluster.unbounded_send(ObjectRef::new(&r.name));
+                }
+            }
+        }
+    }
+}
+
+/// What a managed controller is triggered by besides its own kind.
+pub struct Relations {
+    pub configs: ConfigFeed<ProviderConfig>,
+    pub cluster_configs: Option<ConfigFeed<ClusterProviderConfig>>,
+    pub secrets: SecretChanges,
+    pub released: Released,
+}
+
+/// Config changes that matter to the resources using it: a new generation, or a new Ready state.
+fn config_changes<C: ConfigKind>(
+    changes: ReflectHandle<DeserializeGuard<C>>,
+) -> impl Stream<Item = Result<DeserializeGuard<C>, watcher::Error>> + Send {
+    changes
+        .map(|config| Ok((*config).clone()))
+        .predicate_filter(config_hash::<C>, Default::default())
+}
+
+fn config_hash<C: ConfigKind>(guard: &DeserializeGuard<C>) -> Option<u64> {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    guard.meta().generation.hash(&mut h);
+    if let Ok(config) = &guard.0 {
+        let ready = config
+            .config_status()
+            .and_then(|s| super::status::find(&s.conditions, READY))
+            .map(|c| c.status);
+        format!("{ready:?}").hash(&mut h);
+    }
+    Some(h.finish())
+}
+
+/// The resources in `store` that use the config `kind`/`name` (in `namespace` for namespaced
+/// configs).
+fn users<K: Managed>(
+    store: &Store<DeserializeGuard<K>>,
+    kind: ProviderConfigKind,
+    namespace: Option<&str>,
+    name: &str,
+) -> Vec<ObjectRef<DeserializeGuard<K>>> {
+    store
+        .state()
+        .iter()
+        .filter(|guard| {
+            guard.0.as_ref().is_ok_and(|obj| {
+                let r = &obj.managed().provider_config_ref;
+                r.kind == kind
+                    && r.name == name
+                    && (kind == ProviderConfigKind::ClusterProviderConfig
+                        || obj.namespace().as_deref() == namespace)
+            })
+        })
+        .map(|guard| ObjectRef::from_obj(&**guard))
+        .collect()
+}
+
+/// The configs in `store` whose credentials are the Secret `secret`.
+pub fn configs_using<C: ConfigKind>(
+    store: &Store<DeserializeGuard<C>>,
+    secret: &PartialObjectMeta<Secret>,
+) -> Vec<ObjectRef<DeserializeGuard<C>>> {
+    let (ns, name) = (secret.namespace(), secret.name_any());
+    store
+        .state()
+        .iter()
+        .filter(|guard| {
+            guard.0.as_ref().is_ok_and(|config| {
+                let view = config.view();
+                Some(&view.secret_namespace) == ns.as_ref() && view.secret_name == name
+            })
+        })
+        .map(|guard| ObjectRef::from_obj(&**guard))
+        .collect()
+}
+
+/// Adds the relations of a managed controller whose own store is `store`.
+pub fn wire_managed<K: Managed>(
+    controller: kube::runtime::Controller<DeserializeGuard<K>>,
+    store: Store<DeserializeGuard<K>>,
+    relations: Relations,
+) -> kube::runtime::Controller<DeserializeGuard<K>> {
+    let Relations {
+        configs,
+        cluster_configs,
+        secrets,
+        released: _,
+    } = relations;
+    let roles = store.clone();
+    let mut controller = controller.watches_stream(
+        config_changes(configs.changes),
+        move |config: DeserializeGuard<ProviderConfig>| {
+            users(
+                &roles,
+                ProviderConfigKind::ProviderConfig,
+                config.namespace().as_deref(),
+                &config.name_any(),
+            )
+        },
+    );
+    let cluster_reader = cluster_configs.as_ref().map(|c| c.reader.clone());
+    if let Some(cluster) = cluster_configs {
+        let roles = store.clone();
+        controller = controller.watches_stream(
+            config_changes(cluster.changes),
+            move |config: DeserializeGuard<ClusterProviderConfig>| {
+                users(
+                    &roles,
+                    ProviderConfigKind::ClusterProviderConfig,
+                    None,
+                    &config.name_any(),
+                )
+            },
+        );
+    }
+    let namespaced_reader = configs.reader;
+    controller.watches_stream(secrets.map(Ok), move |secret: PartialObjectMeta<Secret>| {
+        let mut found = Vec::new();
+        for config in configs_using(&namespaced_reader, &secret) {
+            found.extend(users(
+                &store,
+                ProviderConfigKind::ProviderConfig,
+                config.namespace.as_deref(),
+                &config.name,
+            ));
+        }
+        for config in cluster_reader
+            .as_ref()
+            .map(|r| configs_using(r, &secret))
+            .unwrap_or_default()
+        {
+            found.extend(users(
+                &store,
+                ProviderConfigKind::ClusterProviderConfig,
+                None,
+                &config.name,
+            ));
+        }
+        found
+    })
+}

@@ -1,0 +1,73 @@
+//! Looker: the `looker` block of a Role (a permission set and a model set, inline or referenced).
+
+use kube::KubeSchema;
+use serde::{Deserialize, Serialize};
+
+use super::Rules;
+
+/// Looker instances have no public default URL: a Looker config names its endpoint.
+pub(super) const RULES: Rules = Rules {
+    role: &[],
+    config: &[(
+        "self.provider != 'looker' || has(self.endpoint)",
+        "spec.endpoint is required for looker",
+    )],
+};
+
+/// Looker role: a permission set and a model set, inline (owned) or referenced.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[x_kube(validation = kube::core::Rule::new("has(self.permissionSet) != has(self.permissionSetRef)").message("set exactly one of permissionSet or permissionSetRef"))]
+#[x_kube(validation = kube::core::Rule::new("has(self.modelSet) != has(self.modelSetRef)").message("set exactly one of modelSet or modelSetRef"))]
+#[serde(rename_all = "camelCase")]
+pub struct LookerRole {
+    /// Inline permission set owned by this role (named after it; created, updated and deleted with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_set: Option<LookerPermissionSet>,
+    /// An existing permission set, by id or name; never modified or deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_set_ref: Option<LookerSetRef>,
+    /// Inline model set owned by this role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_set: Option<LookerModelSet>,
+    /// An existing model set, by id or name; never modified or deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_set_ref: Option<LookerSetRef>,
+}
+
+/// Permissions of an owned Looker permission set.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LookerPermissionSet {
+    /// Permission names from Looker's catalogue (`GET /permissions`), e.g. `access_data`, `see_looks`.
+    #[schemars(
+        length(min = 1, max = 256),
+        inner(length(min = 1, max = 128), regex(pattern = r"^[a-z][a-z0-9_]*$"))
+    )]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Set)]
+    pub permissions: Vec<String>,
+}
+
+/// Models of an owned Looker model set.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LookerModelSet {
+    /// LookML model names.
+    #[schemars(length(min = 1, max = 256), inner(length(min = 1, max = 255)))]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Set)]
+    pub models: Vec<String>,
+}
+
+/// Reference to an existing Looker set.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[x_kube(validation = kube::core::Rule::new("has(self.id) != has(self.name)").message("set exactly one of id or name"))]
+#[serde(rename_all = "camelCase")]
+pub struct LookerSetRef {
+    /// Set id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub id: Option<String>,
+    /// Set name (exact match).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub name: Option<String>,
+}

@@ -1,0 +1,262 @@
+//! Schema tests: every value bounded, categories and columns, and the CEL rules as kube-apiserver
+//! would run them.
+
+#[cfg(test)]
+mod bounds {
+    use crate::crd::*;
+    use serde_json::Value;
+
+    /// Walks a schema, collecting paths of strings without maxLength (or enum/format) and lists
+    /// and maps without maxItems/maxProperties: unbounded values break the CEL cost budget.
+    fn unbounded(schema: &Value, path: &str, out: &mut Vec<String>) {
+        let Some(obj) = schema.as_object() else {
+            return;
+        };
+        match obj.get("type").and_then(Value::as_str) {
+            Some("string")
+                if !obj.contains_key("maxLength")
+                    && !obj.contains_key("enum")
+                    && !obj.contains_key("format") =>
+            {
+                out.push(path.to_string())
+            }
+            Some("array") if !obj.contains_key("maxItems") => out.push(path.to_string()),
+            Some("object")
+                if obj.contains_key("additionalProperties")
+                    && !obj.contains_key("maxProperties") =>
+            {
+                out.push(path.to_string())
+            }
+            _ => {}
+        }
+        if let Some(props) = obj.get("properties").and_then(Value::as_object) {
+            for (k, v) in props {
+                unbounded(v, &format!("{path}.{k}"), out);
+            }
+        }
+        for key in ["items", "additionalProperties"] {
+            if let Some(v) = obj.get(key) {
+                unbounded(v, &format!("{path}[]"), out);
+            }
+        }
+    }
+
+    #[test]
+    fn every_string_list_and_map_in_the_crds_is_bounded() {
+        for crd in all() {
+            let schema =
+                serde_json::to_value(&crd.spec.versions[0].schema).unwrap()["openAPIV3Schema"]
+                    .clone();
+            let mut out = Vec::new();
+            unbounded(&schema["properties"]["spec"], "spec", &mut out);
+            unbounded(&schema["properties"]["status"], "status", &mut out);
+            assert!(
+                out.is_empty(),
+                "{}: unbounded fields {out:?}",
+                crd.metadata.name.unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn crds_carry_category_columns_and_status_subresource() {
+        for crd in all() {
+            assert_eq!(
+                crd.spec.names.categories.as_deref(),
+                Some(&["roleplane".to_string()][..])
+            );
+            let v = &crd.spec.versions[0];
+            assert!(
+                v.subresources
+                    .as_ref()
+                    .and_then(|s| s.status.as_ref())
+                    .is_some()
+            );
+            let cols: Vec<_> = v
+                .additional_printer_columns
+                .iter()
+                .flatten()
+                .map(|c| c.name.as_str())
+                .collect();
+            assert!(cols.contains(&"READY") && cols.contains(&"AGE"), "{cols:?}");
+        }
+    }
+
+    #[test]
+    fn role_rules_are_in_the_schema() {
+        let role = serde_json::to_string(&Role::crd()).unwrap();
+        assert!(role.contains("set exactly one product block"));
+        assert!(role.contains("name is immutable"));
+        let pg = serde_json::to_string(&PermissionGroup::crd()).unwrap();
+        assert!(pg.contains("productId is immutable"));
+        assert!(pg.contains("environmentAccesses is only allowed with accessType: custom"));
+    }
+}
+
+#[cfg(test)]
+mod cel {
+    //! The CEL rules as kube-apiserver would run them (kube's client-side CEL).
+    use crate::crd::*;
+    use kube::core::cel::{ScopeContext, Validator, WarningKind, analyze_rule, compile_schema};
+    use serde_json::{Value, json};
+
+    fn schema<K: CustomResourceExt>() -> Value {
+        serde_json::to_value(&K::crd().spec.versions[0].schema).unwrap()["openAPIV3Schema"].clone()
+    }
+
+    /// Every rule in the schema, with the schema node it sits on.
+    fn rules(node: &Value, out: &mut Vec<(String, Value)>) {
+        if let Some(v) = node
+            .get("x-kubernetes-validations")
+            .and_then(Value::as_array)
+        {
+            for r in v {
+                out.push((r["rule"].as_str().unwrap().to_string(), node.clone()));
+            }
+        }
+        for key in ["properties", "items", "additionalProperties"] {
+            match node.get(key) {
+                Some(Value::Object(m)) if key == "properties" => {
+                    m.values().for_each(|c| rules(c, out))
+                }
+                Some(child @ Value::Object(_)) => rules(child, out),
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn every_rule_compiles_and_stays_within_the_cost_budget() {
+        for (name, s) in [
+            ("Role", schema::<Role>()),
+            ("PermissionGroup", schema::<PermissionGroup>()),
+            ("ProviderConfig", schema::<ProviderConfig>()),
+            ("ClusterProviderConfig", schema::<ClusterProviderConfig>()),
+        ] {
+            let mut found = Vec::new();
+            rules(&s, &mut found);
+            assert!(!found.is_empty(), "{name} has no CEL rules");
+            for (rule, node) in found {
+                let compiled = compile_schema(&node);
+                assert!(
+                    compiled.compilation_errors().is_empty(),
+                    "{name}: {rule} does not compile"
+                );
+                let warnings = analyze_rule(&rule, &compiled, ScopeContext::CrdValidation);
+                let costly: Vec<_> = warnings
+                    .iter()
+                    .filter(|w| {
+                        matches!(
+                            w.kind,
+                            WarningKind::CostExceeded | WarningKind::MissingBounds
+                        )
+                    })
+                    .collect();
+                assert!(costly.is_empty(), "{name}: {rule}: {costly:?}");
+            }
+        }
+    }
+
+    fn role(spec: Value) -> Value {
+        json!({"apiVersion": "roleplane.dev/v1alpha1", "kind": "Role", "metadata": {"name": "r"}, "spec": spec})
+    }
+
+    fn errors(kind: Value, obj: Value, old: Option<Value>) -> Vec<String> {
+        match Validator::new().validate(&kind, &obj, old.as_ref()) {
+            Ok(()) => vec![],
+            Err(e) => e.into_vec().into_iter().map(|e| e.message).collect(),
+        }
+    }
+
+    #[test]
+    fn role_needs_exactly_one_product_block() {
+        let base = json!({"providerConfigRef": {"name": "c"}, "name": "R"});
+        let mut none = base.clone();
+        none["x"] = json!(null);
+        assert!(
+            errors(schema::<Role>(), role(base.clone()), None)
+                .iter()
+                .any(|m| m.contains("exactly one product block"))
+        );
+        let mut two = base.clone();
+        two["statsig"] = json!({});
+        two["bigpanda"] = json!({"permissions": [{"resourceType": "roles", "actions": ["read"]}]});
+        assert!(
+            errors(schema::<Role>(), role(two), None)
+                .iter()
+                .any(|m| m.contains("exactly one product block"))
+        );
+        let mut one = base;
+        one["statsig"] = json!({});
+        assert_eq!(
+            errors(schema::<Role>(), role(one), None),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn statsig_role_name_is_immutable_but_bigpanda_may_rename() {
+        let old = role(json!({"providerConfigRef": {"name": "c"}, "name": "A", "statsig": {}}));
+        let new = role(json!({"providerConfigRef": {"name": "c"}, "name": "B", "statsig": {}}));
+        assert!(
+            errors(schema::<Role>(), new, Some(old))
+                .iter()
+                .any(|m| m.contains("name is immutable"))
+        );
+        let bp = |n: &str| {
+            role(json!({"providerConfigRef": {"name": "c"}, "name": n,
+            "bigpanda": {"permissions": [{"resourceType": "roles", "actions": ["read"]}]}}))
+        };
+        assert_eq!(
+            errors(schema::<Role>(), bp("B"), Some(bp("A"))),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn product_block_cannot_switch() {
+        let old = role(json!({"providerConfigRef": {"name": "c"}, "name": "A", "statsig": {}}));
+        let new = role(json!({"providerConfigRef": {"name": "c"}, "name": "A", "slashid": {}}));
+        assert!(
+            errors(schema::<Role>(), new, Some(old))
+                .iter()
+                .any(|m| m.contains("product block cannot change"))
+        );
+    }
+
+    #[test]
+    fn environment_accesses_need_custom_access_type() {
+        let pg = |access: &str| {
+            json!({"apiVersion": "roleplane.dev/v1alpha1", "kind": "PermissionGroup", "metadata": {"name": "g"},
+            "spec": {"providerConfigRef": {"name": "c"}, "name": "G", "productId": "08d8b1f6-7b32-4d2a-8f33-1c0a3f3b0c11",
+                     "accessType": access,
+                     "environmentAccesses": [{"environmentId": "08d8b1f6-7b32-4d2a-8f33-1c0a3f3b0c12", "environmentAccessType": "full"}]}})
+        };
+        assert!(
+            errors(schema::<PermissionGroup>(), pg("full"), None)
+                .iter()
+                .any(|m| m.contains("accessType: custom"))
+        );
+        assert_eq!(
+            errors(schema::<PermissionGroup>(), pg("custom"), None),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn looker_config_needs_an_endpoint() {
+        let pc = |spec: Value| json!({"apiVersion": "roleplane.dev/v1alpha1", "kind": "ProviderConfig", "metadata": {"name": "p"}, "spec": spec});
+        let no_endpoint = pc(json!({"provider": "looker", "credentialsSecretRef": {"name": "s"}}));
+        assert!(
+            errors(schema::<ProviderConfig>(), no_endpoint, None)
+                .iter()
+                .any(|m| m.contains("endpoint is required"))
+        );
+        let slashid = pc(json!({"provider": "slashid", "credentialsSecretRef": {"name": "s"}}));
+        assert!(
+            errors(schema::<ProviderConfig>(), slashid, None)
+                .iter()
+                .any(|m| m.contains("orgId is required"))
+        );
+    }
+}

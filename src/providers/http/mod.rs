@@ -1,0 +1,307 @@
+//! One HTTP stack for every product: timeouts, one rate budget per credential (the product's
+//! windows, bounded concurrency, pauses from `Retry-After` / `X-Rate-Limit-*`), metrics, and error
+//! mapping that keeps status, message and Retry-After as data with secrets scrubbed.
+
+mod budget;
+mod parse;
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, RequestBuilder};
+use serde::de::DeserializeOwned;
+
+use super::{Account, ApiError, Error, Result};
+use crate::crd::ProviderKind;
+use crate::metrics::Metrics;
+use budget::Budget;
+pub use budget::{Limits, Window};
+pub use parse::{error_message, parse_retry_after, path_segment};
+
+/// Tunables of the HTTP stack.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    /// Overrides every product's steady request rate per credential (requests per second).
+    pub requests_per_second: Option<NonZeroU32>,
+    /// Concurrent requests per credential.
+    pub concurrency_per_credential: usize,
+    /// A 429 whose Retry-After is at most this long is waited out inside the call; longer ones
+    /// are returned to the controller, which requeues at Retry-After.
+    pub max_inline_wait: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            requests_per_second: None,
+            concurrency_per_credential: 4,
+            max_inline_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+struct Inner {
+    client: reqwest::Client,
+    config: HttpConfig,
+    metrics: Metrics,
+    budgets: Mutex<HashMap<String, Arc<Budget>>>,
+}
+
+/// Shared HTTP client for all products. Cheap to clone.
+#[derive(Clone)]
+pub struct Http {
+    inner: Arc<Inner>,
+}
+
+impl Http {
+    pub fn new(config: HttpConfig, metrics: Metrics) -> Self {
+        crate::install_crypto_provider();
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("roleplane/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the TLS backend initialises");
+        Self {
+            inner: Arc::new(Inner {
+                client,
+                config,
+                metrics,
+                budgets: Mutex::default(),
+            }),
+        }
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    fn budget(&self, account: &Account) -> Arc<Budget> {
+        let mut budgets = self.inner.budgets.lock().expect("budget map poisoned");
+        budgets
+            .entry(account.key.clone())
+            .or_insert_with(|| {
+                Arc::new(Budget::new(
+                    &account.limits,
+                    self.inner.config.requests_per_second,
+                    self.inner.config.concurrency_per_credential,
+                ))
+            })
+            .clone()
+    }
+
+    /// Starts a request to `account.base_url` + `path`.
+    pub fn request<'a>(
+        &'a self,
+        account: &'a Account,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+    ) -> Request<'a> {
+        let url = format!("{}{}", account.base_url, path);
+        Request {
+            http: self,
+            account,
+            operation,
+            builder: self
+                .inner
+                .client
+                .request(method, url)
+                .header(reqwest::header::ACCEPT, "application/json"),
+        }
+    }
+}
+
+/// A request being built; `send` runs it through the credential's budget.
+pub struct Request<'a> {
+    http: &'a Http,
+    account: &'a Account,
+    operation: &'static str,
+    builder: RequestBuilder,
+}
+
+/// A successful (2xx) response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+    provider: ProviderKind,
+    operation: &'static str,
+}
+
+impl Response {
+    /// Decodes the body; an unexpected shape is a provider fault.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            Error::Api(ApiError {
+                provider: self.provider,
+                operation: self.operation,
+                status: Some(self.status),
+                message: format!("unexpected response body: {e}"),
+                retry_after: None,
+            })
+        })
+    }
+
+    /// A response header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl Request<'_> {
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.builder = self.builder.header(HeaderName::from_static(name), v);
+        }
+        self
+    }
+
+    /// A header carrying a secret: marked sensitive so it never shows in debug output.
+    pub fn secret_header(mut self, name: &'static str, value: &str) -> Self {
+        if let Ok(mut v) = HeaderValue::from_str(value) {
+            v.set_sensitive(true);
+            self.builder = self.builder.header(HeaderName::from_static(name), v);
+        }
+        self
+    }
+
+    /// Overrides the whole-request timeout for this request (e.g. a write the product may hold
+    /// longer than usual while it waits for replication).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.builder = self.builder.timeout(timeout);
+        self
+    }
+
+    pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
+        self.builder = self.builder.basic_auth(user, Some(password));
+        self
+    }
+
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, body: &T) -> Self {
+        self.builder = self.builder.json(body);
+        self
+    }
+
+    pub fn form<T: serde::Serialize + ?Sized>(mut self, body: &T) -> Self {
+        self.builder = self.builder.form(body);
+        self
+    }
+
+    pub fn query<T: serde::Serialize + ?Sized>(mut self, query: &T) -> Self {
+        self.builder = self.builder.query(query);
+        self
+    }
+
+    /// Sends the request. Non-2xx answers become [`Error::Api`]; 429s are waited out inside the
+    /// call when short, and always pause the credential's budget for every caller.
+    pub async fn send(self) -> Result<Response> {
+        let provider = self.account.provider;
+        let metrics = self.http.metrics();
+        let budget = self.http.budget(self.account);
+        let max_inline = self.http.inner.config.max_inline_wait;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let waited = Instant::now();
+            if let Some(until) = budget.paused_until() {
+                tokio::time::sleep_until(until.into()).await;
+            }
+            let _permit = budget
+                .permits
+                .acquire()
+                .await
+                .expect("budget semaphore never closes");
+            budget.until_ready().await;
+            let wait = waited.elapsed();
+            if wait > Duration::from_millis(50) {
+                metrics.rate_limit_wait(provider.as_str(), wait.as_secs_f64());
+            }
+            let request = self
+                .builder
+                .try_clone()
+                .expect("request bodies are buffered");
+            let started = Instant::now();
+            let outcome = request.send().await;
+            let seconds = started.elapsed().as_secs_f64();
+            let response = match outcome {
+                Ok(r) => r,
+                Err(e) => {
+                    let kind = if e.is_timeout() {
+                        "timeout"
+                    } else {
+                        "transport"
+                    };
+                    metrics.provider_request(provider.as_str(), self.operation, kind, seconds);
+                    return Err(self.error(None, describe_transport(&e), None));
+                }
+            };
+            let status = response.status().as_u16();
+            metrics.provider_request(
+                provider.as_str(),
+                self.operation,
+                &status.to_string(),
+                seconds,
+            );
+            let headers = response.headers().clone();
+            if let Some(wait) = parse::exhausted_window_wait(&headers) {
+                budget.pause_until(Instant::now() + wait.min(Duration::from_secs(900)));
+            }
+            let body = response.bytes().await.unwrap_or_default();
+            if (200..300).contains(&status) {
+                return Ok(Response {
+                    status,
+                    headers,
+                    body,
+                    provider,
+                    operation: self.operation,
+                });
+            }
+            let retry_after = parse_retry_after(&headers);
+            if status == 429 {
+                let delay = retry_after.unwrap_or(Duration::from_secs(1 << attempt.min(5)));
+                budget.pause_until(Instant::now() + delay);
+                if delay <= max_inline && attempt < 4 {
+                    continue;
+                }
+                return Err(self.error(Some(status), error_message(&body), Some(delay)));
+            }
+            return Err(self.error(Some(status), error_message(&body), retry_after));
+        }
+    }
+
+    fn error(&self, status: Option<u16>, message: String, retry_after: Option<Duration>) -> Error {
+        Error::Api(ApiError {
+            provider: self.account.provider,
+            operation: self.operation,
+            status,
+            message: self.account.credentials.redact(&message),
+            retry_after,
+        })
+    }
+}
+
+fn describe_transport(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut text = if e.is_timeout() {
+        "request timed out".to_string()
+    } else if e.is_connect() {
+        "could not connect".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut source = e.source();
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
+
