@@ -25,10 +25,8 @@ pub enum Lookup {
     Id(String),
     /// Read the object whose key is the resource's name (name-keyed products).
     Key(String),
-    /// List the scope and keep the objects carrying the resource's name.
+    /// Find the objects carrying the resource's name.
     Name,
-    /// Look nowhere: the product refuses a second object with this name, so create.
-    Nowhere,
 }
 
 /// Where to look, given how the product identifies objects. `key` is the name's key.
@@ -38,10 +36,7 @@ pub fn lookup(facts: &Facts, identity: Identity, key: impl FnOnce() -> String) -
     }
     match identity {
         Identity::Name => Lookup::Key(key()),
-        // After an interrupted create (or to observe by name) the object must be found; a
-        // fresh create needs no lookup, the product refuses a taken name.
-        Identity::UniqueName if !facts.intent && !facts.observe_only => Lookup::Nowhere,
-        Identity::UniqueName | Identity::Id => Lookup::Name,
+        Identity::Id => Lookup::Name,
     }
 }
 
@@ -59,8 +54,6 @@ pub enum Found {
     Id(Option<Seen>),
     /// The objects carrying the resource's name (by key: at most one).
     Named(Vec<Seen>),
-    /// Nothing was looked up.
-    Nothing,
 }
 
 /// Why an existing object is taken on.
@@ -193,7 +186,6 @@ pub fn step(facts: &Facts, product: &str, name: &str, found: &Found) -> Step {
                 ))),
             }
         }
-        Found::Nothing => Step::Create { recreating: None },
     }
 }
 

@@ -78,10 +78,7 @@ fn lookup_prefers_the_spec_id_then_the_status_id_then_the_name() {
     assert_eq!(lookup(&known("k"), Identity::Name, key), Lookup::Id("k".into()));
     assert_eq!(lookup(&facts(), Identity::Name, key), Lookup::Key("org/R".into()));
     assert_eq!(lookup(&facts(), Identity::Id, key), Lookup::Name);
-    // Unique names: a fresh create looks nowhere, recovery and observation look by name.
-    assert_eq!(lookup(&facts(), Identity::UniqueName, key), Lookup::Nowhere);
-    assert_eq!(lookup(&intent(), Identity::UniqueName, key), Lookup::Name);
-    assert_eq!(lookup(&observe_only(), Identity::UniqueName, key), Lookup::Name);
+    assert_eq!(lookup(&intent(), Identity::Id, key), Lookup::Name);
 }
 
 #[test]
@@ -152,12 +149,6 @@ fn the_decision_table() {
             "nothing named: create",
             facts(),
             Found::Named(vec![]),
-            Step::Create { recreating: None },
-        ),
-        (
-            "unique names: create without looking",
-            facts(),
-            Found::Nothing,
             Step::Create { recreating: None },
         ),
         (

@@ -80,12 +80,8 @@ pub async fn find<P: Provider>(
             )
         }
         Lookup::Name => {
-            let scope = provider.scope(desired.spec);
             let mut objects = Vec::new();
-            for listed in provider.list(account, &scope).await? {
-                if listed.name != desired.name {
-                    continue;
-                }
+            for listed in provider.find_named(account, desired).await? {
                 // Listings that lack the fields drift needs are completed by a read.
                 let object = match listed.object {
                     Some(o) => Some(o),
@@ -95,7 +91,6 @@ pub async fn find<P: Provider>(
             }
             (Found::Named(objects.iter().map(seen).collect()), objects)
         }
-        Lookup::Nowhere => (Found::Nothing, Vec::new()),
     })
 }
 

@@ -30,7 +30,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use crate::crd::{ClusterProviderConfig, PermissionGroup, ProviderConfig, Role};
 use crate::metrics::Metrics;
 use crate::providers::{BaseUrls, Providers};
-use relations::{ConfigFeed, Relations, Released, Secrets, SharedConfigs};
+use relations::{ConfigFeed, Relations, ReleaseTo, Released, Secrets, SharedConfigs};
 
 /// Operator settings.
 #[derive(Clone, Debug)]
@@ -118,7 +118,8 @@ fn object_key<K: Resource>(obj: &K) -> String {
 }
 
 /// Re-runs when generation, deletion, finalizers or annotations change; never for our own
-/// status writes (so writing status cannot loop).
+/// status writes (so writing status cannot loop), nor for our own create intent (recorded and
+/// dropped within the reconcile that creates).
 fn meta_hash<K: Resource>(obj: &K) -> Option<u64> {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -129,7 +130,11 @@ fn meta_hash<K: Resource>(obj: &K) -> Option<u64> {
         .map(|t| t.0.as_second())
         .hash(&mut h);
     meta.finalizers.hash(&mut h);
-    meta.annotations.hash(&mut h);
+    for (k, v) in meta.annotations.iter().flatten() {
+        if k != crate::crd::CREATE_PENDING_ANNOTATION {
+            (k, v).hash(&mut h);
+        }
+    }
     meta.uid.hash(&mut h);
     Some(h.finish())
 }
@@ -215,12 +220,18 @@ pub async fn run(
         .is_empty()
         .then(SharedConfigs::<ClusterProviderConfig>::new);
     let (cluster_released, cluster_released_rx) = unbounded();
-    let cluster_released = cluster.as_ref().map(|_| cluster_released);
+    let cluster_released = cluster.as_ref().map(|c| ReleaseTo {
+        configs: c.reader.clone(),
+        trigger: cluster_released,
+    });
     for ns in ctx.namespaces_to_watch() {
         let configs = SharedConfigs::<ProviderConfig>::new();
         let (released, released_rx) = unbounded();
         let released = Released {
-            namespaced: released,
+            namespaced: ReleaseTo {
+                configs: configs.reader.clone(),
+                trigger: released,
+            },
             cluster: cluster_released.clone(),
         };
         let relations = |secrets: &mut Secrets| Relations {

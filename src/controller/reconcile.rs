@@ -244,7 +244,7 @@ impl<K: Managed> Visit for Delete<'_, K> {
             None => {
                 let lookup = match P::IDENTITY {
                     Identity::Name => Lookup::Key(provider.name_key(&account, &m.name)),
-                    Identity::UniqueName | Identity::Id => Lookup::Name,
+                    Identity::Id => Lookup::Name,
                 };
                 let (_, found) = find(provider, &account, desired, &lookup).await?;
                 let found: Vec<String> = found.iter().map(|o| provider.id_of(o)).collect();

@@ -134,15 +134,44 @@ impl<C: ConfigKind> ConfigFeed<C> {
     }
 }
 
+/// Where to tell a config controller that a resource let go of one of its configs.
+pub struct ReleaseTo<C: ConfigKind> {
+    pub configs: Store<DeserializeGuard<C>>,
+    pub trigger: UnboundedSender<ObjectRef<DeserializeGuard<C>>>,
+}
+
+impl<C: ConfigKind> Clone for ReleaseTo<C> {
+    fn clone(&self) -> Self {
+        Self {
+            configs: self.configs.clone(),
+            trigger: self.trigger.clone(),
+        }
+    }
+}
+
+impl<C: ConfigKind> ReleaseTo<C> {
+    /// Re-runs the config `target` if it is being deleted (it waits for its resources to go).
+    fn release(&self, target: ObjectRef<DeserializeGuard<C>>) {
+        let deleting = self
+            .configs
+            .get(&target)
+            .is_some_and(|c| c.meta().deletion_timestamp.is_some());
+        if deleting {
+            let _ = self.trigger.unbounded_send(target);
+        }
+    }
+}
+
 /// Tells config controllers that a resource let go of its config.
 #[derive(Clone)]
 pub struct Released {
-    pub namespaced: UnboundedSender<ObjectRef<DeserializeGuard<ProviderConfig>>>,
-    pub cluster: Option<UnboundedSender<ObjectRef<DeserializeGuard<ClusterProviderConfig>>>>,
+    pub namespaced: ReleaseTo<ProviderConfig>,
+    pub cluster: Option<ReleaseTo<ClusterProviderConfig>>,
 }
 
 impl Released {
-    /// Notes a resource change: once its cleanup finished, its config may be released.
+    /// Notes a resource change: once its cleanup finished, a config waiting for its resources
+    /// to go may be released.
     pub fn resource_changed<K: Managed>(&self, obj: &K) {
         let gone = obj.meta().deletion_timestamp.is_some()
             && !obj.finalizers().iter().any(|f| f == FINALIZER);
@@ -152,12 +181,12 @@ impl Released {
         let r = &obj.managed().provider_config_ref;
         match r.kind {
             ProviderConfigKind::ProviderConfig => {
-                let target = ObjectRef::new(&r.name).within(&obj.namespace().unwrap_or_default());
-                let _ = self.namespaced.unbounded_send(target);
+                let ns = obj.namespace().unwrap_or_default();
+                self.namespaced.release(ObjectRef::new(&r.name).within(&ns));
             }
             ProviderConfigKind::ClusterProviderConfig => {
                 if let Some(cluster) = &self.cluster {
-                    let _ = cluster.unbounded_send(ObjectRef::new(&r.name));
+                    cluster.release(ObjectRef::new(&r.name));
                 }
             }
         }

@@ -44,11 +44,9 @@ pub enum Identity {
     /// The name is the key: `externalId` follows from `name`, and a read by that key finds the
     /// object (no listing is needed).
     Name,
-    /// Ids are assigned by the product and names are unique: a create with a taken name is
-    /// refused, so nothing is looked up before creating (only after an interrupted create).
-    UniqueName,
-    /// Ids are assigned by the product and names may repeat (or the product does not document
-    /// that they cannot): the scope is listed by name before every create.
+    /// Ids are assigned by the product: objects carrying the name are looked up (see
+    /// [`Provider::find_named`]) before a create, so that an object Roleplane did not create is
+    /// never taken over.
     Id,
 }
 
@@ -130,6 +128,23 @@ pub trait Provider: Clone + Send + Sync + 'static {
         account: &Account,
         scope: &str,
     ) -> impl Future<Output = Result<Vec<Listed<Self::Object>>>> + Send;
+    /// The objects carrying `desired.name` (default: the scope's listing, filtered). A product
+    /// that can search by name overrides this.
+    fn find_named(
+        &self,
+        account: &Account,
+        desired: Desired<'_, Self::Spec>,
+    ) -> impl Future<Output = Result<Vec<Listed<Self::Object>>>> + Send {
+        async move {
+            let scope = self.scope(desired.spec);
+            Ok(self
+                .list(account, &scope)
+                .await?
+                .into_iter()
+                .filter(|l| l.name == desired.name)
+                .collect())
+        }
+    }
     /// The object with this id, or None when it does not exist.
     fn observe(
         &self,

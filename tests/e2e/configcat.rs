@@ -25,7 +25,7 @@ impl Suite {
             "apiVersion: roleplane.dev/v1alpha1\nkind: PermissionGroup\nmetadata: {{name: {name}}}\n\
              spec:\n  providerConfigRef: {{name: configcat}}\n  name: E2E Developers\n  productId: {product}\n  \
              canCreateOrUpdateConfig: true\n  accessType: custom\n  environmentAccesses:\n  \
-             - {{environmentId: {environment}, accessType: full}}\n"
+             - {{environmentId: {environment}, environmentAccessType: full}}\n"
         ))
     }
 }

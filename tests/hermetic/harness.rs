@@ -8,12 +8,13 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, Resource};
-use roleplane::controller::{Context, ControllerConfig, Managed};
-use roleplane::crd::{ConditionStatus, ManagedStatus, ProviderConfig, ProviderKind, Role};
+use roleplane::controller::{Context, ControllerConfig};
+use roleplane::crd::{
+    ConditionStatus, Managed, ManagedStatus, ProviderConfig, ProviderKind, Role,
+};
 use roleplane::metrics::Metrics;
-use roleplane::providers::Providers;
 use roleplane::providers::http::{Http, HttpConfig};
-use roleplane::sim::{SimCredentials, Simulator};
+use roleplane::providers::{Providers, Simulator};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -53,7 +54,7 @@ impl Env {
     ) -> Self {
         let api = ApiServer::new(crds);
         let client = api.client();
-        let (sim, sim_base) = Simulator::start(SimCredentials::default())
+        let (sim, sim_base) = Simulator::start(Default::default())
             .await
             .expect("simulator starts");
         let mut config = ControllerConfig {
@@ -98,7 +99,6 @@ impl Env {
     /// A new operator process: fresh context (caches, budgets, failure counts), same cluster and products.
     pub async fn restart(&mut self) {
         self.stop_controllers().await;
-        self.ctx.secrets.stop();
         self.ctx = context(&self.client, &self.config);
         self.start_controllers();
     }
@@ -303,6 +303,31 @@ impl Env {
         }
     }
 
+    /// Sets an annotation on a Role or PermissionGroup, which makes the controller reconcile it
+    /// (as a poll would) without changing its spec.
+    pub async fn poke<K>(&self, ns: &str, name: &str, value: &str)
+    where
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), ns);
+        let patch = json!({"metadata": {"annotations": {"test.roleplane.dev/poke": value}}});
+        api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .expect("poked");
+    }
+
+    /// Every call the product saw, in arrival order, as `METHOD path`.
+    pub fn calls(&self, product: ProviderKind) -> Vec<String> {
+        let mut log = self.sim.traffic(product).requests();
+        log.sort_by_key(|r| r.at_ms);
+        log.into_iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+
     /// Writes (every non-GET call) the product saw, as `METHOD path`.
     pub fn mutations(&self, product: ProviderKind) -> Vec<String> {
         self.sim
@@ -355,7 +380,6 @@ impl Drop for Env {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
-        self.ctx.secrets.stop();
     }
 }
 

@@ -1,14 +1,18 @@
 //! Hermetic tests: the real controller loop against an in-process Kubernetes API double and the
 //! product simulators, all in one binary.
+//!
+//! - `conformance`: the lifecycle every product shares, written once, run for each product;
+//! - `controller`: the generic controller's own behaviour;
+//! - one file per product for what only that product does;
+//! - `examples`, `process`: the shipped manifests and the binary;
+//! - `kube_double` (and its tests): the API server double.
 
-mod bigpanda;
-mod configcat;
+mod conformance;
+mod controller;
 mod examples;
 mod harness;
 mod kube_double;
 mod kube_double_tests;
-mod looker;
 mod openapi;
 mod process;
-mod slashid;
 mod statsig;

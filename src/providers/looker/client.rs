@@ -182,6 +182,31 @@ impl Client {
         }
     }
 
+    /// The roles named exactly `name` (Looker's `name` search is case-insensitive with `%` and
+    /// `_` as wildcards, so the results are filtered here).
+    pub async fn roles_named(&self, account: &Account, name: &str) -> Result<Vec<Role>> {
+        let mut found = Vec::new();
+        let mut offset = 0;
+        loop {
+            let query = [
+                ("name", name.to_string()),
+                ("sorts", "id".to_string()),
+                ("limit", PAGE_SIZE.to_string()),
+                ("offset", offset.to_string()),
+            ];
+            let page: Vec<Role> = self
+                .call(account, "search roles", Method::GET, "/roles/search", &query, None)
+                .await?
+                .json()?;
+            let done = page.len() < PAGE_SIZE;
+            offset += page.len();
+            found.extend(page.into_iter().filter(|r| r.name.as_deref() == Some(name)));
+            if done {
+                return Ok(found);
+            }
+        }
+    }
+
     pub async fn get_role(&self, account: &Account, id: &str) -> Result<Role> {
         let path = item_path("/roles", id);
         self.call(account, "get role", Method::GET, &path, &[], None)

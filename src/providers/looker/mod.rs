@@ -113,7 +113,9 @@ impl Provider for Looker {
     type Object = Role;
 
     const KIND: ProviderKind = ProviderKind::Looker;
-    const IDENTITY: Identity = Identity::UniqueName;
+    /// Names are unique and a taken one answers 409, but inline sets are made before the role:
+    /// looking the name up first keeps a conflict from writing anything.
+    const IDENTITY: Identity = Identity::Id;
     const SECRET_KEYS: &'static [&'static str] = &["clientId", "clientSecret"];
     /// Looker publishes no numbers (every operation may answer 429, Retry-After honoured): a
     /// conservative default.
@@ -179,6 +181,26 @@ impl Provider for Looker {
         Ok(self
             .client
             .all_roles(account)
+            .await?
+            .into_iter()
+            .map(|r| Listed {
+                id: r.id.clone(),
+                name: r.name.clone().unwrap_or_default(),
+                object: Some(r),
+            })
+            .collect())
+    }
+
+    /// One search by name (Looker matches case-insensitively, with wildcards: exact matches
+    /// are kept), instead of the whole listing.
+    async fn find_named(
+        &self,
+        account: &Account,
+        desired: Desired<'_, LookerRole>,
+    ) -> Result<Vec<Listed<Role>>> {
+        Ok(self
+            .client
+            .roles_named(account, desired.name)
             .await?
             .into_iter()
             .map(|r| Listed {

@@ -1,0 +1,369 @@
+//! The lifecycle scenarios, each generic over a product's [`Fixture`].
+
+use std::time::Duration;
+
+use roleplane::crd::{
+    CREATE_PENDING_ANNOTATION, ConditionStatus, FINALIZER, Managed, ManagedStatus, ProviderConfig,
+};
+use kube::Resource;
+use roleplane::sim::{Faults, RateLimit, RecordedRequest};
+use serde_json::{Value, json};
+
+use super::calls::{Operation, documented};
+use super::Fixture;
+use crate::harness::*;
+use crate::openapi::OpenApi;
+
+/// The object's name in the product, and the resource's name in Kubernetes.
+const NAME: &str = "Conformance";
+const RESOURCE: &str = "conformance";
+/// A poll interval no test outlives: only what the test does triggers a reconcile.
+const NEVER: Duration = Duration::from_secs(3600);
+
+/// A cluster with the product's account in `NS`, its config Ready.
+async fn start<F: Fixture>(poll: Duration) -> Env {
+    let env = Env::start_with(|c| c.poll_interval = poll).await;
+    F::account(&env, NS, true).await;
+    env.wait_managed::<ProviderConfig>(NS, F::PRODUCT.as_str(), "config Ready", |p| {
+        p.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.r#type == "Ready" && c.status == ConditionStatus::True)
+        })
+    })
+    .await;
+    env
+}
+
+fn with(mut spec: Value, extra: Value) -> Value {
+    if let (Value::Object(s), Value::Object(e)) = (&mut spec, extra) {
+        s.extend(e);
+    }
+    spec
+}
+
+async fn create<F: Fixture>(env: &Env, spec: Value, annotations: Value) -> F::Kind {
+    env.apply::<F::Kind>(
+        NS,
+        json!({"metadata": {"name": RESOURCE, "annotations": annotations}, "spec": spec}),
+    )
+    .await
+}
+
+fn status<K: Managed>(obj: &K) -> &ManagedStatus {
+    obj.managed_status().expect("a status")
+}
+
+fn external_id<K: Managed>(obj: &K) -> String {
+    status(obj).external_id.clone().expect("an externalId")
+}
+
+async fn wait<F: Fixture>(env: &Env, what: &str, check: impl Fn(&ManagedStatus) -> bool) -> F::Kind {
+    env.wait_managed::<F::Kind>(NS, RESOURCE, what, |o| o.managed_status().is_some_and(&check))
+        .await
+}
+
+async fn ready<F: Fixture>(env: &Env) -> F::Kind {
+    wait::<F>(env, "Ready", is_ready).await
+}
+
+fn requests<F: Fixture>(env: &Env) -> Vec<RecordedRequest> {
+    let mut log = F::traffic(env).requests();
+    log.sort_by_key(|r| r.at_ms);
+    log
+}
+
+/// Every call, as `METHOD path`.
+fn calls<F: Fixture>(env: &Env) -> Vec<String> {
+    requests::<F>(env)
+        .into_iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+/// Calls that change the product (a login does not).
+fn writes<F: Fixture>(env: &Env) -> Vec<String> {
+    calls::<F>(env)
+        .into_iter()
+        .filter(|c| !c.starts_with("GET ") && !c.ends_with("/login"))
+        .collect()
+}
+
+fn assert_documented<F: Fixture>(env: &Env, op: Operation, id: &str) {
+    let expected = documented(F::PRODUCT, op, &F::placeholders(env, NAME, id));
+    assert_eq!(
+        calls::<F>(env),
+        expected,
+        "{} {op:?}: the calls differ from docs/provider-calls.md",
+        F::PRODUCT
+    );
+}
+
+fn assert_official_bodies<F: Fixture>(env: &Env) {
+    if let Some((file, prefix)) = F::OPENAPI {
+        OpenApi::load(file).assert_bodies(&F::traffic(env).requests(), prefix);
+    }
+}
+
+async fn events(env: &Env) -> Vec<(String, String, String)> {
+    env.events(NS, RESOURCE).await
+}
+
+pub async fn create_goes_ready_with_the_minimum_calls<F: Fixture>() {
+    let env = start::<F>(NEVER).await;
+    F::traffic(&env).clear_requests();
+    create::<F>(&env, F::spec(NAME), json!({})).await;
+    let obj = ready::<F>(&env).await;
+    let id = external_id(&obj);
+    assert_eq!(F::named(&env, NAME), vec![id.clone()]);
+    assert!(F::holds(&env, &id, false), "the product object differs");
+    assert_eq!(status(&obj).provider, Some(F::PRODUCT));
+    assert_eq!(status(&obj).observed_generation, obj.meta().generation);
+    assert!(
+        obj.meta()
+            .finalizers
+            .iter()
+            .flatten()
+            .any(|f| f == FINALIZER)
+    );
+    assert!(
+        events(&env)
+            .await
+            .iter()
+            .any(|(_, r, n)| r == "Created" && n.contains(&id)),
+        "no Created event naming {id}"
+    );
+    assert_documented::<F>(&env, Operation::Create, &id);
+    assert_official_bodies::<F>(&env);
+}
+
+pub async fn in_sync_poll_reads_and_never_writes<F: Fixture>() {
+    let env = start::<F>(NEVER).await;
+    create::<F>(&env, F::spec(NAME), json!({})).await;
+    let id = external_id(&ready::<F>(&env).await);
+    F::traffic(&env).clear_requests();
+    env.poke::<F::Kind>(NS, RESOURCE, "1").await;
+    let expected = documented(F::PRODUCT, Operation::Poll, &F::placeholders(&env, NAME, &id));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while calls::<F>(&env).len() < expected.len() {
+        assert!(tokio::time::Instant::now() < deadline, "no poll happened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Anything beyond the documented calls would arrive now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_documented::<F>(&env, Operation::Poll, &id);
+    assert!(is_ready(status(&ready::<F>(&env).await)));
+}
+
+pub async fn spec_change_is_applied_with_the_minimum_calls<F: Fixture>() {
+    let env = start::<F>(NEVER).await;
+    create::<F>(&env, F::spec(NAME), json!({})).await;
+    let id = external_id(&ready::<F>(&env).await);
+    F::traffic(&env).clear_requests();
+    env.patch_spec::<F::Kind>(NS, RESOURCE, F::change()).await;
+    wait::<F>(&env, "generation 2 Ready", |s| {
+        s.observed_generation == Some(2) && is_ready(s)
+    })
+    .await;
+    assert!(F::holds(&env, &id, true), "the change did not reach the product");
+    assert!(
+        events(&env)
+            .await
+            .iter()
+            .any(|(_, r, n)| r == "Updated" && n.contains(&id)),
+        "no Updated event"
+    );
+    assert_documented::<F>(&env, Operation::Update, &id);
+    assert_official_bodies::<F>(&env);
+}
+
+pub async fn out_of_band_edit_is_corrected_with_an_event<F: Fixture>() {
+    let env = start::<F>(Duration::from_secs(2)).await;
+    create::<F>(&env, F::spec(NAME), json!({})).await;
+    let id = external_id(&ready::<F>(&env).await);
+    F::edit(&env, &id);
+    assert!(!F::holds(&env, &id, false), "the edit changed nothing");
+    let note = env.wait_event(NS, RESOURCE, "DriftCorrected").await;
+    assert!(note.contains(F::EDITED_FIELD), "{note}");
+    assert!(F::holds(&env, &id, false), "the drift was not corrected");
+}
+
+pub async fn observe_only_reports_drift_and_never_writes<F: Fixture>() {
+    let env = start::<F>(NEVER).await;
+    let id = F::seed(&env, NAME);
+    F::traffic(&env).clear_requests();
+    create::<F>(
+        &env,
+        with(F::spec(NAME), json!({"managementPolicy": "ObserveOnly"})),
+        json!({}),
+    )
+    .await;
+    let obj = wait::<F>(&env, "Drifted", |s| {
+        matches!(condition(s, "Ready"), Some((ConditionStatus::False, r, _)) if r == "Drifted")
+    })
+    .await;
+    assert_eq!(external_id(&obj), id);
+    env.delete::<F::Kind>(NS, RESOURCE).await;
+    env.wait_gone::<F::Kind>(NS, RESOURCE).await;
+    assert_eq!(writes::<F>(&env), Vec::<String>::new(), "observe-only wrote");
+    assert_eq!(F::named(&env, NAME), vec![id.clone()]);
+    assert!(!F::holds(&env, &id, false), "observe-only changed the object");
+}
+
+pub async fn existing_object_is_adopted_by_external_id<F: Fixture>() {
+    let env = start::<F>(NEVER).await;
+    let id = F::seed(&env, NAME);
+    create::<F>(
+        &env,
+        with(F::spec(NAME), json!({"externalId": id})),
+        json!({}),
+    )
+    .await;
+    let obj = ready::<F>(&env).await;
+    assert_eq!(external_id(&obj), id);
+    let note = env.wait_event(NS, RESOURCE, "Adopted").await;
+    assert!(note.contains("spec.externalId"), "{note}");
+    assert!(F::holds(&env, &id, false), "the adopted object was not corrected");
+    assert_eq!(F::named(&env, NAME), vec![id]);
+}
+
+pub async fn same_named_object_without_external_id_is_already_exists<F: Fixture>() {
+    let env = start::<F>(NEVER).await;
+    let id = F::seed(&env, NAME);
+    F::traffic(&env).clear_requests();
+    create::<F>(&env, F::spec(NAME), json!({})).await;
+    let obj = wait::<F>(&env, "AlreadyExists", failed_with("AlreadyExists")).await;
+    assert!(!is_ready(status(&obj)));
+    assert!(synced_message(&obj).contains("spec.externalId"), "{}", synced_message(&obj));
+    env.wait_event(NS, RESOURCE, "AlreadyExists").await;
+    assert_eq!(writes::<F>(&env), Vec::<String>::new(), "took over an object");
+    assert_eq!(F::named(&env, NAME), vec![id]);
+}
+
+pub async fn interrupted_create_is_adopted_not_duplicated<F: Fixture>() {
+    let env = start::<F>(NEVER).await;
+    // What a crash between the product's create and the status write leaves behind.
+    let id = F::seed(&env, NAME);
+    create::<F>(
+        &env,
+        F::spec(NAME),
+        json!({CREATE_PENDING_ANNOTATION: "2026-11-22T10:00:00Z"}),
+    )
+    .await;
+    let obj = ready::<F>(&env).await;
+    assert_eq!(external_id(&obj), id);
+    assert!(!obj.meta().annotations.iter().flatten().any(|(k, _)| k == CREATE_PENDING_ANNOTATION));
+    assert_eq!(F::named(&env, NAME), vec![id.clone()], "duplicated");
+    assert!(F::holds(&env, &id, false));
+    let note = env.wait_event(NS, RESOURCE, "Adopted").await;
+    assert!(note.contains("interrupted create"), "{note}");
+}
+
+pub async fn deletion_deletes_with_the_minimum_calls<F: Fixture>() {
+    let env = start::<F>(NEVER).await;
+    create::<F>(&env, F::spec(NAME), json!({})).await;
+    let id = external_id(&ready::<F>(&env).await);
+    let placeholders = F::placeholders(&env, NAME, &id);
+    F::traffic(&env).clear_requests();
+    env.delete::<F::Kind>(NS, RESOURCE).await;
+    env.wait_gone::<F::Kind>(NS, RESOURCE).await;
+    assert!(F::named(&env, NAME).is_empty(), "the object is still there");
+    let expected = documented(F::PRODUCT, Operation::Delete, &placeholders);
+    assert_eq!(calls::<F>(&env), expected, "{} delete calls", F::PRODUCT);
+    assert!(
+        events(&env).await.iter().any(|(_, r, n)| r == "Deleted" && n.contains(&id)),
+        "no Deleted event"
+    );
+}
+
+pub async fn orphan_policy_leaves_the_object<F: Fixture>() {
+    let env = start::<F>(NEVER).await;
+    create::<F>(
+        &env,
+        with(F::spec(NAME), json!({"deletionPolicy": "Orphan"})),
+        json!({}),
+    )
+    .await;
+    let id = external_id(&ready::<F>(&env).await);
+    F::traffic(&env).clear_requests();
+    env.delete::<F::Kind>(NS, RESOURCE).await;
+    env.wait_gone::<F::Kind>(NS, RESOURCE).await;
+    assert_eq!(F::named(&env, NAME), vec![id]);
+    assert_eq!(calls::<F>(&env), Vec::<String>::new(), "orphaning called the product");
+    env.wait_event(NS, RESOURCE, "Orphaned").await;
+}
+
+pub async fn object_already_gone_does_not_block_deletion<F: Fixture>() {
+    let env = start::<F>(NEVER).await;
+    create::<F>(&env, F::spec(NAME), json!({})).await;
+    let id = external_id(&ready::<F>(&env).await);
+    F::remove(&env, &id);
+    env.delete::<F::Kind>(NS, RESOURCE).await;
+    env.wait_gone::<F::Kind>(NS, RESOURCE).await;
+    assert!(F::named(&env, NAME).is_empty());
+}
+
+pub async fn wrong_credentials_are_rejected_without_writes_or_leaks<F: Fixture>() {
+    let env = Env::start_with(|c| c.poll_interval = NEVER).await;
+    F::account(&env, NS, false).await;
+    create::<F>(&env, F::spec(NAME), json!({})).await;
+    let obj = wait::<F>(&env, "CredentialsRejected", failed_with("CredentialsRejected")).await;
+    assert!(!is_ready(status(&obj)));
+    let message = synced_message(&obj);
+    assert!(message.contains("HTTP 401"), "{message}");
+    let config = env
+        .wait_managed::<ProviderConfig>(NS, F::PRODUCT.as_str(), "config rejected", |p| {
+            p.status.as_ref().is_some_and(|s| {
+                s.conditions.iter().any(|c| c.reason == "CredentialsRejected")
+            })
+        })
+        .await;
+    let everything = format!("{:?}{:?}{:?}", obj.managed_status(), events(&env).await, config.status);
+    assert!(!everything.contains("WRONG-SECRET"), "a secret leaked: {everything}");
+    assert_eq!(writes::<F>(&env), Vec::<String>::new());
+}
+
+pub async fn rate_limit_waits_for_retry_after<F: Fixture>() {
+    let env = start::<F>(NEVER).await;
+    F::traffic(&env).set_faults(Faults {
+        rate_limit: Some(RateLimit {
+            requests: 1,
+            window_seconds: 2,
+            retry_after_seconds: Some(2),
+        }),
+        ..Default::default()
+    });
+    create::<F>(&env, F::spec(NAME), json!({})).await;
+    ready::<F>(&env).await;
+    let log = requests::<F>(&env);
+    let first = log
+        .iter()
+        .position(|r| r.status == 429)
+        .expect("the simulator throttled");
+    let next = log[first + 1..]
+        .iter()
+        .find(|r| r.status != 429)
+        .expect("a later call succeeded");
+    let waited = next.at_ms - log[first].at_ms;
+    assert!(waited >= 1900, "retried {waited} ms after a 429 with Retry-After: 2");
+    assert_eq!(F::named(&env, NAME).len(), 1);
+}
+
+pub async fn server_errors_back_off_and_recover<F: Fixture>() {
+    let env = start::<F>(NEVER).await;
+    F::traffic(&env).set_faults(Faults {
+        fail_next: [503].into(),
+        ..Default::default()
+    });
+    create::<F>(&env, F::spec(NAME), json!({})).await;
+    ready::<F>(&env).await;
+    let note = env.wait_event(NS, RESOURCE, "ProviderUnavailable").await;
+    assert!(note.contains("HTTP 503"), "{note}");
+    let log = requests::<F>(&env);
+    let failed = log.iter().position(|r| r.status == 503).expect("a 503");
+    let retried = log.get(failed + 1).expect("a retry");
+    let waited = retried.at_ms - log[failed].at_ms;
+    // The first back-off is 5 s (±20 %): no hot retry.
+    assert!(waited >= 3900, "retried {waited} ms after a 503");
+    assert_eq!(F::named(&env, NAME).len(), 1);
+}
