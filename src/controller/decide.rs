@@ -96,7 +96,9 @@ pub enum Failure {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
     /// Create the object; `recreating` names one that was deleted outside Roleplane.
-    Create { recreating: Option<String> },
+    Create {
+        recreating: Option<String>,
+    },
     /// Keep the object `id`, adopting it first when `adopt` says so, then apply `change`.
     Keep {
         id: String,

@@ -75,8 +75,14 @@ fn lookup_prefers_the_spec_id_then_the_status_id_then_the_name() {
     };
     let key = || "org/R".to_string();
     assert_eq!(lookup(&both, Identity::Id, key), Lookup::Id("w".into()));
-    assert_eq!(lookup(&known("k"), Identity::Name, key), Lookup::Id("k".into()));
-    assert_eq!(lookup(&facts(), Identity::Name, key), Lookup::Key("org/R".into()));
+    assert_eq!(
+        lookup(&known("k"), Identity::Name, key),
+        Lookup::Id("k".into())
+    );
+    assert_eq!(
+        lookup(&facts(), Identity::Name, key),
+        Lookup::Key("org/R".into())
+    );
     assert_eq!(lookup(&facts(), Identity::Id, key), Lookup::Name);
     assert_eq!(lookup(&intent(), Identity::Id, key), Lookup::Name);
 }
@@ -187,11 +193,17 @@ fn failures_name_the_product_the_ids_and_the_way_out() {
     assert!(matches!(s, Step::Fail(Failure::AlreadyExists(_))));
     let s = step(&intent(), p, n, &two);
     assert!(matches!(s, Step::Fail(Failure::Ambiguous(_))), "{s:?}");
-    assert!(fails_with(&s, "2 bigpanda objects are named \"Ops\" (a1, b2)"), "{s:?}");
+    assert!(
+        fails_with(&s, "2 bigpanda objects are named \"Ops\" (a1, b2)"),
+        "{s:?}"
+    );
     let s = step(&facts(), p, n, &two);
     assert!(matches!(s, Step::Fail(Failure::AlreadyExists(_))), "{s:?}");
     let s = step(&wanted("7"), p, n, &Found::Id(None));
-    assert!(fails_with(&s, "no object with externalId 7 to adopt"), "{s:?}");
+    assert!(
+        fails_with(&s, "no object with externalId 7 to adopt"),
+        "{s:?}"
+    );
     let s = step(
         &Facts {
             observe_only: true,
@@ -201,9 +213,15 @@ fn failures_name_the_product_the_ids_and_the_way_out() {
         n,
         &Found::Id(None),
     );
-    assert!(fails_with(&s, "observe-only: the bigpanda object 1 no longer exists"), "{s:?}");
+    assert!(
+        fails_with(&s, "observe-only: the bigpanda object 1 no longer exists"),
+        "{s:?}"
+    );
     let s = step(&observe_only(), p, n, &Found::Named(vec![]));
-    assert!(fails_with(&s, "observe-only: no bigpanda object named \"Ops\""), "{s:?}");
+    assert!(
+        fails_with(&s, "observe-only: no bigpanda object named \"Ops\""),
+        "{s:?}"
+    );
 }
 
 #[test]

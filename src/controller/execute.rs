@@ -70,7 +70,10 @@ pub async fn find<P: Provider>(
     Ok(match lookup {
         Lookup::Id(id) => {
             let object = provider.observe(account, desired, id).await?;
-            (Found::Id(object.as_ref().map(seen)), object.into_iter().collect())
+            (
+                Found::Id(object.as_ref().map(seen)),
+                object.into_iter().collect(),
+            )
         }
         Lookup::Key(key) => {
             let object = provider.observe(account, desired, key).await?;

@@ -73,12 +73,7 @@ async fn clear<K: Managed>(obj: &K, api: &Api<K>) -> Result<()> {
 }
 
 /// Stores the id right after create, before anything else can fail.
-async fn store_id<K: Managed>(
-    obj: &K,
-    api: &Api<K>,
-    kind: ProviderKind,
-    id: &str,
-) -> Result<()> {
+async fn store_id<K: Managed>(obj: &K, api: &Api<K>, kind: ProviderKind, id: &str) -> Result<()> {
     let mut s = obj.managed_status().cloned().unwrap_or_default();
     s.external_id = Some(id.to_string());
     s.provider = Some(kind);

@@ -54,9 +54,10 @@ pub async fn run<K: Managed>(
     let config = kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency);
     let controller = Controller::for_stream(stream, reader.clone()).with_config(config);
     let controller = relations::wire_managed(controller, reader, relations);
-    let out = controller
-        .graceful_shutdown_on(stop)
-        .run(reconcile_guarded::<K>, error_policy::<K>, ctx);
+    let out =
+        controller
+            .graceful_shutdown_on(stop)
+            .run(reconcile_guarded::<K>, error_policy::<K>, ctx);
     super::drain(out, K::KIND).await;
 }
 

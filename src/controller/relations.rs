@@ -20,9 +20,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 
 use super::config::ConfigKind;
 use super::status::READY;
-use crate::crd::{
-    ClusterProviderConfig, FINALIZER, Managed, ProviderConfig, ProviderConfigKind,
-};
+use crate::crd::{ClusterProviderConfig, FINALIZER, Managed, ProviderConfig, ProviderConfigKind};
 
 /// How many changes a shared config watch buffers for a slow subscriber.
 const SHARED_BUFFER: usize = 1024;
@@ -58,7 +56,10 @@ impl Secrets {
     }
 }
 
-async fn fan_out(api: Api<PartialObjectMeta<Secret>>, mut subscribers: Vec<UnboundedSender<PartialObjectMeta<Secret>>>) {
+async fn fan_out(
+    api: Api<PartialObjectMeta<Secret>>,
+    mut subscribers: Vec<UnboundedSender<PartialObjectMeta<Secret>>>,
+) {
     let mut events = watcher(api, watcher::Config::default())
         .default_backoff()
         .boxed();

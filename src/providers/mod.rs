@@ -204,9 +204,7 @@ pub fn is_plain_id(id: &str) -> bool {
 
 /// An `externalId` that does not have the product's form: invalid input, named as such.
 pub fn bad_external_id(kind: ProviderKind, id: &str, form: &str) -> Error {
-    Error::InvalidSpec(format!(
-        "spec.externalId {id:?} is not a {kind} id: {form}"
-    ))
+    Error::InvalidSpec(format!("spec.externalId {id:?} is not a {kind} id: {form}"))
 }
 
 #[cfg(test)]
@@ -218,7 +216,16 @@ mod tests {
         for ok in ["42", "60c5238222fa55553d93d52f", "role-1_a.b"] {
             assert!(is_plain_id(ok), "{ok}");
         }
-        for bad in ["", "..", ".", "../../admin", "a/b", "a b", "line\nbreak", &"x".repeat(129)] {
+        for bad in [
+            "",
+            "..",
+            ".",
+            "../../admin",
+            "a/b",
+            "a b",
+            "line\nbreak",
+            &"x".repeat(129),
+        ] {
             assert!(!is_plain_id(bad), "{bad:?}");
         }
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kube::api::{Api, DeleteParams};
 use roleplane::crd::Role;
-use roleplane::sim::bigpanda::BigPandaSim;
+use roleplane::providers::bigpanda::sim::BigPandaSim;
 
 use super::{Suite, kubectl};
 
@@ -86,17 +86,18 @@ pub fn regions_drift_and_deletion(
         }
         let us_id = s.external_id("noc-us").await?;
         let eu_id = s.external_id("noc-eu").await?;
-        if s.sim.bigpanda.role(&us_id).is_none() || s.sim.bigpanda_eu.role(&eu_id).is_none() {
+        if s.sim.bigpanda.us.role(&us_id).is_none() || s.sim.bigpanda.eu.role(&eu_id).is_none() {
             return Err("roles are not in their regions".into());
         }
-        if s.sim.bigpanda.role(&eu_id).is_some() || s.sim.bigpanda_eu.role(&us_id).is_some() {
+        if s.sim.bigpanda.us.role(&eu_id).is_some() || s.sim.bigpanda.eu.role(&us_id).is_some() {
             return Err("a role leaked into the other region".into());
         }
         s.sim
             .bigpanda
+            .us
             .edit_role(&us_id, |r| r.users = vec![BOB.into()]);
         eventually("the out-of-band member change is reverted", || {
-            has_users(&s.sim.bigpanda, &us_id, &[ALICE])
+            has_users(&s.sim.bigpanda.us, &us_id, &[ALICE])
         })
         .await?;
         let api: Api<Role> = Api::namespaced(s.client.clone(), &s.ns);
@@ -104,7 +105,7 @@ pub fn regions_drift_and_deletion(
             .await
             .map_err(|e| e.to_string())?;
         eventually("the US role is deleted in BigPanda", || {
-            s.sim.bigpanda.role(&us_id).is_none()
+            s.sim.bigpanda.us.role(&us_id).is_none()
         })
         .await?;
         Ok(())
@@ -125,7 +126,7 @@ pub fn wrong_region_key(s: &Suite) -> Pin<Box<dyn Future<Output = Result<(), Str
                 "the message does not point at the region: {status}"
             ));
         }
-        if !s.sim.bigpanda_eu.roles_named("E2E Wrong Region").is_empty() {
+        if !s.sim.bigpanda.eu.roles_named("E2E Wrong Region").is_empty() {
             return Err("a role was created with a rejected key".into());
         }
         Ok(())

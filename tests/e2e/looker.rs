@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kube::api::{Api, DeleteParams};
 use roleplane::crd::{ProviderKind, Role};
-use roleplane::sim::looker::SetKind;
+use roleplane::providers::looker::sim::SetKind;
 
 use crate::{Case, Suite, kubectl};
 

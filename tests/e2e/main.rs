@@ -1,7 +1,7 @@
 //! End-to-end suite against a real cluster from `KUBECONFIG`: applies `crds/` with kubectl, runs
-//! the simulators on loopback and the operator in-process (scoped to a temporary namespace), and
-//! drives everything the way a user would (`kubectl apply`, `kubectl wait`). Skipped, with the
-//! reason printed, when `KUBECONFIG` is not set.
+//! the simulators on loopback and the operator in-process (scoped to the suite's namespaces, one
+//! per test), and drives everything the way a user would (`kubectl apply`, `kubectl wait`).
+//! Skipped, with the reason printed, when `KUBECONFIG` is not set.
 
 mod bigpanda;
 mod configcat;
@@ -18,12 +18,12 @@ use kube::api::{Api, DeleteParams};
 use roleplane::controller::{Context, ControllerConfig};
 use roleplane::crd::{ConditionStatus, ProviderKind, Role};
 use roleplane::metrics::Metrics;
-use roleplane::providers::Providers;
 use roleplane::providers::http::{Http, HttpConfig};
-use roleplane::sim::{SimCredentials, Simulator};
+use roleplane::providers::{Providers, Simulator};
 
 const KEY: &str = "console-sim-key";
 
+/// What a test case gets: its own namespace, the cluster and the simulators (shared).
 struct Suite {
     ns: String,
     client: kube::Client,
@@ -252,7 +252,7 @@ async fn service_account_client() -> Result<kube::Client, String> {
 
 #[tokio::main]
 async fn main() {
-    if std::env::var_os("KUBECONFIG").is_none() {
+    if std::env::var_os("KUBECONFIG").is_none_or(|v| v.is_empty()) {
         println!(
             "e2e: skipped: KUBECONFIG is not set (point it at a test cluster to run the end-to-end suite)"
         );
@@ -276,58 +276,6 @@ async fn main() {
         ],
         None,
     );
-    let ns = format!("roleplane-e2e-{}", std::process::id());
-    if let Err(e) = kubectl(&["create", "namespace", &ns], None) {
-        eprintln!("e2e: {e}");
-        std::process::exit(1);
-    }
-    let client = kube::Client::try_default().await.expect("kubeconfig loads");
-    let (sim, sim_base) = Simulator::start(SimCredentials::default())
-        .await
-        .expect("simulator starts");
-    let http = Http::new(HttpConfig::default(), Metrics::new());
-    // Scoped to the test namespace so a shared cluster's other resources are never touched;
-    // ROLEPLANE_E2E_ALL_NAMESPACES=1 runs cluster-wide (ClusterProviderConfig, Namespace reads).
-    let all_namespaces =
-        std::env::var("ROLEPLANE_E2E_ALL_NAMESPACES").is_ok_and(|v| v == "1" || v == "true");
-    let config = ControllerConfig {
-        namespaces: if all_namespaces {
-            vec![]
-        } else {
-            vec![ns.clone()]
-        },
-        poll_interval: Duration::from_secs(3),
-        ..Default::default()
-    };
-    let operator_client = if std::env::var("ROLEPLANE_E2E_SERVICE_ACCOUNT")
-        .is_ok_and(|v| v == "1" || v == "true")
-    {
-        match service_account_client().await {
-            Ok(c) => {
-                println!(
-                    "e2e: the operator runs as ServiceAccount roleplane-system/roleplane (the chart's RBAC)"
-                );
-                c
-            }
-            Err(e) => {
-                eprintln!("e2e: cannot set up the ServiceAccount identity: {e}");
-                std::process::exit(1);
-            }
-        }
-    } else {
-        client.clone()
-    };
-    let ctx = Context::new(operator_client, Providers::new(http), config);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let operator = tokio::spawn(roleplane::controller::run(ctx, async move {
-        let _ = stop_rx.await;
-    }));
-    let suite = Suite {
-        ns: ns.clone(),
-        client,
-        sim,
-        sim_base,
-    };
     let mut cases: Vec<(&str, Case)> = vec![
         (
             "statsig_role_goes_ready_is_reverted_and_deleted",
@@ -367,8 +315,65 @@ async fn main() {
         ),
     ];
     cases.extend(looker::cases());
+    // A namespace per test, all made before the operator starts (it watches exactly these).
+    let namespaces: Vec<String> = (0..cases.len())
+        .map(|i| format!("roleplane-e2e-{}-{i}", std::process::id()))
+        .collect();
+    for ns in &namespaces {
+        if let Err(e) = kubectl(&["create", "namespace", ns], None) {
+            eprintln!("e2e: {e}");
+            std::process::exit(1);
+        }
+    }
+    let client = kube::Client::try_default().await.expect("kubeconfig loads");
+    let (sim, sim_base) = Simulator::start(Default::default())
+        .await
+        .expect("simulator starts");
+    let http = Http::new(HttpConfig::default(), Metrics::new());
+    // Scoped to the test namespace so a shared cluster's other resources are never touched;
+    // ROLEPLANE_E2E_ALL_NAMESPACES=1 runs cluster-wide (ClusterProviderConfig, Namespace reads).
+    let all_namespaces =
+        std::env::var("ROLEPLANE_E2E_ALL_NAMESPACES").is_ok_and(|v| v == "1" || v == "true");
+    let config = ControllerConfig {
+        namespaces: if all_namespaces {
+            vec![]
+        } else {
+            namespaces.clone()
+        },
+        poll_interval: Duration::from_secs(3),
+        ..Default::default()
+    };
+    let operator_client = if std::env::var("ROLEPLANE_E2E_SERVICE_ACCOUNT")
+        .is_ok_and(|v| v == "1" || v == "true")
+    {
+        match service_account_client().await {
+            Ok(c) => {
+                println!(
+                    "e2e: the operator runs as ServiceAccount roleplane-system/roleplane (the chart's RBAC)"
+                );
+                c
+            }
+            Err(e) => {
+                eprintln!("e2e: cannot set up the ServiceAccount identity: {e}");
+                std::process::exit(1);
+            }
+        }
+    } else {
+        client.clone()
+    };
+    let ctx = Context::new(operator_client, Providers::new(http), config);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let operator = tokio::spawn(roleplane::controller::run(ctx, async move {
+        let _ = stop_rx.await;
+    }));
     let (mut passed, mut failed) = (0, 0);
-    for (name, case) in cases {
+    for ((name, case), ns) in cases.into_iter().zip(&namespaces) {
+        let suite = Suite {
+            ns: ns.clone(),
+            client: client.clone(),
+            sim: sim.clone(),
+            sim_base: sim_base.clone(),
+        };
         match tokio::time::timeout(Duration::from_secs(180), case(&suite)).await {
             Ok(Ok(())) => {
                 println!("test {name} ... ok");
@@ -384,21 +389,25 @@ async fn main() {
             }
         }
     }
-    let _ = kubectl(
-        &[
-            "delete",
-            "roles.roleplane.dev,permissiongroups.roleplane.dev,providerconfigs.roleplane.dev",
-            "--all",
-            "-n",
-            &ns,
-            "--wait=true",
-            "--timeout=60s",
-        ],
-        None,
-    );
+    for ns in &namespaces {
+        let _ = kubectl(
+            &[
+                "delete",
+                "roles.roleplane.dev,permissiongroups.roleplane.dev,providerconfigs.roleplane.dev",
+                "--all",
+                "-n",
+                ns,
+                "--wait=true",
+                "--timeout=60s",
+            ],
+            None,
+        );
+    }
     let _ = stop_tx.send(());
     let _ = operator.await;
-    let _ = kubectl(&["delete", "namespace", &ns, "--wait=false"], None);
+    for ns in &namespaces {
+        let _ = kubectl(&["delete", "namespace", ns, "--wait=false"], None);
+    }
     println!("e2e: {passed} passed, {failed} failed");
     if failed > 0 {
         std::process::exit(1);

@@ -352,14 +352,14 @@ async fn an_unreadable_role_is_reported_on_itself_and_does_not_stop_the_others()
     assert_eq!(env.sim.statsig.roles(STATSIG_KEY).len(), 1);
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_are_watched_over_one_connection_whatever_their_number() {
     let env = Env::start_with(|c| c.poll_interval = Duration::from_secs(3600)).await;
     let tenants: Vec<String> = (0..6).map(|i| format!("tenant-{i}")).collect();
     for ns in &tenants {
         env.statsig_account(ns).await;
-        env.role(ns, "editors", spec(&format!("Editors-{ns}"))).await;
+        env.role(ns, "editors", spec(&format!("Editors-{ns}")))
+            .await;
     }
     for ns in &tenants {
         env.wait_role(ns, "editors", "Ready", is_ready).await;

@@ -9,9 +9,7 @@ use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, Resource};
 use roleplane::controller::{Context, ControllerConfig};
-use roleplane::crd::{
-    ConditionStatus, Managed, ManagedStatus, ProviderConfig, ProviderKind, Role,
-};
+use roleplane::crd::{ConditionStatus, Managed, ManagedStatus, ProviderConfig, ProviderKind, Role};
 use roleplane::metrics::Metrics;
 use roleplane::providers::http::{Http, HttpConfig};
 use roleplane::providers::{Providers, Simulator};

@@ -42,7 +42,10 @@ async fn create_of_a_taken_name_is_already_exists_whether_statsig_answers_400_or
         name: " ",
         spec: &role,
     };
-    let err = statsig.create(&account, blank).await.expect_err("blank name");
+    let err = statsig
+        .create(&account, blank)
+        .await
+        .expect_err("blank name");
     assert_eq!(err.class(), ErrorClass::ProviderRejected, "{err}");
     assert_eq!(sim.statsig.roles(STATSIG_KEY).len(), 1);
 }

@@ -29,7 +29,8 @@ impl Window {
     /// of it, so that burst plus refill never exceed `requests` in any `seconds`.
     fn quota(self) -> Quota {
         let requests = self.requests.max(1);
-        let period = Duration::from_secs(self.seconds.max(1)).mul_f64(1.0 / (0.9 * requests as f64));
+        let period =
+            Duration::from_secs(self.seconds.max(1)).mul_f64(1.0 / (0.9 * requests as f64));
         let burst = NonZeroU32::new((requests / 10).max(1)).expect("at least one");
         Quota::with_period(period)
             .expect("a non-zero period")
@@ -45,10 +46,18 @@ pub(super) struct Budget {
 
 impl Budget {
     /// A budget for `limits`, or for a flat `override_rps` (operator flag) instead.
-    pub(super) fn new(limits: &Limits, override_rps: Option<NonZeroU32>, concurrency: usize) -> Self {
+    pub(super) fn new(
+        limits: &Limits,
+        override_rps: Option<NonZeroU32>,
+        concurrency: usize,
+    ) -> Self {
         let limiters = match override_rps {
             Some(rps) => vec![RateLimiter::direct(Quota::per_second(rps).allow_burst(rps))],
-            None => limits.windows.iter().map(|w| RateLimiter::direct(w.quota())).collect(),
+            None => limits
+                .windows
+                .iter()
+                .map(|w| RateLimiter::direct(w.quota()))
+                .collect(),
         };
         Self {
             limiters,

@@ -304,4 +304,3 @@ fn describe_transport(e: &reqwest::Error) -> String {
     }
     text
 }
-

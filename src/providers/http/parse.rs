@@ -114,7 +114,6 @@ fn truncate(mut s: String) -> String {
     s
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,9 +42,9 @@ pub fn documented(
         .skip(1)
         .step_by(2)
         .map(|call| {
-            placeholders
-                .iter()
-                .fold(call.to_string(), |c, (k, v)| c.replace(&format!("{{{k}}}"), v))
+            placeholders.iter().fold(call.to_string(), |c, (k, v)| {
+                c.replace(&format!("{{{k}}}"), v)
+            })
         })
         .collect()
 }

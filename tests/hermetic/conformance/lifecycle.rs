@@ -2,15 +2,15 @@
 
 use std::time::Duration;
 
+use kube::Resource;
 use roleplane::crd::{
     CREATE_PENDING_ANNOTATION, ConditionStatus, FINALIZER, Managed, ManagedStatus, ProviderConfig,
 };
-use kube::Resource;
 use roleplane::sim::{Faults, RateLimit, RecordedRequest};
 use serde_json::{Value, json};
 
-use super::calls::{Operation, documented};
 use super::Fixture;
+use super::calls::{Operation, documented};
 use crate::harness::*;
 use crate::openapi::OpenApi;
 
@@ -58,9 +58,15 @@ fn external_id<K: Managed>(obj: &K) -> String {
     status(obj).external_id.clone().expect("an externalId")
 }
 
-async fn wait<F: Fixture>(env: &Env, what: &str, check: impl Fn(&ManagedStatus) -> bool) -> F::Kind {
-    env.wait_managed::<F::Kind>(NS, RESOURCE, what, |o| o.managed_status().is_some_and(&check))
-        .await
+async fn wait<F: Fixture>(
+    env: &Env,
+    what: &str,
+    check: impl Fn(&ManagedStatus) -> bool,
+) -> F::Kind {
+    env.wait_managed::<F::Kind>(NS, RESOURCE, what, |o| {
+        o.managed_status().is_some_and(&check)
+    })
+    .await
 }
 
 async fn ready<F: Fixture>(env: &Env) -> F::Kind {
@@ -143,7 +149,11 @@ pub async fn in_sync_poll_reads_and_never_writes<F: Fixture>() {
     let id = external_id(&ready::<F>(&env).await);
     F::traffic(&env).clear_requests();
     env.poke::<F::Kind>(NS, RESOURCE, "1").await;
-    let expected = documented(F::PRODUCT, Operation::Poll, &F::placeholders(&env, NAME, &id));
+    let expected = documented(
+        F::PRODUCT,
+        Operation::Poll,
+        &F::placeholders(&env, NAME, &id),
+    );
     let deadline = tokio::time::Instant::now() + WAIT;
     while calls::<F>(&env).len() < expected.len() {
         assert!(tokio::time::Instant::now() < deadline, "no poll happened");
@@ -165,7 +175,10 @@ pub async fn spec_change_is_applied_with_the_minimum_calls<F: Fixture>() {
         s.observed_generation == Some(2) && is_ready(s)
     })
     .await;
-    assert!(F::holds(&env, &id, true), "the change did not reach the product");
+    assert!(
+        F::holds(&env, &id, true),
+        "the change did not reach the product"
+    );
     assert!(
         events(&env)
             .await
@@ -198,16 +211,25 @@ pub async fn observe_only_reports_drift_and_never_writes<F: Fixture>() {
         json!({}),
     )
     .await;
-    let obj = wait::<F>(&env, "Drifted", |s| {
-        matches!(condition(s, "Ready"), Some((ConditionStatus::False, r, _)) if r == "Drifted")
-    })
+    let obj = wait::<F>(
+        &env,
+        "Drifted",
+        |s| matches!(condition(s, "Ready"), Some((ConditionStatus::False, r, _)) if r == "Drifted"),
+    )
     .await;
     assert_eq!(external_id(&obj), id);
     env.delete::<F::Kind>(NS, RESOURCE).await;
     env.wait_gone::<F::Kind>(NS, RESOURCE).await;
-    assert_eq!(writes::<F>(&env), Vec::<String>::new(), "observe-only wrote");
+    assert_eq!(
+        writes::<F>(&env),
+        Vec::<String>::new(),
+        "observe-only wrote"
+    );
     assert_eq!(F::named(&env, NAME), vec![id.clone()]);
-    assert!(!F::holds(&env, &id, false), "observe-only changed the object");
+    assert!(
+        !F::holds(&env, &id, false),
+        "observe-only changed the object"
+    );
 }
 
 pub async fn existing_object_is_adopted_by_external_id<F: Fixture>() {
@@ -223,7 +245,10 @@ pub async fn existing_object_is_adopted_by_external_id<F: Fixture>() {
     assert_eq!(external_id(&obj), id);
     let note = env.wait_event(NS, RESOURCE, "Adopted").await;
     assert!(note.contains("spec.externalId"), "{note}");
-    assert!(F::holds(&env, &id, false), "the adopted object was not corrected");
+    assert!(
+        F::holds(&env, &id, false),
+        "the adopted object was not corrected"
+    );
     assert_eq!(F::named(&env, NAME), vec![id]);
 }
 
@@ -234,9 +259,17 @@ pub async fn same_named_object_without_external_id_is_already_exists<F: Fixture>
     create::<F>(&env, F::spec(NAME), json!({})).await;
     let obj = wait::<F>(&env, "AlreadyExists", failed_with("AlreadyExists")).await;
     assert!(!is_ready(status(&obj)));
-    assert!(synced_message(&obj).contains("spec.externalId"), "{}", synced_message(&obj));
+    assert!(
+        synced_message(&obj).contains("spec.externalId"),
+        "{}",
+        synced_message(&obj)
+    );
     env.wait_event(NS, RESOURCE, "AlreadyExists").await;
-    assert_eq!(writes::<F>(&env), Vec::<String>::new(), "took over an object");
+    assert_eq!(
+        writes::<F>(&env),
+        Vec::<String>::new(),
+        "took over an object"
+    );
     assert_eq!(F::named(&env, NAME), vec![id]);
 }
 
@@ -252,7 +285,13 @@ pub async fn interrupted_create_is_adopted_not_duplicated<F: Fixture>() {
     .await;
     let obj = ready::<F>(&env).await;
     assert_eq!(external_id(&obj), id);
-    assert!(!obj.meta().annotations.iter().flatten().any(|(k, _)| k == CREATE_PENDING_ANNOTATION));
+    assert!(
+        !obj.meta()
+            .annotations
+            .iter()
+            .flatten()
+            .any(|(k, _)| k == CREATE_PENDING_ANNOTATION)
+    );
     assert_eq!(F::named(&env, NAME), vec![id.clone()], "duplicated");
     assert!(F::holds(&env, &id, false));
     let note = env.wait_event(NS, RESOURCE, "Adopted").await;
@@ -271,7 +310,10 @@ pub async fn deletion_deletes_with_the_minimum_calls<F: Fixture>() {
     let expected = documented(F::PRODUCT, Operation::Delete, &placeholders);
     assert_eq!(calls::<F>(&env), expected, "{} delete calls", F::PRODUCT);
     assert!(
-        events(&env).await.iter().any(|(_, r, n)| r == "Deleted" && n.contains(&id)),
+        events(&env)
+            .await
+            .iter()
+            .any(|(_, r, n)| r == "Deleted" && n.contains(&id)),
         "no Deleted event"
     );
 }
@@ -289,7 +331,11 @@ pub async fn orphan_policy_leaves_the_object<F: Fixture>() {
     env.delete::<F::Kind>(NS, RESOURCE).await;
     env.wait_gone::<F::Kind>(NS, RESOURCE).await;
     assert_eq!(F::named(&env, NAME), vec![id]);
-    assert_eq!(calls::<F>(&env), Vec::<String>::new(), "orphaning called the product");
+    assert_eq!(
+        calls::<F>(&env),
+        Vec::<String>::new(),
+        "orphaning called the product"
+    );
     env.wait_event(NS, RESOURCE, "Orphaned").await;
 }
 
@@ -307,19 +353,34 @@ pub async fn wrong_credentials_are_rejected_without_writes_or_leaks<F: Fixture>(
     let env = Env::start_with(|c| c.poll_interval = NEVER).await;
     F::account(&env, NS, false).await;
     create::<F>(&env, F::spec(NAME), json!({})).await;
-    let obj = wait::<F>(&env, "CredentialsRejected", failed_with("CredentialsRejected")).await;
+    let obj = wait::<F>(
+        &env,
+        "CredentialsRejected",
+        failed_with("CredentialsRejected"),
+    )
+    .await;
     assert!(!is_ready(status(&obj)));
     let message = synced_message(&obj);
     assert!(message.contains("HTTP 401"), "{message}");
     let config = env
         .wait_managed::<ProviderConfig>(NS, F::PRODUCT.as_str(), "config rejected", |p| {
             p.status.as_ref().is_some_and(|s| {
-                s.conditions.iter().any(|c| c.reason == "CredentialsRejected")
+                s.conditions
+                    .iter()
+                    .any(|c| c.reason == "CredentialsRejected")
             })
         })
         .await;
-    let everything = format!("{:?}{:?}{:?}", obj.managed_status(), events(&env).await, config.status);
-    assert!(!everything.contains("WRONG-SECRET"), "a secret leaked: {everything}");
+    let everything = format!(
+        "{:?}{:?}{:?}",
+        obj.managed_status(),
+        events(&env).await,
+        config.status
+    );
+    assert!(
+        !everything.contains("WRONG-SECRET"),
+        "a secret leaked: {everything}"
+    );
     assert_eq!(writes::<F>(&env), Vec::<String>::new());
 }
 
@@ -345,7 +406,10 @@ pub async fn rate_limit_waits_for_retry_after<F: Fixture>() {
         .find(|r| r.status != 429)
         .expect("a later call succeeded");
     let waited = next.at_ms - log[first].at_ms;
-    assert!(waited >= 1900, "retried {waited} ms after a 429 with Retry-After: 2");
+    assert!(
+        waited >= 1900,
+        "retried {waited} ms after a 429 with Retry-After: 2"
+    );
     assert_eq!(F::named(&env, NAME).len(), 1);
 }
 

@@ -17,7 +17,6 @@ use serde_json::Value;
 
 use crate::harness::Env;
 
-
 /// What the conformance suite needs to know about one product.
 pub trait Fixture: Send + Sync + 'static {
     /// The kind whose resources manage this product's objects.
