@@ -3,7 +3,6 @@
 //! Statsig serves as the product; nothing here depends on which one it is (the lifecycle every
 //! product shares is the conformance suite's).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use roleplane::crd::{ClusterProviderConfig, ConditionStatus, ProviderConfig, ProviderKind, Role};
@@ -17,10 +16,6 @@ fn spec(name: &str) -> serde_json::Value {
         "name": name,
         "statsig": {"permissions": {"createConfigs": true, "launchToProduction": false}},
     })
-}
-
-fn flags(pairs: &[(&str, bool)]) -> BTreeMap<String, bool> {
-    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

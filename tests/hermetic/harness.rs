@@ -317,15 +317,6 @@ impl Env {
             .expect("poked");
     }
 
-    /// Every call the product saw, in arrival order, as `METHOD path`.
-    pub fn calls(&self, product: ProviderKind) -> Vec<String> {
-        let mut log = self.sim.traffic(product).requests();
-        log.sort_by_key(|r| r.at_ms);
-        log.into_iter()
-            .map(|r| format!("{} {}", r.method, r.path))
-            .collect()
-    }
-
     /// Writes (every non-GET call) the product saw, as `METHOD path`.
     pub fn mutations(&self, product: ProviderKind) -> Vec<String> {
         self.sim
