@@ -6,13 +6,16 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::Api;
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::Context;
 use super::error::{Error, Result};
 use crate::crd::{
     AllowedNamespaces, ClusterProviderConfig, LabelSelectorOperator, ProviderConfig,
-    ProviderConfigKind, ProviderConfigReference, ProviderKind, ProviderSettings,
+    ProviderConfigKind, ProviderConfigReference, ProviderConfigStatus, ProviderKind,
+    ProviderSettings,
 };
 use crate::providers::{Account, Credentials, Provider};
 
@@ -46,6 +49,53 @@ impl ConfigView {
             secret_name: cpc.spec.credentials_secret_ref.name.clone(),
             describe: format!("ClusterProviderConfig {name}"),
         }
+    }
+}
+
+/// What the config controller needs from both config kinds.
+pub trait ConfigKind:
+    Resource<DynamicType = ()>
+    + Clone
+    + std::fmt::Debug
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    const KIND: ProviderConfigKind;
+    fn view(&self) -> ConfigView;
+    fn config_status(&self) -> Option<&ProviderConfigStatus>;
+    fn api_for(ctx: &Context, obj: &Self) -> Api<Self>;
+}
+
+impl ConfigKind for ProviderConfig {
+    const KIND: ProviderConfigKind = ProviderConfigKind::ProviderConfig;
+    fn view(&self) -> ConfigView {
+        ConfigView::from_namespaced(
+            self,
+            &self.namespace().unwrap_or_default(),
+            &self.name_any(),
+        )
+    }
+    fn config_status(&self) -> Option<&ProviderConfigStatus> {
+        self.status.as_ref()
+    }
+    fn api_for(ctx: &Context, obj: &Self) -> Api<Self> {
+        Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default())
+    }
+}
+
+impl ConfigKind for ClusterProviderConfig {
+    const KIND: ProviderConfigKind = ProviderConfigKind::ClusterProviderConfig;
+    fn view(&self) -> ConfigView {
+        ConfigView::from_cluster(self, &self.name_any())
+    }
+    fn config_status(&self) -> Option<&ProviderConfigStatus> {
+        self.status.as_ref()
+    }
+    fn api_for(ctx: &Context, _obj: &Self) -> Api<Self> {
+        Api::all(ctx.client.clone())
     }
 }
 

@@ -13,66 +13,17 @@ use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, Event as Finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
-use super::account::{self, ConfigView};
+use super::account::{self, ConfigKind, ConfigView};
 use super::error::{Error, Result, reason};
 use super::relations::{self, ConfigFeed};
 use super::status::{self, READY};
 use super::{Context, object_key};
 use crate::crd::{
-    ClusterProviderConfig, ConditionStatus, FINALIZER, Managed, PermissionGroup, ProviderConfig,
-    ProviderConfigKind, ProviderConfigStatus, Role,
+    ConditionStatus, FINALIZER, Managed, PermissionGroup, ProviderConfigKind, ProviderConfigStatus,
+    Role,
 };
 use crate::providers::{Provider, VisitKind};
-
-/// What the config controller needs from both config kinds.
-pub trait ConfigKind:
-    Resource<DynamicType = ()>
-    + Clone
-    + std::fmt::Debug
-    + Serialize
-    + DeserializeOwned
-    + Send
-    + Sync
-    + 'static
-{
-    const KIND: ProviderConfigKind;
-    fn view(&self) -> ConfigView;
-    fn config_status(&self) -> Option<&ProviderConfigStatus>;
-    fn api_for(ctx: &Context, obj: &Self) -> Api<Self>;
-}
-
-impl ConfigKind for ProviderConfig {
-    const KIND: ProviderConfigKind = ProviderConfigKind::ProviderConfig;
-    fn view(&self) -> ConfigView {
-        ConfigView::from_namespaced(
-            self,
-            &self.namespace().unwrap_or_default(),
-            &self.name_any(),
-        )
-    }
-    fn config_status(&self) -> Option<&ProviderConfigStatus> {
-        self.status.as_ref()
-    }
-    fn api_for(ctx: &Context, obj: &Self) -> Api<Self> {
-        Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default())
-    }
-}
-
-impl ConfigKind for ClusterProviderConfig {
-    const KIND: ProviderConfigKind = ProviderConfigKind::ClusterProviderConfig;
-    fn view(&self) -> ConfigView {
-        ConfigView::from_cluster(self, &self.name_any())
-    }
-    fn config_status(&self) -> Option<&ProviderConfigStatus> {
-        self.status.as_ref()
-    }
-    fn api_for(ctx: &Context, _obj: &Self) -> Api<Self> {
-        Api::all(ctx.client.clone())
-    }
-}
 
 fn kind_name(kind: ProviderConfigKind) -> &'static str {
     match kind {
@@ -86,7 +37,7 @@ fn kind_name(kind: ProviderConfigKind) -> &'static str {
 pub async fn run<C: ConfigKind>(
     ctx: Arc<Context>,
     feed: ConfigFeed<C>,
-    secrets: UnboundedReceiver<kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>>,
+    secrets: relations::SecretChanges,
     released: UnboundedReceiver<ObjectRef<DeserializeGuard<C>>>,
     stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {

@@ -18,14 +18,14 @@ use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 
-use super::config::ConfigKind;
+use super::account::ConfigKind;
 use super::status::READY;
 use crate::crd::{ClusterProviderConfig, FINALIZER, Managed, ProviderConfig, ProviderConfigKind};
 
 /// How many changes a shared config watch buffers for a slow subscriber.
 const SHARED_BUFFER: usize = 1024;
 
-type SecretChanges = UnboundedReceiver<PartialObjectMeta<Secret>>;
+pub type SecretChanges = UnboundedReceiver<PartialObjectMeta<Secret>>;
 
 /// One metadata-only Secret watch per scope (a namespace, or all), fanned out to subscribers.
 #[derive(Default)]

@@ -95,7 +95,8 @@ mode). Argument: a list of resource names (our kinds).
     - {{ . }}/finalizers
   {{- end }}
   verbs: ["update"]
-# Only the Secrets that provider configs reference are read (by name); never written.
+# Secret values are read by name, only for the Secrets that configs reference; one
+# metadata-only watch (no values) notices their changes. Never written.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch"]
