@@ -36,7 +36,6 @@ const SYSTEM_META: &[&str] = &[
     "deletionTimestamp",
     "deletionGracePeriodSeconds",
     "selfLink",
-    "generateName",
 ];
 
 fn leaves(v: &Value, prefix: &mut Path, out: &mut BTreeSet<Path>) {

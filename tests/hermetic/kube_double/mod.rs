@@ -5,39 +5,40 @@
 //! `watcher`, `finalizer()` and `Recorder` run unmodified. It must never accept what a real
 //! server would reject: failures carry kube-apiserver's status code and `Status` body.
 //!
-//! Served: core/v1 namespaces, secrets, configmaps, events; events.k8s.io/v1 events;
-//! coordination.k8s.io/v1 leases; every served version of the CRDs given to `new`.
-//! Verbs: get, list (label/field selectors, limit/continue), watch (resourceVersion replay,
-//! 410 Expired, bookmarks, sendInitialEvents, label transitions), create (generateName),
-//! update, patch (merge, JSON, strategic for built-ins, server-side apply with field
-//! ownership), delete (finalizers, preconditions, ownerReference GC), deletecollection,
-//! `/status`, `PartialObjectMetadata` responses and legacy discovery documents.
+//! It serves only what Roleplane and its tests use, and does not grow with the products:
+//! core/v1 namespaces and secrets, events.k8s.io/v1 events, coordination.k8s.io/v1 leases,
+//! and the CRDs given to `new` (one served version each; their schemas are pruned, defaulted
+//! and validated, `x-kubernetes-validations` CEL rules run through kube-cel, transition rules
+//! on updates, without ratcheting).
+//! Verbs: get; list (`limit`/`continue`) and watch (resourceVersion replay, 410 Expired after
+//! `compact()`, bookmarks), both with `metadata.name`/`metadata.namespace` field selectors and
+//! `PartialObjectMetadata` responses; create; update (PUT); patch (JSON merge, JSON patch,
+//! server-side apply with field ownership, also on `/status`); delete (finalizers).
 //!
-//! CRD `x-kubernetes-validations` (CEL) are evaluated with kube-cel, transition rules on
-//! updates (no validation ratcheting).
+//! Everything else a real server would honour is answered `501 NotImplemented` naming it, so
+//! a test cannot silently pass against a more forgiving server: other query parameters (label
+//! selectors, `resourceVersion` on lists, `sendInitialEvents`, `dryRun`, `fieldValidation`...),
+//! DeleteOptions, deletecollection, namespace deletion, `generateName`, `ownerReferences`,
+//! strategic merge patch, Secrets other than Opaque or immutable, other `Accept` forms.
+//! A CRD the double cannot enforce (several versions, scale subresource, a schema keyword
+//! `schema.rs` does not implement) makes `new` panic. Discovery documents are not served (404).
 //!
-//! Known gaps (documented so tests do not rely on them): admission webhooks, RBAC and quotas do not exist; core/v1 and
-//! events.k8s.io/v1 events are stored separately (a real server shares them); lists are
-//! atomic for server-side apply (no `x-kubernetes-list-type: map` merging); `Exact` lists at
-//! an old resourceVersion answer 410; garbage collection is synchronous and only follows
-//! owners that existed in this double; Foreground propagation behaves like Background.
-
-#![allow(dead_code)]
+//! Known gaps (documented so tests do not rely on them): namespaces need not exist for
+//! namespaced writes (no NamespaceLifecycle admission); admission webhooks, RBAC and quotas do
+//! not exist; lists are atomic for server-side apply (no `x-kubernetes-list-type: map`
+//! merging); the events.k8s.io/v1 events are not visible as core/v1 events.
 
 mod builtin;
 mod delete;
 mod managed;
 mod meta;
-mod patch;
 mod read;
 mod registry;
 mod routing;
 mod schema;
-mod selectors;
 mod status;
 mod store;
 mod validate;
-mod values;
 mod verbs;
 mod watch;
 mod write;
@@ -54,7 +55,7 @@ use serde_json::Value;
 pub use status::ApiError;
 pub use store::RecordedRequest;
 
-use routing::{Query, Route, Target};
+use routing::{Query, Route};
 use store::{State, to_partial};
 use watch::RespBody;
 use write::{Reply, Writer};
@@ -66,8 +67,8 @@ pub struct ApiServer {
 }
 
 impl ApiServer {
-    /// Empty server knowing the built-in kinds (core/v1 namespaces, secrets, configmaps,
-    /// events; events.k8s.io/v1 events; coordination.k8s.io/v1 leases) plus these CRDs.
+    /// Empty server knowing the built-in kinds plus these CRDs; panics on a CRD using what
+    /// the double does not enforce.
     pub fn new(crds: Vec<CustomResourceDefinition>) -> Self {
         let registry = registry::Registry::new(&crds);
         Self {
@@ -86,7 +87,7 @@ impl ApiServer {
         kube::Client::new(service, "default")
     }
 
-    /// Raw stored object (as served at `api_version`), or None if absent.
+    /// Raw stored object (as served at `api_version`, with managedFields), or None if absent.
     pub fn object(
         &self,
         api_version: &str,
@@ -99,7 +100,7 @@ impl ApiServer {
         let ty = st.registry.find(group, version, plural)?;
         let key = (namespace.unwrap_or("").to_string(), name.to_string());
         let s = st.objects[ty].get(&key)?;
-        Some(store::render(st.rt(ty), version, &s.obj, Some(&s.managed)))
+        Some(store::render(st.rt(ty), &s.obj, Some(&s.managed)))
     }
 
     /// Every request served so far, in arrival order.
@@ -107,13 +108,8 @@ impl ApiServer {
         self.state.lock().expect("state lock").requests.clone()
     }
 
-    /// Current (latest) resourceVersion of the store.
-    pub fn resource_version(&self) -> u64 {
-        self.state.lock().expect("state lock").rv
-    }
-
-    /// Drops the watch history (like etcd compaction): resuming a watch from an older
-    /// resourceVersion then gets `410 Expired`, as after a real compaction.
+    /// Drops the watch history and list snapshots (like etcd compaction): resuming a watch from
+    /// an older resourceVersion, or a list from a `continue` token, then gets `410 Expired`.
     pub fn compact(&self) {
         self.state.lock().expect("state lock").compact();
     }
@@ -153,38 +149,34 @@ impl ApiServer {
                 .unwrap_or("")
                 .to_string()
         };
-        let meta_only = header_str(header::ACCEPT).contains("as=PartialObjectMetadata");
+        let accept = header_str(header::ACCEPT);
+        let meta_only = accept.contains("as=PartialObjectMetadata");
+        if accept.contains("as=") && !meta_only {
+            return error_response(&ApiError::unsupported(format!("Accept: {accept}")));
+        }
         let content_type = header_str(header::CONTENT_TYPE);
         let agent = header_str(header::USER_AGENT);
         let query = Query::parse(parts.uri.query());
-        let target = {
+        let route = {
             let st = self.state.lock().expect("state lock");
             routing::route(&st.registry, parts.uri.path())
         };
-        let route = match target {
+        let route = match route {
+            Ok(r) => r,
             Err(e) => return error_response(&e),
-            Ok(Target::Resource(r)) => r,
-            Ok(other) => {
-                if parts.method != Method::GET {
-                    return error_response(&ApiError::method_not_allowed());
-                }
-                let st = self.state.lock().expect("state lock");
-                let v = match other {
-                    Target::Version => read::version_info(),
-                    Target::CoreVersions => {
-                        serde_json::json!({"kind": "APIVersions", "versions": ["v1"]})
-                    }
-                    Target::Groups => read::groups(&st.registry),
-                    Target::ResourceList { group, version } => {
-                        read::resources(&st.registry, &group, &version)
-                    }
-                    Target::Resource(_) => unreachable!("handled above"),
-                };
-                return json_response(200, &v, &[]);
-            }
         };
         if parts.method == Method::GET && route.name.is_none() && query.flag("watch") {
-            return match watch::watch(&self.state, &route, &query, meta_only) {
+            let params = [
+                "watch",
+                "resourceVersion",
+                "timeoutSeconds",
+                "allowWatchBookmarks",
+                "fieldSelector",
+            ];
+            let watch = query
+                .only("watch", &params)
+                .and_then(|()| watch::watch(&self.state, &route, &query, meta_only));
+            return match watch {
                 Ok(body) => Response::builder()
                     .status(200)
                     .header(header::CONTENT_TYPE, "application/json")
@@ -238,7 +230,7 @@ fn handle(
     manager: String,
     meta_only: bool,
 ) -> Result<Reply, ApiError> {
-    let namespaced_write_without_ns = st.rt(route.ty).namespaced && route.namespace.is_none();
+    let collection_without_ns = st.rt(route.ty).namespaced && route.namespace.is_none();
     let mut w = Writer {
         st,
         route,
@@ -246,21 +238,26 @@ fn handle(
         manager,
     };
     match (method.as_str(), route.name.is_some()) {
-        ("GET", true) => read::get(w.st, route),
-        ("GET", false) => read::list(w.st, route, query, meta_only),
-        ("POST", false) if !route.status && !namespaced_write_without_ns => {
-            let obj: Value = serde_json::from_slice(body)
-                .map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}")))?;
-            w.create(obj, None)
+        ("GET", true) => query.only("get", &[]).and_then(|()| read::get(w.st, route)),
+        ("GET", false) => {
+            query.only("list", &["limit", "continue", "fieldSelector"])?;
+            read::list(w.st, route, query, meta_only)
         }
-        ("PUT", true) => w.put(body),
-        ("PATCH", true) => w.patch(content_type, body),
-        ("DELETE", true) if !route.status => w.delete(body),
-        ("DELETE", false) => {
-            let filter = read::filter_for(w.st, route, query)?;
-            let keys = read::select(w.st, route, &filter);
-            w.delete_collection(keys)
+        ("POST", false) if !collection_without_ns => {
+            query.only("create", &["fieldManager"])?;
+            w.create(verbs::parse_json(body)?, None)
         }
+        ("PUT", true) => query
+            .only("update", &["fieldManager"])
+            .and_then(|()| w.put(body)),
+        ("PATCH", true) => {
+            query.only("patch", &["fieldManager", "force"])?;
+            w.patch(content_type, body)
+        }
+        ("DELETE", true) if !route.status => {
+            query.only("delete", &[]).and_then(|()| w.delete(body))
+        }
+        ("DELETE", false) => Err(ApiError::unsupported("deletecollection")),
         _ => Err(ApiError::method_not_allowed()),
     }
 }

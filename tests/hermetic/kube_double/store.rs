@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::managed::{self, Entry};
+use super::read::FieldSelector;
 use super::registry::{Registry, ResourceType};
-use super::selectors::Filter;
 
 /// One request served by the double.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,14 +41,13 @@ pub struct HistEvent {
     pub ty: usize,
     pub kind: EventType,
     pub obj: Value,
-    pub prev: Option<Value>,
 }
 
 pub struct Watcher {
     pub ty: usize,
-    pub version: String,
     pub namespace: Option<String>,
-    pub filter: Filter,
+    /// Only selects on metadata.name/namespace, which never change: no enter/leave events.
+    pub fields: FieldSelector,
     pub meta_only: bool,
     pub tx: UnboundedSender<Value>,
 }
@@ -73,8 +72,6 @@ pub struct State {
     pub snapshots: HashMap<String, Snapshot>,
     pub requests: Vec<RecordedRequest>,
     pub next_token: u64,
-    /// UIDs of removed objects: dependents owned only by these get garbage-collected.
-    pub dead_uids: std::collections::HashSet<String>,
 }
 
 impl State {
@@ -91,7 +88,6 @@ impl State {
             snapshots: HashMap::new(),
             requests: vec![],
             next_token: 0,
-            dead_uids: Default::default(),
         }
     }
 
@@ -124,7 +120,7 @@ impl State {
                 managed,
             },
         );
-        self.emit(rv, ty, EventType::Added, &obj, None);
+        self.emit(rv, ty, EventType::Added, &obj);
         obj
     }
 
@@ -137,38 +133,30 @@ impl State {
     ) -> Value {
         let rv = self.next_rv();
         Self::set_rv(&mut obj, rv);
-        let prev = self.objects[ty]
-            .insert(
-                key,
-                Stored {
-                    obj: obj.clone(),
-                    managed,
-                },
-            )
-            .map(|s| s.obj);
-        self.emit(rv, ty, EventType::Modified, &obj, prev.as_ref());
+        let stored = Stored {
+            obj: obj.clone(),
+            managed,
+        };
+        self.objects[ty].insert(key, stored);
+        self.emit(rv, ty, EventType::Modified, &obj);
         obj
     }
 
     /// Removes an object; the DELETED event carries its last state at the deletion revision.
     pub fn commit_delete(&mut self, ty: usize, key: &Key) -> Option<Value> {
         let mut stored = self.objects[ty].remove(key)?;
-        if let Some(uid) = stored.obj["metadata"]["uid"].as_str() {
-            self.dead_uids.insert(uid.to_string());
-        }
         let rv = self.next_rv();
         Self::set_rv(&mut stored.obj, rv);
-        self.emit(rv, ty, EventType::Deleted, &stored.obj, None);
+        self.emit(rv, ty, EventType::Deleted, &stored.obj);
         Some(stored.obj)
     }
 
-    fn emit(&mut self, rv: u64, ty: usize, kind: EventType, obj: &Value, prev: Option<&Value>) {
+    fn emit(&mut self, rv: u64, ty: usize, kind: EventType, obj: &Value) {
         let ev = HistEvent {
             rv,
             ty,
             kind,
             obj: obj.clone(),
-            prev: prev.cloned(),
         };
         let registry = &self.registry;
         let objects = &self.objects;
@@ -185,10 +173,11 @@ impl State {
         }
     }
 
-    /// Forgets the whole event history (like an etcd compaction): watches resuming from an
-    /// older resourceVersion then get `410 Expired`.
+    /// Forgets the whole event history and the list snapshots (like an etcd compaction):
+    /// watches resuming from an older resourceVersion, and `continue` tokens, then get 410.
     pub fn compact(&mut self) {
         self.history.clear();
+        self.snapshots.clear();
         self.oldest_rv = self.rv + 1;
     }
 
@@ -198,10 +187,10 @@ impl State {
     }
 }
 
-/// An object as served at `version` (apiVersion/kind set, managedFields rendered).
-pub fn render(rt: &ResourceType, version: &str, obj: &Value, managed: Option<&[Entry]>) -> Value {
+/// An object as served (apiVersion/kind set, managedFields rendered).
+pub fn render(rt: &ResourceType, obj: &Value, managed: Option<&[Entry]>) -> Value {
     let mut out = obj.clone();
-    out["apiVersion"] = Value::from(rt.api_version(version));
+    out["apiVersion"] = Value::from(rt.api_version());
     out["kind"] = Value::from(rt.kind.as_str());
     if let Some(entries) = managed.filter(|e| !e.is_empty()) {
         out["metadata"]["managedFields"] = managed::render(entries);
@@ -233,15 +222,13 @@ pub fn watch_event_for(
     {
         return None;
     }
-    let now = w.filter.matches(&ev.obj);
-    let before = ev.prev.as_ref().is_some_and(|p| w.filter.matches(p));
-    let ty = match (ev.kind, before, now) {
-        (EventType::Added, _, true) => "ADDED",
-        (EventType::Deleted, _, true) => "DELETED",
-        (EventType::Modified, true, true) => "MODIFIED",
-        (EventType::Modified, false, true) => "ADDED",
-        (EventType::Modified, true, false) => "DELETED",
-        _ => return None,
+    if !w.fields.matches(&ev.obj) {
+        return None;
+    }
+    let ty = match ev.kind {
+        EventType::Added => "ADDED",
+        EventType::Modified => "MODIFIED",
+        EventType::Deleted => "DELETED",
     };
     let rt = &registry.types[ev.ty];
     let key = (
@@ -258,7 +245,7 @@ pub fn watch_event_for(
         .get(&key)
         .filter(|s| s.obj["metadata"]["resourceVersion"] == ev.obj["metadata"]["resourceVersion"])
         .map(|s| s.managed.as_slice());
-    let mut obj = render(rt, &w.version, &ev.obj, managed);
+    let mut obj = render(rt, &ev.obj, managed);
     if w.meta_only {
         obj = to_partial(&obj);
     }

@@ -1,13 +1,13 @@
 //! The admission-free part of kube-apiserver's write path shared by create and update:
-//! decoding/pruning (typed for built-ins, schema for CRDs), `fieldValidation`
-//! handling, kind and metadata validation, and the generation rule.
+//! decoding/pruning (typed for built-ins, schema and CEL rules for CRDs), unknown-field
+//! warnings (`fieldValidation=Warn`, the default), kind and metadata validation, and the
+//! generation rule.
 
 use serde_json::Value;
 
 use super::builtin;
 use super::meta::{self, NameRule};
 use super::registry::ResourceType;
-use super::routing::Query;
 use super::schema;
 use super::status::{ApiError, FieldError};
 
@@ -34,40 +34,16 @@ pub fn dropped_paths(input: &Value, output: &Value, path: &str, out: &mut Vec<St
     }
 }
 
-/// `fieldValidation`: Strict turns unknown fields into 400, Warn (default) into warnings.
-fn field_validation(
-    query: &Query,
-    kind: &str,
-    unknown: &[String],
-) -> Result<Vec<String>, ApiError> {
-    if unknown.is_empty() {
-        return Ok(vec![]);
-    }
-    let msgs: Vec<String> = unknown
-        .iter()
-        .map(|p| format!("unknown field \"{p}\""))
-        .collect();
-    match query.get("fieldValidation") {
-        Some("Strict") => Err(ApiError::bad_request(format!(
-            "{kind} in version \"v1\" cannot be handled as a {kind}: strict decoding error: {}",
-            msgs.join(", ")
-        ))),
-        Some("Ignore") => Ok(vec![]),
-        _ => Ok(msgs),
-    }
-}
-
 /// Decodes, prunes, defaults and validates `obj` in place (metadata already populated).
-/// Returns the warnings to send back.
+/// Returns the warnings to send back: one per unknown (dropped) field.
 pub fn check_object(
     rt: &ResourceType,
-    version: &str,
     obj: &mut Value,
     old: Option<&Value>,
-    query: &Query,
 ) -> Result<Vec<String>, ApiError> {
     let input = obj.clone();
     meta::normalize_meta(obj)?;
+    meta::check_supported(obj)?;
     let mut unknown = vec![];
     dropped_paths(
         &input["metadata"],
@@ -82,12 +58,12 @@ pub fn check_object(
             let decoded = builtin::decode(b, obj)?;
             dropped_paths(&input, &decoded, "", &mut unknown);
             *obj = decoded;
+            builtin::check_supported(b, obj)?;
             builtin::name_rule(b)
         }
         None => {
-            let schema = rt.version(version).and_then(|v| v.schema.clone());
-            if let Some(schema) = schema {
-                let outcome = schema::process(&schema, obj);
+            if let Some(schema) = &rt.schema {
+                let outcome = schema::process(schema, obj);
                 unknown.extend(outcome.pruned);
                 let structural_ok = outcome.errors.is_empty();
                 errs.extend(outcome.errors);
@@ -95,7 +71,7 @@ pub fn check_object(
                 // transition rules (oldSelf) only on updates.
                 if structural_ok
                     && let Err(failures) =
-                        kube::core::cel::Validator::new().validate(&schema, obj, old)
+                        kube::core::cel::Validator::new().validate(schema, obj, old)
                 {
                     for f in failures.into_vec() {
                         let field = if f.field_path.is_empty() {
@@ -112,7 +88,10 @@ pub fn check_object(
     };
     unknown.sort();
     unknown.dedup();
-    let warnings = field_validation(query, &rt.kind, &unknown)?;
+    let warnings = unknown
+        .iter()
+        .map(|p| format!("unknown field \"{p}\""))
+        .collect();
     errs.extend(meta::validate_meta(obj, rule));
     if let Some(b) = rt.builtin {
         errs.extend(builtin::validate(b, obj, old));
@@ -160,11 +139,11 @@ fn spec_part(v: &Value, split_status: bool) -> Value {
 }
 
 /// Bumps `metadata.generation` when the spec part changed (custom resources only).
-pub fn bump_generation(rt: &ResourceType, version: &str, old: &Value, new: &mut Value) {
-    if !rt.has_generation() {
+pub fn bump_generation(rt: &ResourceType, old: &Value, new: &mut Value) {
+    if !rt.is_crd() {
         return;
     }
-    let split = rt.version(version).is_some_and(|v| v.status_subresource);
+    let split = rt.status_subresource;
     let g = old["metadata"]["generation"].as_i64().unwrap_or(1);
     let g = if spec_part(old, split) != spec_part(new, split) {
         g + 1

@@ -1,7 +1,7 @@
 //! WATCH: newline-delimited JSON events streamed from the double. Starts with synthetic
-//! ADDED events (no/zero resourceVersion, or `sendInitialEvents`), or replays the history after
-//! the given resourceVersion (410 Expired as an ERROR event when it was compacted away); then
-//! follows live changes until `timeoutSeconds`, with BOOKMARKs when allowed.
+//! ADDED events (no/zero resourceVersion), or replays the history after the given
+//! resourceVersion (410 Expired as an ERROR event when it was compacted away); then follows
+//! live changes until `timeoutSeconds`, with BOOKMARKs when allowed.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::time::Instant;
 
-use super::read::{filter_for, select};
+use super::read::{FieldSelector, select};
 use super::routing::{Query, Route};
-use super::status::{ApiError, FieldError};
+use super::status::ApiError;
 use super::store::{State, Watcher, render, to_partial, watch_event_for};
 
 pub type RespBody = UnsyncBoxBody<Bytes, Infallible>;
@@ -78,10 +78,6 @@ impl Stream {
     }
 }
 
-fn invalid_watch(errs: &[FieldError]) -> ApiError {
-    ApiError::invalid("meta.k8s.io", "ListOptions", "", errs)
-}
-
 /// Registers a watcher and returns the streaming body.
 pub fn watch(
     state: &Arc<Mutex<State>>,
@@ -90,41 +86,17 @@ pub fn watch(
     meta_only: bool,
 ) -> Result<RespBody, ApiError> {
     let mut st = state.lock().expect("state lock");
-    let filter = filter_for(&st, route, q)?;
+    let fields = FieldSelector::parse(q)?;
     let rt = st.rt(route.ty).clone();
     let bookmarks = q.flag("allowWatchBookmarks");
-    let initial_events = q.flag("sendInitialEvents");
     let rv = q.get("resourceVersion").unwrap_or("");
-    if initial_events {
-        let mut errs = vec![];
-        if q.get("resourceVersionMatch") != Some("NotOlderThan") {
-            errs.push(FieldError::forbidden(
-                "resourceVersionMatch",
-                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
-            ));
-        }
-        if !bookmarks {
-            errs.push(FieldError::forbidden(
-                "allowWatchBookmarks",
-                "sendInitialEvents requires setting allowWatchBookmarks to true",
-            ));
-        }
-        if !errs.is_empty() {
-            return Err(invalid_watch(&errs));
-        }
-    } else if q.get("resourceVersionMatch").is_some_and(|m| !m.is_empty()) {
-        return Err(invalid_watch(&[FieldError::forbidden(
-            "resourceVersionMatch",
-            "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
-        )]));
-    }
     let timeout = match q.get("timeoutSeconds") {
         Some(t) => t
             .parse::<u64>()
             .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds: {t}")))?,
         None => 1800,
     };
-    let mut bookmark_obj = json!({"apiVersion": rt.api_version(&route.version), "kind": rt.kind,
+    let mut bookmark_obj = json!({"apiVersion": rt.api_version(), "kind": rt.kind,
                                   "metadata": {"resourceVersion": ""}});
     if meta_only {
         bookmark_obj = to_partial(&bookmark_obj);
@@ -132,27 +104,20 @@ pub fn watch(
     let (tx, rx) = unbounded_channel();
     let watcher = Watcher {
         ty: route.ty,
-        version: route.version.clone(),
         namespace: route.namespace.clone(),
-        filter: filter.clone(),
+        fields: fields.clone(),
         meta_only,
         tx,
     };
     let mut pending = VecDeque::new();
-    if rv.is_empty() || rv == "0" || initial_events {
-        for key in select(&st, route, &filter) {
+    if rv.is_empty() || rv == "0" {
+        for key in select(&st, route, &fields) {
             let s = &st.objects[route.ty][&key];
-            let mut obj = render(&rt, &route.version, &s.obj, Some(&s.managed));
+            let mut obj = render(&rt, &s.obj, Some(&s.managed));
             if meta_only {
                 obj = to_partial(&obj);
             }
             pending.push_back(json!({"type": "ADDED", "object": obj}));
-        }
-        if initial_events {
-            let mut obj = bookmark_obj.clone();
-            obj["metadata"]["resourceVersion"] = Value::from(st.rv.to_string());
-            obj["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
-            pending.push_back(json!({"type": "BOOKMARK", "object": obj}));
         }
     } else {
         let n: u64 = rv
