@@ -28,18 +28,13 @@ pub struct Stored {
     pub managed: Vec<Entry>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventType {
-    Added,
-    Modified,
-    Deleted,
-}
-
+/// One change, kept for watch replay: `kind` is the watch event type, `obj` the object as
+/// served at that revision.
 #[derive(Debug, Clone)]
 pub struct HistEvent {
     pub rv: u64,
     pub ty: usize,
-    pub kind: EventType,
+    pub kind: &'static str,
     pub obj: Value,
 }
 
@@ -51,6 +46,31 @@ pub struct Watcher {
     pub meta_only: bool,
     pub tx: UnboundedSender<Value>,
 }
+
+impl Watcher {
+    /// The watch line (JSON) this watcher gets for a history event, if any.
+    pub fn line(&self, ev: &HistEvent) -> Option<Value> {
+        let ns = ev.obj["metadata"]["namespace"].as_str();
+        if ev.ty != self.ty
+            || self
+                .namespace
+                .as_deref()
+                .is_some_and(|want| ns != Some(want))
+            || !self.fields.matches(&ev.obj)
+        {
+            return None;
+        }
+        let obj = if self.meta_only {
+            to_partial(&ev.obj)
+        } else {
+            ev.obj.clone()
+        };
+        Some(json!({"type": ev.kind, "object": obj}))
+    }
+}
+
+/// Watch history kept for resumption; older revisions answer 410 Expired.
+const HISTORY_LIMIT: usize = 10_000;
 
 /// Remaining items of a paginated list, served at the snapshot's resourceVersion.
 pub struct Snapshot {
@@ -65,7 +85,6 @@ pub struct State {
     pub objects: Vec<BTreeMap<Key, Stored>>,
     pub rv: u64,
     pub history: VecDeque<HistEvent>,
-    pub history_limit: usize,
     /// Watches from a resourceVersion below this get 410 Expired.
     pub oldest_rv: u64,
     pub watchers: Vec<Watcher>,
@@ -82,7 +101,6 @@ impl State {
             objects: (0..n).map(|_| BTreeMap::new()).collect(),
             rv: 1,
             history: VecDeque::new(),
-            history_limit: 10_000,
             oldest_rv: 1,
             watchers: vec![],
             snapshots: HashMap::new(),
@@ -95,82 +113,58 @@ impl State {
         &self.registry.types[ty]
     }
 
-    fn next_rv(&mut self) -> u64 {
+    /// Stores (for DELETED: removes) the object stamped with the next resourceVersion and
+    /// fans the watch event out; returns the object as stored.
+    fn commit(
+        &mut self,
+        ty: usize,
+        key: Key,
+        kind: &'static str,
+        mut obj: Value,
+        managed: Vec<Entry>,
+    ) -> Value {
         self.rv += 1;
-        self.rv
-    }
-
-    fn set_rv(obj: &mut Value, rv: u64) {
-        obj["metadata"]["resourceVersion"] = Value::from(rv.to_string());
-    }
-
-    pub fn commit_create(
-        &mut self,
-        ty: usize,
-        key: Key,
-        mut obj: Value,
-        managed: Vec<Entry>,
-    ) -> Value {
-        let rv = self.next_rv();
-        Self::set_rv(&mut obj, rv);
-        self.objects[ty].insert(
-            key,
-            Stored {
-                obj: obj.clone(),
-                managed,
-            },
-        );
-        self.emit(rv, ty, EventType::Added, &obj);
-        obj
-    }
-
-    pub fn commit_update(
-        &mut self,
-        ty: usize,
-        key: Key,
-        mut obj: Value,
-        managed: Vec<Entry>,
-    ) -> Value {
-        let rv = self.next_rv();
-        Self::set_rv(&mut obj, rv);
-        let stored = Stored {
-            obj: obj.clone(),
-            managed,
-        };
-        self.objects[ty].insert(key, stored);
-        self.emit(rv, ty, EventType::Modified, &obj);
-        obj
-    }
-
-    /// Removes an object; the DELETED event carries its last state at the deletion revision.
-    pub fn commit_delete(&mut self, ty: usize, key: &Key) -> Option<Value> {
-        let mut stored = self.objects[ty].remove(key)?;
-        let rv = self.next_rv();
-        Self::set_rv(&mut stored.obj, rv);
-        self.emit(rv, ty, EventType::Deleted, &stored.obj);
-        Some(stored.obj)
-    }
-
-    fn emit(&mut self, rv: u64, ty: usize, kind: EventType, obj: &Value) {
+        obj["metadata"]["resourceVersion"] = Value::from(self.rv.to_string());
         let ev = HistEvent {
-            rv,
+            rv: self.rv,
             ty,
             kind,
-            obj: obj.clone(),
+            obj: render(self.rt(ty), &obj, Some(&managed)),
         };
-        let registry = &self.registry;
-        let objects = &self.objects;
-        self.watchers
-            .retain(|w| match watch_event_for(registry, objects, w, &ev) {
-                Some(v) => w.tx.send(v).is_ok(),
-                None => !w.tx.is_closed(),
-            });
+        if kind == "DELETED" {
+            self.objects[ty].remove(&key);
+        } else {
+            let stored = Stored {
+                obj: obj.clone(),
+                managed,
+            };
+            self.objects[ty].insert(key, stored);
+        }
+        self.watchers.retain(|w| match w.line(&ev) {
+            Some(line) => w.tx.send(line).is_ok(),
+            None => !w.tx.is_closed(),
+        });
         self.history.push_back(ev);
-        while self.history.len() > self.history_limit {
+        while self.history.len() > HISTORY_LIMIT {
             if let Some(old) = self.history.pop_front() {
                 self.oldest_rv = old.rv + 1;
             }
         }
+        obj
+    }
+
+    pub fn commit_create(&mut self, ty: usize, key: Key, obj: Value, managed: Vec<Entry>) -> Value {
+        self.commit(ty, key, "ADDED", obj, managed)
+    }
+
+    pub fn commit_update(&mut self, ty: usize, key: Key, obj: Value, managed: Vec<Entry>) -> Value {
+        self.commit(ty, key, "MODIFIED", obj, managed)
+    }
+
+    /// Removes an object; the DELETED event carries its last state at the deletion revision.
+    pub fn commit_delete(&mut self, ty: usize, key: &Key) -> Option<Value> {
+        let Stored { obj, managed } = self.objects[ty].get(key)?.clone();
+        Some(self.commit(ty, key.clone(), "DELETED", obj, managed))
     }
 
     /// Forgets the whole event history and the list snapshots (like an etcd compaction):
@@ -205,49 +199,4 @@ pub fn to_partial(obj: &Value) -> Value {
         "apiVersion": "meta.k8s.io/v1",
         "metadata": obj["metadata"],
     })
-}
-
-/// The watch line (JSON) a watcher should see for a history event, if any.
-pub fn watch_event_for(
-    registry: &Registry,
-    objects: &[BTreeMap<Key, Stored>],
-    w: &Watcher,
-    ev: &HistEvent,
-) -> Option<Value> {
-    if ev.ty != w.ty {
-        return None;
-    }
-    if let Some(ns) = &w.namespace
-        && ev.obj["metadata"]["namespace"].as_str() != Some(ns.as_str())
-    {
-        return None;
-    }
-    if !w.fields.matches(&ev.obj) {
-        return None;
-    }
-    let ty = match ev.kind {
-        EventType::Added => "ADDED",
-        EventType::Modified => "MODIFIED",
-        EventType::Deleted => "DELETED",
-    };
-    let rt = &registry.types[ev.ty];
-    let key = (
-        ev.obj["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or("")
-            .to_string(),
-        ev.obj["metadata"]["name"]
-            .as_str()
-            .unwrap_or("")
-            .to_string(),
-    );
-    let managed = objects[ev.ty]
-        .get(&key)
-        .filter(|s| s.obj["metadata"]["resourceVersion"] == ev.obj["metadata"]["resourceVersion"])
-        .map(|s| s.managed.as_slice());
-    let mut obj = render(rt, &ev.obj, managed);
-    if w.meta_only {
-        obj = to_partial(&obj);
-    }
-    Some(json!({"type": ty, "object": obj}))
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::Frame;
-use http_body_util::{BodyExt, StreamBody, combinators::UnsyncBoxBody};
+use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::time::Instant;
@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use super::read::{FieldSelector, select};
 use super::routing::{Query, Route};
 use super::status::ApiError;
-use super::store::{State, Watcher, render, to_partial, watch_event_for};
+use super::store::{State, Watcher, render, to_partial};
 
 pub type RespBody = UnsyncBoxBody<Bytes, Infallible>;
 
@@ -128,41 +128,28 @@ pub fn watch(
                 "too old resource version: {n} ({})",
                 st.oldest_rv - 1
             ));
-            pending.push_back(json!({"type": "ERROR", "object": err.to_status()}));
-            let body = stream_body(Stream {
-                pending,
-                rx,
-                deadline: Instant::now(),
-                next_bookmark: Instant::now(),
-                bookmarks: false,
-                bookmark_obj,
-                state: state.clone(),
-                done: true,
-            });
-            return Ok(body);
+            let event = json!({"type": "ERROR", "object": err.to_status()});
+            let mut line = serde_json::to_vec(&event).expect("event serializes");
+            line.push(b'\n');
+            return Ok(Full::new(Bytes::from(line)).boxed_unsync());
         }
         for ev in st.history.iter().filter(|e| e.rv > n) {
-            if let Some(line) = watch_event_for(&st.registry, &st.objects, &watcher, ev) {
+            if let Some(line) = watcher.line(ev) {
                 pending.push_back(line);
             }
         }
     }
     st.watchers.push(watcher);
     drop(st);
-    let deadline = Instant::now() + Duration::from_secs(timeout);
-    Ok(stream_body(Stream {
+    let stream = Stream {
         pending,
         rx,
-        deadline,
+        deadline: Instant::now() + Duration::from_secs(timeout),
         next_bookmark: Instant::now() + BOOKMARK_EVERY,
         bookmarks,
         bookmark_obj,
         state: state.clone(),
         done: false,
-    }))
-}
-
-fn stream_body(s: Stream) -> RespBody {
-    let stream = futures::stream::unfold(s, Stream::next);
-    StreamBody::new(stream).boxed_unsync()
+    };
+    Ok(StreamBody::new(futures::stream::unfold(stream, Stream::next)).boxed_unsync())
 }
