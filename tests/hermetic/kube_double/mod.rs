@@ -55,10 +55,11 @@ use serde_json::Value;
 pub use status::ApiError;
 pub use store::RecordedRequest;
 
+use registry::ResourceType;
 use routing::{Query, Route};
 use store::{State, to_partial};
 use watch::RespBody;
-use write::{Reply, Writer};
+use write::Writer;
 
 /// The API server double. Cheap to clone; clones share state.
 #[derive(Clone)]
@@ -141,125 +142,111 @@ impl ApiServer {
     }
 
     fn dispatch(&self, parts: &http::request::Parts, body: &[u8]) -> Response<RespBody> {
-        let header_str = |h: header::HeaderName| {
-            parts
-                .headers
-                .get(h)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string()
+        self.try_dispatch(parts, body)
+            .unwrap_or_else(|e| json_response(e.code, &e.to_status(), &[]))
+    }
+
+    fn try_dispatch(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+    ) -> Result<Response<RespBody>, ApiError> {
+        let header = |h: header::HeaderName| {
+            let value = parts.headers.get(h).and_then(|v| v.to_str().ok());
+            value.unwrap_or("").to_string()
         };
-        let accept = header_str(header::ACCEPT);
+        let accept = header(header::ACCEPT);
         let meta_only = accept.contains("as=PartialObjectMetadata");
         if accept.contains("as=") && !meta_only {
-            return error_response(&ApiError::unsupported(format!("Accept: {accept}")));
+            return Err(ApiError::unsupported(format!("Accept: {accept}")));
         }
-        let content_type = header_str(header::CONTENT_TYPE);
-        let agent = header_str(header::USER_AGENT);
         let query = Query::parse(parts.uri.query());
-        let route = {
-            let st = self.state.lock().expect("state lock");
-            routing::route(&st.registry, parts.uri.path())
-        };
-        let route = match route {
-            Ok(r) => r,
-            Err(e) => return error_response(&e),
-        };
-        if parts.method == Method::GET && route.name.is_none() && query.flag("watch") {
-            let params = [
-                "watch",
-                "resourceVersion",
-                "timeoutSeconds",
-                "allowWatchBookmarks",
-                "fieldSelector",
-            ];
-            let watch = query
-                .only("watch", &params)
-                .and_then(|()| watch::watch(&self.state, &route, &query, meta_only));
-            return match watch {
-                Ok(body) => Response::builder()
-                    .status(200)
-                    .header(header::CONTENT_TYPE, "application/json")
-                    .body(body)
-                    .expect("response"),
-                Err(e) => error_response(&e),
-            };
+        let mut st = self.state.lock().expect("state lock");
+        let route = routing::route(&st.registry, parts.uri.path())?;
+        let verb = verb(&parts.method, &route, &query, st.rt(route.ty))?;
+        let implemented = PARAMETERS.iter().find(|(v, _)| *v == verb);
+        query.only(verb, implemented.map_or(&[], |(_, p)| *p))?;
+        if verb == "watch" {
+            drop(st);
+            let body = watch::watch(&self.state, &route, &query, meta_only)?;
+            let response = Response::builder()
+                .status(200)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body);
+            return Ok(response.expect("response"));
         }
+        // Like kube-apiserver: the field manager defaults to the user agent's program name.
         let manager = match query.get("fieldManager") {
             Some(m) if !m.is_empty() => m.to_string(),
-            _ => agent
+            _ => header(header::USER_AGENT)
                 .split('/')
                 .next()
                 .filter(|s| !s.is_empty())
                 .unwrap_or("unknown")
                 .to_string(),
         };
-        let mut st = self.state.lock().expect("state lock");
-        let result = handle(
-            &mut st,
-            &route,
-            &query,
-            &parts.method,
-            &content_type,
-            body,
+        let mut w = Writer {
+            st: &mut st,
+            route: &route,
+            query: &query,
             manager,
-            meta_only,
-        );
-        drop(st);
-        match result {
-            Ok((code, mut v, warnings)) => {
-                let kind = v["kind"].as_str().unwrap_or("");
-                if meta_only && kind != "Status" && !kind.ends_with("List") {
-                    v = to_partial(&v);
-                }
-                json_response(code, &v, &warnings)
-            }
-            Err(e) => error_response(&e),
+        };
+        let (code, mut v, warnings) = match verb {
+            "get" => read::get(w.st, &route)?,
+            "list" => read::list(w.st, &route, &query, meta_only)?,
+            "create" => w.create(verbs::parse_json(body)?, None)?,
+            "update" => w.put(body)?,
+            "patch" => w.patch(&header(header::CONTENT_TYPE), body)?,
+            _ => w.delete(body)?,
+        };
+        let kind = v["kind"].as_str().unwrap_or("");
+        if meta_only && kind != "Status" && !kind.ends_with("List") {
+            v = to_partial(&v);
         }
+        Ok(json_response(code, &v, &warnings))
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn handle(
-    st: &mut State,
+/// Query parameters the double implements, per verb; any other is answered 501.
+const PARAMETERS: &[(&str, &[&str])] = &[
+    ("get", &[]),
+    ("list", &["limit", "continue", "fieldSelector"]),
+    (
+        "watch",
+        &[
+            "watch",
+            "resourceVersion",
+            "timeoutSeconds",
+            "allowWatchBookmarks",
+            "fieldSelector",
+        ],
+    ),
+    ("create", &["fieldManager"]),
+    ("update", &["fieldManager"]),
+    ("patch", &["fieldManager", "force"]),
+    ("delete", &[]),
+];
+
+/// The verb a request asks for: 405 where kube-apiserver has none, 501 for deletecollection.
+fn verb(
+    method: &Method,
     route: &Route,
     query: &Query,
-    method: &Method,
-    content_type: &str,
-    body: &[u8],
-    manager: String,
-    meta_only: bool,
-) -> Result<Reply, ApiError> {
-    let collection_without_ns = st.rt(route.ty).namespaced && route.namespace.is_none();
-    let mut w = Writer {
-        st,
-        route,
-        query,
-        manager,
-    };
-    match (method.as_str(), route.name.is_some()) {
-        ("GET", true) => query.only("get", &[]).and_then(|()| read::get(w.st, route)),
-        ("GET", false) => {
-            query.only("list", &["limit", "continue", "fieldSelector"])?;
-            read::list(w.st, route, query, meta_only)
-        }
-        ("POST", false) if !collection_without_ns => {
-            query.only("create", &["fieldManager"])?;
-            w.create(verbs::parse_json(body)?, None)
-        }
-        ("PUT", true) => query
-            .only("update", &["fieldManager"])
-            .and_then(|()| w.put(body)),
-        ("PATCH", true) => {
-            query.only("patch", &["fieldManager", "force"])?;
-            w.patch(content_type, body)
-        }
-        ("DELETE", true) if !route.status => {
-            query.only("delete", &[]).and_then(|()| w.delete(body))
-        }
-        ("DELETE", false) => Err(ApiError::unsupported("deletecollection")),
-        _ => Err(ApiError::method_not_allowed()),
-    }
+    rt: &ResourceType,
+) -> Result<&'static str, ApiError> {
+    let named = route.name.is_some();
+    Ok(match method.as_str() {
+        "GET" if !named && query.flag("watch") => "watch",
+        "GET" if !named => "list",
+        "GET" => "get",
+        // Namespaced kinds are created inside a namespace, not on the all-namespaces path.
+        "POST" if !named && (route.namespace.is_some() || !rt.namespaced) => "create",
+        "PUT" if named => "update",
+        "PATCH" if named => "patch",
+        "DELETE" if named && !route.status => "delete",
+        "DELETE" if !named => return Err(ApiError::unsupported("deletecollection")),
+        _ => return Err(ApiError::method_not_allowed()),
+    })
 }
 
 fn json_response(code: u16, v: &Value, warnings: &[String]) -> Response<RespBody> {
@@ -271,8 +258,4 @@ fn json_response(code: u16, v: &Value, warnings: &[String]) -> Response<RespBody
     }
     let bytes = Bytes::from(serde_json::to_vec(v).expect("json"));
     b.body(Full::new(bytes).boxed_unsync()).expect("response")
-}
-
-fn error_response(e: &ApiError) -> Response<RespBody> {
-    json_response(e.code, &e.to_status(), &[])
 }

@@ -178,57 +178,42 @@ impl Writer<'_> {
             &json!({"metadata": {"name": name, "namespace": config["metadata"]["namespace"]}}),
             &name,
         )?;
-        let manager = self.query.get("fieldManager").unwrap_or("").to_string();
         let force = self.query.flag("force");
-        let now = meta::now();
-        let split = rt.status_subresource;
-        let precondition = meta::meta_str(&config, "resourceVersion").map(String::from);
-        match self.stored() {
-            Some(old) => {
-                let live = self.out(&old.obj, &[]);
-                if let Some(rv) = &precondition
-                    && Some(rv.as_str()) != meta::meta_str(&old.obj, "resourceVersion")
-                {
-                    return Err(ApiError::conflict(&rt.group, &rt.plural, &name));
-                }
-                let outcome = managed::apply(
-                    &live,
-                    &old.managed,
-                    &config,
-                    &manager,
-                    force,
-                    &self.api_version(),
-                    &now,
-                    self.route.status,
-                    split,
-                )?;
-                self.update(
-                    old,
-                    outcome.object,
-                    UpdateKind::Patch,
-                    Some(outcome.entries),
-                )
+        let precondition = meta::meta_str(&config, "resourceVersion");
+        let old = self.stored();
+        let stale = match &old {
+            Some(o) => {
+                precondition.is_some_and(|rv| Some(rv) != meta::meta_str(&o.obj, "resourceVersion"))
             }
-            None if self.route.status => Err(ApiError::not_found(&rt.group, &rt.plural, &name)),
-            None if precondition.is_some() => Err(ApiError::conflict(&rt.group, &rt.plural, &name)),
+            None if self.route.status => {
+                return Err(ApiError::not_found(&rt.group, &rt.plural, &name));
+            }
+            None => precondition.is_some(),
+        };
+        if stale {
+            return Err(ApiError::conflict(&rt.group, &rt.plural, &name));
+        }
+        // fieldManager is required for apply (checked above): it names the actor.
+        let actor = self.actor();
+        let (live, entries) = match &old {
+            Some(o) => (self.out(&o.obj, &[]), o.managed.as_slice()),
             None => {
-                let mut shell = json!({"apiVersion": self.api_version(), "kind": rt.kind, "metadata": {"name": name}});
+                let mut shell = json!({"apiVersion": actor.api_version, "kind": rt.kind, "metadata": {"name": name}});
                 if let Some(ns) = &self.route.namespace {
                     shell["metadata"]["namespace"] = Value::from(ns.as_str());
                 }
-                let outcome = managed::apply(
-                    &shell,
-                    &[],
-                    &config,
-                    &manager,
-                    force,
-                    &self.api_version(),
-                    &now,
-                    false,
-                    split,
-                )?;
-                self.create(outcome.object, Some(outcome.entries))
+                (shell, &[][..])
             }
+        };
+        let outcome = managed::apply(&live, entries, &config, &actor, force)?;
+        match old {
+            Some(old) => self.update(
+                old,
+                outcome.object,
+                UpdateKind::Patch,
+                Some(outcome.entries),
+            ),
+            None => self.create(outcome.object, Some(outcome.entries)),
         }
     }
 }

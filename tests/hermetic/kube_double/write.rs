@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::builtin;
-use super::managed::{self, Entry};
+use super::managed::{self, Actor, Entry};
 use super::meta;
 use super::registry::{Builtin, ResourceType};
 use super::routing::{Query, Route};
@@ -44,6 +44,16 @@ impl Writer<'_> {
     }
     pub fn api_version(&self) -> String {
         self.st.rt(self.route.ty).api_version()
+    }
+    /// This request as a field-ownership actor, now.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            manager: self.manager.clone(),
+            api_version: self.api_version(),
+            time: meta::now(),
+            status: self.route.status,
+            split_status: self.split_status(),
+        }
     }
     pub fn out(&self, obj: &Value, managed: &[Entry]) -> Value {
         render(self.st.rt(self.route.ty), obj, Some(managed))
@@ -148,17 +158,7 @@ impl Writer<'_> {
         }
         let managed = managed.unwrap_or_else(|| {
             let mut entries = vec![];
-            let split = self.split_status();
-            managed::record_update(
-                &mut entries,
-                &self.manager,
-                &self.api_version(),
-                &now,
-                None,
-                &obj,
-                false,
-                split,
-            );
+            managed::record_update(&mut entries, &self.actor(), None, &obj);
             entries
         });
         let stored = self
@@ -255,20 +255,9 @@ impl Writer<'_> {
         }
         let warnings = check_object(&rt, &mut cand, Some(&old.obj))?;
         bump_generation(&rt, &old.obj, &mut cand);
-        let now = meta::now();
         let entries = managed.unwrap_or_else(|| {
             let mut e = old.managed.clone();
-            let av = self.api_version();
-            managed::record_update(
-                &mut e,
-                &self.manager,
-                &av,
-                &now,
-                Some(&old.obj),
-                &cand,
-                self.route.status,
-                split,
-            );
+            managed::record_update(&mut e, &self.actor(), Some(&old.obj), &cand);
             e
         });
         let same_owners = entries.len() == old.managed.len()
