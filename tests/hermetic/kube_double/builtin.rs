@@ -123,8 +123,8 @@ pub fn check_supported(b: Builtin, obj: &Value) -> Result<(), ApiError> {
             obj["type"]
         )));
     }
-    if b == Builtin::Secret && !obj["immutable"].is_null() {
-        return Err(ApiError::unsupported("Secret.immutable"));
+    if b == Builtin::Secret && obj["immutable"] == true {
+        return Err(ApiError::unsupported("an immutable Secret"));
     }
     Ok(())
 }

@@ -9,24 +9,26 @@
 //! core/v1 namespaces and secrets, events.k8s.io/v1 events, coordination.k8s.io/v1 leases,
 //! and the CRDs given to `new` (one served version each; their schemas are pruned, defaulted
 //! and validated, `x-kubernetes-validations` CEL rules run through kube-cel, transition rules
-//! on updates, without ratcheting).
-//! Verbs: get; list (`limit`/`continue`) and watch (resourceVersion replay, 410 Expired after
-//! `compact()`, bookmarks), both with `metadata.name`/`metadata.namespace` field selectors and
-//! `PartialObjectMetadata` responses; create; update (PUT); patch (JSON merge, JSON patch,
-//! server-side apply with field ownership, also on `/status`); delete (finalizers).
+//! on updates, without ratcheting). Other kinds and the discovery documents answer 404.
+//! Verbs: get; list (`limit`/`continue`) and watch (resourceVersion replay, bookmarks, 410
+//! Expired from before `compact()`), both with `metadata.name`/`metadata.namespace` field
+//! selectors and `PartialObjectMetadata` responses; create; update (PUT; it creates leases and
+//! events like the real server); patch (JSON merge, JSON patch, server-side apply with field
+//! ownership, also on `/status`); delete (finalizers: removal when the last one goes).
 //!
-//! Everything else a real server would honour is answered `501 NotImplemented` naming it, so
-//! a test cannot silently pass against a more forgiving server: other query parameters (label
+//! What it leaves out is answered `501 NotImplemented` naming it, so that a test cannot pass
+//! against a server more forgiving than kube-apiserver: other query parameters (label
 //! selectors, `resourceVersion` on lists, `sendInitialEvents`, `dryRun`, `fieldValidation`...),
-//! DeleteOptions, deletecollection, namespace deletion, `generateName`, `ownerReferences`,
-//! strategic merge patch, Secrets other than Opaque or immutable, other `Accept` forms.
-//! A CRD the double cannot enforce (several versions, scale subresource, a schema keyword
-//! `schema.rs` does not implement) makes `new` panic. Discovery documents are not served (404).
+//! DeleteOptions, deletecollection, namespace deletion, `generateName`, `ownerReferences`
+//! (there is no garbage collector), strategic merge patch of built-in kinds, Secrets other
+//! than Opaque or immutable, `Accept` forms other than `PartialObjectMetadata`. A CRD the
+//! double cannot enforce (several served versions, no schema, the scale subresource, a schema
+//! keyword `schema.rs` does not implement) makes `new` panic.
 //!
 //! Known gaps (documented so tests do not rely on them): namespaces need not exist for
 //! namespaced writes (no NamespaceLifecycle admission); admission webhooks, RBAC and quotas do
 //! not exist; lists are atomic for server-side apply (no `x-kubernetes-list-type: map`
-//! merging); the events.k8s.io/v1 events are not visible as core/v1 events.
+//! merging); events.k8s.io/v1 events are not visible as core/v1 events.
 
 mod builtin;
 mod delete;

@@ -85,14 +85,15 @@ fn from_crd(crd: &CustomResourceDefinition) -> ResourceType {
     if subresources.is_some_and(|s| s.scale.is_some()) {
         unsupported("the scale subresource");
     }
-    let schema = v
+    let Some(schema) = v
         .schema
         .as_ref()
         .and_then(|s| s.open_api_v3_schema.as_ref())
-        .map(|s| serde_json::to_value(s).expect("schema serializes"));
-    if let Some(s) = &schema
-        && let Err(what) = schema::check_supported(s, "")
-    {
+    else {
+        unsupported("a version without openAPIV3Schema")
+    };
+    let schema = serde_json::to_value(schema).expect("schema serializes");
+    if let Err(what) = schema::check_supported(&schema, "") {
         unsupported(&what);
     }
     ResourceType {
@@ -106,7 +107,7 @@ fn from_crd(crd: &CustomResourceDefinition) -> ResourceType {
             .unwrap_or_else(|| format!("{}List", names.kind)),
         namespaced: spec.scope == "Namespaced",
         status_subresource: subresources.is_some_and(|s| s.status.is_some()),
-        schema,
+        schema: Some(schema),
         builtin: None,
     }
 }

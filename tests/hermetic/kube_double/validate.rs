@@ -12,7 +12,7 @@ use super::schema;
 use super::status::{ApiError, FieldError};
 
 /// Paths present (non-empty) in `input` but missing from `output`: fields the decoder dropped.
-pub fn dropped_paths(input: &Value, output: &Value, path: &str, out: &mut Vec<String>) {
+fn dropped_paths(input: &Value, output: &Value, path: &str, out: &mut Vec<String>) {
     let (Value::Object(i), Value::Object(o)) = (input, output) else {
         return;
     };
