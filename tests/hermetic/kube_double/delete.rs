@@ -44,10 +44,10 @@ impl Writer<'_> {
                 "details": {"name": name, "group": rt.group, "kind": rt.plural,
                             "uid": gone["metadata"]["uid"]},
             });
-            return Ok((200, status, vec![]));
+            return Ok((200, status));
         }
         if meta::meta_str(&stored.obj, "deletionTimestamp").is_some() {
-            return Ok((200, self.out(&stored.obj, &stored.managed), vec![]));
+            return Ok((200, self.out(&stored.obj, &stored.managed)));
         }
         let mut obj = stored.obj;
         obj["metadata"]["deletionTimestamp"] = Value::from(meta::now());
@@ -58,6 +58,6 @@ impl Writer<'_> {
         let obj = self
             .st
             .commit_update(self.route.ty, key, obj, stored.managed.clone());
-        Ok((200, self.out(&obj, &stored.managed), vec![]))
+        Ok((200, self.out(&obj, &stored.managed)))
     }
 }

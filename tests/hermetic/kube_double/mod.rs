@@ -19,11 +19,12 @@
 //! What it leaves out is answered `501 NotImplemented` naming it, so that a test cannot pass
 //! against a server more forgiving than kube-apiserver: other query parameters (label
 //! selectors, `resourceVersion` on lists, `sendInitialEvents`, `dryRun`, `fieldValidation`...),
-//! DeleteOptions, deletecollection, namespace deletion, `generateName`, `ownerReferences`
-//! (there is no garbage collector), strategic merge patch of built-in kinds, Secrets other
-//! than Opaque or immutable, `Accept` forms other than `PartialObjectMetadata`. A CRD the
-//! double cannot enforce (several served versions, no schema, the scale subresource, a schema
-//! keyword `schema.rs` does not implement) makes `new` panic.
+//! a watch without resourceVersion (from the current state), DeleteOptions, deletecollection,
+//! namespace deletion, `generateName`, `ownerReferences` (there is no garbage collector),
+//! strategic merge patch of built-in kinds, Secrets other than Opaque or immutable, `Accept`
+//! forms other than `PartialObjectMetadata`. A CRD the double cannot enforce (several served
+//! versions, no schema, the scale subresource, a schema keyword `schema.rs` does not
+//! implement) makes `new` panic. Unknown fields are pruned without the `Warning` headers.
 //!
 //! Known gaps (documented so tests do not rely on them): namespaces need not exist for
 //! namespaced writes (no NamespaceLifecycle admission); admission webhooks, RBAC and quotas do
@@ -145,7 +146,7 @@ impl ApiServer {
 
     fn dispatch(&self, parts: &http::request::Parts, body: &[u8]) -> Response<RespBody> {
         self.try_dispatch(parts, body)
-            .unwrap_or_else(|e| json_response(e.code, &e.to_status(), &[]))
+            .unwrap_or_else(|e| json_response(e.code, &e.to_status()))
     }
 
     fn try_dispatch(
@@ -193,7 +194,7 @@ impl ApiServer {
             query: &query,
             manager,
         };
-        let (code, mut v, warnings) = match verb {
+        let (code, mut v) = match verb {
             "get" => read::get(w.st, &route)?,
             "list" => read::list(w.st, &route, &query, meta_only)?,
             "create" => w.create(verbs::parse_json(body)?, None)?,
@@ -205,7 +206,7 @@ impl ApiServer {
         if meta_only && kind != "Status" && !kind.ends_with("List") {
             v = to_partial(&v);
         }
-        Ok(json_response(code, &v, &warnings))
+        Ok(json_response(code, &v))
     }
 }
 
@@ -251,13 +252,10 @@ fn verb(
     })
 }
 
-fn json_response(code: u16, v: &Value, warnings: &[String]) -> Response<RespBody> {
-    let mut b = Response::builder()
+fn json_response(code: u16, v: &Value) -> Response<RespBody> {
+    let b = Response::builder()
         .status(code)
         .header(header::CONTENT_TYPE, "application/json");
-    for w in warnings {
-        b = b.header("Warning", format!("299 - {}", Value::from(w.as_str())));
-    }
     let bytes = Bytes::from(serde_json::to_vec(v).expect("json"));
     b.body(Full::new(bytes).boxed_unsync()).expect("response")
 }

@@ -49,7 +49,7 @@ pub fn get(st: &State, route: &Route) -> Result<Reply, ApiError> {
     let name = route.name.clone().unwrap_or_default();
     let key = (route.namespace.clone().unwrap_or_default(), name.clone());
     match st.objects[route.ty].get(&key) {
-        Some(s) => Ok((200, render(rt, &s.obj, Some(&s.managed)), vec![])),
+        Some(s) => Ok((200, render(rt, &s.obj, Some(&s.managed)))),
         None => Err(ApiError::not_found(&rt.group, &rt.plural, &name)),
     }
 }
@@ -120,5 +120,5 @@ pub fn list(st: &mut State, route: &Route, q: &Query, meta_only: bool) -> Result
     };
     let list =
         json!({"apiVersion": api_version, "kind": kind, "metadata": list_meta, "items": items});
-    Ok((200, list, vec![]))
+    Ok((200, list))
 }

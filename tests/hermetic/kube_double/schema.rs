@@ -67,19 +67,12 @@ pub fn check_supported(s: &Value, path: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// What processing found: validation errors and the paths of pruned (unknown) fields.
-#[derive(Debug, Default)]
-pub struct Outcome {
-    pub errors: Vec<FieldError>,
-    pub pruned: Vec<String>,
-}
-
-/// Prunes, defaults and validates a whole custom resource in place.
+/// Prunes, defaults and validates a whole custom resource in place; returns the errors.
 /// `apiVersion`, `kind` and `metadata` are kept at the root whatever the schema says.
-pub fn process(schema: &Value, obj: &mut Value) -> Outcome {
-    let mut out = Outcome::default();
-    walk(schema, obj, "", &mut out, true);
-    out
+pub fn process(schema: &Value, obj: &mut Value) -> Vec<FieldError> {
+    let mut errs = vec![];
+    walk(schema, obj, "", &mut errs, true);
+    errs
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -112,31 +105,36 @@ fn type_error(path: &str, want: &str, v: &Value) -> FieldError {
     )
 }
 
-fn walk(s: &Value, v: &mut Value, path: &str, out: &mut Outcome, root: bool) {
+fn walk(s: &Value, v: &mut Value, path: &str, errs: &mut Vec<FieldError>, root: bool) {
     let want = s.get("type").and_then(Value::as_str);
     if v.is_null() {
         if s.get("nullable") != Some(&Value::Bool(true)) {
-            out.errors
-                .push(type_error(path, want.unwrap_or("object"), v));
+            errs.push(type_error(path, want.unwrap_or("object"), v));
         }
         return;
     }
     if let Some(want) = want {
         let have = type_name(v);
         if have != want && !(want == "number" && have == "integer") {
-            out.errors.push(type_error(path, want, v));
+            errs.push(type_error(path, want, v));
             return;
         }
     }
     match v {
-        Value::Object(map) => walk_object(s, map, path, out, root),
-        Value::Array(items) => walk_array(s, items, path, out),
+        Value::Object(map) => walk_object(s, map, path, errs, root),
+        Value::Array(items) => walk_array(s, items, path, errs),
         _ => {}
     }
-    check_value(s, v, path, &mut out.errors);
+    check_value(s, v, path, errs);
 }
 
-fn walk_object(s: &Value, map: &mut Map<String, Value>, path: &str, out: &mut Outcome, root: bool) {
+fn walk_object(
+    s: &Value,
+    map: &mut Map<String, Value>,
+    path: &str,
+    errs: &mut Vec<FieldError>,
+    root: bool,
+) {
     let props = s.get("properties").and_then(Value::as_object);
     let additional = s.get("additionalProperties");
     let preserve = s.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
@@ -154,12 +152,11 @@ fn walk_object(s: &Value, map: &mut Map<String, Value>, path: &str, out: &mut Ou
                     continue;
                 }
                 let child = map.get_mut(&key).expect("key present");
-                walk(sub, child, &child_path, out, false);
+                walk(sub, child, &child_path, errs, false);
             }
             None if preserve => {}
             None => {
                 map.remove(&key);
-                out.pruned.push(child_path);
             }
         }
     }
@@ -168,13 +165,7 @@ fn walk_object(s: &Value, map: &mut Map<String, Value>, path: &str, out: &mut Ou
             && let Some(d) = sub.get("default")
         {
             let mut d = d.clone();
-            walk(
-                sub,
-                &mut d,
-                &join(path, key),
-                &mut Outcome::default(),
-                false,
-            );
+            walk(sub, &mut d, &join(path, key), &mut vec![], false);
             map.insert(key.clone(), d);
         }
     }
@@ -186,7 +177,7 @@ fn walk_object(s: &Value, map: &mut Map<String, Value>, path: &str, out: &mut Ou
     {
         let r = r.as_str().unwrap_or_default();
         if !map.contains_key(r) {
-            out.errors.push(FieldError::required(&join(path, r), ""));
+            errs.push(FieldError::required(&join(path, r), ""));
         }
     }
     let n = if root {
@@ -199,26 +190,26 @@ fn walk_object(s: &Value, map: &mut Map<String, Value>, path: &str, out: &mut Ou
     if let Some(max) = s.get("maxProperties").and_then(Value::as_u64)
         && n as u64 > max
     {
-        out.errors.push(FieldError::too_many(path, n, max as usize));
+        errs.push(FieldError::too_many(path, n, max as usize));
     }
 }
 
-fn walk_array(s: &Value, items: &mut [Value], path: &str, out: &mut Outcome) {
+fn walk_array(s: &Value, items: &mut [Value], path: &str, errs: &mut Vec<FieldError>) {
     if let Some(item_schema) = s.get("items") {
         for (i, item) in items.iter_mut().enumerate() {
-            walk(item_schema, item, &format!("{path}[{i}]"), out, false);
+            walk(item_schema, item, &format!("{path}[{i}]"), errs, false);
         }
     }
     let n = items.len();
     if let Some(max) = s.get("maxItems").and_then(Value::as_u64)
         && n as u64 > max
     {
-        out.errors.push(FieldError::too_many(path, n, max as usize));
+        errs.push(FieldError::too_many(path, n, max as usize));
     }
     if let Some(min) = s.get("minItems").and_then(Value::as_u64)
         && (n as u64) < min
     {
-        out.errors.push(FieldError::invalid(
+        errs.push(FieldError::invalid(
             path,
             &Value::from(n),
             &format!("{path} in body should have at least {min} items"),
@@ -245,8 +236,7 @@ fn walk_array(s: &Value, items: &mut [Value], path: &str, out: &mut Outcome) {
     for (i, item) in items.iter().enumerate() {
         let key = key_of(item);
         if !key.is_null() && items[..i].iter().any(|o| key_of(o) == key) {
-            out.errors
-                .push(FieldError::duplicate(&format!("{path}[{i}]"), &key));
+            errs.push(FieldError::duplicate(&format!("{path}[{i}]"), &key));
         }
     }
 }

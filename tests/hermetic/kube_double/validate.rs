@@ -1,6 +1,6 @@
 //! The admission-free part of kube-apiserver's write path shared by create and update:
-//! decoding/pruning (typed for built-ins, schema and CEL rules for CRDs), unknown-field
-//! warnings (`fieldValidation=Warn`, the default), kind and metadata validation, and the
+//! decoding and pruning of unknown fields (typed for built-ins, schema and CEL rules for CRDs;
+//! kube-apiserver only warns about them by default), kind and metadata validation, and the
 //! generation rule.
 
 use serde_json::Value;
@@ -11,62 +11,27 @@ use super::registry::ResourceType;
 use super::schema;
 use super::status::{ApiError, FieldError};
 
-/// Paths present (non-empty) in `input` but missing from `output`: fields the decoder dropped.
-fn dropped_paths(input: &Value, output: &Value, path: &str, out: &mut Vec<String>) {
-    let (Value::Object(i), Value::Object(o)) = (input, output) else {
-        return;
-    };
-    for (k, v) in i {
-        let p = if path.is_empty() {
-            k.clone()
-        } else {
-            format!("{path}.{k}")
-        };
-        let empty = v.is_null()
-            || v.as_object().is_some_and(|m| m.is_empty())
-            || v.as_array().is_some_and(|a| a.is_empty())
-            || v.as_str() == Some("");
-        match o.get(k) {
-            None if !empty => out.push(p),
-            Some(ov) => dropped_paths(v, ov, &p, out),
-            None => {}
-        }
-    }
-}
-
 /// Decodes, prunes, defaults and validates `obj` in place (metadata already populated).
-/// Returns the warnings to send back: one per unknown (dropped) field.
 pub fn check_object(
     rt: &ResourceType,
     obj: &mut Value,
     old: Option<&Value>,
-) -> Result<Vec<String>, ApiError> {
-    let input = obj.clone();
+) -> Result<(), ApiError> {
     meta::normalize_meta(obj)?;
     meta::check_supported(obj)?;
-    let mut unknown = vec![];
-    dropped_paths(
-        &input["metadata"],
-        &obj["metadata"],
-        "metadata",
-        &mut unknown,
-    );
     let name = meta::meta_str(obj, "name").unwrap_or("").to_string();
     let mut errs: Vec<FieldError> = vec![];
     let rule = match rt.builtin {
         Some(b) => {
-            let decoded = builtin::decode(b, obj)?;
-            dropped_paths(&input, &decoded, "", &mut unknown);
-            *obj = decoded;
+            *obj = builtin::decode(b, obj)?;
             builtin::check_supported(b, obj)?;
             builtin::name_rule(b)
         }
         None => {
             if let Some(schema) = &rt.schema {
-                let outcome = schema::process(schema, obj);
-                unknown.extend(outcome.pruned);
-                let structural_ok = outcome.errors.is_empty();
-                errs.extend(outcome.errors);
+                let structural = schema::process(schema, obj);
+                let structural_ok = structural.is_empty();
+                errs.extend(structural);
                 // Like kube-apiserver, CEL rules run once the object is structurally valid;
                 // transition rules (oldSelf) only on updates.
                 if structural_ok
@@ -86,12 +51,6 @@ pub fn check_object(
             NameRule::DnsSubdomain
         }
     };
-    unknown.sort();
-    unknown.dedup();
-    let warnings = unknown
-        .iter()
-        .map(|p| format!("unknown field \"{p}\""))
-        .collect();
     errs.extend(meta::validate_meta(obj, rule));
     if let Some(b) = rt.builtin {
         errs.extend(builtin::validate(b, obj, old));
@@ -121,7 +80,7 @@ pub fn check_object(
     if !errs.is_empty() {
         return Err(ApiError::invalid(&rt.group, &rt.kind, &name, &errs));
     }
-    Ok(warnings)
+    Ok(())
 }
 
 /// Everything generation tracks: all but metadata (and status with a status subresource).

@@ -1,7 +1,6 @@
-//! WATCH: newline-delimited JSON events streamed from the double. Starts with synthetic
-//! ADDED events (no/zero resourceVersion), or replays the history after the given
-//! resourceVersion (410 Expired as an ERROR event when it was compacted away); then follows
-//! live changes until `timeoutSeconds`, with BOOKMARKs when allowed.
+//! WATCH: newline-delimited JSON events streamed from the double. Replays the history after
+//! the given resourceVersion (410 Expired as an ERROR event when it was compacted away), then
+//! follows live changes until `timeoutSeconds`, with BOOKMARKs when allowed.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -15,10 +14,10 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::time::Instant;
 
-use super::read::{FieldSelector, select};
+use super::read::FieldSelector;
 use super::routing::{Query, Route};
 use super::status::ApiError;
-use super::store::{State, Watcher, render, to_partial};
+use super::store::{State, Watcher, to_partial};
 
 pub type RespBody = UnsyncBoxBody<Bytes, Infallible>;
 
@@ -87,15 +86,29 @@ pub fn watch(
 ) -> Result<RespBody, ApiError> {
     let mut st = state.lock().expect("state lock");
     let fields = FieldSelector::parse(q)?;
-    let rt = st.rt(route.ty).clone();
     let bookmarks = q.flag("allowWatchBookmarks");
-    let rv = q.get("resourceVersion").unwrap_or("");
+    // kube-runtime watches from the resourceVersion of its list; "start from the current
+    // state" (no or "0" resourceVersion: synthetic ADDED events) is not implemented.
+    let n: u64 = match q.get("resourceVersion").unwrap_or("") {
+        "" | "0" => return Err(ApiError::unsupported("a watch without resourceVersion")),
+        rv => rv
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?,
+    };
+    if n + 1 < st.oldest_rv {
+        let msg = format!("too old resource version: {n} ({})", st.oldest_rv - 1);
+        let event = json!({"type": "ERROR", "object": ApiError::expired(msg).to_status()});
+        let mut line = serde_json::to_vec(&event).expect("event serializes");
+        line.push(b'\n');
+        return Ok(Full::new(Bytes::from(line)).boxed_unsync());
+    }
     let timeout = match q.get("timeoutSeconds") {
         Some(t) => t
             .parse::<u64>()
             .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds: {t}")))?,
         None => 1800,
     };
+    let rt = st.rt(route.ty);
     let mut bookmark_obj = json!({"apiVersion": rt.api_version(), "kind": rt.kind,
                                   "metadata": {"resourceVersion": ""}});
     if meta_only {
@@ -105,40 +118,12 @@ pub fn watch(
     let watcher = Watcher {
         ty: route.ty,
         namespace: route.namespace.clone(),
-        fields: fields.clone(),
+        fields,
         meta_only,
         tx,
     };
-    let mut pending = VecDeque::new();
-    if rv.is_empty() || rv == "0" {
-        for key in select(&st, route, &fields) {
-            let s = &st.objects[route.ty][&key];
-            let mut obj = render(&rt, &s.obj, Some(&s.managed));
-            if meta_only {
-                obj = to_partial(&obj);
-            }
-            pending.push_back(json!({"type": "ADDED", "object": obj}));
-        }
-    } else {
-        let n: u64 = rv
-            .parse()
-            .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?;
-        if n + 1 < st.oldest_rv {
-            let err = ApiError::expired(format!(
-                "too old resource version: {n} ({})",
-                st.oldest_rv - 1
-            ));
-            let event = json!({"type": "ERROR", "object": err.to_status()});
-            let mut line = serde_json::to_vec(&event).expect("event serializes");
-            line.push(b'\n');
-            return Ok(Full::new(Bytes::from(line)).boxed_unsync());
-        }
-        for ev in st.history.iter().filter(|e| e.rv > n) {
-            if let Some(line) = watcher.line(ev) {
-                pending.push_back(line);
-            }
-        }
-    }
+    let history = st.history.iter().filter(|e| e.rv > n);
+    let pending = history.filter_map(|ev| watcher.line(ev)).collect();
     st.watchers.push(watcher);
     drop(st);
     let stream = Stream {

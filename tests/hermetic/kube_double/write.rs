@@ -13,8 +13,8 @@ use super::status::{ApiError, FieldError};
 use super::store::{Key, State, Stored, render};
 use super::validate::{bump_generation, check_object};
 
-/// A successful answer: status code, JSON body, warnings.
-pub type Reply = (u16, Value, Vec<String>);
+/// A successful answer: status code and JSON body.
+pub type Reply = (u16, Value);
 
 pub struct Writer<'a> {
     pub st: &'a mut State,
@@ -151,7 +151,7 @@ impl Writer<'_> {
         if let Some(b) = rt.builtin {
             builtin::prepare(b, &mut obj, true);
         }
-        let warnings = check_object(&rt, &mut obj, None)?;
+        check_object(&rt, &mut obj, None)?;
         let key = self.key(&name);
         if self.st.objects[self.route.ty].contains_key(&key) {
             return Err(ApiError::already_exists(&rt.group, &rt.plural, &name));
@@ -164,7 +164,7 @@ impl Writer<'_> {
         let stored = self
             .st
             .commit_create(self.route.ty, key, obj, managed.clone());
-        Ok((201, self.out(&stored, &managed), warnings))
+        Ok((201, self.out(&stored, &managed)))
     }
 
     /// Final step of PUT and every PATCH: `new` is the object the client wants stored.
@@ -253,7 +253,7 @@ impl Writer<'_> {
         if let Some(b) = rt.builtin {
             builtin::prepare(b, &mut cand, false);
         }
-        let warnings = check_object(&rt, &mut cand, Some(&old.obj))?;
+        check_object(&rt, &mut cand, Some(&old.obj))?;
         bump_generation(&rt, &old.obj, &mut cand);
         let entries = managed.unwrap_or_else(|| {
             let mut e = old.managed.clone();
@@ -268,7 +268,7 @@ impl Writer<'_> {
                     && a.fields == b.fields
             });
         if cand == old.obj && same_owners {
-            return Ok((200, self.out(&old.obj, &old.managed), warnings));
+            return Ok((200, self.out(&old.obj, &old.managed)));
         }
         let key = self.key(&name);
         if meta::meta_str(&cand, "deletionTimestamp").is_some()
@@ -278,12 +278,12 @@ impl Writer<'_> {
                 .st
                 .commit_delete(self.route.ty, &key)
                 .expect("object exists");
-            return Ok((200, self.out(&gone, &entries), warnings));
+            return Ok((200, self.out(&gone, &entries)));
         }
         let stored = self
             .st
             .commit_update(self.route.ty, key, cand, entries.clone());
-        Ok((200, self.out(&stored, &entries), warnings))
+        Ok((200, self.out(&stored, &entries)))
     }
 }
 

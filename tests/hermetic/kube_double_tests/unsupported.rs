@@ -77,6 +77,10 @@ async fn unimplemented_features_answer_501_naming_them() {
             api.list(&ListParams::default().match_any()).await.map(drop),
         ),
         (
+            "a watch without resourceVersion",
+            api.watch(&WatchParams::default(), "0").await.map(drop),
+        ),
+        (
             "\"sendInitialEvents\" on watch",
             api.watch(&WatchParams::default().initial_events(), "0")
                 .await
