@@ -1,7 +1,7 @@
 //! The resource types the double serves: four built-in kinds plus the CRDs given to
 //! `ApiServer::new`, and lookup by group/version/plural. A CRD using what the double does not
-//! implement (several served versions, the scale subresource, an unsupported schema keyword)
-//! is refused at construction, so no test can pass against a server that ignores a rule.
+//! implement (several served versions, no schema, the scale subresource, an unsupported schema
+//! keyword) is refused at construction, so no test can pass against a server ignoring a rule.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::Value;
