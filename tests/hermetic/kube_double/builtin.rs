@@ -1,6 +1,6 @@
 //! Built-in kinds: typed decoding (through k8s-openapi, which drops unknown fields and rejects
 //! wrong types like the real decoder), defaulting and the kube-apiserver validation rules of
-//! Namespace, Secret, ConfigMap, core/v1 Event, events.k8s.io/v1 Event and Lease.
+//! Namespace, Secret (Opaque only), events.k8s.io/v1 Event and Lease.
 
 use base64::Engine;
 use serde::{Serialize, de::DeserializeOwned};
@@ -25,8 +25,6 @@ pub fn decode(b: Builtin, obj: &Value) -> Result<Value, ApiError> {
     let mut v = match b {
         Builtin::Namespace => roundtrip::<core::v1::Namespace>(obj, "Namespace")?,
         Builtin::Secret => roundtrip::<core::v1::Secret>(obj, "Secret")?,
-        Builtin::ConfigMap => roundtrip::<core::v1::ConfigMap>(obj, "ConfigMap")?,
-        Builtin::CoreEvent => roundtrip::<core::v1::Event>(obj, "Event")?,
         Builtin::Event => roundtrip::<events::v1::Event>(obj, "Event")?,
         Builtin::Lease => roundtrip::<coordination::v1::Lease>(obj, "Lease")?,
     };
@@ -93,86 +91,49 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
 
 const KEY_RE_MSG: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
 
-fn config_keys(obj: &Value, field: &str, errs: &mut Vec<FieldError>) -> usize {
+/// Secret rules for the one type served: keys and total size of `data`.
+fn validate_secret(obj: &Value, errs: &mut Vec<FieldError>) {
     let mut size = 0;
-    if let Some(m) = obj[field].as_object() {
-        for (k, v) in m {
-            let ok = !k.is_empty()
-                && k.len() <= 253
-                && k.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
-            if !ok {
-                errs.push(FieldError::invalid(
-                    &format!("{field}[{k}]"),
-                    &Value::from(k.as_str()),
-                    KEY_RE_MSG,
-                ));
-            }
-            size += match (field, v.as_str()) {
-                ("data", Some(x)) if obj["kind"] == "Secret" => {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(x)
-                        .map_or(0, |b| b.len())
-                }
-                (_, Some(x)) => x.len(),
-                _ => 0,
-            };
+    for (k, v) in obj["data"].as_object().into_iter().flatten() {
+        let ok = !k.is_empty()
+            && k.len() <= 253
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
+        if !ok {
+            let field = format!("data[{k}]");
+            errs.push(FieldError::invalid(
+                &field,
+                &Value::from(k.as_str()),
+                KEY_RE_MSG,
+            ));
         }
+        let decoded = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap_or(""));
+        size += decoded.map_or(0, |b| b.len());
     }
-    size
+    if size > 1024 * 1024 {
+        errs.push(FieldError::too_long("data", 1024 * 1024));
+    }
+}
+
+/// What the double does not implement for built-ins (501): typed and immutable Secrets.
+pub fn check_supported(b: Builtin, obj: &Value) -> Result<(), ApiError> {
+    if b == Builtin::Secret && obj["type"] != "Opaque" {
+        return Err(ApiError::unsupported(format!(
+            "Secret type {}",
+            obj["type"]
+        )));
+    }
+    if b == Builtin::Secret && obj["immutable"] == true {
+        return Err(ApiError::unsupported("an immutable Secret"));
+    }
+    Ok(())
 }
 
 /// Kind-specific create/update validation. `old` is the stored object on updates.
 pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
     let mut errs = vec![];
     match b {
-        Builtin::Secret | Builtin::ConfigMap => {
-            let mut size = config_keys(obj, "data", &mut errs);
-            size += config_keys(obj, "binaryData", &mut errs);
-            if b == Builtin::ConfigMap
-                && let (Some(d), Some(bd)) =
-                    (obj["data"].as_object(), obj["binaryData"].as_object())
-            {
-                for k in d.keys().filter(|k| bd.contains_key(*k)) {
-                    errs.push(FieldError::invalid(
-                        &format!("data[{k}]"),
-                        &Value::from(k.as_str()),
-                        "duplicate of key present in binaryData",
-                    ));
-                }
-            }
-            if size > 1024 * 1024 {
-                errs.push(FieldError::too_long("data", 1024 * 1024));
-            }
-            if b == Builtin::Secret {
-                validate_secret_type(obj, &mut errs);
-            }
-            if let Some(old) = old {
-                if b == Builtin::Secret && obj["type"] != old["type"] {
-                    errs.push(FieldError::invalid(
-                        "type",
-                        &obj["type"],
-                        "field is immutable",
-                    ));
-                }
-                if old["immutable"] == Value::Bool(true) {
-                    if obj["immutable"] != Value::Bool(true) {
-                        errs.push(FieldError::forbidden(
-                            "immutable",
-                            "field is immutable when `immutable` is set",
-                        ));
-                    }
-                    for f in ["data", "binaryData"] {
-                        if obj[f] != old[f] {
-                            errs.push(FieldError::forbidden(
-                                f,
-                                "field is immutable when `immutable` is set",
-                            ));
-                        }
-                    }
-                }
-            }
-        }
+        Builtin::Secret => validate_secret(obj, &mut errs),
         Builtin::Lease => {
             let spec = &obj["spec"];
             if spec["leaseDurationSeconds"]
@@ -206,112 +167,14 @@ pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>) -> Vec<FieldError>
                 ));
             }
         }
-        Builtin::Event => validate_event_v1(obj, old, &mut errs),
-        Builtin::CoreEvent => validate_core_event(obj, &mut errs),
+        Builtin::Event => validate_event(obj, old, &mut errs),
         Builtin::Namespace => {}
     }
     errs
 }
 
-fn validate_secret_type(obj: &Value, errs: &mut Vec<FieldError>) {
-    let data = obj["data"].as_object();
-    let has = |k: &str| data.is_some_and(|d| d.contains_key(k));
-    let need = |k: &str, errs: &mut Vec<FieldError>| {
-        if !has(k) {
-            errs.push(FieldError::required(&format!("data[{k}]"), ""));
-        }
-    };
-    match s(obj, "type") {
-        "kubernetes.io/tls" => {
-            need("tls.key", errs);
-            need("tls.crt", errs);
-        }
-        "kubernetes.io/dockerconfigjson" => need(".dockerconfigjson", errs),
-        "kubernetes.io/dockercfg" => need(".dockercfg", errs),
-        "kubernetes.io/ssh-auth" => need("ssh-privatekey", errs),
-        "kubernetes.io/basic-auth" if !has("username") && !has("password") => {
-            errs.push(FieldError::required("data[username]", ""));
-            errs.push(FieldError::required("data[password]", ""));
-        }
-        "kubernetes.io/service-account-token"
-            if obj["metadata"]["annotations"]["kubernetes.io/service-account.name"]
-                .as_str()
-                .unwrap_or("")
-                .is_empty() =>
-        {
-            errs.push(FieldError::required(
-                "metadata.annotations[kubernetes.io/service-account.name]",
-                "",
-            ));
-        }
-        _ => {}
-    }
-}
-
-/// Legacy (`core/v1`) event rules: only the namespace agreement of the involved object.
-fn validate_core_event(obj: &Value, errs: &mut Vec<FieldError>) {
-    let ns = s(&obj["metadata"], "namespace");
-    let involved = &obj["involvedObject"];
-    let ins = s(involved, "namespace");
-    let new_style = !s(obj, "eventTime").is_empty();
-    let bad = if ins.is_empty() {
-        !ns.is_empty() && ns != "default" && !(new_style && ns == "kube-system")
-    } else {
-        !new_style && ns != ins
-    };
-    if bad {
-        errs.push(FieldError::invalid(
-            "involvedObject.namespace",
-            &Value::from(ins),
-            "does not match event.namespace",
-        ));
-    }
-    if new_style {
-        legacy_new_style(obj, "reportingComponent", "message", errs);
-    }
-}
-
-fn legacy_new_style(
-    obj: &Value,
-    controller_field: &str,
-    note_field: &str,
-    errs: &mut Vec<FieldError>,
-) {
-    let controller = s(obj, controller_field);
-    if controller.is_empty() {
-        errs.push(FieldError::required(controller_field, ""));
-    }
-    for msg in qualified_name_errors(controller) {
-        errs.push(FieldError::invalid(
-            controller_field,
-            &Value::from(controller),
-            &msg,
-        ));
-    }
-    for (field, limit) in [("reportingInstance", 128), ("action", 128), ("reason", 128)] {
-        let v = s(obj, field);
-        if v.is_empty() {
-            errs.push(FieldError::required(field, ""));
-        }
-        if v.len() > limit {
-            errs.push(FieldError::invalid(
-                field,
-                &Value::from(""),
-                &format!("can have at most {limit} characters"),
-            ));
-        }
-    }
-    if s(obj, note_field).len() > 1024 {
-        errs.push(FieldError::invalid(
-            note_field,
-            &Value::from(""),
-            "can have at most 1024 characters",
-        ));
-    }
-}
-
 /// events.k8s.io/v1 rules (`ValidateEventCreate`/`ValidateEventUpdate` for the v1 API).
-fn validate_event_v1(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
+fn validate_event(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
     let ns = s(&obj["metadata"], "namespace");
     let regarding_ns = s(&obj["regarding"], "namespace");
     if regarding_ns.is_empty() && ns != "default" && ns != "kube-system" {
@@ -321,7 +184,28 @@ fn validate_event_v1(obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError
             "does not match event.namespace",
         ));
     }
-    legacy_new_style(obj, "reportingController", "note", errs);
+    let controller = s(obj, "reportingController");
+    if controller.is_empty() {
+        errs.push(FieldError::required("reportingController", ""));
+    }
+    for msg in qualified_name_errors(controller) {
+        let value = Value::from(controller);
+        errs.push(FieldError::invalid("reportingController", &value, &msg));
+    }
+    for (field, limit) in [("reportingInstance", 128), ("action", 128), ("reason", 128)] {
+        let v = s(obj, field);
+        if v.is_empty() {
+            errs.push(FieldError::required(field, ""));
+        }
+        if v.len() > limit {
+            let msg = format!("can have at most {limit} characters");
+            errs.push(FieldError::invalid(field, &Value::from(""), &msg));
+        }
+    }
+    if s(obj, "note").len() > 1024 {
+        let msg = "can have at most 1024 characters";
+        errs.push(FieldError::invalid("note", &Value::from(""), msg));
+    }
     for msg in dns_subdomain_errors(ns) {
         errs.push(FieldError::invalid("namespace", &Value::from(ns), &msg));
     }

@@ -24,6 +24,17 @@ pub struct Entry {
     pub fields: BTreeSet<Path>,
 }
 
+/// Who writes, when and where: what every ownership change records.
+pub struct Actor {
+    pub manager: String,
+    pub api_version: String,
+    pub time: String,
+    /// `true` for a write through `/status`.
+    pub status: bool,
+    /// `true` when the kind has a status subresource (main-resource writes never own status).
+    pub split_status: bool,
+}
+
 /// Metadata fields nobody owns.
 const SYSTEM_META: &[&str] = &[
     "name",
@@ -36,7 +47,6 @@ const SYSTEM_META: &[&str] = &[
     "deletionTimestamp",
     "deletionGracePeriodSeconds",
     "selfLink",
-    "generateName",
 ];
 
 fn leaves(v: &Value, prefix: &mut Path, out: &mut BTreeSet<Path>) {
@@ -59,8 +69,7 @@ fn leaves(v: &Value, prefix: &mut Path, out: &mut BTreeSet<Path>) {
 }
 
 /// Owned-field set of an object for a writer on the main resource or `/status`.
-/// `split_status` is true when the kind has a status subresource.
-pub fn field_set(obj: &Value, status: bool, split_status: bool) -> BTreeSet<Path> {
+fn field_set(obj: &Value, w: &Actor) -> BTreeSet<Path> {
     let mut all = BTreeSet::new();
     leaves(obj, &mut vec![], &mut all);
     all.retain(|p| {
@@ -71,16 +80,16 @@ pub fn field_set(obj: &Value, status: bool, split_status: bool) -> BTreeSet<Path
         if top == "metadata" && p.get(1).is_some_and(|k| SYSTEM_META.contains(&k.as_str())) {
             return false;
         }
-        if status {
+        if w.status {
             top == "status"
         } else {
-            !(split_status && top == "status")
+            !(w.split_status && top == "status")
         }
     });
     all
 }
 
-pub fn get<'a>(v: &'a Value, p: &[String]) -> Option<&'a Value> {
+fn get<'a>(v: &'a Value, p: &[String]) -> Option<&'a Value> {
     p.iter().try_fold(v, |cur, k| cur.get(k))
 }
 
@@ -88,22 +97,11 @@ fn overlap(a: &[String], b: &[String]) -> bool {
     a.starts_with(b) || b.starts_with(a)
 }
 
-/// Records an update by `manager`: it owns what changed, others lose it.
-#[allow(clippy::too_many_arguments)]
-pub fn record_update(
-    entries: &mut Vec<Entry>,
-    manager: &str,
-    api_version: &str,
-    now: &str,
-    old: Option<&Value>,
-    new: &Value,
-    status: bool,
-    split_status: bool,
-) {
-    let new_fields = field_set(new, status, split_status);
-    let old_fields = old
-        .map(|o| field_set(o, status, split_status))
-        .unwrap_or_default();
+/// Records an update (POST, PUT, non-apply PATCH): the writer owns what changed, others lose it.
+pub fn record_update(entries: &mut Vec<Entry>, w: &Actor, old: Option<&Value>, new: &Value) {
+    let (manager, status) = (w.manager.as_str(), w.status);
+    let new_fields = field_set(new, w);
+    let old_fields = old.map(|o| field_set(o, w)).unwrap_or_default();
     let changed: Vec<Path> = new_fields
         .iter()
         .filter(|p| old.is_none_or(|o| get(o, p) != get(new, p)))
@@ -129,16 +127,16 @@ pub fn record_update(
                     manager: manager.to_string(),
                     apply: false,
                     status,
-                    api_version: api_version.to_string(),
-                    time: now.to_string(),
+                    api_version: w.api_version.clone(),
+                    time: w.time.clone(),
                     fields: BTreeSet::new(),
                 });
                 entries.last_mut().expect("just pushed")
             }
         };
         e.fields.extend(changed);
-        e.time = now.to_string();
-        e.api_version = api_version.to_string();
+        e.time = w.time.clone();
+        e.api_version = w.api_version.clone();
     }
     entries.retain(|e| !e.fields.is_empty());
 }
@@ -189,20 +187,16 @@ pub struct ApplyOutcome {
     pub entries: Vec<Entry>,
 }
 
-/// Server-side apply of `config` by `manager` onto `live` (an empty shell when creating).
-#[allow(clippy::too_many_arguments)]
+/// Server-side apply of `config` onto `live` (an empty shell when creating).
 pub fn apply(
     live: &Value,
     entries: &[Entry],
     config: &Value,
-    manager: &str,
+    w: &Actor,
     force: bool,
-    api_version: &str,
-    now: &str,
-    status: bool,
-    split_status: bool,
 ) -> Result<ApplyOutcome, ApiError> {
-    let cfg_fields = field_set(config, status, split_status);
+    let (manager, status) = (w.manager.as_str(), w.status);
+    let cfg_fields = field_set(config, w);
     let mut entries = entries.to_vec();
     let mut conflicts: Vec<(String, String, Path)> = vec![];
     for e in entries.iter().filter(|e| e.manager != manager) {
@@ -252,7 +246,7 @@ pub fn apply(
         }
         if status {
             m.retain(|k, _| k == "status");
-        } else if split_status {
+        } else if w.split_status {
             m.remove("status");
         }
     }
@@ -262,8 +256,8 @@ pub fn apply(
         manager: manager.to_string(),
         apply: true,
         status,
-        api_version: api_version.to_string(),
-        time: now.to_string(),
+        api_version: w.api_version.clone(),
+        time: w.time.clone(),
         fields: cfg_fields,
     });
     entries.retain(|e| !e.fields.is_empty());

@@ -1,5 +1,5 @@
-//! Object metadata: timestamps, uids, generated names, ObjectMeta pruning and the
-//! apimachinery ObjectMeta validation (names, labels, annotations, finalizers).
+//! Object metadata: timestamps, uids, ObjectMeta pruning and the apimachinery ObjectMeta
+//! validation (names, labels, annotations, finalizers).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use rand::Rng;
@@ -27,20 +27,6 @@ pub fn new_uid() -> String {
     )
 }
 
-/// `generateName` suffix as the apiserver's name generator makes it.
-pub fn generate_name(base: &str) -> String {
-    const ALPHA: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let base = if base.len() > 58 { &base[..58] } else { base };
-    let mut rng = rand::rng();
-    let suffix: String = (0..5)
-        .map(|_| ALPHA[rng.random_range(0..ALPHA.len())] as char)
-        .collect();
-    format!("{base}{suffix}")
-}
-
-pub fn meta(obj: &Value) -> &Value {
-    &obj["metadata"]
-}
 pub fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj["metadata"].is_object() {
         obj["metadata"] = Value::Object(Map::new());
@@ -80,6 +66,19 @@ pub fn normalize_meta(obj: &mut Value) -> Result<(), ApiError> {
         m.retain(|_, x| !is_empty(x));
     }
     obj["metadata"] = v;
+    Ok(())
+}
+
+/// Metadata the double does not implement (after `normalize_meta`): 501.
+pub fn check_supported(obj: &Value) -> Result<(), ApiError> {
+    if meta_str(obj, "generateName").is_some() {
+        return Err(ApiError::unsupported("metadata.generateName"));
+    }
+    if obj["metadata"].get("ownerReferences").is_some() {
+        return Err(ApiError::unsupported(
+            "metadata.ownerReferences (there is no garbage collector)",
+        ));
+    }
     Ok(())
 }
 
@@ -186,10 +185,9 @@ pub enum NameRule {
     DnsLabel,
 }
 
-/// apimachinery `ValidateObjectMeta` (after name generation): name, labels, annotations,
-/// finalizers and owner references.
+/// apimachinery `ValidateObjectMeta`: name, labels, annotations and finalizers.
 pub fn validate_meta(obj: &Value, rule: NameRule) -> Vec<FieldError> {
-    let m = meta(obj);
+    let m = &obj["metadata"];
     let mut errs = vec![];
     let name = m["name"].as_str().unwrap_or("");
     if name.is_empty() {
@@ -252,25 +250,6 @@ pub fn validate_meta(obj: &Value, rule: NameRule) -> Vec<FieldError> {
                 &Value::from(f.as_str()),
                 &msg,
             ));
-        }
-    }
-    if let Some(refs) = m["ownerReferences"].as_array() {
-        for (i, r) in refs.iter().enumerate() {
-            for key in ["apiVersion", "kind", "name", "uid"] {
-                if r[key].as_str().unwrap_or("").is_empty() {
-                    let detail = match key {
-                        "uid" => "uid must not be empty",
-                        "name" => "name must not be empty",
-                        "kind" => "kind must not be empty",
-                        _ => "version must not be empty",
-                    };
-                    errs.push(FieldError::invalid(
-                        &format!("metadata.ownerReferences[{i}].{key}"),
-                        &Value::from(""),
-                        detail,
-                    ));
-                }
-            }
         }
     }
     errs

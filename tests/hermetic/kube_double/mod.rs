@@ -5,39 +5,43 @@
 //! `watcher`, `finalizer()` and `Recorder` run unmodified. It must never accept what a real
 //! server would reject: failures carry kube-apiserver's status code and `Status` body.
 //!
-//! Served: core/v1 namespaces, secrets, configmaps, events; events.k8s.io/v1 events;
-//! coordination.k8s.io/v1 leases; every served version of the CRDs given to `new`.
-//! Verbs: get, list (label/field selectors, limit/continue), watch (resourceVersion replay,
-//! 410 Expired, bookmarks, sendInitialEvents, label transitions), create (generateName),
-//! update, patch (merge, JSON, strategic for built-ins, server-side apply with field
-//! ownership), delete (finalizers, preconditions, ownerReference GC), deletecollection,
-//! `/status`, `PartialObjectMetadata` responses and legacy discovery documents.
+//! It serves only what Roleplane and its tests use, and does not grow with the products:
+//! core/v1 namespaces and secrets, events.k8s.io/v1 events, coordination.k8s.io/v1 leases,
+//! and the CRDs given to `new` (one served version each; their schemas are pruned, defaulted
+//! and validated, `x-kubernetes-validations` CEL rules run through kube-cel, transition rules
+//! on updates, without ratcheting). Other kinds and the discovery documents answer 404.
+//! Verbs: get; list (`limit`/`continue`) and watch (resourceVersion replay, bookmarks, 410
+//! Expired from before `compact()`), both with `metadata.name`/`metadata.namespace` field
+//! selectors and `PartialObjectMetadata` responses; create; update (PUT; it creates leases and
+//! events like the real server); patch (JSON merge, JSON patch, server-side apply with field
+//! ownership, also on `/status`); delete (finalizers: removal when the last one goes).
 //!
-//! CRD `x-kubernetes-validations` (CEL) are evaluated with kube-cel, transition rules on
-//! updates (no validation ratcheting).
+//! What it leaves out is answered `501 NotImplemented` naming it, so that a test cannot pass
+//! against a server more forgiving than kube-apiserver: other query parameters (label
+//! selectors, `resourceVersion` on lists, `sendInitialEvents`, `dryRun`, `fieldValidation`...),
+//! a watch without resourceVersion (from the current state), DeleteOptions, deletecollection,
+//! namespace deletion, `generateName`, `ownerReferences` (there is no garbage collector),
+//! strategic merge patch of built-in kinds, Secrets other than Opaque or immutable, `Accept`
+//! forms other than `PartialObjectMetadata`. A CRD the double cannot enforce (several served
+//! versions, no schema, the scale subresource, a schema keyword `schema.rs` does not
+//! implement) makes `new` panic. Unknown fields are pruned without the `Warning` headers.
 //!
-//! Known gaps (documented so tests do not rely on them): admission webhooks, RBAC and quotas do not exist; core/v1 and
-//! events.k8s.io/v1 events are stored separately (a real server shares them); lists are
-//! atomic for server-side apply (no `x-kubernetes-list-type: map` merging); `Exact` lists at
-//! an old resourceVersion answer 410; garbage collection is synchronous and only follows
-//! owners that existed in this double; Foreground propagation behaves like Background.
-
-#![allow(dead_code)]
+//! Known gaps (documented so tests do not rely on them): namespaces need not exist for
+//! namespaced writes (no NamespaceLifecycle admission); admission webhooks, RBAC and quotas do
+//! not exist; lists are atomic for server-side apply (no `x-kubernetes-list-type: map`
+//! merging); events.k8s.io/v1 events are not visible as core/v1 events.
 
 mod builtin;
 mod delete;
 mod managed;
 mod meta;
-mod patch;
 mod read;
 mod registry;
 mod routing;
 mod schema;
-mod selectors;
 mod status;
 mod store;
 mod validate;
-mod values;
 mod verbs;
 mod watch;
 mod write;
@@ -54,10 +58,11 @@ use serde_json::Value;
 pub use status::ApiError;
 pub use store::RecordedRequest;
 
-use routing::{Query, Route, Target};
+use registry::ResourceType;
+use routing::{Query, Route};
 use store::{State, to_partial};
 use watch::RespBody;
-use write::{Reply, Writer};
+use write::Writer;
 
 /// The API server double. Cheap to clone; clones share state.
 #[derive(Clone)]
@@ -66,8 +71,8 @@ pub struct ApiServer {
 }
 
 impl ApiServer {
-    /// Empty server knowing the built-in kinds (core/v1 namespaces, secrets, configmaps,
-    /// events; events.k8s.io/v1 events; coordination.k8s.io/v1 leases) plus these CRDs.
+    /// Empty server knowing the built-in kinds plus these CRDs; panics on a CRD using what
+    /// the double does not enforce.
     pub fn new(crds: Vec<CustomResourceDefinition>) -> Self {
         let registry = registry::Registry::new(&crds);
         Self {
@@ -86,7 +91,7 @@ impl ApiServer {
         kube::Client::new(service, "default")
     }
 
-    /// Raw stored object (as served at `api_version`), or None if absent.
+    /// Raw stored object (as served at `api_version`, with managedFields), or None if absent.
     pub fn object(
         &self,
         api_version: &str,
@@ -99,7 +104,7 @@ impl ApiServer {
         let ty = st.registry.find(group, version, plural)?;
         let key = (namespace.unwrap_or("").to_string(), name.to_string());
         let s = st.objects[ty].get(&key)?;
-        Some(store::render(st.rt(ty), version, &s.obj, Some(&s.managed)))
+        Some(store::render(st.rt(ty), &s.obj, Some(&s.managed)))
     }
 
     /// Every request served so far, in arrival order.
@@ -107,13 +112,8 @@ impl ApiServer {
         self.state.lock().expect("state lock").requests.clone()
     }
 
-    /// Current (latest) resourceVersion of the store.
-    pub fn resource_version(&self) -> u64 {
-        self.state.lock().expect("state lock").rv
-    }
-
-    /// Drops the watch history (like etcd compaction): resuming a watch from an older
-    /// resourceVersion then gets `410 Expired`, as after a real compaction.
+    /// Drops the watch history and list snapshots (like etcd compaction): resuming a watch from
+    /// an older resourceVersion, or a list from a `continue` token, then gets `410 Expired`.
     pub fn compact(&self) {
         self.state.lock().expect("state lock").compact();
     }
@@ -145,137 +145,117 @@ impl ApiServer {
     }
 
     fn dispatch(&self, parts: &http::request::Parts, body: &[u8]) -> Response<RespBody> {
-        let header_str = |h: header::HeaderName| {
-            parts
-                .headers
-                .get(h)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string()
+        self.try_dispatch(parts, body)
+            .unwrap_or_else(|e| json_response(e.code, &e.to_status()))
+    }
+
+    fn try_dispatch(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+    ) -> Result<Response<RespBody>, ApiError> {
+        let header = |h: header::HeaderName| {
+            let value = parts.headers.get(h).and_then(|v| v.to_str().ok());
+            value.unwrap_or("").to_string()
         };
-        let meta_only = header_str(header::ACCEPT).contains("as=PartialObjectMetadata");
-        let content_type = header_str(header::CONTENT_TYPE);
-        let agent = header_str(header::USER_AGENT);
-        let query = Query::parse(parts.uri.query());
-        let target = {
-            let st = self.state.lock().expect("state lock");
-            routing::route(&st.registry, parts.uri.path())
-        };
-        let route = match target {
-            Err(e) => return error_response(&e),
-            Ok(Target::Resource(r)) => r,
-            Ok(other) => {
-                if parts.method != Method::GET {
-                    return error_response(&ApiError::method_not_allowed());
-                }
-                let st = self.state.lock().expect("state lock");
-                let v = match other {
-                    Target::Version => read::version_info(),
-                    Target::CoreVersions => {
-                        serde_json::json!({"kind": "APIVersions", "versions": ["v1"]})
-                    }
-                    Target::Groups => read::groups(&st.registry),
-                    Target::ResourceList { group, version } => {
-                        read::resources(&st.registry, &group, &version)
-                    }
-                    Target::Resource(_) => unreachable!("handled above"),
-                };
-                return json_response(200, &v, &[]);
-            }
-        };
-        if parts.method == Method::GET && route.name.is_none() && query.flag("watch") {
-            return match watch::watch(&self.state, &route, &query, meta_only) {
-                Ok(body) => Response::builder()
-                    .status(200)
-                    .header(header::CONTENT_TYPE, "application/json")
-                    .body(body)
-                    .expect("response"),
-                Err(e) => error_response(&e),
-            };
+        let accept = header(header::ACCEPT);
+        let meta_only = accept.contains("as=PartialObjectMetadata");
+        if accept.contains("as=") && !meta_only {
+            return Err(ApiError::unsupported(format!("Accept: {accept}")));
         }
+        let query = Query::parse(parts.uri.query());
+        let mut st = self.state.lock().expect("state lock");
+        let route = routing::route(&st.registry, parts.uri.path())?;
+        let verb = verb(&parts.method, &route, &query, st.rt(route.ty))?;
+        let implemented = PARAMETERS.iter().find(|(v, _)| *v == verb);
+        query.only(verb, implemented.map_or(&[], |(_, p)| *p))?;
+        if verb == "watch" {
+            drop(st);
+            let body = watch::watch(&self.state, &route, &query, meta_only)?;
+            let response = Response::builder()
+                .status(200)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body);
+            return Ok(response.expect("response"));
+        }
+        // Like kube-apiserver: the field manager defaults to the user agent's program name.
         let manager = match query.get("fieldManager") {
             Some(m) if !m.is_empty() => m.to_string(),
-            _ => agent
+            _ => header(header::USER_AGENT)
                 .split('/')
                 .next()
                 .filter(|s| !s.is_empty())
                 .unwrap_or("unknown")
                 .to_string(),
         };
-        let mut st = self.state.lock().expect("state lock");
-        let result = handle(
-            &mut st,
-            &route,
-            &query,
-            &parts.method,
-            &content_type,
-            body,
+        let mut w = Writer {
+            st: &mut st,
+            route: &route,
+            query: &query,
             manager,
-            meta_only,
-        );
-        drop(st);
-        match result {
-            Ok((code, mut v, warnings)) => {
-                let kind = v["kind"].as_str().unwrap_or("");
-                if meta_only && kind != "Status" && !kind.ends_with("List") {
-                    v = to_partial(&v);
-                }
-                json_response(code, &v, &warnings)
-            }
-            Err(e) => error_response(&e),
+        };
+        let (code, mut v) = match verb {
+            "get" => read::get(w.st, &route)?,
+            "list" => read::list(w.st, &route, &query, meta_only)?,
+            "create" => w.create(verbs::parse_json(body)?, None)?,
+            "update" => w.put(body)?,
+            "patch" => w.patch(&header(header::CONTENT_TYPE), body)?,
+            _ => w.delete(body)?,
+        };
+        let kind = v["kind"].as_str().unwrap_or("");
+        if meta_only && kind != "Status" && !kind.ends_with("List") {
+            v = to_partial(&v);
         }
+        Ok(json_response(code, &v))
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn handle(
-    st: &mut State,
+/// Query parameters the double implements, per verb; any other is answered 501.
+const PARAMETERS: &[(&str, &[&str])] = &[
+    ("get", &[]),
+    ("list", &["limit", "continue", "fieldSelector"]),
+    (
+        "watch",
+        &[
+            "watch",
+            "resourceVersion",
+            "timeoutSeconds",
+            "allowWatchBookmarks",
+            "fieldSelector",
+        ],
+    ),
+    ("create", &["fieldManager"]),
+    ("update", &["fieldManager"]),
+    ("patch", &["fieldManager", "force"]),
+    ("delete", &[]),
+];
+
+/// The verb a request asks for: 405 where kube-apiserver has none, 501 for deletecollection.
+fn verb(
+    method: &Method,
     route: &Route,
     query: &Query,
-    method: &Method,
-    content_type: &str,
-    body: &[u8],
-    manager: String,
-    meta_only: bool,
-) -> Result<Reply, ApiError> {
-    let namespaced_write_without_ns = st.rt(route.ty).namespaced && route.namespace.is_none();
-    let mut w = Writer {
-        st,
-        route,
-        query,
-        manager,
-    };
-    match (method.as_str(), route.name.is_some()) {
-        ("GET", true) => read::get(w.st, route),
-        ("GET", false) => read::list(w.st, route, query, meta_only),
-        ("POST", false) if !route.status && !namespaced_write_without_ns => {
-            let obj: Value = serde_json::from_slice(body)
-                .map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}")))?;
-            w.create(obj, None)
-        }
-        ("PUT", true) => w.put(body),
-        ("PATCH", true) => w.patch(content_type, body),
-        ("DELETE", true) if !route.status => w.delete(body),
-        ("DELETE", false) => {
-            let filter = read::filter_for(w.st, route, query)?;
-            let keys = read::select(w.st, route, &filter);
-            w.delete_collection(keys)
-        }
-        _ => Err(ApiError::method_not_allowed()),
-    }
+    rt: &ResourceType,
+) -> Result<&'static str, ApiError> {
+    let named = route.name.is_some();
+    Ok(match method.as_str() {
+        "GET" if !named && query.flag("watch") => "watch",
+        "GET" if !named => "list",
+        "GET" => "get",
+        // Namespaced kinds are created inside a namespace, not on the all-namespaces path.
+        "POST" if !named && (route.namespace.is_some() || !rt.namespaced) => "create",
+        "PUT" if named => "update",
+        "PATCH" if named => "patch",
+        "DELETE" if named && !route.status => "delete",
+        "DELETE" if !named => return Err(ApiError::unsupported("deletecollection")),
+        _ => return Err(ApiError::method_not_allowed()),
+    })
 }
 
-fn json_response(code: u16, v: &Value, warnings: &[String]) -> Response<RespBody> {
-    let mut b = Response::builder()
+fn json_response(code: u16, v: &Value) -> Response<RespBody> {
+    let b = Response::builder()
         .status(code)
         .header(header::CONTENT_TYPE, "application/json");
-    for w in warnings {
-        b = b.header("Warning", format!("299 - {}", Value::from(w.as_str())));
-    }
     let bytes = Bytes::from(serde_json::to_vec(v).expect("json"));
     b.body(Full::new(bytes).boxed_unsync()).expect("response")
-}
-
-fn error_response(e: &ApiError) -> Response<RespBody> {
-    json_response(e.code, &e.to_status(), &[])
 }

@@ -1,24 +1,47 @@
-//! Reads: GET of one object, LIST with selectors, resourceVersion semantics and
-//! `limit`/`continue` pagination over a snapshot, and the discovery documents.
+//! Reads: GET of one object, and LIST of the latest state with `limit`/`continue` pagination
+//! over a snapshot and the two field selectors every kind supports.
 
 use serde_json::{Value, json};
 
-use super::registry::Registry;
 use super::routing::{Query, Route};
-use super::selectors::{FieldSelector, Filter, LabelSelector};
-use super::status::{ApiError, FieldError};
+use super::status::ApiError;
 use super::store::{Key, Snapshot, State, render, to_partial};
 use super::write::Reply;
 
-pub fn filter_for(st: &State, route: &Route, q: &Query) -> Result<Filter, ApiError> {
-    let v = st
-        .rt(route.ty)
-        .version(&route.version)
-        .expect("served version");
-    Ok(Filter {
-        labels: LabelSelector::parse(q.get("labelSelector").unwrap_or(""))?,
-        fields: FieldSelector::parse(q.get("fieldSelector").unwrap_or(""), &v.selectable)?,
-    })
+/// A `fieldSelector` over `metadata.name` / `metadata.namespace` (=, ==, !=); any other field
+/// label is not implemented (501), as kind-specific field labels and selectableFields are not.
+#[derive(Debug, Clone, Default)]
+pub struct FieldSelector(Vec<(String, bool, String)>);
+
+impl FieldSelector {
+    pub fn parse(q: &Query) -> Result<Self, ApiError> {
+        let sel = q.get("fieldSelector").unwrap_or("");
+        let mut reqs = vec![];
+        for part in sel.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, eq, v) = if let Some((k, v)) = part.split_once("!=") {
+                (k, false, v)
+            } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
+                (k, true, v)
+            } else {
+                return Err(ApiError::bad_request(format!(
+                    "invalid selector: '{sel}'; can't understand '{part}'"
+                )));
+            };
+            let k = k.trim();
+            if k != "metadata.name" && k != "metadata.namespace" {
+                return Err(ApiError::unsupported(format!("fieldSelector on {k:?}")));
+            }
+            reqs.push((k["metadata.".len()..].to_string(), eq, v.trim().to_string()));
+        }
+        Ok(Self(reqs))
+    }
+
+    pub fn matches(&self, obj: &Value) -> bool {
+        self.0.iter().all(|(k, eq, v)| {
+            let actual = obj["metadata"][k.as_str()].as_str().unwrap_or("");
+            (actual == v) == *eq
+        })
+    }
 }
 
 pub fn get(st: &State, route: &Route) -> Result<Reply, ApiError> {
@@ -26,86 +49,32 @@ pub fn get(st: &State, route: &Route) -> Result<Reply, ApiError> {
     let name = route.name.clone().unwrap_or_default();
     let key = (route.namespace.clone().unwrap_or_default(), name.clone());
     match st.objects[route.ty].get(&key) {
-        Some(s) => Ok((
-            200,
-            render(rt, &route.version, &s.obj, Some(&s.managed)),
-            vec![],
-        )),
+        Some(s) => Ok((200, render(rt, &s.obj, Some(&s.managed)))),
         None => Err(ApiError::not_found(&rt.group, &rt.plural, &name)),
     }
 }
 
-/// Keys of the objects a list (or delete-collection) selects, in storage order.
-pub fn select(st: &State, route: &Route, filter: &Filter) -> Vec<Key> {
+/// Keys of the objects a list or watch selects, in storage order.
+pub fn select(st: &State, route: &Route, fields: &FieldSelector) -> Vec<Key> {
     st.objects[route.ty]
         .iter()
         .filter(|((ns, _), s)| {
-            route.namespace.as_ref().is_none_or(|want| want == ns) && filter.matches(&s.obj)
+            route.namespace.as_ref().is_none_or(|want| want == ns) && fields.matches(&s.obj)
         })
         .map(|(k, _)| k.clone())
         .collect()
 }
 
-fn list_options_invalid(errs: &[FieldError]) -> ApiError {
-    ApiError::invalid("meta.k8s.io", "ListOptions", "", errs)
-}
-
-/// Checks the resourceVersion/resourceVersionMatch/continue combination like kube-apiserver.
-fn check_list_rv(st: &State, q: &Query) -> Result<(), ApiError> {
-    let rv = q.get("resourceVersion").unwrap_or("");
-    let mode = q.get("resourceVersionMatch").unwrap_or("");
-    if !mode.is_empty() && rv.is_empty() {
-        return Err(list_options_invalid(&[FieldError::forbidden(
-            "resourceVersionMatch",
-            "resourceVersionMatch is forbidden unless resourceVersion is provided",
-        )]));
-    }
-    if !q.get("continue").unwrap_or("").is_empty() && !rv.is_empty() && rv != "0" {
-        return Err(list_options_invalid(&[FieldError::forbidden(
-            "resourceVersion",
-            "specifying resource version is not allowed when using continue",
-        )]));
-    }
-    if rv.is_empty() || rv == "0" {
-        if mode == "Exact" {
-            return Err(list_options_invalid(&[FieldError::forbidden(
-                "resourceVersionMatch",
-                "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
-            )]));
-        }
-        return Ok(());
-    }
-    let n: u64 = rv
-        .parse()
-        .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?;
-    if n > st.rv {
-        return Err(ApiError::new(
-            504,
-            "Timeout",
-            format!("Too large resource version: {n}, current: {}", st.rv),
-        )
-        .with_causes(
-            json!([{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}]),
-        ));
-    }
-    if mode == "Exact" && n != st.rv {
-        return Err(ApiError::expired(format!(
-            "The resourceVersion for the provided list is too old: {n} (this test double serves only the latest revision {})",
-            st.rv
-        )));
-    }
-    Ok(())
-}
-
+/// LIST at the latest revision (no `resourceVersion`: kube-runtime's default watcher lists
+/// "most recent"); a page's `continue` token serves the rest of the same snapshot.
 pub fn list(st: &mut State, route: &Route, q: &Query, meta_only: bool) -> Result<Reply, ApiError> {
-    check_list_rv(st, q)?;
     let rt = st.rt(route.ty).clone();
     let limit: usize = match q.get("limit") {
-        Some(l) if !l.is_empty() => l
+        Some(l) => l
             .parse::<i64>()
             .map_err(|_| ApiError::bad_request(format!("invalid limit: {l}")))?
             .max(0) as usize,
-        _ => 0,
+        None => 0,
     };
     let (rv, mut items) = match q.get("continue").filter(|c| !c.is_empty()) {
         Some(token) => {
@@ -115,23 +84,19 @@ pub fn list(st: &mut State, route: &Route, q: &Query, meta_only: bool) -> Result
             (snap.rv, snap.items)
         }
         None => {
-            let filter = filter_for(st, route, q)?;
-            let keys = select(st, route, &filter);
-            let items = keys
+            let fields = FieldSelector::parse(q)?;
+            let items = select(st, route, &fields)
                 .iter()
                 .map(|k| {
                     let s = &st.objects[route.ty][k];
-                    let mut v = render(&rt, &route.version, &s.obj, Some(&s.managed));
+                    let mut v = render(&rt, &s.obj, Some(&s.managed));
                     if rt.builtin.is_some() {
                         // Typed lists of built-ins do not repeat apiVersion/kind per item.
                         let m = v.as_object_mut().expect("object");
                         m.remove("apiVersion");
                         m.remove("kind");
                     }
-                    if meta_only {
-                        v = to_partial(&v);
-                    }
-                    v
+                    if meta_only { to_partial(&v) } else { v }
                 })
                 .collect();
             (st.rv, items)
@@ -151,71 +116,9 @@ pub fn list(st: &mut State, route: &Route, q: &Query, meta_only: bool) -> Result
             "PartialObjectMetadataList".to_string(),
         )
     } else {
-        (rt.api_version(&route.version), rt.list_kind.clone())
+        (rt.api_version(), rt.list_kind.clone())
     };
-    Ok((
-        200,
-        json!({"apiVersion": api_version, "kind": kind, "metadata": list_meta, "items": items}),
-        vec![],
-    ))
-}
-
-pub fn version_info() -> Value {
-    json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-kube-double",
-           "gitCommit": "", "gitTreeState": "clean", "buildDate": "", "goVersion": "",
-           "compiler": "gc", "platform": "linux/amd64"})
-}
-
-pub fn groups(reg: &Registry) -> Value {
-    let mut names: Vec<&str> = vec![];
-    for t in reg.types.iter().filter(|t| !t.group.is_empty()) {
-        if !names.contains(&t.group.as_str()) {
-            names.push(&t.group);
-        }
-    }
-    let groups: Vec<Value> = names
-        .iter()
-        .map(|g| {
-            let mut versions: Vec<String> = vec![];
-            for t in reg.types.iter().filter(|t| t.group == *g) {
-                for v in &t.versions {
-                    if !versions.contains(&v.name) {
-                        versions.push(v.name.clone());
-                    }
-                }
-            }
-            let vs: Vec<Value> = versions
-                .iter()
-                .map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
-                .collect();
-            json!({"name": g, "versions": vs, "preferredVersion": vs[0]})
-        })
-        .collect();
-    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
-}
-
-pub fn resources(reg: &Registry, group: &str, version: &str) -> Value {
-    let mut list = vec![];
-    for t in reg.types.iter().filter(|t| t.group == group) {
-        let Some(v) = t.version(version) else {
-            continue;
-        };
-        list.push(json!({
-            "name": t.plural, "singularName": t.singular, "namespaced": t.namespaced,
-            "kind": t.kind,
-            "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
-        }));
-        if v.status_subresource {
-            list.push(
-                json!({"name": format!("{}/status", t.plural), "singularName": "",
-                "namespaced": t.namespaced, "kind": t.kind, "verbs": ["get", "patch", "update"]}),
-            );
-        }
-    }
-    let gv = if group.is_empty() {
-        version.to_string()
-    } else {
-        format!("{group}/{version}")
-    };
-    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list})
+    let list =
+        json!({"apiVersion": api_version, "kind": kind, "metadata": list_meta, "items": items});
+    Ok((200, list))
 }

@@ -1,27 +1,78 @@
 //! Structural-schema handling of custom resources, as apiextensions-apiserver does on every
-//! write: prune unknown fields, apply `default`s, then validate against `openAPIV3Schema`.
+//! write: prune unknown fields, apply `default`s, then validate against `openAPIV3Schema` with
+//! kube-openapi's error texts. Only the keywords in `SUPPORTED` are implemented; a CRD using
+//! any other is refused by `check_supported` when the double is built.
 //!
 //! `x-kubernetes-validations` (CEL rules) are evaluated afterwards in `validate.rs`, with kube's
 //! client-side CEL (kube-cel), once the object is structurally valid.
 
 use serde_json::{Map, Value};
 
-use super::status::FieldError;
-use super::values::check_value;
+use super::meta::cached_regex;
+use super::status::{FieldError, fmt_num};
 
-/// What processing found: validation errors and the paths of pruned (unknown) fields.
-#[derive(Debug, Default)]
-pub struct Outcome {
-    pub errors: Vec<FieldError>,
-    pub pruned: Vec<String>,
+const SUPPORTED: &[&str] = &[
+    "type",
+    "description",
+    "title",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "nullable",
+    "default",
+    "enum",
+    "format",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+    "maxProperties",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
+    "x-kubernetes-preserve-unknown-fields",
+    "x-kubernetes-validations",
+];
+
+/// `Err(what)` when the schema uses something `process` does not implement.
+pub fn check_supported(s: &Value, path: &str) -> Result<(), String> {
+    let Value::Object(m) = s else {
+        return Err(format!("a non-object schema at {path:?}"));
+    };
+    if let Some(k) = m.keys().find(|k| !SUPPORTED.contains(&k.as_str())) {
+        return Err(format!("schema keyword {k:?} at {path:?}"));
+    }
+    let format = m.get("format").and_then(Value::as_str);
+    if m.get("type") == Some(&Value::from("string")) && format.is_some_and(|f| f != "date-time") {
+        // Formats of integers and numbers (int32, int64, double...) are not validated anyway.
+        return Err(format!("string format {format:?} at {path:?}"));
+    }
+    for (key, sub) in m
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        check_supported(sub, &join(path, key))?;
+    }
+    if let Some(items) = m.get("items") {
+        check_supported(items, &format!("{path}[*]"))?;
+    }
+    if let Some(additional) = m.get("additionalProperties") {
+        check_supported(additional, &join(path, "*"))?;
+    }
+    Ok(())
 }
 
-/// Prunes, defaults and validates a whole custom resource in place.
+/// Prunes, defaults and validates a whole custom resource in place; returns the errors.
 /// `apiVersion`, `kind` and `metadata` are kept at the root whatever the schema says.
-pub fn process(schema: &Value, obj: &mut Value) -> Outcome {
-    let mut out = Outcome::default();
-    walk(schema, obj, "", &mut out, true);
-    out
+pub fn process(schema: &Value, obj: &mut Value) -> Vec<FieldError> {
+    let mut errs = vec![];
+    walk(schema, obj, "", &mut errs, true);
+    errs
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -30,10 +81,6 @@ fn join(path: &str, key: &str) -> String {
     } else {
         format!("{path}.{key}")
     }
-}
-
-fn flag(s: &Value, key: &str) -> bool {
-    s.get(key).and_then(Value::as_bool).unwrap_or(false)
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -49,237 +96,204 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn type_ok(want: &str, v: &Value) -> bool {
-    let have = type_name(v);
-    have == want || (want == "number" && have == "integer")
-}
-
 fn type_error(path: &str, want: &str, v: &Value) -> FieldError {
-    let have = Value::from(type_name(v));
+    let have = type_name(v);
     FieldError::invalid(
         path,
-        &have,
-        &format!("{path} in body must be of type {want}: {}", have),
+        &Value::from(have),
+        &format!("{path} in body must be of type {want}: \"{have}\""),
     )
 }
 
-fn walk(s: &Value, v: &mut Value, path: &str, out: &mut Outcome, root: bool) {
+fn walk(s: &Value, v: &mut Value, path: &str, errs: &mut Vec<FieldError>, root: bool) {
+    let want = s.get("type").and_then(Value::as_str);
     if v.is_null() {
-        if !flag(s, "nullable") {
-            let want = s.get("type").and_then(Value::as_str).unwrap_or("object");
-            out.errors.push(type_error(path, want, v));
+        if s.get("nullable") != Some(&Value::Bool(true)) {
+            errs.push(type_error(path, want.unwrap_or("object"), v));
         }
         return;
     }
-    if flag(s, "x-kubernetes-int-or-string") {
-        if !(v.is_string() || type_name(v) == "integer") {
-            out.errors.push(type_error(path, "integer-or-string", v));
+    if let Some(want) = want {
+        let have = type_name(v);
+        if have != want && !(want == "number" && have == "integer") {
+            errs.push(type_error(path, want, v));
             return;
         }
-    } else if let Some(want) = s.get("type").and_then(Value::as_str)
-        && !type_ok(want, v)
-    {
-        out.errors.push(type_error(path, want, v));
-        return;
     }
     match v {
-        Value::Object(map) => walk_object(s, map, path, out, root),
-        Value::Array(items) => walk_array(s, items, path, out),
+        Value::Object(map) => walk_object(s, map, path, errs, root),
+        Value::Array(items) => walk_array(s, items, path, errs),
         _ => {}
     }
-    check_value(s, v, path, &mut out.errors);
-    for key in ["allOf", "anyOf", "oneOf"] {
-        if let Some(subs) = s.get(key).and_then(Value::as_array) {
-            let passing = subs
-                .iter()
-                .filter(|sub| {
-                    let mut probe = Outcome::default();
-                    check_only(sub, v, path, &mut probe);
-                    probe.errors.is_empty()
-                })
-                .count();
-            let ok = match key {
-                "allOf" => passing == subs.len(),
-                "anyOf" => passing >= 1,
-                _ => passing == 1,
-            };
-            if !ok {
-                let what = match key {
-                    "allOf" => "must validate all the schemas (allOf)",
-                    "anyOf" => "must validate at least one schema (anyOf)",
-                    _ => "must validate one and only one schema (oneOf)",
-                };
-                out.errors.push(FieldError::invalid(
-                    path,
-                    &Value::from(""),
-                    &format!("{path} in body {what}"),
-                ));
-            }
-        }
-    }
-    if let Some(not) = s.get("not") {
-        let mut probe = Outcome::default();
-        check_only(not, v, path, &mut probe);
-        if probe.errors.is_empty() {
-            out.errors.push(FieldError::invalid(
-                path,
-                &Value::from(""),
-                &format!("{path} in body should not validate the given schema"),
-            ));
-        }
-    }
+    check_value(s, v, path, errs);
 }
 
-/// Validation of a value against a sub-schema (allOf/anyOf/oneOf/not) without touching it.
-fn check_only(s: &Value, v: &Value, path: &str, out: &mut Outcome) {
-    let mut copy = v.clone();
-    let mut sub = s.clone();
-    // Value validations in junctors never prune: pretend unknown fields are preserved.
-    if let Value::Object(m) = &mut sub {
-        m.insert(
-            "x-kubernetes-preserve-unknown-fields".into(),
-            Value::Bool(true),
-        );
-    }
-    walk(&sub, &mut copy, path, out, false);
-}
-
-fn walk_object(s: &Value, map: &mut Map<String, Value>, path: &str, out: &mut Outcome, root: bool) {
+fn walk_object(
+    s: &Value,
+    map: &mut Map<String, Value>,
+    path: &str,
+    errs: &mut Vec<FieldError>,
+    root: bool,
+) {
     let props = s.get("properties").and_then(Value::as_object);
     let additional = s.get("additionalProperties");
-    let preserve = flag(s, "x-kubernetes-preserve-unknown-fields");
-    let embedded = flag(s, "x-kubernetes-embedded-resource");
-    let keep_meta = root || embedded;
+    let preserve = s.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
     let keys: Vec<String> = map.keys().cloned().collect();
     for key in keys {
-        if keep_meta && matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
+        if root && matches!(key.as_str(), "apiVersion" | "kind" | "metadata") {
             continue;
         }
         let child_path = join(path, &key);
-        let sub = props.and_then(|p| p.get(&key)).or(match additional {
-            Some(a) if a.is_object() => Some(a),
-            _ => None,
-        });
-        match sub {
+        match props.and_then(|p| p.get(&key)).or(additional) {
             Some(sub) => {
-                if map[&key].is_null() && !flag(sub, "nullable") {
+                if map[&key].is_null() && sub.get("nullable") != Some(&Value::Bool(true)) {
                     // Non-nullable nulls are pruned (and then defaulted) by the real server.
                     map.remove(&key);
                     continue;
                 }
-                walk(
-                    sub,
-                    map.get_mut(&key).expect("key present"),
-                    &child_path,
-                    out,
-                    false,
-                );
+                let child = map.get_mut(&key).expect("key present");
+                walk(sub, child, &child_path, errs, false);
             }
-            None if preserve || additional == Some(&Value::Bool(true)) => {}
+            None if preserve => {}
             None => {
                 map.remove(&key);
-                out.pruned.push(child_path);
             }
         }
     }
-    if let Some(props) = props {
-        for (key, sub) in props {
-            if !map.contains_key(key)
-                && let Some(d) = sub.get("default")
-            {
-                let mut d = d.clone();
-                walk(
-                    sub,
-                    &mut d,
-                    &join(path, key),
-                    &mut Outcome::default(),
-                    false,
-                );
-                map.insert(key.clone(), d);
-            }
+    for (key, sub) in props.into_iter().flatten() {
+        if !map.contains_key(key)
+            && let Some(d) = sub.get("default")
+        {
+            let mut d = d.clone();
+            walk(sub, &mut d, &join(path, key), &mut vec![], false);
+            map.insert(key.clone(), d);
         }
     }
-    if let Some(req) = s.get("required").and_then(Value::as_array) {
-        for r in req.iter().filter_map(Value::as_str) {
-            if !map.contains_key(r) {
-                out.errors.push(FieldError::required(&join(path, r), ""));
-            }
+    for r in s
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let r = r.as_str().unwrap_or_default();
+        if !map.contains_key(r) {
+            errs.push(FieldError::required(&join(path, r), ""));
         }
     }
-    let n = map.len() - if root { count_meta(map) } else { 0 };
+    let n = if root {
+        map.keys()
+            .filter(|k| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
+            .count()
+    } else {
+        map.len()
+    };
     if let Some(max) = s.get("maxProperties").and_then(Value::as_u64)
         && n as u64 > max
     {
-        out.errors.push(FieldError::too_many(path, n, max as usize));
-    }
-    if let Some(min) = s.get("minProperties").and_then(Value::as_u64)
-        && (n as u64) < min
-    {
-        out.errors.push(FieldError::invalid(
-            path,
-            &Value::from(n),
-            &format!("{path} in body should have at least {min} properties"),
-        ));
+        errs.push(FieldError::too_many(path, n, max as usize));
     }
 }
 
-fn count_meta(map: &Map<String, Value>) -> usize {
-    ["apiVersion", "kind", "metadata"]
-        .iter()
-        .filter(|k| map.contains_key(**k))
-        .count()
-}
-
-fn walk_array(s: &Value, items: &mut [Value], path: &str, out: &mut Outcome) {
+fn walk_array(s: &Value, items: &mut [Value], path: &str, errs: &mut Vec<FieldError>) {
     if let Some(item_schema) = s.get("items") {
         for (i, item) in items.iter_mut().enumerate() {
-            walk(item_schema, item, &format!("{path}[{i}]"), out, false);
+            walk(item_schema, item, &format!("{path}[{i}]"), errs, false);
         }
     }
     let n = items.len();
     if let Some(max) = s.get("maxItems").and_then(Value::as_u64)
         && n as u64 > max
     {
-        out.errors.push(FieldError::too_many(path, n, max as usize));
+        errs.push(FieldError::too_many(path, n, max as usize));
     }
     if let Some(min) = s.get("minItems").and_then(Value::as_u64)
         && (n as u64) < min
     {
-        out.errors.push(FieldError::invalid(
+        errs.push(FieldError::invalid(
             path,
             &Value::from(n),
             &format!("{path} in body should have at least {min} items"),
         ));
     }
-    match s.get("x-kubernetes-list-type").and_then(Value::as_str) {
-        Some("set") => {
-            for (i, item) in items.iter().enumerate() {
-                if items[..i].contains(item) {
-                    out.errors
-                        .push(FieldError::duplicate(&format!("{path}[{i}]"), item));
-                }
-            }
+    let map_keys: Vec<&str> = s
+        .get("x-kubernetes-list-map-keys")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    // Items of a `set` are their own key; items of a `map` are keyed by the map keys.
+    let key_of = |v: &Value| -> Value {
+        match s.get("x-kubernetes-list-type").and_then(Value::as_str) {
+            Some("set") => v.clone(),
+            Some("map") => Value::Object(
+                map_keys
+                    .iter()
+                    .map(|k| (k.to_string(), v[*k].clone()))
+                    .collect(),
+            ),
+            _ => Value::Null,
         }
-        Some("map") => {
-            let keys: Vec<&str> = s
-                .get("x-kubernetes-list-map-keys")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            let key_of = |v: &Value| keys.iter().map(|k| v[*k].clone()).collect::<Vec<_>>();
-            for (i, item) in items.iter().enumerate() {
-                if items[..i].iter().any(|o| key_of(o) == key_of(item)) {
-                    let shown: Map<String, Value> = keys
-                        .iter()
-                        .map(|k| (k.to_string(), item[*k].clone()))
-                        .collect();
-                    out.errors.push(FieldError::duplicate(
-                        &format!("{path}[{i}]"),
-                        &Value::Object(shown),
-                    ));
-                }
-            }
+    };
+    for (i, item) in items.iter().enumerate() {
+        let key = key_of(item);
+        if !key.is_null() && items[..i].iter().any(|o| key_of(o) == key) {
+            errs.push(FieldError::duplicate(&format!("{path}[{i}]"), &key));
         }
-        _ => {}
+    }
+}
+
+/// Scalar value validations: enum, string length, pattern and format, numeric bounds.
+fn check_value(s: &Value, v: &Value, path: &str, errs: &mut Vec<FieldError>) {
+    if let Some(allowed) = s.get("enum").and_then(Value::as_array)
+        && !allowed
+            .iter()
+            .any(|a| a == v || a.as_f64().is_some_and(|a| v.as_f64() == Some(a)))
+    {
+        errs.push(FieldError::not_supported(path, v, allowed));
+    }
+    if let Value::String(st) = v {
+        let chars = st.chars().count() as u64;
+        if let Some(max) = s.get("maxLength").and_then(Value::as_u64)
+            && chars > max
+        {
+            errs.push(FieldError::too_long(path, max as usize));
+        }
+        if let Some(min) = s.get("minLength").and_then(Value::as_u64)
+            && chars < min
+        {
+            let msg = format!("{path} in body should be at least {min} chars long");
+            errs.push(FieldError::invalid(path, v, &msg));
+        }
+        if let Some(p) = s.get("pattern").and_then(Value::as_str)
+            && !cached_regex(p).is_some_and(|r| r.is_match(st))
+        {
+            let msg = format!("{path} in body should match '{p}'");
+            errs.push(FieldError::invalid(path, v, &msg));
+        }
+        if s.get("format").and_then(Value::as_str) == Some("date-time")
+            && st.parse::<k8s_openapi::jiff::Timestamp>().is_err()
+        {
+            let msg = format!("{path} in body must be of type date-time: {v}");
+            errs.push(FieldError::invalid(path, v, &msg));
+        }
+    }
+    if let Some(x) = v.as_f64() {
+        if let Some(min) = s.get("minimum").and_then(Value::as_f64)
+            && x < min
+        {
+            let msg = format!(
+                "{path} in body should be greater than or equal to {}",
+                fmt_num(min)
+            );
+            errs.push(FieldError::invalid(path, v, &msg));
+        }
+        if let Some(max) = s.get("maximum").and_then(Value::as_f64)
+            && x > max
+        {
+            let msg = format!(
+                "{path} in body should be less than or equal to {}",
+                fmt_num(max)
+            );
+            errs.push(FieldError::invalid(path, v, &msg));
+        }
     }
 }

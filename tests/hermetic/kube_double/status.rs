@@ -118,14 +118,6 @@ impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
     }
-    pub fn internal(message: &str) -> Self {
-        Self::new(
-            500,
-            "InternalError",
-            format!("Internal error occurred: {message}"),
-        )
-        .with_details(json!({"causes": [{"message": message}]}))
-    }
     /// `gr` is "plural" (core) or "plural.group"; `group`/`plural` go to details.
     pub fn not_found(group: &str, plural: &str, name: &str) -> Self {
         Self::new(
@@ -142,6 +134,15 @@ impl ApiError {
             "the server could not find the requested resource",
         )
         .with_details(json!({}))
+    }
+    /// 501: something kube-apiserver serves but this double does not. Never a real answer, so
+    /// a test relying on it fails loudly instead of passing against a more forgiving server.
+    pub fn unsupported(what: impl std::fmt::Display) -> Self {
+        Self::new(
+            501,
+            "NotImplemented",
+            format!("{what} is not supported by the kube API test double"),
+        )
     }
     pub fn method_not_allowed() -> Self {
         Self::new(
@@ -160,19 +161,11 @@ impl ApiError {
         .with_details(json!({"name": name, "group": group, "kind": plural}))
     }
     pub fn conflict(group: &str, plural: &str, name: &str) -> Self {
-        Self::conflict_msg(
-            group,
-            plural,
-            name,
-            "the object has been modified; please apply your changes to the latest version and try again",
-        )
-    }
-    pub fn conflict_msg(group: &str, plural: &str, name: &str, why: &str) -> Self {
         Self::new(
             409,
             "Conflict",
             format!(
-                "Operation cannot be fulfilled on {} \"{name}\": {why}",
+                "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
                 gr(group, plural)
             ),
         )
@@ -231,15 +224,6 @@ impl ApiError {
     }
     pub fn expired(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)
-    }
-    pub fn forbidden(group: &str, plural: &str, name: &str, why: &str, cause: &str) -> Self {
-        Self::new(
-            403,
-            "Forbidden",
-            format!("{} \"{name}\" is forbidden: {why}", gr(group, plural)),
-        )
-        .with_details(json!({"name": name, "group": group, "kind": plural,
-                "causes": [{"reason": cause, "message": why}]}))
     }
     pub fn with_causes(mut self, causes: Value) -> Self {
         let mut d = self.details.take().unwrap_or_else(|| json!({}));

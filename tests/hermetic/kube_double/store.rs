@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::managed::{self, Entry};
+use super::read::FieldSelector;
 use super::registry::{Registry, ResourceType};
-use super::selectors::Filter;
 
 /// One request served by the double.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,30 +28,49 @@ pub struct Stored {
     pub managed: Vec<Entry>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventType {
-    Added,
-    Modified,
-    Deleted,
-}
-
+/// One change, kept for watch replay: `kind` is the watch event type, `obj` the object as
+/// served at that revision.
 #[derive(Debug, Clone)]
 pub struct HistEvent {
     pub rv: u64,
     pub ty: usize,
-    pub kind: EventType,
+    pub kind: &'static str,
     pub obj: Value,
-    pub prev: Option<Value>,
 }
 
 pub struct Watcher {
     pub ty: usize,
-    pub version: String,
     pub namespace: Option<String>,
-    pub filter: Filter,
+    /// Only selects on metadata.name/namespace, which never change: no enter/leave events.
+    pub fields: FieldSelector,
     pub meta_only: bool,
     pub tx: UnboundedSender<Value>,
 }
+
+impl Watcher {
+    /// The watch line (JSON) this watcher gets for a history event, if any.
+    pub fn line(&self, ev: &HistEvent) -> Option<Value> {
+        let ns = ev.obj["metadata"]["namespace"].as_str();
+        if ev.ty != self.ty
+            || self
+                .namespace
+                .as_deref()
+                .is_some_and(|want| ns != Some(want))
+            || !self.fields.matches(&ev.obj)
+        {
+            return None;
+        }
+        let obj = if self.meta_only {
+            to_partial(&ev.obj)
+        } else {
+            ev.obj.clone()
+        };
+        Some(json!({"type": ev.kind, "object": obj}))
+    }
+}
+
+/// Watch history kept for resumption; older revisions answer 410 Expired.
+const HISTORY_LIMIT: usize = 10_000;
 
 /// Remaining items of a paginated list, served at the snapshot's resourceVersion.
 pub struct Snapshot {
@@ -66,15 +85,12 @@ pub struct State {
     pub objects: Vec<BTreeMap<Key, Stored>>,
     pub rv: u64,
     pub history: VecDeque<HistEvent>,
-    pub history_limit: usize,
     /// Watches from a resourceVersion below this get 410 Expired.
     pub oldest_rv: u64,
     pub watchers: Vec<Watcher>,
     pub snapshots: HashMap<String, Snapshot>,
     pub requests: Vec<RecordedRequest>,
     pub next_token: u64,
-    /// UIDs of removed objects: dependents owned only by these get garbage-collected.
-    pub dead_uids: std::collections::HashSet<String>,
 }
 
 impl State {
@@ -85,13 +101,11 @@ impl State {
             objects: (0..n).map(|_| BTreeMap::new()).collect(),
             rv: 1,
             history: VecDeque::new(),
-            history_limit: 10_000,
             oldest_rv: 1,
             watchers: vec![],
             snapshots: HashMap::new(),
             requests: vec![],
             next_token: 0,
-            dead_uids: Default::default(),
         }
     }
 
@@ -99,96 +113,65 @@ impl State {
         &self.registry.types[ty]
     }
 
-    fn next_rv(&mut self) -> u64 {
+    /// Stores (for DELETED: removes) the object stamped with the next resourceVersion and
+    /// fans the watch event out; returns the object as stored.
+    fn commit(
+        &mut self,
+        ty: usize,
+        key: Key,
+        kind: &'static str,
+        mut obj: Value,
+        managed: Vec<Entry>,
+    ) -> Value {
         self.rv += 1;
-        self.rv
-    }
-
-    fn set_rv(obj: &mut Value, rv: u64) {
-        obj["metadata"]["resourceVersion"] = Value::from(rv.to_string());
-    }
-
-    pub fn commit_create(
-        &mut self,
-        ty: usize,
-        key: Key,
-        mut obj: Value,
-        managed: Vec<Entry>,
-    ) -> Value {
-        let rv = self.next_rv();
-        Self::set_rv(&mut obj, rv);
-        self.objects[ty].insert(
-            key,
-            Stored {
-                obj: obj.clone(),
-                managed,
-            },
-        );
-        self.emit(rv, ty, EventType::Added, &obj, None);
-        obj
-    }
-
-    pub fn commit_update(
-        &mut self,
-        ty: usize,
-        key: Key,
-        mut obj: Value,
-        managed: Vec<Entry>,
-    ) -> Value {
-        let rv = self.next_rv();
-        Self::set_rv(&mut obj, rv);
-        let prev = self.objects[ty]
-            .insert(
-                key,
-                Stored {
-                    obj: obj.clone(),
-                    managed,
-                },
-            )
-            .map(|s| s.obj);
-        self.emit(rv, ty, EventType::Modified, &obj, prev.as_ref());
-        obj
-    }
-
-    /// Removes an object; the DELETED event carries its last state at the deletion revision.
-    pub fn commit_delete(&mut self, ty: usize, key: &Key) -> Option<Value> {
-        let mut stored = self.objects[ty].remove(key)?;
-        if let Some(uid) = stored.obj["metadata"]["uid"].as_str() {
-            self.dead_uids.insert(uid.to_string());
-        }
-        let rv = self.next_rv();
-        Self::set_rv(&mut stored.obj, rv);
-        self.emit(rv, ty, EventType::Deleted, &stored.obj, None);
-        Some(stored.obj)
-    }
-
-    fn emit(&mut self, rv: u64, ty: usize, kind: EventType, obj: &Value, prev: Option<&Value>) {
+        obj["metadata"]["resourceVersion"] = Value::from(self.rv.to_string());
         let ev = HistEvent {
-            rv,
+            rv: self.rv,
             ty,
             kind,
-            obj: obj.clone(),
-            prev: prev.cloned(),
+            obj: render(self.rt(ty), &obj, Some(&managed)),
         };
-        let registry = &self.registry;
-        let objects = &self.objects;
-        self.watchers
-            .retain(|w| match watch_event_for(registry, objects, w, &ev) {
-                Some(v) => w.tx.send(v).is_ok(),
-                None => !w.tx.is_closed(),
-            });
+        if kind == "DELETED" {
+            self.objects[ty].remove(&key);
+        } else {
+            let stored = Stored {
+                obj: obj.clone(),
+                managed,
+            };
+            self.objects[ty].insert(key, stored);
+        }
+        self.watchers.retain(|w| match w.line(&ev) {
+            Some(line) => w.tx.send(line).is_ok(),
+            None => !w.tx.is_closed(),
+        });
         self.history.push_back(ev);
-        while self.history.len() > self.history_limit {
+        while self.history.len() > HISTORY_LIMIT {
             if let Some(old) = self.history.pop_front() {
                 self.oldest_rv = old.rv + 1;
             }
         }
+        obj
     }
 
-    /// Forgets the whole event history (like an etcd compaction): watches resuming from an
-    /// older resourceVersion then get `410 Expired`.
+    pub fn commit_create(&mut self, ty: usize, key: Key, obj: Value, managed: Vec<Entry>) -> Value {
+        self.commit(ty, key, "ADDED", obj, managed)
+    }
+
+    pub fn commit_update(&mut self, ty: usize, key: Key, obj: Value, managed: Vec<Entry>) -> Value {
+        self.commit(ty, key, "MODIFIED", obj, managed)
+    }
+
+    /// Removes an object; the DELETED event carries its last state at the deletion revision.
+    pub fn commit_delete(&mut self, ty: usize, key: &Key) -> Option<Value> {
+        let Stored { obj, managed } = self.objects[ty].get(key)?.clone();
+        Some(self.commit(ty, key.clone(), "DELETED", obj, managed))
+    }
+
+    /// Forgets the whole event history and the list snapshots (like an etcd compaction):
+    /// watches resuming from an older resourceVersion, and `continue` tokens, then get 410.
     pub fn compact(&mut self) {
         self.history.clear();
+        self.snapshots.clear();
         self.oldest_rv = self.rv + 1;
     }
 
@@ -198,10 +181,10 @@ impl State {
     }
 }
 
-/// An object as served at `version` (apiVersion/kind set, managedFields rendered).
-pub fn render(rt: &ResourceType, version: &str, obj: &Value, managed: Option<&[Entry]>) -> Value {
+/// An object as served (apiVersion/kind set, managedFields rendered).
+pub fn render(rt: &ResourceType, obj: &Value, managed: Option<&[Entry]>) -> Value {
     let mut out = obj.clone();
-    out["apiVersion"] = Value::from(rt.api_version(version));
+    out["apiVersion"] = Value::from(rt.api_version());
     out["kind"] = Value::from(rt.kind.as_str());
     if let Some(entries) = managed.filter(|e| !e.is_empty()) {
         out["metadata"]["managedFields"] = managed::render(entries);
@@ -216,51 +199,4 @@ pub fn to_partial(obj: &Value) -> Value {
         "apiVersion": "meta.k8s.io/v1",
         "metadata": obj["metadata"],
     })
-}
-
-/// The watch line (JSON) a watcher should see for a history event, if any.
-pub fn watch_event_for(
-    registry: &Registry,
-    objects: &[BTreeMap<Key, Stored>],
-    w: &Watcher,
-    ev: &HistEvent,
-) -> Option<Value> {
-    if ev.ty != w.ty {
-        return None;
-    }
-    if let Some(ns) = &w.namespace
-        && ev.obj["metadata"]["namespace"].as_str() != Some(ns.as_str())
-    {
-        return None;
-    }
-    let now = w.filter.matches(&ev.obj);
-    let before = ev.prev.as_ref().is_some_and(|p| w.filter.matches(p));
-    let ty = match (ev.kind, before, now) {
-        (EventType::Added, _, true) => "ADDED",
-        (EventType::Deleted, _, true) => "DELETED",
-        (EventType::Modified, true, true) => "MODIFIED",
-        (EventType::Modified, false, true) => "ADDED",
-        (EventType::Modified, true, false) => "DELETED",
-        _ => return None,
-    };
-    let rt = &registry.types[ev.ty];
-    let key = (
-        ev.obj["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or("")
-            .to_string(),
-        ev.obj["metadata"]["name"]
-            .as_str()
-            .unwrap_or("")
-            .to_string(),
-    );
-    let managed = objects[ev.ty]
-        .get(&key)
-        .filter(|s| s.obj["metadata"]["resourceVersion"] == ev.obj["metadata"]["resourceVersion"])
-        .map(|s| s.managed.as_slice());
-    let mut obj = render(rt, &w.version, &ev.obj, managed);
-    if w.meta_only {
-        obj = to_partial(&obj);
-    }
-    Some(json!({"type": ty, "object": obj}))
 }

@@ -1,101 +1,42 @@
 //! The admission-free part of kube-apiserver's write path shared by create and update:
-//! decoding/pruning (typed for built-ins, schema for CRDs), `fieldValidation`
-//! handling, kind and metadata validation, and the generation rule.
+//! decoding and pruning of unknown fields (typed for built-ins, schema and CEL rules for CRDs;
+//! kube-apiserver only warns about them by default), kind and metadata validation, and the
+//! generation rule.
 
 use serde_json::Value;
 
 use super::builtin;
 use super::meta::{self, NameRule};
 use super::registry::ResourceType;
-use super::routing::Query;
 use super::schema;
 use super::status::{ApiError, FieldError};
 
-/// Paths present (non-empty) in `input` but missing from `output`: fields the decoder dropped.
-pub fn dropped_paths(input: &Value, output: &Value, path: &str, out: &mut Vec<String>) {
-    let (Value::Object(i), Value::Object(o)) = (input, output) else {
-        return;
-    };
-    for (k, v) in i {
-        let p = if path.is_empty() {
-            k.clone()
-        } else {
-            format!("{path}.{k}")
-        };
-        let empty = v.is_null()
-            || v.as_object().is_some_and(|m| m.is_empty())
-            || v.as_array().is_some_and(|a| a.is_empty())
-            || v.as_str() == Some("");
-        match o.get(k) {
-            None if !empty => out.push(p),
-            Some(ov) => dropped_paths(v, ov, &p, out),
-            None => {}
-        }
-    }
-}
-
-/// `fieldValidation`: Strict turns unknown fields into 400, Warn (default) into warnings.
-fn field_validation(
-    query: &Query,
-    kind: &str,
-    unknown: &[String],
-) -> Result<Vec<String>, ApiError> {
-    if unknown.is_empty() {
-        return Ok(vec![]);
-    }
-    let msgs: Vec<String> = unknown
-        .iter()
-        .map(|p| format!("unknown field \"{p}\""))
-        .collect();
-    match query.get("fieldValidation") {
-        Some("Strict") => Err(ApiError::bad_request(format!(
-            "{kind} in version \"v1\" cannot be handled as a {kind}: strict decoding error: {}",
-            msgs.join(", ")
-        ))),
-        Some("Ignore") => Ok(vec![]),
-        _ => Ok(msgs),
-    }
-}
-
 /// Decodes, prunes, defaults and validates `obj` in place (metadata already populated).
-/// Returns the warnings to send back.
 pub fn check_object(
     rt: &ResourceType,
-    version: &str,
     obj: &mut Value,
     old: Option<&Value>,
-    query: &Query,
-) -> Result<Vec<String>, ApiError> {
-    let input = obj.clone();
+) -> Result<(), ApiError> {
     meta::normalize_meta(obj)?;
-    let mut unknown = vec![];
-    dropped_paths(
-        &input["metadata"],
-        &obj["metadata"],
-        "metadata",
-        &mut unknown,
-    );
+    meta::check_supported(obj)?;
     let name = meta::meta_str(obj, "name").unwrap_or("").to_string();
     let mut errs: Vec<FieldError> = vec![];
     let rule = match rt.builtin {
         Some(b) => {
-            let decoded = builtin::decode(b, obj)?;
-            dropped_paths(&input, &decoded, "", &mut unknown);
-            *obj = decoded;
+            *obj = builtin::decode(b, obj)?;
+            builtin::check_supported(b, obj)?;
             builtin::name_rule(b)
         }
         None => {
-            let schema = rt.version(version).and_then(|v| v.schema.clone());
-            if let Some(schema) = schema {
-                let outcome = schema::process(&schema, obj);
-                unknown.extend(outcome.pruned);
-                let structural_ok = outcome.errors.is_empty();
-                errs.extend(outcome.errors);
+            if let Some(schema) = &rt.schema {
+                let structural = schema::process(schema, obj);
+                let structural_ok = structural.is_empty();
+                errs.extend(structural);
                 // Like kube-apiserver, CEL rules run once the object is structurally valid;
                 // transition rules (oldSelf) only on updates.
                 if structural_ok
                     && let Err(failures) =
-                        kube::core::cel::Validator::new().validate(&schema, obj, old)
+                        kube::core::cel::Validator::new().validate(schema, obj, old)
                 {
                     for f in failures.into_vec() {
                         let field = if f.field_path.is_empty() {
@@ -110,9 +51,6 @@ pub fn check_object(
             NameRule::DnsSubdomain
         }
     };
-    unknown.sort();
-    unknown.dedup();
-    let warnings = field_validation(query, &rt.kind, &unknown)?;
     errs.extend(meta::validate_meta(obj, rule));
     if let Some(b) = rt.builtin {
         errs.extend(builtin::validate(b, obj, old));
@@ -142,7 +80,7 @@ pub fn check_object(
     if !errs.is_empty() {
         return Err(ApiError::invalid(&rt.group, &rt.kind, &name, &errs));
     }
-    Ok(warnings)
+    Ok(())
 }
 
 /// Everything generation tracks: all but metadata (and status with a status subresource).
@@ -160,11 +98,11 @@ fn spec_part(v: &Value, split_status: bool) -> Value {
 }
 
 /// Bumps `metadata.generation` when the spec part changed (custom resources only).
-pub fn bump_generation(rt: &ResourceType, version: &str, old: &Value, new: &mut Value) {
-    if !rt.has_generation() {
+pub fn bump_generation(rt: &ResourceType, old: &Value, new: &mut Value) {
+    if !rt.is_crd() {
         return;
     }
-    let split = rt.version(version).is_some_and(|v| v.status_subresource);
+    let split = rt.status_subresource;
     let g = old["metadata"]["generation"].as_i64().unwrap_or(1);
     let g = if spec_part(old, split) != spec_part(new, split) {
         g + 1

@@ -1,18 +1,56 @@
-//! PUT and PATCH handlers: replace, merge/JSON/strategic patches and server-side apply, each
-//! turned into a create or update through `Writer`.
+//! PUT and PATCH handlers: replace, JSON merge patch (RFC 7386), JSON patch (RFC 6902, via
+//! `json-patch`) and server-side apply, each turned into a create or update through `Writer`.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::managed;
 use super::meta;
-use super::patch;
 use super::status::{ApiError, FieldError};
 use super::store::Stored;
 use super::write::{Reply, UpdateKind, Writer};
 
-fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}")))
+}
+
+/// RFC 7386: objects merge recursively, `null` deletes, everything else replaces.
+fn merge(target: &mut Value, patch: &Value) {
+    let Value::Object(p) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    let t = target.as_object_mut().expect("object");
+    for (k, v) in p {
+        if v.is_null() {
+            t.remove(k);
+        } else {
+            merge(t.entry(k.clone()).or_insert(Value::Null), v);
+        }
+    }
+}
+
+fn json_patch(target: &mut Value, body: &[u8]) -> Result<(), ApiError> {
+    let patch: json_patch::Patch = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+    for op in patch.0 {
+        // Like kube-apiserver's json-patch, `test` of `null` also passes for a missing path.
+        if let json_patch::PatchOperation::Test(t) = &op
+            && t.value.is_null()
+        {
+            if target.pointer(t.path.as_str()).is_none_or(Value::is_null) {
+                continue;
+            }
+            let msg = format!("testing value {} failed: test failed", t.path.as_str());
+            return Err(ApiError::patch_unprocessable(&msg));
+        }
+        json_patch::patch(target, &[op])
+            .map_err(|e| ApiError::patch_unprocessable(&e.to_string()))?;
+    }
+    Ok(())
 }
 
 impl Writer<'_> {
@@ -51,14 +89,15 @@ impl Writer<'_> {
     pub fn patch(&mut self, content_type: &str, body: &[u8]) -> Result<Reply, ApiError> {
         let rt = self.rt();
         let ct = content_type.split(';').next().unwrap_or("").trim();
-        let mut accepted = vec![
+        let accepted = [
             "application/json-patch+json",
             "application/merge-patch+json",
+            "application/apply-patch+yaml",
         ];
-        if rt.builtin.is_some() {
-            accepted.push("application/strategic-merge-patch+json");
+        if ct == "application/strategic-merge-patch+json" && !rt.is_crd() {
+            // Served for built-in kinds by a real server, never for custom resources (415).
+            return Err(ApiError::unsupported("strategic merge patch"));
         }
-        accepted.push("application/apply-patch+yaml");
         if !accepted.contains(&ct) {
             return Err(ApiError::unsupported_media_type(&accepted));
         }
@@ -71,10 +110,10 @@ impl Writer<'_> {
             return Err(ApiError::not_found(&rt.group, &rt.plural, &name));
         };
         let mut doc = self.out(&old.obj, &old.managed);
-        match ct {
-            "application/json-patch+json" => patch::json_patch(&mut doc, body)?,
-            "application/merge-patch+json" => patch::merge(&mut doc, &parse_json(body)?),
-            _ => patch::strategic(&mut doc, &parse_json(body)?)?,
+        if ct == "application/json-patch+json" {
+            json_patch(&mut doc, body)?;
+        } else {
+            merge(&mut doc, &parse_json(body)?);
         }
         self.check_name(&doc, &name)?;
         self.check_type(&doc)?;
@@ -139,60 +178,42 @@ impl Writer<'_> {
             &json!({"metadata": {"name": name, "namespace": config["metadata"]["namespace"]}}),
             &name,
         )?;
-        let manager = self.query.get("fieldManager").unwrap_or("").to_string();
         let force = self.query.flag("force");
-        let now = meta::now();
-        let split = self
-            .rt()
-            .version(&self.route.version)
-            .is_some_and(|v| v.status_subresource);
-        let precondition = meta::meta_str(&config, "resourceVersion").map(String::from);
-        match self.stored() {
-            Some(old) => {
-                let live = self.out(&old.obj, &[]);
-                if let Some(rv) = &precondition
-                    && Some(rv.as_str()) != meta::meta_str(&old.obj, "resourceVersion")
-                {
-                    return Err(ApiError::conflict(&rt.group, &rt.plural, &name));
-                }
-                let outcome = managed::apply(
-                    &live,
-                    &old.managed,
-                    &config,
-                    &manager,
-                    force,
-                    &self.api_version(),
-                    &now,
-                    self.route.status,
-                    split,
-                )?;
-                self.update(
-                    old,
-                    outcome.object,
-                    UpdateKind::Patch,
-                    Some(outcome.entries),
-                )
+        let precondition = meta::meta_str(&config, "resourceVersion");
+        let old = self.stored();
+        let stale = match &old {
+            Some(o) => {
+                precondition.is_some_and(|rv| Some(rv) != meta::meta_str(&o.obj, "resourceVersion"))
             }
-            None if self.route.status => Err(ApiError::not_found(&rt.group, &rt.plural, &name)),
-            None if precondition.is_some() => Err(ApiError::conflict(&rt.group, &rt.plural, &name)),
+            None if self.route.status => {
+                return Err(ApiError::not_found(&rt.group, &rt.plural, &name));
+            }
+            None => precondition.is_some(),
+        };
+        if stale {
+            return Err(ApiError::conflict(&rt.group, &rt.plural, &name));
+        }
+        // fieldManager is required for apply (checked above): it names the actor.
+        let actor = self.actor();
+        let (live, entries) = match &old {
+            Some(o) => (self.out(&o.obj, &[]), o.managed.as_slice()),
             None => {
-                let mut shell = json!({"apiVersion": self.api_version(), "kind": rt.kind, "metadata": {"name": name}});
+                let mut shell = json!({"apiVersion": actor.api_version, "kind": rt.kind, "metadata": {"name": name}});
                 if let Some(ns) = &self.route.namespace {
                     shell["metadata"]["namespace"] = Value::from(ns.as_str());
                 }
-                let outcome = managed::apply(
-                    &shell,
-                    &[],
-                    &config,
-                    &manager,
-                    force,
-                    &self.api_version(),
-                    &now,
-                    false,
-                    split,
-                )?;
-                self.create(outcome.object, Some(outcome.entries))
+                (shell, &[][..])
             }
+        };
+        let outcome = managed::apply(&live, entries, &config, &actor, force)?;
+        match old {
+            Some(old) => self.update(
+                old,
+                outcome.object,
+                UpdateKind::Patch,
+                Some(outcome.entries),
+            ),
+            None => self.create(outcome.object, Some(outcome.entries)),
         }
     }
 }

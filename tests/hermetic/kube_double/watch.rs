@@ -1,6 +1,5 @@
-//! WATCH: newline-delimited JSON events streamed from the double. Starts with synthetic
-//! ADDED events (no/zero resourceVersion, or `sendInitialEvents`), or replays the history after
-//! the given resourceVersion (410 Expired as an ERROR event when it was compacted away); then
+//! WATCH: newline-delimited JSON events streamed from the double. Replays the history after
+//! the given resourceVersion (410 Expired as an ERROR event when it was compacted away), then
 //! follows live changes until `timeoutSeconds`, with BOOKMARKs when allowed.
 
 use std::collections::VecDeque;
@@ -10,15 +9,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::Frame;
-use http_body_util::{BodyExt, StreamBody, combinators::UnsyncBoxBody};
+use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::time::Instant;
 
-use super::read::{filter_for, select};
+use super::read::FieldSelector;
 use super::routing::{Query, Route};
-use super::status::{ApiError, FieldError};
-use super::store::{State, Watcher, render, to_partial, watch_event_for};
+use super::status::ApiError;
+use super::store::{State, Watcher, to_partial};
 
 pub type RespBody = UnsyncBoxBody<Bytes, Infallible>;
 
@@ -78,10 +77,6 @@ impl Stream {
     }
 }
 
-fn invalid_watch(errs: &[FieldError]) -> ApiError {
-    ApiError::invalid("meta.k8s.io", "ListOptions", "", errs)
-}
-
 /// Registers a watcher and returns the streaming body.
 pub fn watch(
     state: &Arc<Mutex<State>>,
@@ -90,33 +85,22 @@ pub fn watch(
     meta_only: bool,
 ) -> Result<RespBody, ApiError> {
     let mut st = state.lock().expect("state lock");
-    let filter = filter_for(&st, route, q)?;
-    let rt = st.rt(route.ty).clone();
+    let fields = FieldSelector::parse(q)?;
     let bookmarks = q.flag("allowWatchBookmarks");
-    let initial_events = q.flag("sendInitialEvents");
-    let rv = q.get("resourceVersion").unwrap_or("");
-    if initial_events {
-        let mut errs = vec![];
-        if q.get("resourceVersionMatch") != Some("NotOlderThan") {
-            errs.push(FieldError::forbidden(
-                "resourceVersionMatch",
-                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
-            ));
-        }
-        if !bookmarks {
-            errs.push(FieldError::forbidden(
-                "allowWatchBookmarks",
-                "sendInitialEvents requires setting allowWatchBookmarks to true",
-            ));
-        }
-        if !errs.is_empty() {
-            return Err(invalid_watch(&errs));
-        }
-    } else if q.get("resourceVersionMatch").is_some_and(|m| !m.is_empty()) {
-        return Err(invalid_watch(&[FieldError::forbidden(
-            "resourceVersionMatch",
-            "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
-        )]));
+    // kube-runtime watches from the resourceVersion of its list; "start from the current
+    // state" (no or "0" resourceVersion: synthetic ADDED events) is not implemented.
+    let n: u64 = match q.get("resourceVersion").unwrap_or("") {
+        "" | "0" => return Err(ApiError::unsupported("a watch without resourceVersion")),
+        rv => rv
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?,
+    };
+    if n + 1 < st.oldest_rv {
+        let msg = format!("too old resource version: {n} ({})", st.oldest_rv - 1);
+        let event = json!({"type": "ERROR", "object": ApiError::expired(msg).to_status()});
+        let mut line = serde_json::to_vec(&event).expect("event serializes");
+        line.push(b'\n');
+        return Ok(Full::new(Bytes::from(line)).boxed_unsync());
     }
     let timeout = match q.get("timeoutSeconds") {
         Some(t) => t
@@ -124,7 +108,8 @@ pub fn watch(
             .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds: {t}")))?,
         None => 1800,
     };
-    let mut bookmark_obj = json!({"apiVersion": rt.api_version(&route.version), "kind": rt.kind,
+    let rt = st.rt(route.ty);
+    let mut bookmark_obj = json!({"apiVersion": rt.api_version(), "kind": rt.kind,
                                   "metadata": {"resourceVersion": ""}});
     if meta_only {
         bookmark_obj = to_partial(&bookmark_obj);
@@ -132,72 +117,24 @@ pub fn watch(
     let (tx, rx) = unbounded_channel();
     let watcher = Watcher {
         ty: route.ty,
-        version: route.version.clone(),
         namespace: route.namespace.clone(),
-        filter: filter.clone(),
+        fields,
         meta_only,
         tx,
     };
-    let mut pending = VecDeque::new();
-    if rv.is_empty() || rv == "0" || initial_events {
-        for key in select(&st, route, &filter) {
-            let s = &st.objects[route.ty][&key];
-            let mut obj = render(&rt, &route.version, &s.obj, Some(&s.managed));
-            if meta_only {
-                obj = to_partial(&obj);
-            }
-            pending.push_back(json!({"type": "ADDED", "object": obj}));
-        }
-        if initial_events {
-            let mut obj = bookmark_obj.clone();
-            obj["metadata"]["resourceVersion"] = Value::from(st.rv.to_string());
-            obj["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
-            pending.push_back(json!({"type": "BOOKMARK", "object": obj}));
-        }
-    } else {
-        let n: u64 = rv
-            .parse()
-            .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?;
-        if n + 1 < st.oldest_rv {
-            let err = ApiError::expired(format!(
-                "too old resource version: {n} ({})",
-                st.oldest_rv - 1
-            ));
-            pending.push_back(json!({"type": "ERROR", "object": err.to_status()}));
-            let body = stream_body(Stream {
-                pending,
-                rx,
-                deadline: Instant::now(),
-                next_bookmark: Instant::now(),
-                bookmarks: false,
-                bookmark_obj,
-                state: state.clone(),
-                done: true,
-            });
-            return Ok(body);
-        }
-        for ev in st.history.iter().filter(|e| e.rv > n) {
-            if let Some(line) = watch_event_for(&st.registry, &st.objects, &watcher, ev) {
-                pending.push_back(line);
-            }
-        }
-    }
+    let history = st.history.iter().filter(|e| e.rv > n);
+    let pending = history.filter_map(|ev| watcher.line(ev)).collect();
     st.watchers.push(watcher);
     drop(st);
-    let deadline = Instant::now() + Duration::from_secs(timeout);
-    Ok(stream_body(Stream {
+    let stream = Stream {
         pending,
         rx,
-        deadline,
+        deadline: Instant::now() + Duration::from_secs(timeout),
         next_bookmark: Instant::now() + BOOKMARK_EVERY,
         bookmarks,
         bookmark_obj,
         state: state.clone(),
         done: false,
-    }))
-}
-
-fn stream_body(s: Stream) -> RespBody {
-    let stream = futures::stream::unfold(s, Stream::next);
-    StreamBody::new(stream).boxed_unsync()
+    };
+    Ok(StreamBody::new(futures::stream::unfold(stream, Stream::next)).boxed_unsync())
 }

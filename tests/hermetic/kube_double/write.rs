@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::builtin;
-use super::managed::{self, Entry};
+use super::managed::{self, Actor, Entry};
 use super::meta;
 use super::registry::{Builtin, ResourceType};
 use super::routing::{Query, Route};
@@ -13,8 +13,8 @@ use super::status::{ApiError, FieldError};
 use super::store::{Key, State, Stored, render};
 use super::validate::{bump_generation, check_object};
 
-/// A successful answer: status code, JSON body, warnings.
-pub type Reply = (u16, Value, Vec<String>);
+/// A successful answer: status code and JSON body.
+pub type Reply = (u16, Value);
 
 pub struct Writer<'a> {
     pub st: &'a mut State,
@@ -33,13 +33,8 @@ impl Writer<'_> {
     pub fn rt(&self) -> ResourceType {
         self.st.rt(self.route.ty).clone()
     }
-    fn dry_run(&self) -> bool {
-        self.query.get("dryRun").is_some_and(|d| !d.is_empty())
-    }
     fn split_status(&self) -> bool {
-        self.rt()
-            .version(&self.route.version)
-            .is_some_and(|v| v.status_subresource)
+        self.st.rt(self.route.ty).status_subresource
     }
     pub fn key(&self, name: &str) -> Key {
         (
@@ -48,25 +43,31 @@ impl Writer<'_> {
         )
     }
     pub fn api_version(&self) -> String {
-        self.rt().api_version(&self.route.version)
+        self.st.rt(self.route.ty).api_version()
+    }
+    /// This request as a field-ownership actor, now.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            manager: self.manager.clone(),
+            api_version: self.api_version(),
+            time: meta::now(),
+            status: self.route.status,
+            split_status: self.split_status(),
+        }
     }
     pub fn out(&self, obj: &Value, managed: &[Entry]) -> Value {
-        render(&self.rt(), &self.route.version, obj, Some(managed))
+        render(self.st.rt(self.route.ty), obj, Some(managed))
     }
 
-    /// Body apiVersion/kind must name this resource when present (another served version of
-    /// the same CRD is accepted: conversion strategy None only rewrites apiVersion).
+    /// Body apiVersion/kind must name this resource when present.
     pub fn check_type(&self, body: &Value) -> Result<(), ApiError> {
         let rt = self.rt();
-        let kind_ok = body["kind"]
-            .as_str()
-            .is_none_or(|k| k.is_empty() || k == rt.kind);
-        let av_ok = body["apiVersion"].as_str().is_none_or(|av| {
-            av.is_empty()
-                || av == rt.api_version(&self.route.version)
-                || rt.versions.iter().any(|v| rt.api_version(&v.name) == av)
-        });
-        if kind_ok && av_ok {
+        let matches = |field: &str, want: &str| {
+            body[field]
+                .as_str()
+                .is_none_or(|v| v.is_empty() || v == want)
+        };
+        if matches("kind", &rt.kind) && matches("apiVersion", &rt.api_version()) {
             Ok(())
         } else {
             Err(ApiError::bad_request(format!(
@@ -117,19 +118,14 @@ impl Writer<'_> {
             }
         }
         if meta::meta_str(&obj, "resourceVersion").is_some() {
-            return Err(ApiError::internal(
-                "resourceVersion should not be set on objects to be created",
+            let msg = "resourceVersion should not be set on objects to be created";
+            return Err(ApiError::new(
+                500,
+                "InternalError",
+                format!("Internal error occurred: {msg}"),
             ));
         }
-        if meta::meta_str(&obj, "name").is_none()
-            && let Some(base) = meta::meta_str(&obj, "generateName")
-        {
-            obj["metadata"]["name"] = Value::from(meta::generate_name(base));
-        }
         let name = meta::meta_str(&obj, "name").unwrap_or("").to_string();
-        if let Some(ns) = &self.route.namespace {
-            self.check_namespace_active(ns, &name)?;
-        }
         let now = meta::now();
         let m = meta::meta_mut(&mut obj);
         for k in [
@@ -142,12 +138,12 @@ impl Writer<'_> {
         }
         m.insert("uid".into(), Value::from(meta::new_uid()));
         m.insert("creationTimestamp".into(), Value::from(now.clone()));
-        if rt.has_generation() {
+        if rt.is_crd() {
             m.insert("generation".into(), Value::from(1));
         } else {
             m.remove("generation");
         }
-        obj["apiVersion"] = Value::from(rt.api_version(&self.route.version));
+        obj["apiVersion"] = Value::from(rt.api_version());
         obj["kind"] = Value::from(rt.kind.as_str());
         if rt.is_crd() && self.split_status() {
             obj.as_object_mut().expect("object").remove("status");
@@ -155,54 +151,20 @@ impl Writer<'_> {
         if let Some(b) = rt.builtin {
             builtin::prepare(b, &mut obj, true);
         }
-        let warnings = check_object(&rt, &self.route.version, &mut obj, None, self.query)?;
+        check_object(&rt, &mut obj, None)?;
         let key = self.key(&name);
         if self.st.objects[self.route.ty].contains_key(&key) {
             return Err(ApiError::already_exists(&rt.group, &rt.plural, &name));
         }
         let managed = managed.unwrap_or_else(|| {
             let mut entries = vec![];
-            let split = self.split_status();
-            managed::record_update(
-                &mut entries,
-                &self.manager,
-                &self.api_version(),
-                &now,
-                None,
-                &obj,
-                false,
-                split,
-            );
+            managed::record_update(&mut entries, &self.actor(), None, &obj);
             entries
         });
-        if self.dry_run() {
-            return Ok((201, self.out(&obj, &managed), warnings));
-        }
         let stored = self
             .st
             .commit_create(self.route.ty, key, obj, managed.clone());
-        Ok((201, self.out(&stored, &managed), warnings))
-    }
-
-    /// Namespaces being deleted refuse new content (NamespaceLifecycle admission).
-    fn check_namespace_active(&self, ns: &str, name: &str) -> Result<(), ApiError> {
-        let nsi = self.st.registry.index_of(Builtin::Namespace);
-        let terminating = self.st.objects[nsi]
-            .get(&(String::new(), ns.to_string()))
-            .is_some_and(|s| meta::meta_str(&s.obj, "deletionTimestamp").is_some());
-        if terminating {
-            let rt = self.rt();
-            return Err(ApiError::forbidden(
-                &rt.group,
-                &rt.plural,
-                name,
-                &format!(
-                    "unable to create new content in namespace {ns} because it is being terminated"
-                ),
-                "NamespaceTerminating",
-            ));
-        }
-        Ok(())
+        Ok((201, self.out(&stored, &managed)))
     }
 
     /// Final step of PUT and every PATCH: `new` is the object the client wants stored.
@@ -225,7 +187,7 @@ impl Writer<'_> {
             Some(rv) if rv != old_rv => {
                 return Err(ApiError::conflict(&rt.group, &rt.plural, &name));
             }
-            None if kind == UpdateKind::Put && !rt.allow_unconditional_update() => {
+            None if kind == UpdateKind::Put && rt.is_crd() => {
                 return Err(ApiError::invalid(
                     &rt.group,
                     &rt.kind,
@@ -268,7 +230,7 @@ impl Writer<'_> {
             }
             c
         };
-        cand["apiVersion"] = Value::from(rt.api_version(&self.route.version));
+        cand["apiVersion"] = Value::from(rt.api_version());
         cand["kind"] = Value::from(rt.kind.as_str());
         let m = meta::meta_mut(&mut cand);
         m.remove("managedFields");
@@ -291,28 +253,11 @@ impl Writer<'_> {
         if let Some(b) = rt.builtin {
             builtin::prepare(b, &mut cand, false);
         }
-        let warnings = check_object(
-            &rt,
-            &self.route.version,
-            &mut cand,
-            Some(&old.obj),
-            self.query,
-        )?;
-        bump_generation(&rt, &self.route.version, &old.obj, &mut cand);
-        let now = meta::now();
+        check_object(&rt, &mut cand, Some(&old.obj))?;
+        bump_generation(&rt, &old.obj, &mut cand);
         let entries = managed.unwrap_or_else(|| {
             let mut e = old.managed.clone();
-            let av = self.api_version();
-            managed::record_update(
-                &mut e,
-                &self.manager,
-                &av,
-                &now,
-                Some(&old.obj),
-                &cand,
-                self.route.status,
-                split,
-            );
+            managed::record_update(&mut e, &self.actor(), Some(&old.obj), &cand);
             e
         });
         let same_owners = entries.len() == old.managed.len()
@@ -323,10 +268,7 @@ impl Writer<'_> {
                     && a.fields == b.fields
             });
         if cand == old.obj && same_owners {
-            return Ok((200, self.out(&old.obj, &old.managed), warnings));
-        }
-        if self.dry_run() {
-            return Ok((200, self.out(&cand, &entries), warnings));
+            return Ok((200, self.out(&old.obj, &old.managed)));
         }
         let key = self.key(&name);
         if meta::meta_str(&cand, "deletionTimestamp").is_some()
@@ -336,13 +278,12 @@ impl Writer<'_> {
                 .st
                 .commit_delete(self.route.ty, &key)
                 .expect("object exists");
-            super::delete::settle(self.st);
-            return Ok((200, self.out(&gone, &entries), warnings));
+            return Ok((200, self.out(&gone, &entries)));
         }
         let stored = self
             .st
             .commit_update(self.route.ty, key, cand, entries.clone());
-        Ok((200, self.out(&stored, &entries), warnings))
+        Ok((200, self.out(&stored, &entries)))
     }
 }
 

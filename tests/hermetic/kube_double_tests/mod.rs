@@ -1,8 +1,10 @@
 //! Tests of the kube API server double, driven through real kube-rs clients and runtime:
-//! a small `Widget` CRD (derived with `kube::CustomResource`) plus built-in kinds.
+//! a small `Widget` CRD (derived with `kube::CustomResource`) plus built-in kinds. Each asserts
+//! what a real kube-apiserver does, or the double's 501 for what it does not implement.
 
 mod crud;
 mod runtime;
+mod unsupported;
 mod validation;
 mod watches;
 mod writes;
@@ -73,4 +75,9 @@ pub fn api_error<T: std::fmt::Debug>(r: Result<T, kube::Error>) -> kube::core::S
         Err(kube::Error::Api(s)) => *s,
         other => panic!("expected an API error, got {other:?}"),
     }
+}
+
+/// Sends a raw request through the client; the `Status` of the failure it must be.
+pub async fn raw_error(client: &Client, req: http::Request<Vec<u8>>) -> kube::core::Status {
+    api_error(client.request::<serde_json::Value>(req).await)
 }

@@ -1,11 +1,12 @@
-//! kube-runtime against the double: raw watches, `watcher`, `Controller` + `finalizer`,
-//! the event `Recorder`, and watch expiry.
+//! kube-runtime against the double: raw watches, `watcher` (and its relist after 410),
+//! `Controller` + `finalizer`, the event `Recorder`, and watch expiry.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event as K8sEvent;
 use kube::api::{
     DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
@@ -132,6 +133,42 @@ async fn watch_from_compacted_resource_version_is_expired() {
     match stream.try_next().await.unwrap() {
         Some(WatchEvent::Error(e)) => assert_eq!((e.code, e.reason.as_str()), (410, "Expired")),
         other => panic!("expected 410 ERROR event, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn runtime_watcher_relists_after_410() {
+    let srv = server();
+    let api = widgets(&srv.client());
+    api.create(&PostParams::default(), &widget("a", "first"))
+        .await
+        .unwrap();
+    // Short watches without bookmarks: each resumes from the last Widget event seen.
+    let config = watcher::Config::default().timeout(1).disable_bookmarks();
+    let mut events = watcher(api.clone(), config).boxed();
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert!(matches!(next().await, Ok(watcher::Event::Init)));
+    assert!(matches!(next().await, Ok(watcher::Event::InitApply(_))));
+    assert!(matches!(next().await, Ok(watcher::Event::InitDone)));
+    // Other writes move the store past that revision; compaction then expires it.
+    let secrets: Api<Secret> = Api::namespaced(srv.client(), "default");
+    let mut s = Secret::default();
+    s.metadata.name = Some("s".into());
+    secrets.create(&PostParams::default(), &s).await.unwrap();
+    srv.compact();
+    match next().await {
+        Err(watcher::Error::WatchError(e)) => assert_eq!(e.code, 410),
+        other => panic!("expected the 410 watch error, got {other:?}"),
+    }
+    assert!(matches!(next().await, Ok(watcher::Event::Init)), "relists");
+    match next().await {
+        Ok(watcher::Event::InitApply(w)) => assert_eq!(w.name_any(), "a"),
+        other => panic!("expected InitApply, got {other:?}"),
     }
 }
 

@@ -1,7 +1,8 @@
 //! CRD schema validation (422 naming the field) and pruning of unknown fields.
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
-use kube::api::{ApiResource, DynamicObject, PostParams};
+use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 use super::{WIDGET_AV, Widget, api_error, server, widgets};
@@ -104,50 +105,50 @@ async fn unknown_fields_are_pruned() {
     assert_eq!(stored["spec"], json!({"name": "pruned"}));
     // The typed client reads the pruned object fine.
     assert_eq!(widgets(&client).get("p").await.unwrap().spec.name, "pruned");
-
-    let req = http::Request::post(
-        "/apis/test.roleplane.dev/v1/namespaces/default/widgets?fieldValidation=Strict",
-    )
-    .header("content-type", "application/json")
-    .body(serde_json::to_vec(&dyn_widget("s", json!({"name": "strict", "extra": 1}))).unwrap())
-    .unwrap();
-    let err = api_error(client.request::<serde_json::Value>(req).await);
-    assert_eq!(err.code, 400);
-    assert!(
-        err.message.contains("unknown field \"spec.extra\""),
-        "{}",
-        err.message
-    );
 }
 
-fn gadget_crd()
--> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
+fn gadget_crd(schema: serde_json::Value) -> CustomResourceDefinition {
     serde_json::from_value(json!({
         "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
         "metadata": {"name": "gadgets.test.roleplane.dev"},
         "spec": {
             "group": "test.roleplane.dev", "scope": "Cluster",
             "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget", "listKind": "GadgetList"},
-            "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
-                "type": "object",
-                "properties": {"spec": {"type": "object", "maxProperties": 6, "properties": {
-                    "port": {"x-kubernetes-int-or-string": true, "anyOf": [{"type": "integer"}, {"type": "string"}]},
-                    "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
-                    "items": {"type": "array", "maxItems": 2, "items": {"type": "object", "required": ["id"],
-                        "properties": {"id": {"type": "string", "pattern": "^[a-z]+$"}}}},
-                    "size": {"type": "integer", "default": 3},
-                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-                    "when": {"type": "string", "format": "date-time"}
-                }}}
-            }}}]
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                          "schema": {"openAPIV3Schema": schema}}]
         }
     }))
     .unwrap()
 }
 
+fn gadget_schema() -> serde_json::Value {
+    let spec = json!({
+        "type": "object",
+        "x-kubernetes-validations": [
+            {"rule": "!has(self.size) || self.size <= 10", "message": "size is at most 10"},
+            {"rule": "!has(oldSelf.owner) || self.owner == oldSelf.owner",
+             "message": "owner is immutable"}
+        ],
+        "properties": {
+            "owner": {"type": "string"},
+            "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+            "items": {"type": "array", "maxItems": 2, "x-kubernetes-list-type": "map",
+                      "x-kubernetes-list-map-keys": ["id"],
+                      "items": {"type": "object", "required": ["id"],
+                                "properties": {"id": {"type": "string", "pattern": "^[a-z]+$"}}}},
+            "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+            "size": {"type": "integer", "default": 3},
+            "labels": {"type": "object", "maxProperties": 2,
+                       "additionalProperties": {"type": "string"}},
+            "when": {"type": "string", "format": "date-time"}
+        }
+    });
+    json!({"type": "object", "properties": {"spec": spec}})
+}
+
 #[tokio::test]
-async fn schema_features_int_or_string_preserve_defaults_arrays_formats() {
-    let srv = super::ApiServer::new(vec![gadget_crd()]);
+async fn schema_features_preserve_defaults_lists_formats_and_cel() {
+    let srv = super::ApiServer::new(vec![gadget_crd(gadget_schema())]);
     let ar = ApiResource {
         group: "test.roleplane.dev".into(),
         version: "v1".into(),
@@ -166,9 +167,9 @@ async fn schema_features_int_or_string_preserve_defaults_arrays_formats() {
             &PostParams::default(),
             &gadget(
                 "ok",
-                json!({
-            "port": "http", "free": {"any": {"thing": [1, 2]}}, "items": [{"id": "abc", "junk": 1}],
-            "labels": {"a": "b"}, "when": "2024-01-02T03:04:05Z"}),
+                json!({"owner": "me", "free": {"any": {"thing": [1, 2]}},
+                       "items": [{"id": "abc", "junk": 1}], "tags": ["a", "b"],
+                       "labels": {"a": "b"}, "when": "2024-01-02T03:04:05Z"}),
             ),
         )
         .await
@@ -184,14 +185,8 @@ async fn schema_features_int_or_string_preserve_defaults_arrays_formats() {
         json!([{"id": "abc"}]),
         "pruned inside arrays"
     );
-    api.create(
-        &PostParams::default(),
-        &gadget("num", json!({"port": 8080})),
-    )
-    .await
-    .unwrap();
     let cases = [
-        (json!({"port": true}), "spec.port"),
+        (json!({"size": true}), "spec.size: Invalid value"),
         (
             json!({"items": [{"id": "ok"}, {"id": "NOPE"}]}),
             "spec.items[1].id",
@@ -201,9 +196,19 @@ async fn schema_features_int_or_string_preserve_defaults_arrays_formats() {
             "spec.items: Too many",
         ),
         (json!({"items": [{}]}), "spec.items[0].id: Required value"),
+        (
+            json!({"items": [{"id": "a"}, {"id": "a"}]}),
+            "spec.items[1]: Duplicate value",
+        ),
+        (json!({"tags": ["x", "x"]}), "spec.tags[1]: Duplicate value"),
         (json!({"labels": {"x": 1}}), "spec.labels.x"),
+        (
+            json!({"labels": {"a": "1", "b": "2", "c": "3"}}),
+            "spec.labels: Too many",
+        ),
         (json!({"when": "yesterday"}), "spec.when"),
         (json!({"size": 1.5}), "spec.size"),
+        (json!({"size": 11}), "size is at most 10"),
     ];
     for (spec, needle) in cases {
         let err = api_error(
@@ -213,4 +218,36 @@ async fn schema_features_int_or_string_preserve_defaults_arrays_formats() {
         assert_eq!(err.code, 422, "{spec}: {}", err.message);
         assert!(err.message.contains(needle), "{spec}: {}", err.message);
     }
+    // Transition rules see the stored object on updates.
+    let patch = |spec: serde_json::Value| Patch::Merge(json!({"spec": spec}));
+    let pp = PatchParams::default();
+    let err = api_error(api.patch("ok", &pp, &patch(json!({"owner": "you"}))).await);
+    assert_eq!(err.code, 422, "{}", err.message);
+    assert!(
+        err.message.contains("owner is immutable"),
+        "{}",
+        err.message
+    );
+    api.patch("ok", &pp, &patch(json!({"size": 4})))
+        .await
+        .unwrap();
+}
+
+#[test]
+#[should_panic(expected = "schema keyword \"anyOf\" at \"spec.port\" is not supported")]
+fn crd_with_an_unsupported_schema_keyword_is_refused() {
+    let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "port": {"anyOf": [{"type": "integer"}, {"type": "string"}]}}}}});
+    super::ApiServer::new(vec![gadget_crd(schema)]);
+}
+
+#[test]
+#[should_panic(expected = "serving other than exactly one version is not supported")]
+fn crd_serving_two_versions_is_refused() {
+    let mut crd = gadget_crd(gadget_schema());
+    let mut v2 = crd.spec.versions[0].clone();
+    v2.name = "v2".into();
+    v2.storage = false;
+    crd.spec.versions.push(v2);
+    super::ApiServer::new(vec![crd]);
 }

@@ -1,111 +1,115 @@
-//! Watch details: streaming lists, metadata-only watches, selector transitions, bookmarks.
+//! Watch details: metadata-only watches of Secrets (all, or one by name), bookmarks.
 
 use std::time::Duration;
 
-use futures::{StreamExt, TryStreamExt};
-use kube::Api;
-use kube::ResourceExt;
-use kube::api::{Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use futures::{Stream, StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{ListParams, Patch, PatchParams, WatchEvent, WatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::watcher;
+use kube::{Api, ResourceExt};
 use serde_json::json;
 
-use super::{Widget, server, widget, widgets};
+use super::widgets;
 
-#[tokio::test]
-async fn streaming_list_and_metadata_watchers() {
-    let srv = server();
-    let api = widgets(&srv.client());
-    api.create(&PostParams::default(), &widget("a", "first"))
+async fn apply_secret(api: &Api<Secret>, name: &str, value: &str) -> Secret {
+    let body = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+                      "stringData": {"token": value}});
+    api.patch(name, &PatchParams::apply("test"), &Patch::Apply(&body))
         .await
-        .unwrap();
-    let mut stream = watcher(api.clone(), watcher::Config::default().streaming_lists()).boxed();
-    let mut kinds = vec![];
-    loop {
-        let ev = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        match ev {
-            watcher::Event::Init => kinds.push("Init".to_string()),
-            watcher::Event::InitApply(w) => kinds.push(format!("InitApply:{}", w.name_any())),
-            watcher::Event::InitDone => break,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    assert_eq!(kinds, ["Init", "InitApply:a"]);
-    assert!(
-        srv.requests()
-            .iter()
-            .any(|r| r.path.contains("sendInitialEvents=true"))
-    );
+        .unwrap()
+}
 
-    let meta_api: Api<PartialObjectMeta<Widget>> = Api::namespaced(srv.client(), "default");
-    let mut meta = watcher(meta_api, watcher::Config::default()).boxed();
-    loop {
-        let ev = tokio::time::timeout(Duration::from_secs(5), meta.try_next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        if let watcher::Event::InitApply(m) = &ev {
-            assert_eq!(m.name_any(), "a");
-            assert!(m.metadata.uid.is_some());
-        }
-        if matches!(ev, watcher::Event::InitDone) {
-            break;
-        }
+/// The next watcher event (within 5 s).
+async fn next<K>(
+    events: &mut (impl Stream<Item = watcher::Result<watcher::Event<K>>> + Unpin),
+) -> watcher::Event<K> {
+    let next = tokio::time::timeout(Duration::from_secs(5), events.try_next());
+    next.await.unwrap().unwrap().expect("stream open")
+}
+
+fn applied<K: std::fmt::Debug>(event: watcher::Event<K>) -> K {
+    match event {
+        watcher::Event::Apply(k) | watcher::Event::InitApply(k) => k,
+        other => panic!("expected Apply or InitApply, got {other:?}"),
     }
-    assert!(
-        srv.requests()
-            .iter()
-            .any(|r| r.method == "GET" && r.path.contains("watch=true"))
-    );
 }
 
 #[tokio::test]
-async fn label_selector_watch_sees_objects_enter_and_leave() {
-    let srv = server();
-    let api = widgets(&srv.client());
-    api.create(&PostParams::default(), &widget("w", "labels"))
+async fn metadata_watch_of_all_secrets() {
+    let srv = super::server();
+    let client = srv.client();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}});
+    let apply = PatchParams::apply("test");
+    namespaces
+        .patch("team-a", &apply, &Patch::Apply(&ns))
         .await
         .unwrap();
-    let rv = srv.resource_version().to_string();
-    let wp = WatchParams::default().labels("team=a").timeout(5);
-    let mut stream = api.watch(&wp, &rv).await.unwrap().boxed();
-    let label = |v: serde_json::Value| json!({"metadata": {"labels": {"team": v}}});
-    api.patch(
-        "w",
-        &PatchParams::default(),
-        &Patch::Merge(label(json!("a"))),
-    )
-    .await
-    .unwrap();
-    api.patch(
-        "w",
-        &PatchParams::default(),
-        &Patch::Merge(label(json!("b"))),
-    )
-    .await
-    .unwrap();
-    let mut seen = vec![];
-    while seen.len() < 2 {
-        match stream.try_next().await.unwrap().expect("open") {
-            WatchEvent::Added(w) => seen.push(format!("ADDED:{}", w.labels()["team"])),
-            WatchEvent::Modified(w) => seen.push(format!("MODIFIED:{}", w.labels()["team"])),
-            WatchEvent::Deleted(w) => seen.push(format!("DELETED:{}", w.labels()["team"])),
-            _ => {}
-        }
+    let in_default: Api<Secret> = Api::namespaced(client.clone(), "default");
+    let in_team: Api<Secret> = Api::namespaced(client.clone(), "team-a");
+    apply_secret(&in_default, "a", "one").await;
+    apply_secret(&in_team, "b", "one").await;
+
+    let all: Api<PartialObjectMeta<Secret>> = Api::all(client.clone());
+    let mut events = watcher(all, watcher::Config::default()).boxed();
+    assert!(matches!(next(&mut events).await, watcher::Event::Init));
+    let listed = [next(&mut events).await, next(&mut events).await].map(applied);
+    let names = listed.map(|m| (m.namespace().unwrap(), m.name_any()));
+    assert_eq!(
+        names,
+        [
+            ("default".into(), "a".into()),
+            ("team-a".into(), "b".into())
+        ]
+    );
+    assert!(matches!(next(&mut events).await, watcher::Event::InitDone));
+    let rotated = apply_secret(&in_team, "b", "two").await;
+    let seen = applied(next(&mut events).await);
+    assert_eq!(seen.name_any(), "b");
+    assert_eq!(seen.resource_version(), rotated.resource_version());
+
+    // Metadata only: the Secret's data never leaves the server on these requests.
+    let req = http::Request::get("/api/v1/secrets")
+        .header(
+            "accept",
+            "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+        )
+        .body(vec![])
+        .unwrap();
+    let list: serde_json::Value = client.request(req).await.unwrap();
+    assert_eq!(list["kind"], "PartialObjectMetadataList");
+    for item in list["items"].as_array().unwrap() {
+        assert_eq!(item["kind"], "PartialObjectMetadata");
+        assert!(item.get("data").is_none(), "{item}");
     }
-    assert_eq!(seen, ["ADDED:a", "DELETED:b"]);
+}
+
+#[tokio::test]
+async fn metadata_watch_of_one_secret_by_name() {
+    let srv = super::server();
+    let api: Api<Secret> = Api::namespaced(srv.client(), "default");
+    apply_secret(&api, "creds", "one").await;
+    apply_secret(&api, "other", "one").await;
+    let config = watcher::Config::default().fields("metadata.name=creds");
+    let metadata: Api<PartialObjectMeta<Secret>> = Api::namespaced(srv.client(), "default");
+    let mut events = watcher(metadata, config).boxed();
+    assert!(matches!(next(&mut events).await, watcher::Event::Init));
+    assert_eq!(applied(next(&mut events).await).name_any(), "creds");
+    assert!(matches!(next(&mut events).await, watcher::Event::InitDone));
+    apply_secret(&api, "other", "two").await;
+    let rotated = apply_secret(&api, "creds", "two").await;
+    let seen = applied(next(&mut events).await);
+    assert_eq!(seen.name_any(), "creds", "other Secrets are not seen");
+    assert_eq!(seen.resource_version(), rotated.resource_version());
 }
 
 #[tokio::test]
 async fn watch_ends_with_bookmark_at_timeout() {
-    let srv = server();
+    let srv = super::server();
     let api = widgets(&srv.client());
-    let rv = srv.resource_version().to_string();
+    let listed = api.list(&ListParams::default()).await.unwrap();
+    let rv = listed.metadata.resource_version.unwrap();
     let wp = WatchParams::default().timeout(1);
     let events: Vec<_> = api
         .watch(&wp, &rv)

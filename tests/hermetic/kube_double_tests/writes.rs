@@ -303,7 +303,7 @@ async fn json_patch_test_failure_and_strategic_merge_on_crd() {
 }
 
 #[tokio::test]
-async fn lease_replace_with_stale_resource_version_conflicts() {
+async fn lease_replace_conflicts_when_stale_and_creates_when_missing() {
     let srv = server();
     let leases: Api<Lease> = Api::namespaced(srv.client(), "default");
     let mut lease = Lease::default();
@@ -338,6 +338,20 @@ async fn lease_replace_with_stale_resource_version_conflicts() {
         .unwrap();
     assert_eq!(holder["spec"]["holderIdentity"], "b");
 
+    // PUT creates a missing Lease (kube-apiserver allows create-on-update for leases).
+    let mut other = lease.clone();
+    other.metadata.name = Some("other".into());
+    let put = leases
+        .replace("other", &PostParams::default(), &other)
+        .await
+        .unwrap();
+    assert!(put.metadata.uid.is_some());
+    let puts: Vec<_> = srv
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT")
+        .collect();
+    assert_eq!(puts.last().and_then(|r| r.status), Some(201), "{puts:?}");
     let mut bad = Lease::default();
     bad.metadata.name = Some("bad".into());
     bad.spec = Some(LeaseSpec {
