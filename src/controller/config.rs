@@ -8,6 +8,7 @@ use futures::channel::mpsc::UnboundedReceiver;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::ListParams;
 use kube::core::DeserializeGuard;
+use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, Event as Finalizer};
@@ -42,7 +43,12 @@ pub async fn run<C: ConfigKind>(
     stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let reader = feed.reader.clone();
-    let out = Controller::for_shared_stream(feed.changes, feed.reader)
+    // Its own status writes do not re-run a config (they would re-check its credentials).
+    let changes = feed
+        .changes
+        .map(|config| Ok::<_, kube::runtime::watcher::Error>((*config).clone()))
+        .predicate_filter(super::meta_hash::<DeserializeGuard<C>>, Default::default());
+    let out = Controller::for_stream(changes, feed.reader)
         .watches_stream(secrets.map(Ok), move |secret| {
             relations::configs_using(&reader, &secret)
         })

@@ -83,7 +83,7 @@ async fn fan_out(
             },
             _phantom: Default::default(),
         };
-        tracing::info!(namespace = ?name_only.metadata.namespace, secret = ?name_only.metadata.name, "secret changed; re-running its users");
+        tracing::debug!(namespace = ?name_only.metadata.namespace, secret = ?name_only.metadata.name, "secret changed");
         subscribers.retain(|s| s.unbounded_send(name_only.clone()).is_ok());
         if subscribers.is_empty() {
             return;
