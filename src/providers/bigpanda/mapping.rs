@@ -1,11 +1,11 @@
-//! Spec ⇄ wire mapping for BigPanda roles: the PUT/POST body, input checks, and drift after
-//! normalisation (users and actions are sets, permissions are keyed by resource type and id).
+//! Spec ⇄ wire mapping for BigPanda roles: the PUT/POST body, and drift after normalisation
+//! (users and actions are sets, permissions are keyed by resource type and id). Input checks are
+//! in `validate`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{PermissionBody, PermissionDto, RoleBody, RoleDto};
 use crate::crd::{BigPandaAction, BigPandaRole};
-use crate::providers::{Error, Result};
 
 /// The only resource type whose grants may name one resource (an environment id).
 pub const ENVIRONMENTS: &str = "environments";
@@ -75,7 +75,7 @@ fn sorted_unique(items: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn label((resource_type, resource_id): &PermissionKey) -> String {
+pub fn label((resource_type, resource_id): &PermissionKey) -> String {
     match resource_id {
         Some(id) => format!("bigpanda.permissions[{resource_type}/{id}]"),
         None => format!("bigpanda.permissions[{resource_type}]"),
@@ -110,82 +110,6 @@ pub fn summary(observed: &RoleDto) -> String {
     let users = BTreeSet::from_iter(&observed.users).len();
     let permissions = observed_permissions(&observed.permissions).len();
     format!("{users} users, {permissions} permissions")
-}
-
-fn is_user_id(id: &str) -> bool {
-    id.len() == 24
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-fn is_resource_type(t: &str) -> bool {
-    let mut bytes = t.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
-
-/// Checks the role before any call (the CRD schema says the same; this covers objects that
-/// bypassed it and keeps `validate` the single source of the rules).
-pub fn check(name: &str, role: &BigPandaRole) -> Result<()> {
-    let invalid = |m: String| Err(Error::InvalidSpec(format!("bigpanda: {m}")));
-    if name.trim().is_empty() || name.trim() != name {
-        return invalid("name must not be blank or start or end with spaces".into());
-    }
-    if let Some(users) = &role.users {
-        let mut seen = BTreeSet::new();
-        for (i, id) in users.iter().enumerate() {
-            if !is_user_id(id) {
-                return invalid(format!(
-                    "bigpanda.users[{i}]: {id:?} is not a BigPanda user id (24 lower-case hex characters)"
-                ));
-            }
-            if !seen.insert(id) {
-                return invalid(format!("bigpanda.users[{i}]: {id} is listed twice"));
-            }
-        }
-    }
-    if role.permissions.is_empty() {
-        return invalid("bigpanda.permissions: a role needs at least one permission".into());
-    }
-    let mut keys = BTreeSet::new();
-    for (i, p) in role.permissions.iter().enumerate() {
-        let at = format!("bigpanda.permissions[{i}]");
-        if !is_resource_type(&p.resource_type) {
-            return invalid(format!(
-                "{at}.resourceType: {:?} is not a permission name (e.g. roles, users, environments)",
-                p.resource_type
-            ));
-        }
-        let environments = p.resource_type == ENVIRONMENTS;
-        if let Some(id) = &p.resource_id {
-            if !environments {
-                return invalid(format!(
-                    "{at}.resourceId: only environments permissions name a resource; remove it for {}",
-                    p.resource_type
-                ));
-            }
-            if id.trim().is_empty() || id.trim() != id {
-                return invalid(format!("{at}.resourceId: {id:?} is not an environment id"));
-            }
-        }
-        if p.actions.is_empty() {
-            return invalid(format!("{at}.actions: grant at least one action"));
-        }
-        if !environments && p.actions.contains(&BigPandaAction::IncidentActions) {
-            return invalid(format!(
-                "{at}.actions: incident_actions is only valid for environments"
-            ));
-        }
-        if !keys.insert((&p.resource_type, &p.resource_id)) {
-            return invalid(format!(
-                "{at}: {} is listed twice; put all its actions in one entry",
-                label(&(p.resource_type.clone(), p.resource_id.clone()))
-                    .trim_start_matches("bigpanda.permissions")
-            ));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -321,84 +245,5 @@ mod tests {
             ],
         );
         assert!(drift("Ops", &r, &other_members).is_empty());
-    }
-
-    #[test]
-    fn check_accepts_the_seed_role() {
-        check("Test Role", &role()).unwrap();
-    }
-
-    #[test]
-    fn check_rejects_bad_input_with_the_field_path() {
-        let cases: Vec<(BigPandaRole, &str)> = vec![
-            (
-                BigPandaRole {
-                    users: Some(vec!["not-a-user".into()]),
-                    ..role()
-                },
-                "bigpanda.users[0]",
-            ),
-            (
-                BigPandaRole {
-                    users: Some(vec![ALICE.into(), ALICE.into()]),
-                    ..role()
-                },
-                "listed twice",
-            ),
-            (
-                BigPandaRole {
-                    permissions: vec![perm("users", Some(ENV), &[BigPandaAction::Read])],
-                    ..role()
-                },
-                "bigpanda.permissions[0].resourceId",
-            ),
-            (
-                BigPandaRole {
-                    permissions: vec![perm("users", None, &[BigPandaAction::IncidentActions])],
-                    ..role()
-                },
-                "incident_actions",
-            ),
-            (
-                BigPandaRole {
-                    permissions: vec![perm("users", None, &[])],
-                    ..role()
-                },
-                "bigpanda.permissions[0].actions",
-            ),
-            (
-                BigPandaRole {
-                    permissions: vec![
-                        perm("users", None, &[BigPandaAction::Read]),
-                        perm("users", None, &[BigPandaAction::FullAccess]),
-                    ],
-                    ..role()
-                },
-                "bigpanda.permissions[1]: [users] is listed twice",
-            ),
-            (
-                BigPandaRole {
-                    permissions: vec![],
-                    ..role()
-                },
-                "at least one permission",
-            ),
-            (
-                BigPandaRole {
-                    permissions: vec![perm("Users", None, &[BigPandaAction::Read])],
-                    ..role()
-                },
-                "resourceType",
-            ),
-        ];
-        for (r, want) in cases {
-            let err = check("Ops", &r).unwrap_err();
-            assert!(matches!(err, Error::InvalidSpec(_)), "{err:?}");
-            assert!(
-                err.to_string().contains(want),
-                "{err} should mention {want}"
-            );
-        }
-        assert!(check(" Ops", &role()).is_err());
     }
 }

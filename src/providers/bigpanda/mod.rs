@@ -4,9 +4,10 @@
 //! documented, so the scope is listed by name before a create.
 
 mod client;
-pub mod mapping;
+mod mapping;
 pub mod model;
 pub mod sim;
+mod validate;
 
 use crate::crd::{BigPandaRegion, BigPandaRole, ProviderKind, ProviderSettings};
 use crate::providers::http::Http;
@@ -14,14 +15,13 @@ use crate::providers::{
     Account, ApiError, Desired, Error, Identity, Limits, Listed, Provider, Result, Window,
     bad_external_id, is_plain_id,
 };
-pub use client::{PAGE_SIZE, ROLES_PATH, role_path};
 use model::RoleDto;
 
 pub const US_BASE_URL: &str = "https://api.bigpanda.io";
 pub const EU_BASE_URL: &str = "https://eu-api.bigpanda.io";
 
 /// Roles every organisation has out of the box; BigPanda refuses to change or delete them.
-pub const BUILT_IN_ROLES: [&str; 2] = ["Admin", "User"];
+const BUILT_IN_ROLES: [&str; 2] = ["Admin", "User"];
 
 /// Operator flags for BigPanda.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -76,6 +76,30 @@ impl BigPanda {
             .collect())
     }
 
+    /// What a refused write `e` means. The status for a taken name is undocumented (400 or 409),
+    /// so the roles are listed: a role named `name` other than `except` makes it AlreadyExists;
+    /// anything else stays the product's own answer.
+    async fn refused(
+        &self,
+        account: &Account,
+        name: &str,
+        except: Option<&str>,
+        operation: &str,
+        e: Error,
+    ) -> Result<Error> {
+        if !matches!(e.status(), Some(400 | 409)) {
+            return Ok(e);
+        }
+        let named = self.named(account, name).await?;
+        Ok(if named.iter().any(|r| Some(r.id.as_str()) != except) {
+            Error::AlreadyExists(format!(
+                "bigpanda {operation}: another role is named {name:?} ({e})"
+            ))
+        } else {
+            e
+        })
+    }
+
     async fn create_inner(&self, account: &Account, desired: Desired<'_, BigPandaRole>) -> Result<RoleDto> {
         let body = mapping::body(desired.name, desired.spec, &[]);
         match self.client.create(account, &body).await {
@@ -97,18 +121,9 @@ impl BigPanda {
                     })),
                 }
             }
-            // The duplicate-name status is undocumented (400 or 409): look before concluding.
-            Err(e) if matches!(e.status(), Some(400 | 409)) => {
-                if self.named(account, desired.name).await?.is_empty() {
-                    Err(e)
-                } else {
-                    Err(Error::AlreadyExists(format!(
-                        "bigpanda create role: a role named {:?} already exists ({e})",
-                        desired.name
-                    )))
-                }
-            }
-            Err(e) => Err(e),
+            Err(e) => Err(self
+                .refused(account, desired.name, None, "create role", e)
+                .await?),
         }
     }
 
@@ -128,18 +143,9 @@ impl BigPanda {
             Ok(stored) if !stored.id.is_empty() => Ok(stored),
             // An answer without the role: read it back.
             Ok(_) => self.client.get(account, &current.id).await,
-            Err(e) if e.status() == Some(409) => {
-                let named = self.named(account, desired.name).await?;
-                if named.iter().any(|other| other.id != current.id) {
-                    Err(Error::AlreadyExists(format!(
-                        "bigpanda update role: cannot rename to {:?}, another role has that name ({e})",
-                        desired.name
-                    )))
-                } else {
-                    Err(e)
-                }
-            }
-            Err(e) => Err(e),
+            Err(e) => Err(self
+                .refused(account, desired.name, Some(&current.id), "update role", e)
+                .await?),
         }
     }
 
@@ -201,7 +207,7 @@ impl Provider for BigPanda {
     }
 
     fn validate(&self, desired: Desired<'_, BigPandaRole>) -> Result<()> {
-        mapping::check(desired.name, desired.spec)
+        validate::check(desired.name, desired.spec)
     }
 
     fn check_external_id(&self, _: &Account, _: Desired<'_, BigPandaRole>, id: &str) -> Result<()> {

@@ -32,7 +32,24 @@ async fn start<F: Fixture>(poll: Duration) -> Env {
         })
     })
     .await;
+    settle::<F>(&env).await;
     env
+}
+
+/// Waits until the product has seen no request for half a second: the config checks its
+/// credentials again after writing its own Ready status, and that read must not land among the
+/// calls a scenario counts (nor take a fault meant for the resource).
+async fn settle<F: Fixture>(env: &Env) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut seen = F::traffic(env).requests().len();
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = F::traffic(env).requests().len();
+        if now == seen || tokio::time::Instant::now() > deadline {
+            return;
+        }
+        seen = now;
+    }
 }
 
 fn with(mut spec: Value, extra: Value) -> Value {

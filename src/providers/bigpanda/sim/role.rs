@@ -1,13 +1,15 @@
-//! State of one simulated BigPanda region: roles, the body rules the Roles API applies, and the
-//! JSON it answers with.
+//! A simulated BigPanda role: as stored, as read from a create or replace body (the rules the
+//! Roles API applies), and as answered.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::region::ActionsForm;
+
 /// Actions a permission may grant; `incident_actions` only on environments.
-pub const ACTIONS: [&str; 3] = ["read", "full_access", "incident_actions"];
+const ACTIONS: [&str; 3] = ["read", "full_access", "incident_actions"];
 
 /// A role as the simulator stores it (actions always a list).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,39 +43,6 @@ impl SimPermission {
     }
 }
 
-/// How `actions` is written in answers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum ActionsForm {
-    /// A bare string for single-action permissions (as in BigPanda's sample objects), a list
-    /// otherwise. The default, so clients must read both.
-    #[default]
-    Mixed,
-    /// Always a list.
-    Array,
-}
-
-/// Behaviour switches the contract leaves open.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Settings {
-    /// Status of a duplicate-name create or rename (undocumented: 409 by default).
-    pub duplicate_status: u16,
-    pub actions_form: ActionsForm,
-    /// Answer single roles and lists wrapped in `{status, data}` instead of bare.
-    pub wrap_responses: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            duplicate_status: 409,
-            actions_form: ActionsForm::Mixed,
-            wrap_responses: false,
-        }
-    }
-}
-
 pub fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -91,7 +60,7 @@ pub fn new_id(counter: u32) -> String {
     )
 }
 
-pub fn is_hex24(s: &str) -> bool {
+fn is_hex24(s: &str) -> bool {
     s.len() == 24
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -108,7 +77,7 @@ pub struct RoleInput {
 /// Reads a create or replace body the way the Roles API does: `name` and `permissions`
 /// required, `users` optional (left out = none), system and unknown fields ignored,
 /// `actions` a string or a list, `resource_id` null or absent except on environments.
-pub fn parse_role(body: &Value) -> Result<RoleInput, String> {
+fn parse_role(body: &Value) -> Result<RoleInput, String> {
     let obj = body.as_object().ok_or("body must be a JSON object")?;
     let name = match obj.get("name") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
@@ -152,6 +121,13 @@ pub fn parse_role(body: &Value) -> Result<RoleInput, String> {
         users,
         permissions,
     })
+}
+
+/// Reads a create or replace body from its bytes (see [`parse_role`]).
+pub fn read_body(bytes: &[u8]) -> Result<RoleInput, String> {
+    let body: Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("Invalid JSON body: {e}"))?;
+    parse_role(&body)
 }
 
 fn parse_permission(i: usize, p: &Value) -> Result<SimPermission, String> {
