@@ -191,15 +191,7 @@ async fn check<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Resul
             } else {
                 EventType::Warning
             };
-            status::event(
-                &ctx.recorder,
-                &*obj,
-                type_,
-                why,
-                "CheckCredentials",
-                message,
-            )
-            .await;
+            status::event(&ctx.events, &*obj, type_, why, "CheckCredentials", message).await;
         }
     }
     outcome.map(|_| Action::requeue(ctx.poll_interval(&*obj)))
@@ -233,7 +225,7 @@ async fn release<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Res
     if !status::same(&previous.conditions, &next.conditions) {
         status::apply_status(api, &*obj, &next).await?;
         status::event(
-            &ctx.recorder,
+            &ctx.events,
             &*obj,
             EventType::Warning,
             reason::IN_USE,

@@ -9,6 +9,7 @@ mod account;
 mod config;
 mod decide;
 mod error;
+mod events;
 mod execute;
 mod intent;
 mod reconcile;
@@ -22,9 +23,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use events::Events;
 use futures::StreamExt;
 use futures::channel::mpsc::unbounded;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::{Api, Client, Resource, ResourceExt};
 
 use crate::crd::{ClusterProviderConfig, PermissionGroup, ProviderConfig, Role};
@@ -64,25 +65,19 @@ pub struct Context {
     pub client: Client,
     pub providers: Providers,
     pub metrics: Metrics,
-    pub recorder: Recorder,
+    pub events: Events,
     pub config: ControllerConfig,
     failures: Mutex<HashMap<String, u32>>,
 }
 
 impl Context {
     pub fn new(client: Client, providers: Providers, config: ControllerConfig) -> Arc<Self> {
-        let recorder = Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "roleplane".into(),
-                instance: Some(config.instance.clone()),
-            },
-        );
+        let events = Events::new(client.clone(), "roleplane", &config.instance);
         Arc::new(Self {
             metrics: providers.http.metrics().clone(),
             client,
             providers,
-            recorder,
+            events,
             config,
             failures: Mutex::default(),
         })
@@ -157,16 +152,15 @@ async fn report_unreadable<K: Resource<DynamicType = ()>>(
         uid: invalid.metadata.uid.clone(),
         ..Default::default()
     };
-    let event = kube::runtime::events::Event {
-        type_: kube::runtime::events::EventType::Warning,
-        reason: "InvalidObject".into(),
-        note: Some(message.clone()),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &reference).await {
-        tracing::warn!(error = %e, "could not publish event");
-    }
+    ctx.events
+        .publish(
+            reference,
+            kube::runtime::events::EventType::Warning,
+            "InvalidObject",
+            "Reconcile",
+            &message,
+        )
+        .await;
     Error::InvalidSpec(message)
 }
 

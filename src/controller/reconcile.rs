@@ -169,7 +169,7 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result
                 "managementPolicy: ObserveOnly"
             };
             status::event(
-                &ctx.recorder,
+                &ctx.events,
                 &*obj,
                 EventType::Normal,
                 "Orphaned",
@@ -200,7 +200,7 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result
         Ok((provider, ids)) => {
             for id in ids {
                 status::event(
-                    &ctx.recorder,
+                    &ctx.events,
                     &*obj,
                     EventType::Normal,
                     "Deleted",

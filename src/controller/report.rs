@@ -80,7 +80,7 @@ pub(super) async fn write_success<K: Managed>(
     });
     // Events and metrics first: whoever sees the new status can also see why it changed.
     for (type_, event_reason, note) in outcome.events {
-        status::event(&ctx.recorder, obj, type_, event_reason, "Reconcile", note).await;
+        status::event(&ctx.events, obj, type_, event_reason, "Reconcile", note).await;
     }
     if ready_changed {
         let type_ = if ready_status == ConditionStatus::True {
@@ -94,7 +94,7 @@ pub(super) async fn write_success<K: Managed>(
             "DriftDetected"
         };
         status::event(
-            &ctx.recorder,
+            &ctx.events,
             obj,
             type_,
             event_reason,
@@ -159,7 +159,7 @@ pub(super) async fn write_failure<K: Managed>(
         ..previous
     };
     status::event(
-        &ctx.recorder,
+        &ctx.events,
         obj,
         EventType::Warning,
         error.reason(),

@@ -4,11 +4,12 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::events::Events;
 use crate::crd::{Condition, ConditionStatus};
 
 pub const FIELD_MANAGER: &str = "roleplane";
@@ -85,23 +86,16 @@ where
 
 /// Publishes an Event on `obj`; failures are logged, never fatal.
 pub async fn event<K: Resource<DynamicType = ()>>(
-    recorder: &Recorder,
+    events: &Events,
     obj: &K,
     type_: EventType,
     reason: &str,
     action: &str,
     note: String,
 ) {
-    let ev = Event {
-        type_,
-        reason: reason.to_string(),
-        note: Some(truncate(&note)),
-        action: action.to_string(),
-        secondary: None,
-    };
-    if let Err(e) = recorder.publish(&ev, &obj.object_ref(&())).await {
-        tracing::warn!(error = %e, reason, "could not publish event");
-    }
+    events
+        .on(obj, type_, reason, action, &truncate(&note))
+        .await;
 }
 
 #[cfg(test)]

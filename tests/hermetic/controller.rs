@@ -419,3 +419,43 @@ async fn metrics_count_product_calls_and_ready_resources() {
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_drift_correction_names_its_own_fields() {
+    let env = Env::start().await;
+    env.statsig_account(NS).await;
+    env.role(NS, "editors", spec("Editors")).await;
+    env.wait_role(NS, "editors", "Ready", is_ready).await;
+    let drifted = |flag: &str, value: bool| {
+        let mut role = env.sim.statsig.role(STATSIG_KEY, "Editors").expect("role");
+        role.insert(flag.to_string(), value);
+        env.sim.statsig.put_role(STATSIG_KEY, "Editors", role);
+    };
+    let corrections = || async {
+        env.events(NS, "editors")
+            .await
+            .into_iter()
+            .filter(|(_, r, _)| r == "DriftCorrected")
+            .map(|(_, _, note)| note)
+            .collect::<Vec<_>>()
+    };
+    drifted("create_configs", false);
+    env.wait_event(NS, "editors", "DriftCorrected").await;
+    drifted("launch_to_production", true);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let notes = corrections().await;
+        if notes.iter().any(|n| n.contains("launchToProduction")) {
+            assert!(
+                notes.iter().any(|n| n.contains("createConfigs")),
+                "{notes:?}"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the second correction is not told: {notes:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

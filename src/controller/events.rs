@@ -1,0 +1,157 @@
+//! Events (`events.k8s.io/v1`) on our objects. A repeat of the same Event (same object, type,
+//! reason, action and note) within a few minutes becomes a series on the first one, as kube's
+//! `Recorder` does; unlike it, a different note is a different Event (the `Recorder` groups by
+//! reason alone and keeps showing the first note, so a second `DriftCorrected` would name the
+//! first drift's fields).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::api::events::v1::{Event, EventSeries};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::events::EventType;
+use kube::{Client, Resource};
+
+/// How long a published Event can still be extended into a series.
+const SERIES_WINDOW: Duration = Duration::from_secs(360);
+
+struct Sent {
+    name: String,
+    namespace: String,
+    count: i32,
+    last: Timestamp,
+}
+
+/// Publishes Events as one controller instance.
+pub struct Events {
+    client: Client,
+    controller: String,
+    instance: String,
+    hasher: RandomState,
+    sent: Mutex<HashMap<u64, Sent>>,
+}
+
+impl Events {
+    pub fn new(client: Client, controller: &str, instance: &str) -> Self {
+        Self {
+            client,
+            controller: controller.to_string(),
+            instance: instance.to_string(),
+            hasher: RandomState::new(),
+            sent: Mutex::default(),
+        }
+    }
+
+    /// Publishes an Event about `regarding`; failures are logged, never fatal.
+    pub async fn publish(
+        &self,
+        regarding: ObjectReference,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: &str,
+    ) {
+        if let Err(e) = self.send(regarding, type_, reason, action, note).await {
+            tracing::warn!(error = %e, reason, "could not publish event");
+        }
+    }
+
+    /// Publishes an Event about `obj`.
+    pub async fn on<K: Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: &str,
+    ) {
+        self.publish(obj.object_ref(&()), type_, reason, action, note)
+            .await;
+    }
+
+    async fn send(
+        &self,
+        regarding: ObjectReference,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: &str,
+    ) -> kube::Result<()> {
+        let type_ = match type_ {
+            EventType::Normal => "Normal",
+            EventType::Warning => "Warning",
+        };
+        let key = self.hasher.hash_one((
+            &regarding.uid,
+            &regarding.namespace,
+            &regarding.name,
+            type_,
+            reason,
+            action,
+            note,
+        ));
+        let now = Timestamp::now();
+        let window = SignedDuration::try_from(SERIES_WINDOW).expect("a short window");
+        let repeat = {
+            let mut sent = self.sent.lock().expect("event cache poisoned");
+            sent.retain(|_, s| s.last + window > now);
+            sent.get_mut(&key).map(|s| {
+                s.count += 1;
+                s.last = now;
+                (s.name.clone(), s.namespace.clone(), s.count)
+            })
+        };
+        if let Some((name, namespace, count)) = repeat {
+            let series = serde_json::json!({"series": EventSeries {
+                count,
+                last_observed_time: MicroTime(now),
+            }});
+            let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(&series))
+                .await?;
+            return Ok(());
+        }
+        let namespace = regarding
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".to_string());
+        let name = format!(
+            "{}.{:x}",
+            regarding.name.as_deref().unwrap_or(&self.controller),
+            now.as_nanosecond()
+        );
+        let event = Event {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some(namespace.clone()),
+                ..Default::default()
+            },
+            event_time: Some(MicroTime(now)),
+            type_: Some(type_.to_string()),
+            reason: Some(reason.to_string()),
+            action: Some(action.to_string()),
+            note: Some(note.to_string()),
+            regarding: Some(regarding),
+            reporting_controller: Some(self.controller.clone()),
+            reporting_instance: Some(self.instance.clone()),
+            ..Default::default()
+        };
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
+        api.create(&PostParams::default(), &event).await?;
+        self.sent.lock().expect("event cache poisoned").insert(
+            key,
+            Sent {
+                name,
+                namespace,
+                count: 1,
+                last: now,
+            },
+        );
+        Ok(())
+    }
+}
