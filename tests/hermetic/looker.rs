@@ -8,7 +8,7 @@ use std::time::Duration;
 use roleplane::crd::{ConditionStatus, LookerRole, ProviderConfig, ProviderKind, Role};
 use roleplane::providers::looker::Looker;
 use roleplane::providers::looker::sim::{SetKind, SimRole, SimSet};
-use roleplane::providers::{Account, Credentials, Desired, Provider, Simulator};
+use roleplane::providers::{Account, Credentials, Desired, ErrorClass, Provider, Simulator};
 use serde_json::{Value, json};
 
 use crate::harness::*;
@@ -122,6 +122,12 @@ async fn referenced_sets_are_used_never_changed_and_only_owned_leftovers_are_del
         (r.permission_set_id, r.model_set_id),
         (viewer.clone(), all.clone())
     );
+    let status = env.get::<Role>(NS, "viewers").await.and_then(|r| r.status);
+    let observed = status.and_then(|s| s.observed);
+    assert_eq!(
+        observed.as_deref(),
+        Some("permission set Viewer (2), model set All")
+    );
     // References are resolved, never written; no catalogue read without an inline set.
     assert_eq!(
         calls(&env),
@@ -132,8 +138,17 @@ async fn referenced_sets_are_used_never_changed_and_only_owned_leftovers_are_del
             "POST /roles".into(),
         ]
     );
+    // Unchanged references cost nothing on an update: no lookup, no search for owned sets.
+    clear(&env);
+    env.patch_spec::<Role>(NS, "viewers", json!({"name": "Readers"}))
+        .await;
+    ready_at(&env, "viewers", 2).await;
+    assert_eq!(
+        calls(&env),
+        [format!("GET /roles/{id}"), format!("PATCH /roles/{id}")]
+    );
     // What a crash during a switch to the reference would leave: a set with the owned name.
-    let stray = looker.insert_set(SetKind::Permission, "roleplane:Viewers", &["access_data"]);
+    let stray = looker.insert_set(SetKind::Permission, "roleplane:Readers", &["access_data"]);
     clear(&env);
     env.delete::<Role>(NS, "viewers").await;
     env.wait_gone::<Role>(NS, "viewers").await;
@@ -302,20 +317,45 @@ async fn drift_in_an_owned_set_is_corrected_on_the_set_and_a_repointed_role_gets
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_permissions_and_missing_parents_are_invalid_spec_before_any_write() {
     let env = start().await;
+    let bad = ["access_data", "see_lokml", "explore"];
+    let invalid = |generation| {
+        move |s: &roleplane::crd::ManagedStatus| {
+            s.observed_generation == Some(generation) && failed_with("InvalidSpec")(s)
+        }
+    };
+    let explains = |r: &Role| {
+        let message = synced_message(r);
+        for part in [
+            "unknown permission \"see_lokml\" (closest: see_lookml",
+            "permission \"explore\" needs its parent \"see_looks\"",
+        ] {
+            assert!(message.contains(part), "{message}");
+        }
+    };
     clear(&env);
-    let looker = inline(&["access_data", "see_lokml", "explore"]);
-    env.role(NS, "analysts", spec("Analyst", looker)).await;
-    let r = env
-        .wait_role(NS, "analysts", "InvalidSpec", failed_with("InvalidSpec"))
+    env.role(NS, "analysts", spec("Analyst", inline(&bad)))
         .await;
-    let message = synced_message(&r);
-    for part in [
-        "unknown permission \"see_lokml\" (closest: see_lookml",
-        "permission \"explore\" needs its parent \"see_looks\"",
-    ] {
-        assert!(message.contains(part), "{message}");
-    }
+    explains(
+        &env.wait_role(NS, "analysts", "InvalidSpec", invalid(1))
+            .await,
+    );
     assert_eq!(calls(&env), ["GET /roles/search", "GET /permissions"]);
+    // The same check guards a change to an existing role.
+    let permissions = |p: &[&str]| json!({"looker": {"permissionSet": {"permissions": p}}});
+    env.patch_spec::<Role>(NS, "analysts", permissions(ANALYST))
+        .await;
+    let id = ready_at(&env, "analysts", 2).await;
+    clear(&env);
+    env.patch_spec::<Role>(NS, "analysts", permissions(&bad))
+        .await;
+    explains(
+        &env.wait_role(NS, "analysts", "InvalidSpec", invalid(3))
+            .await,
+    );
+    assert_eq!(
+        calls(&env),
+        [format!("GET /roles/{id}"), "GET /permissions".into()]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -539,6 +579,36 @@ async fn tokens_are_shared_refreshed_before_expiry_and_follow_a_rotated_secret()
     assert_eq!(sim.looker.logins(), 3);
     let log = sim.looker.traffic.requests();
     assert!(log.iter().all(|r| r.status != 401), "{log:#?}");
+}
+
+#[tokio::test]
+async fn a_missing_set_id_is_dependency_not_ready_and_a_missing_role_is_none() {
+    let (sim, _, looker, account) = direct().await;
+    let block: LookerRole = serde_json::from_value(json!({
+        "permissionSet": {"permissions": ["access_data"]}, "modelSetRef": {"id": "9999"},
+    }))
+    .expect("block");
+    let desired = Desired {
+        name: "Analyst",
+        spec: &block,
+    };
+    let err = looker
+        .create(&account, desired)
+        .await
+        .expect_err("no set 9999");
+    assert_eq!(err.class(), ErrorClass::DependencyNotReady, "{err}");
+    assert!(err.to_string().contains("\"9999\""), "{err}");
+    let log = sim.looker.traffic.requests();
+    assert!(
+        log.iter()
+            .all(|r| r.method == "GET" || r.path.ends_with("/login")),
+        "{log:#?}"
+    );
+    let gone = looker
+        .observe(&account, desired, "4242")
+        .await
+        .expect("read");
+    assert!(gone.is_none());
 }
 
 #[tokio::test]
