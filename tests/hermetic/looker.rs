@@ -72,6 +72,14 @@ fn owned(env: &Env, kind: SetKind, role: &str) -> Vec<SimSet> {
     sets.into_iter().filter(|s| s.name == name).collect()
 }
 
+/// The ids of the built-in "Admin" permission set and "All" model set.
+fn builtins(sim: &Simulator) -> (String, String) {
+    let looker = &sim.looker;
+    let admin = looker.set_by_name(SetKind::Permission, "Admin");
+    let all = looker.set_by_name(SetKind::Model, "All");
+    (admin.expect("Admin").id, all.expect("All").id)
+}
+
 /// Every call Looker saw since the last clear, as `METHOD path` (logins aside).
 fn calls(env: &Env) -> Vec<String> {
     let log = env.sim.looker.traffic.requests();
@@ -112,7 +120,7 @@ async fn referenced_sets_are_used_never_changed_and_only_owned_leftovers_are_del
     let env = start().await;
     let looker = &env.sim.looker;
     let viewer = looker.insert_set(SetKind::Permission, "Viewer", &["access_data", "see_looks"]);
-    let all = looker.set_by_name(SetKind::Model, "All").expect("All").id;
+    let (_, all) = builtins(&env.sim);
     clear(&env);
     let refs = json!({"permissionSetRef": {"name": "Viewer"}, "modelSetRef": {"id": all}});
     env.role(NS, "viewers", spec("Viewers", refs)).await;
@@ -303,7 +311,7 @@ async fn drift_in_an_owned_set_is_corrected_on_the_set_and_a_repointed_role_gets
         "the set alone is corrected, without a catalogue read"
     );
 
-    let all = looker.set_by_name(SetKind::Model, "All").expect("All").id;
+    let (_, all) = builtins(&env.sim);
     assert!(looker.edit_role(&id, None, None, Some(&all)));
     env.poke::<Role>(NS, "analysts", "2").await;
     // The owned set is reused (Events of one reason are counted as a series, so the state tells).
@@ -365,11 +373,8 @@ async fn a_name_taken_in_another_case_is_already_exists_with_no_owned_sets_left(
         let env = start().await;
         let looker = &env.sim.looker;
         looker.set_case_insensitive_names(ignore_case);
-        let admin_ps = looker
-            .set_by_name(SetKind::Permission, "Admin")
-            .expect("Admin");
-        let all = looker.set_by_name(SetKind::Model, "All").expect("All");
-        looker.insert_role("analyst", &admin_ps.id, &all.id);
+        let (admin_ps, all) = builtins(&env.sim);
+        looker.insert_role("analyst", &admin_ps, &all);
         env.role(NS, "analysts", spec("Analyst", inline(ANALYST)))
             .await;
         if !ignore_case {
@@ -463,10 +468,7 @@ async fn the_built_in_admin_role_is_neither_changed_nor_deleted_and_says_why() {
         message.contains("HTTP 405") && message.contains(built_in),
         "{message}"
     );
-    assert_eq!(
-        looker.role(&admin).map(|r| r.model_set_id),
-        looker.set_by_name(SetKind::Model, "All").map(|s| s.id)
-    );
+    assert_eq!(role(&env, &admin).model_set_id, builtins(&env.sim).1);
     assert!(
         env.get::<Role>(NS, "admin").await.is_some(),
         "the finalizer stays"
@@ -477,11 +479,7 @@ async fn the_built_in_admin_role_is_neither_changed_nor_deleted_and_says_why() {
 async fn a_rename_onto_a_taken_name_reports_lookers_field_errors() {
     let env = start().await;
     let looker = &env.sim.looker;
-    let admin_ps = looker
-        .set_by_name(SetKind::Permission, "Admin")
-        .expect("Admin")
-        .id;
-    let all = looker.set_by_name(SetKind::Model, "All").expect("All").id;
+    let (admin_ps, all) = builtins(&env.sim);
     looker.insert_role("Finance", &admin_ps, &all);
     let refs = json!({"permissionSetRef": {"id": admin_ps}, "modelSetRef": {"id": all}});
     env.role(NS, "analysts", spec("Analyst", refs)).await;
@@ -614,16 +612,7 @@ async fn a_missing_set_id_is_dependency_not_ready_and_a_missing_role_is_none() {
 #[tokio::test]
 async fn name_lookups_page_through_and_keep_exact_matches_only() {
     let (sim, _, looker, account) = direct().await;
-    let admin_ps = sim
-        .looker
-        .set_by_name(SetKind::Permission, "Admin")
-        .expect("Admin")
-        .id;
-    let all = sim
-        .looker
-        .set_by_name(SetKind::Model, "All")
-        .expect("All")
-        .id;
+    let (admin_ps, all) = builtins(&sim);
     for i in 0..150 {
         sim.looker
             .insert_role(&format!("role-{i:03}"), &admin_ps, &all);
@@ -650,113 +639,54 @@ async fn name_lookups_page_through_and_keep_exact_matches_only() {
 
 #[tokio::test]
 async fn the_simulator_guards_tokens_built_ins_and_sets_in_use() {
+    use reqwest::Method;
     let (sim, base, _, _) = direct().await;
-    let api = format!("{base}/looker/api/4.0");
     let http = reqwest::Client::new();
-    let status = |r: reqwest::Response| r.status().as_u16();
-    assert_eq!(
-        status(http.get(format!("{api}/roles")).send().await.unwrap()),
-        401
-    );
-    let form = [("client_id", ID), ("client_secret", "nope")];
-    let refused = http
-        .post(format!("{api}/login"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(status(refused), 404, "an unknown key is 404");
-    let form = [("client_id", ID), ("client_secret", SECRET)];
-    let login: Value = http
-        .post(format!("{api}/login"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        (&login["token_type"], &login["expires_in"]),
-        (&json!("Bearer"), &json!(3600))
-    );
-    let auth = format!("token {}", login["access_token"].as_str().expect("token"));
-    let get = |path: &str| {
-        http.get(format!("{api}{path}"))
-            .header("authorization", &auth)
-            .send()
+    let api = |method, path: &str| http.request(method, format!("{base}/looker/api/4.0{path}"));
+    let answer = |request: reqwest::RequestBuilder| async move {
+        let response = request.send().await.expect("an answer");
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.unwrap_or_default())
     };
+    assert_eq!(answer(api(Method::GET, "/roles")).await.0, 401);
+    let key = |secret| [("client_id", ID), ("client_secret", secret)];
+    let refused = api(Method::POST, "/login").form(&key("nope"));
+    assert_eq!(answer(refused).await.0, 404, "an unknown key is 404");
+    let (_, login) = answer(api(Method::POST, "/login").form(&key(SECRET))).await;
+    assert_eq!(login["token_type"], "Bearer");
+    assert_eq!(login["expires_in"], 3600);
+    let auth = format!("token {}", login["access_token"].as_str().expect("token"));
+    let authed = |method, path: &str| api(method, path).header("authorization", &auth);
 
-    let admin_ps = sim
-        .looker
-        .set_by_name(SetKind::Permission, "Admin")
-        .expect("Admin")
-        .id;
-    let all = sim
-        .looker
-        .set_by_name(SetKind::Model, "All")
-        .expect("All")
-        .id;
+    let (admin_ps, all) = builtins(&sim);
     let admin = sim.looker.role_by_name("Admin").expect("Admin").id;
-    let role: Value = get(&format!("/roles/{admin}"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, role) = answer(authed(Method::GET, &format!("/roles/{admin}"))).await;
     assert_eq!(role["permission_set"]["name"], "Admin");
     assert!(
         role.get("permission_set_id").is_none(),
         "write-only ids are not read back"
     );
-    let patch = http
-        .patch(format!("{api}/permission_sets/{admin_ps}"))
-        .header("authorization", &auth);
-    let patch = patch
-        .json(&json!({"permissions": ["access_data"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(status(patch), 405, "built-in sets cannot be changed");
+    let edit = authed(Method::PATCH, &format!("/permission_sets/{admin_ps}"));
+    let edit = edit.json(&json!({"permissions": ["access_data"]}));
+    assert_eq!(answer(edit).await.0, 405, "built-in sets cannot be changed");
     let used = sim.looker.insert_set(SetKind::Model, "Used", &["thelook"]);
     sim.looker.insert_role("User of Used", &admin_ps, &used);
-    let delete = http
-        .delete(format!("{api}/model_sets/{used}"))
-        .header("authorization", &auth);
+    let delete = authed(Method::DELETE, &format!("/model_sets/{used}"));
+    assert_eq!(answer(delete).await.0, 422, "a set in use stays");
+    let role = json!({"name": "x", "permission_set_id": "9999", "model_set_id": all});
+    let (status, missing) = answer(authed(Method::POST, "/roles").json(&role)).await;
     assert_eq!(
-        status(delete.send().await.unwrap()),
-        422,
-        "a set in use stays"
+        (status, &missing["errors"][0]["field"]),
+        (422, &json!("permission_set_id"))
     );
-    let post = http
-        .post(format!("{api}/roles"))
-        .header("authorization", &auth);
-    let post = post.json(&json!({"name": "x", "permission_set_id": "9999", "model_set_id": all}));
-    let missing: Value = post.send().await.unwrap().json().await.unwrap();
-    assert_eq!(missing["errors"][0]["field"], "permission_set_id");
-    let parentless = http
-        .post(format!("{api}/permission_sets"))
-        .header("authorization", &auth);
-    let parentless = parentless.json(&json!({"name": "p", "permissions": ["see_looks"]}));
-    assert_eq!(status(parentless.send().await.unwrap()), 422);
+    let parentless = json!({"name": "p", "permissions": ["see_looks"]});
+    let create = authed(Method::POST, "/permission_sets").json(&parentless);
+    assert_eq!(answer(create).await.0, 422, "a permission needs its parent");
 
     let admin_api = format!("{base}/looker/_admin");
-    let state: Value = http
-        .get(format!("{admin_api}/state"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, state) = answer(http.get(format!("{admin_api}/state"))).await;
     assert_eq!(state["activeTokens"], 1);
-    http.post(format!("{admin_api}/tokens/expire"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        status(get("/roles").await.unwrap()),
-        401,
-        "an expired token is refused"
-    );
+    answer(http.post(format!("{admin_api}/tokens/expire"))).await;
+    let expired = answer(authed(Method::GET, "/roles")).await.0;
+    assert_eq!(expired, 401, "an expired token is refused");
 }
