@@ -14,6 +14,7 @@ mod examples;
 mod harness;
 mod kube_double;
 mod kube_double_tests;
+mod looker;
 mod openapi;
 mod process;
 mod statsig;

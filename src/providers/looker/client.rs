@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::model::{AccessToken, Permission, Role, RoleWrite, Set, SetKind};
@@ -13,13 +14,13 @@ use crate::providers::http::{Http, Response, path_segment};
 use crate::providers::{Account, ApiError, Error, Result};
 
 /// Page size of the `/search` endpoints.
-pub const PAGE_SIZE: usize = 100;
+const PAGE_SIZE: usize = 100;
 /// Token lifetime assumed when `/login` does not say.
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// `path` below the API root of `account`. The endpoint is the instance URL; one that already
 /// ends in `/api/4.0` is accepted as well.
-pub fn api_path(account: &Account, path: &str) -> String {
+fn api_path(account: &Account, path: &str) -> String {
     if account.base_url.trim_end_matches('/').ends_with("/api/4.0") {
         path.to_string()
     } else {
@@ -145,66 +146,51 @@ impl Client {
         .json()
     }
 
-    /// One page of roles (with their embedded sets), by id.
-    pub async fn search_roles(
+    /// Every result of `path` (a `/search` endpoint) matching `name` (any, when None), paged
+    /// through by id.
+    async fn search<T: DeserializeOwned>(
         &self,
         account: &Account,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<Role>> {
-        let query = [
-            ("sorts", "id".to_string()),
-            ("limit", limit.to_string()),
-            ("offset", offset.to_string()),
-        ];
-        self.call(
-            account,
-            "search roles",
-            Method::GET,
-            "/roles/search",
-            &query,
-            None,
-        )
-        .await?
-        .json()
-    }
-
-    /// Every role, paged through `/roles/search`.
-    pub async fn all_roles(&self, account: &Account) -> Result<Vec<Role>> {
-        let mut roles = Vec::new();
+        operation: &'static str,
+        path: &str,
+        name: Option<&str>,
+    ) -> Result<Vec<T>> {
+        let mut found = Vec::new();
         loop {
-            let page = self.search_roles(account, roles.len(), PAGE_SIZE).await?;
+            let mut query = vec![
+                ("sorts", "id".to_string()),
+                ("limit", PAGE_SIZE.to_string()),
+                ("offset", found.len().to_string()),
+            ];
+            query.extend(name.map(|n| ("name", n.to_string())));
+            let page: Vec<T> = self
+                .call(account, operation, Method::GET, path, &query, None)
+                .await?
+                .json()?;
             let done = page.len() < PAGE_SIZE;
-            roles.extend(page);
+            found.extend(page);
             if done {
-                return Ok(roles);
+                return Ok(found);
             }
         }
+    }
+
+    /// Every role (with its embedded sets).
+    pub async fn all_roles(&self, account: &Account) -> Result<Vec<Role>> {
+        self.search(account, "search roles", "/roles/search", None)
+            .await
     }
 
     /// The roles named exactly `name` (Looker's `name` search is case-insensitive with `%` and
     /// `_` as wildcards, so the results are filtered here).
     pub async fn roles_named(&self, account: &Account, name: &str) -> Result<Vec<Role>> {
-        let mut found = Vec::new();
-        let mut offset = 0;
-        loop {
-            let query = [
-                ("name", name.to_string()),
-                ("sorts", "id".to_string()),
-                ("limit", PAGE_SIZE.to_string()),
-                ("offset", offset.to_string()),
-            ];
-            let page: Vec<Role> = self
-                .call(account, "search roles", Method::GET, "/roles/search", &query, None)
-                .await?
-                .json()?;
-            let done = page.len() < PAGE_SIZE;
-            offset += page.len();
-            found.extend(page.into_iter().filter(|r| r.name.as_deref() == Some(name)));
-            if done {
-                return Ok(found);
-            }
-        }
+        let found: Vec<Role> = self
+            .search(account, "search roles", "/roles/search", Some(name))
+            .await?;
+        Ok(found
+            .into_iter()
+            .filter(|r| r.name.as_deref() == Some(name))
+            .collect())
     }
 
     pub async fn get_role(&self, account: &Account, id: &str) -> Result<Role> {
@@ -266,8 +252,8 @@ impl Client {
             .json()
     }
 
-    /// The set named exactly `name`. Looker's `name` search is case-insensitive with `%` and `_`
-    /// as wildcards, so the results are filtered here.
+    /// The set named exactly `name` (set names are unique per kind; the search is filtered as
+    /// for roles).
     pub async fn find_set(
         &self,
         account: &Account,
@@ -279,27 +265,8 @@ impl Client {
             SetKind::Model => "search model sets",
         };
         let path = format!("{}/search", kind.path());
-        let mut offset = 0;
-        loop {
-            let query = [
-                ("name", name.to_string()),
-                ("sorts", "id".to_string()),
-                ("limit", PAGE_SIZE.to_string()),
-                ("offset", offset.to_string()),
-            ];
-            let page: Vec<Set> = self
-                .call(account, op, Method::GET, &path, &query, None)
-                .await?
-                .json()?;
-            let done = page.len() < PAGE_SIZE;
-            offset += page.len();
-            if let Some(found) = page.into_iter().find(|s| s.name() == name) {
-                return Ok(Some(found));
-            }
-            if done {
-                return Ok(None);
-            }
-        }
+        let found: Vec<Set> = self.search(account, op, &path, Some(name)).await?;
+        Ok(found.into_iter().find(|s| s.name() == name))
     }
 
     pub async fn create_set(
@@ -351,7 +318,11 @@ impl Client {
 
     /// A cheap authenticated read: logs in and reads one role.
     pub async fn check_access(&self, account: &Account) -> Result<()> {
-        self.search_roles(account, 0, 1).await.map(drop)
+        let query = [("limit", "1".to_string())];
+        self.call(account, "search roles", Method::GET, "/roles/search", &query, None)
+            .await?
+            .json::<Vec<Value>>()
+            .map(drop)
     }
 }
 

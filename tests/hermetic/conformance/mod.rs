@@ -75,6 +75,7 @@ conformance! {
     products {
         statsig: super::fixtures::statsig::Statsig,
         bigpanda: super::fixtures::bigpanda::BigPanda,
+        looker: super::fixtures::looker::Looker,
     }
     scenarios {
         create_goes_ready_with_the_minimum_calls,

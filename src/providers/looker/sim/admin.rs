@@ -1,7 +1,8 @@
-//! Admin edits of the simulated Looker instance (never faulted or recorded).
+//! Out-of-band edits of the simulated Looker instance: Rust methods for tests and the same
+//! edits over HTTP under `_admin` (never faulted or recorded).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -10,8 +11,156 @@ use axum::routing::{patch, post, put};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api::Shared;
-use super::{LookerSim, SetKind};
+use super::http::Shared;
+use super::state::key;
+use super::{LookerSim, SetKind, SimRole, SimSet};
+
+impl LookerSim {
+    /// Makes every issued token expire now (the next call with one gets 401).
+    pub fn expire_tokens(&self) {
+        let now = Instant::now();
+        for (_, expiry) in self.lock().tokens.values_mut() {
+            *expiry = now;
+        }
+    }
+
+    /// Lifetime of tokens issued from now on.
+    pub fn set_token_ttl(&self, ttl: Duration) {
+        self.lock().token_ttl = ttl;
+    }
+
+    /// Successful logins so far.
+    pub fn logins(&self) -> u32 {
+        self.lock().logins
+    }
+
+    /// Accepts another API key (e.g. after a rotation).
+    pub fn add_client(&self, client_id: &str, client_secret: &str) {
+        self.lock()
+            .clients
+            .insert(client_id.to_string(), client_secret.to_string());
+    }
+
+    /// Stops accepting an API key and revokes its tokens.
+    pub fn revoke_client(&self, client_id: &str) {
+        let mut state = self.lock();
+        state.clients.remove(client_id);
+        state.tokens.retain(|_, (c, _)| c != client_id);
+    }
+
+    /// Whether duplicate names are detected ignoring case (the default).
+    pub fn set_case_insensitive_names(&self, on: bool) {
+        self.lock().case_insensitive_names = on;
+    }
+
+    pub fn roles(&self) -> Vec<SimRole> {
+        self.lock().roles.values().cloned().collect()
+    }
+
+    pub fn role(&self, id: &str) -> Option<SimRole> {
+        self.lock().roles.get(&key(id)?).cloned()
+    }
+
+    pub fn role_by_name(&self, name: &str) -> Option<SimRole> {
+        self.lock().roles.values().find(|r| r.name == name).cloned()
+    }
+
+    pub fn sets(&self, kind: SetKind) -> Vec<SimSet> {
+        self.lock().sets(kind).values().cloned().collect()
+    }
+
+    pub fn set(&self, kind: SetKind, id: &str) -> Option<SimSet> {
+        self.lock().sets(kind).get(&key(id)?).cloned()
+    }
+
+    pub fn set_by_name(&self, kind: SetKind, name: &str) -> Option<SimSet> {
+        self.lock()
+            .sets(kind)
+            .values()
+            .find(|s| s.name == name)
+            .cloned()
+    }
+
+    /// Out-of-band: creates a set (no validation), returning its id.
+    pub fn insert_set(&self, kind: SetKind, name: &str, items: &[&str]) -> String {
+        self.lock()
+            .insert_set(kind, name, items.iter().map(|s| s.to_string()).collect())
+    }
+
+    /// Out-of-band: changes a set's name and/or members (even a built-in one). False if unknown.
+    pub fn edit_set(
+        &self,
+        kind: SetKind,
+        id: &str,
+        name: Option<&str>,
+        items: Option<&[&str]>,
+    ) -> bool {
+        let mut state = self.lock();
+        let Some(set) = key(id).and_then(|k| state.sets_mut(kind).get_mut(&k)) else {
+            return false;
+        };
+        if let Some(name) = name {
+            set.name = name.to_string();
+        }
+        if let Some(items) = items {
+            set.items = items.iter().map(|s| s.to_string()).collect();
+        }
+        true
+    }
+
+    /// Out-of-band: deletes a set even if roles use it (they then embed null).
+    pub fn remove_set(&self, kind: SetKind, id: &str) -> bool {
+        let mut state = self.lock();
+        key(id).is_some_and(|k| state.sets_mut(kind).remove(&k).is_some())
+    }
+
+    /// Out-of-band: creates a role (no validation), returning its id.
+    pub fn insert_role(&self, name: &str, permission_set_id: &str, model_set_id: &str) -> String {
+        let mut state = self.lock();
+        let id = state.next();
+        state.roles.insert(
+            id,
+            SimRole {
+                id: id.to_string(),
+                name: name.to_string(),
+                permission_set_id: permission_set_id.to_string(),
+                model_set_id: model_set_id.to_string(),
+                built_in: false,
+            },
+        );
+        id.to_string()
+    }
+
+    /// Out-of-band: changes a role's name and/or sets. False if unknown.
+    pub fn edit_role(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        permission_set_id: Option<&str>,
+        model_set_id: Option<&str>,
+    ) -> bool {
+        let mut state = self.lock();
+        let Some(role) = key(id).and_then(|k| state.roles.get_mut(&k)) else {
+            return false;
+        };
+        if let Some(v) = name {
+            role.name = v.to_string();
+        }
+        if let Some(v) = permission_set_id {
+            role.permission_set_id = v.to_string();
+        }
+        if let Some(v) = model_set_id {
+            role.model_set_id = v.to_string();
+        }
+        true
+    }
+
+    /// Out-of-band delete of a role.
+    pub fn remove_role(&self, id: &str) -> bool {
+        let mut state = self.lock();
+        key(id).is_some_and(|k| state.roles.remove(&k).is_some())
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -11,11 +11,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::Value;
 
-use super::api::{
+use super::http::{
     Params, Shared, authorize, authorized, bad_request, cannot_modify, error, invalid, like,
     not_found, page, pick, text,
 };
-use super::{LookerSim, SetKind, State as SimState, key, seed, set_json};
+use super::state::{State as SimState, key, set_json};
+use super::{LookerSim, SetKind, seed};
 
 async fn list_sets(
     kind: SetKind,
