@@ -74,6 +74,7 @@ macro_rules! conformance {
 conformance! {
     products {
         statsig: super::fixtures::statsig::Statsig,
+        slashid: super::fixtures::slashid::SlashId,
     }
     scenarios {
         create_goes_ready_with_the_minimum_calls,
