@@ -15,4 +15,5 @@ mod kube_double;
 mod kube_double_tests;
 mod openapi;
 mod process;
+mod slashid;
 mod statsig;
