@@ -146,7 +146,9 @@ pub fn step(facts: &Facts, product: &str, name: &str, found: &Found) -> Step {
         }
         Found::Id(Some(seen)) => Step::Keep {
             id: seen.id.clone(),
-            adopt: (facts.wanted.is_some() && facts.known != facts.wanted)
+            // Compared with the id found, not with `spec.externalId`: a product may accept
+            // another spelling of the id (e.g. a bare name for an `{org}/{name}` key).
+            adopt: (facts.wanted.is_some() && facts.known.as_deref() != Some(seen.id.as_str()))
                 .then_some(Adoption::ExternalId),
             change: change(facts, &seen.drift),
         },

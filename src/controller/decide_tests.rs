@@ -137,6 +137,15 @@ fn the_decision_table() {
             keep("7", None, Change::None),
         ),
         (
+            "adopted before under another spelling of its id",
+            Facts {
+                known: Some("org/7".into()),
+                ..wanted("7")
+            },
+            Found::Id(Some(seen("org/7", &[]))),
+            keep("org/7", None, Change::None),
+        ),
+        (
             "observe-only drift is reported",
             Facts {
                 observe_only: true,

@@ -17,4 +17,5 @@ mod kube_double_tests;
 mod looker;
 mod openapi;
 mod process;
+mod slashid;
 mod statsig;

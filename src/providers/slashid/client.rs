@@ -198,6 +198,37 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crd::{ProductSettings, ProviderKind, ProviderSettings, SlashIdSettings};
+    use crate::providers::{Credentials, ErrorClass, Limits};
+
+    fn account(settings: Option<SlashIdSettings>) -> Account {
+        Account {
+            provider: ProviderKind::SlashId,
+            base_url: "http://127.0.0.1:1/slashid".into(),
+            settings: ProviderSettings {
+                products: ProductSettings {
+                    slashid: settings,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            credentials: Credentials::default(),
+            key: "k".into(),
+            limits: Limits {
+                windows: &[],
+                published: false,
+            },
+        }
+    }
+
+    fn settings() -> SlashIdSettings {
+        SlashIdSettings {
+            org_id: "sim-org".into(),
+            consistency: None,
+            consistency_timeout_seconds: None,
+        }
+    }
+
 
     #[test]
     fn prefixed_role_names_are_one_encoded_segment() {
@@ -206,5 +237,27 @@ mod tests {
             "/rbac/roles/sim-org%2Fbilling-viewer"
         );
         assert_eq!(role_path("o/a:b.c_d"), "/rbac/roles/o%2Fa%3Ab.c_d");
+    }
+
+    #[test]
+    fn org_settings_default_to_all_regions_and_30_seconds() {
+        let a = account(Some(settings()));
+        let org = Org::of(&a).unwrap();
+        assert_eq!(
+            (org.id, org.consistency, org.timeout_seconds),
+            ("sim-org", "all_regions", 30)
+        );
+        let a = account(Some(SlashIdSettings {
+            consistency: Some(SlashIdConsistency::LocalRegion),
+            consistency_timeout_seconds: Some(5),
+            ..settings()
+        }));
+        let org = Org::of(&a).unwrap();
+        assert_eq!((org.consistency, org.timeout_seconds), ("local_region", 5));
+        let missing = account(None);
+        assert_eq!(
+            Org::of(&missing).unwrap_err().class(),
+            ErrorClass::InvalidSpec
+        );
     }
 }

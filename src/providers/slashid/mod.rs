@@ -5,6 +5,7 @@
 //! The listing has names only, so every role is read on its own.
 
 mod client;
+mod mapping;
 pub mod model;
 pub mod sim;
 
@@ -13,7 +14,8 @@ use crate::providers::http::Http;
 use crate::providers::{
     Account, Desired, Error, Identity, Limits, Listed, Provider, Result, Window, bad_external_id,
 };
-pub use client::{DEFAULT_CONSISTENCY_TIMEOUT_SECONDS, Org, role_path};
+use client::Org;
+use mapping::{check_names, desired_permissions, drift, full_name, named_by, summary};
 use model::{PatchRoleRequest, PostRoleRequest, Role, Tagged};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.slashid.com";
@@ -36,73 +38,6 @@ impl Flags {
 #[derive(Clone)]
 pub struct SlashId {
     client: client::Client,
-}
-
-/// SlashID's `RoleName` rule, applied to the part after `{orgId}/`: 2-100 characters of
-/// `A-Z a-z 0-9 _ . : -`, starting and ending with a letter or digit.
-pub fn is_role_name(name: &str) -> bool {
-    name_rule(name, 100, |c| {
-        c.is_ascii_alphanumeric() || "_.:-".contains(c)
-    })
-}
-
-/// SlashID's `PermissionName` rule: 2-1024 characters of `A-Z a-z 0-9 _ . : - / \`, starting
-/// and ending with a letter or digit.
-pub fn is_permission_name(name: &str) -> bool {
-    name_rule(name, 1024, |c| {
-        c.is_ascii_alphanumeric() || "_.:-/\\".contains(c)
-    })
-}
-
-fn name_rule(name: &str, max: usize, allowed: impl Fn(char) -> bool) -> bool {
-    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    (2..=max).contains(&name.len())
-        && edge(name.chars().next())
-        && edge(name.chars().next_back())
-        && name.chars().all(allowed)
-}
-
-/// The role's key in SlashID. An external id that already holds a `/` is used as is (it names
-/// its organisation); a bare name gets the account's `{orgId}/` prefix.
-pub fn full_name(org_id: &str, id_or_name: &str) -> String {
-    if id_or_name.contains('/') {
-        id_or_name.to_string()
-    } else {
-        format!("{org_id}/{id_or_name}")
-    }
-}
-
-/// The permission list as sent: sorted and without duplicates (SlashID treats it as a set).
-pub fn desired_permissions(role: &SlashIdRole) -> Vec<String> {
-    let mut permissions = role.permissions.clone();
-    permissions.sort();
-    permissions.dedup();
-    permissions
-}
-
-/// Manifest paths whose SlashID value differs. Permissions compare as sets; the description is
-/// only compared when the manifest sets it (an absent and an empty description are equal).
-pub fn drift(role: &SlashIdRole, observed: &Role) -> Vec<String> {
-    let mut drift = Vec::new();
-    if let Some(want) = &role.description
-        && observed.description.as_deref().unwrap_or_default() != want
-    {
-        drift.push("slashid.description".to_string());
-    }
-    let mut have = observed.permissions.clone();
-    have.sort();
-    have.dedup();
-    if have != desired_permissions(role) {
-        drift.push("slashid.permissions".to_string());
-    }
-    drift
-}
-
-fn summary(observed: &Role) -> String {
-    match observed.permissions.len() {
-        1 => "1 permission".to_string(),
-        n => format!("{n} permissions"),
-    }
 }
 
 /// A 408 from a write: SlashID did not reach the requested consistency in time, but the write
@@ -201,31 +136,18 @@ impl Provider for SlashId {
     }
 
     fn validate(&self, desired: Desired<'_, SlashIdRole>) -> Result<()> {
-        if !is_role_name(desired.name) {
-            return Err(Error::InvalidSpec(format!(
-                "name {:?}: SlashID role names (without the orgId/ prefix Roleplane adds) are 2-100 \
-                 characters of A-Z a-z 0-9 _ . : - and start and end with a letter or digit",
-                desired.name
-            )));
-        }
-        if let Some(bad) = desired.spec.permissions.iter().find(|p| !is_permission_name(p)) {
-            return Err(Error::InvalidSpec(format!(
-                "slashid.permissions: {bad:?} is not a SlashID permission name (2-1024 characters \
-                 of A-Z a-z 0-9 _ . : - / \\, starting and ending with a letter or digit)"
-            )));
-        }
-        Ok(())
+        check_names(desired.name, desired.spec)
     }
 
     /// SlashID keys roles on their name: `externalId` is the name, with or without an
     /// organisation prefix (a role shared from a parent organisation carries the parent's).
-    fn check_external_id(&self, _: &Account, desired: Desired<'_, SlashIdRole>, id: &str) -> Result<()> {
-        let bare = match id.split_once('/') {
-            Some((org, name)) if !org.is_empty() && !name.contains('/') => name,
-            Some(_) => "",
-            None => id,
-        };
-        if bare == desired.name {
+    fn check_external_id(
+        &self,
+        _: &Account,
+        desired: Desired<'_, SlashIdRole>,
+        id: &str,
+    ) -> Result<()> {
+        if named_by(id) == Some(desired.name) {
             return Ok(());
         }
         Err(bad_external_id(
@@ -392,25 +314,13 @@ impl Provider for SlashId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::{ProductSettings, SlashIdConsistency, SlashIdSettings};
+    use crate::crd::{ProductSettings, SlashIdSettings};
     use crate::providers::{ApiError, Credentials, ErrorClass};
 
     fn role() -> SlashIdRole {
         SlashIdRole {
             description: Some("Billing viewers".into()),
-            permissions: vec![
-                "billing.read".into(),
-                "audit.read".into(),
-                "billing.read".into(),
-            ],
-        }
-    }
-
-    fn observed(description: Option<&str>, permissions: &[&str]) -> Role {
-        Role {
-            name: "sim-org/billing".into(),
-            description: description.map(str::to_string),
-            permissions: permissions.iter().map(|p| p.to_string()).collect(),
+            permissions: vec!["billing.read".into()],
         }
     }
 
@@ -431,113 +341,36 @@ mod tests {
         }
     }
 
+    fn settings() -> SlashIdSettings {
+        SlashIdSettings {
+            org_id: "sim-org".into(),
+            consistency: None,
+            consistency_timeout_seconds: None,
+        }
+    }
+
     fn provider() -> SlashId {
         SlashId::new(Http::new(Default::default(), Default::default()))
     }
 
     #[test]
-    fn permissions_are_sent_sorted_without_duplicates() {
-        assert_eq!(
-            desired_permissions(&role()),
-            vec!["audit.read", "billing.read"]
-        );
-        let body = PostRoleRequest {
-            name: "sim-org/billing",
-            description: Some("d"),
-            permissions: &desired_permissions(&role()),
-        };
-        assert_eq!(
-            serde_json::to_value(&body).unwrap(),
-            serde_json::json!({"name": "sim-org/billing", "description": "d",
-                "permissions": ["audit.read", "billing.read"]})
-        );
-        let patch = PatchRoleRequest {
-            description: None,
-            permissions: &[],
-        };
-        assert_eq!(
-            serde_json::to_value(&patch).unwrap(),
-            serde_json::json!({"permissions": []})
-        );
-    }
-
-    #[test]
-    fn drift_compares_permissions_as_sets() {
-        let same = observed(Some("Billing viewers"), &["billing.read", "audit.read"]);
-        assert!(drift(&role(), &same).is_empty());
-        let extra = observed(
-            Some("Billing viewers"),
-            &["billing.read", "audit.read", "x.y"],
-        );
-        assert_eq!(drift(&role(), &extra), vec!["slashid.permissions"]);
-        let both = observed(None, &["billing.read"]);
-        assert_eq!(
-            drift(&role(), &both),
-            vec!["slashid.description", "slashid.permissions"]
-        );
-    }
-
-    #[test]
-    fn unset_description_is_not_managed_and_empty_equals_absent() {
-        let mut r = role();
-        r.description = None;
-        assert!(
-            drift(
-                &r,
-                &observed(Some("anything"), &["audit.read", "billing.read"])
-            )
-            .is_empty()
-        );
-        r.description = Some(String::new());
-        assert!(drift(&r, &observed(None, &["audit.read", "billing.read"])).is_empty());
-    }
-
-    #[test]
-    fn external_ids_carry_the_org_prefix() {
-        assert_eq!(full_name("sim-org", "billing"), "sim-org/billing");
-        assert_eq!(full_name("sim-org", "sim-org/billing"), "sim-org/billing");
-        assert_eq!(full_name("sim-org", "parent/shared"), "parent/shared");
-    }
-
-    #[test]
-    fn name_rules_follow_slashid() {
-        for ok in ["ab", "billing-viewer", "a.b:c_d-9", &"x".repeat(100)] {
-            assert!(is_role_name(ok), "{ok}");
-        }
-        for bad in ["a", "-ab", "ab-", "a/b", "a b", "é1", &"x".repeat(101)] {
-            assert!(!is_role_name(bad), "{bad}");
-        }
-        assert!(is_permission_name(r"billing/invoices\list"));
-        assert!(!is_permission_name("billing/"));
-        assert!(!is_permission_name(&"p".repeat(1025)));
-    }
-
-    #[test]
-    fn validate_rejects_bad_names_and_permissions_without_calling_slashid() {
+    fn external_id_is_the_name_with_or_without_an_org_prefix() {
         let p = provider();
+        let a = account(Some(settings()));
         let r = role();
-        let ok = Desired {
+        let desired = Desired {
             name: "billing",
             spec: &r,
         };
-        p.validate(ok).unwrap();
-        let slash = Desired {
-            name: "org/billing",
-            ..ok
-        };
-        assert_eq!(
-            p.validate(slash).unwrap_err().class(),
-            ErrorClass::InvalidSpec
-        );
-        let mut bad = role();
-        bad.permissions.push("bad perm".into());
-        let err = p
-            .validate(Desired {
-                name: "billing",
-                spec: &bad,
-            })
-            .unwrap_err();
-        assert!(err.to_string().contains("\"bad perm\""), "{err}");
+        for ok in ["billing", "sim-org/billing", "parent-org/billing"] {
+            p.check_external_id(&a, desired, ok).unwrap();
+        }
+        for bad in ["other", "sim-org/other", "/billing", "a/b/billing", "sim-org/"] {
+            let err = p.check_external_id(&a, desired, bad).unwrap_err();
+            assert_eq!(err.class(), ErrorClass::InvalidSpec, "{bad}");
+            assert!(err.to_string().contains("orgId/\"billing\""), "{err}");
+        }
+        assert_eq!(p.name_key(&a, "billing"), "sim-org/billing");
     }
 
     #[test]
@@ -561,33 +394,6 @@ mod tests {
         assert_eq!(
             unknown_on_408(api(400)).class(),
             ErrorClass::ProviderRejected
-        );
-    }
-
-    #[test]
-    fn org_settings_default_to_all_regions_and_30_seconds() {
-        let settings = SlashIdSettings {
-            org_id: "sim-org".into(),
-            consistency: None,
-            consistency_timeout_seconds: None,
-        };
-        let a = account(Some(settings.clone()));
-        let org = Org::of(&a).unwrap();
-        assert_eq!(
-            (org.id, org.consistency, org.timeout_seconds),
-            ("sim-org", "all_regions", 30)
-        );
-        let a = account(Some(SlashIdSettings {
-            consistency: Some(SlashIdConsistency::LocalRegion),
-            consistency_timeout_seconds: Some(5),
-            ..settings
-        }));
-        let org = Org::of(&a).unwrap();
-        assert_eq!((org.consistency, org.timeout_seconds), ("local_region", 5));
-        let missing = account(None);
-        assert_eq!(
-            Org::of(&missing).unwrap_err().class(),
-            ErrorClass::InvalidSpec
         );
     }
 }

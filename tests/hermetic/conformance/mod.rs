@@ -76,6 +76,7 @@ conformance! {
         statsig: super::fixtures::statsig::Statsig,
         bigpanda: super::fixtures::bigpanda::BigPanda,
         looker: super::fixtures::looker::Looker,
+        slashid: super::fixtures::slashid::SlashId,
     }
     scenarios {
         create_goes_ready_with_the_minimum_calls,

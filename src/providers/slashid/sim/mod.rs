@@ -14,20 +14,20 @@
 //! stale `If-Match` gets 412).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use std::sync::Arc;
-
-use axum::Router;
-
 use crate::sim::{ProductSim, Simulated, Traffic, product_router};
 
-mod api;
+mod admin;
 mod names;
-pub use api::routes;
+mod permissions;
+mod roles;
+mod wire;
+pub use admin::routes;
 
 /// The SlashID key and organisation the simulator accepts.
 #[derive(Clone, Debug, clap::Args)]
@@ -173,18 +173,6 @@ impl SlashIdSim {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().expect("sim lock")
-    }
-
-    /// Accepts another key for `org_id` (e.g. after a rotation).
-    pub fn add_key(&self, key: &str, org_id: &str) {
-        let mut inner = self.lock();
-        inner.keys.insert(key.to_string(), org_id.to_string());
-        inner.orgs.entry(org_id.to_string()).or_default();
-    }
-
-    /// Stops accepting a key.
-    pub fn revoke_key(&self, key: &str) {
-        self.lock().keys.remove(key);
     }
 
     pub fn switches(&self) -> Switches {
