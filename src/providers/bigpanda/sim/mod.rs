@@ -17,7 +17,8 @@ use std::sync::Arc;
 
 use axum::Router;
 
-pub use region::{ActionsForm, BigPandaSim, Settings, built_in_id};
+pub use region::{BigPandaSim, Settings, built_in_id};
+pub use role::ActionsForm;
 pub use role::{RoleInput, SimPermission, SimRole};
 
 use crate::sim::{Routes, Simulated, Traffic, product_router};

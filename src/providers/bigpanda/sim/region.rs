@@ -6,20 +6,8 @@ use std::sync::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::role::{self, RoleInput, SimPermission, SimRole};
+use super::role::{self, ActionsForm, RoleInput, SimPermission, SimRole};
 use crate::sim::{ProductSim, Traffic};
-
-/// How `actions` is written in answers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum ActionsForm {
-    /// A bare string for single-action permissions (as in BigPanda's sample objects), a list
-    /// otherwise. The default, so clients must read both.
-    #[default]
-    Mixed,
-    /// Always a list.
-    Array,
-}
 
 /// Behaviour switches the contract leaves open.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::region::ActionsForm;
 
 /// Actions a permission may grant; `incident_actions` only on environments.
 const ACTIONS: [&str; 3] = ["read", "full_access", "incident_actions"];
@@ -187,6 +186,18 @@ fn parse_permission(i: usize, p: &Value) -> Result<SimPermission, String> {
         resource_id,
         actions: unique,
     })
+}
+
+/// How `actions` is written in answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ActionsForm {
+    /// A bare string for single-action permissions (as in BigPanda's sample objects), a list
+    /// otherwise. The default, so clients must read both.
+    #[default]
+    Mixed,
+    /// Always a list.
+    Array,
 }
 
 /// A role as the API answers it.
