@@ -7,6 +7,7 @@
 //! - `examples`, `process`: the shipped manifests and the binary;
 //! - `kube_double` (and its tests): the API server double.
 
+mod configcat;
 mod conformance;
 mod controller;
 mod examples;
