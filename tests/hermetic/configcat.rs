@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use roleplane::crd::{ConditionStatus, PermissionGroup, ProviderConfig, ProviderKind};
+use roleplane::crd::{
+    CREATE_PENDING_ANNOTATION, ConditionStatus, PermissionGroup, ProviderConfig, ProviderKind,
+};
 use roleplane::providers::configcat::ConfigCat;
 use roleplane::providers::configcat::sim::Group;
 use roleplane::providers::{Account, Credentials, Provider, Simulator};
@@ -363,7 +365,7 @@ async fn interrupted_create_with_two_same_named_groups_is_ambiguous_and_writes_n
     create(
         &env,
         spec(&p),
-        json!({"roleplane.dev/create-pending": "2026-11-22T10:00:00Z"}),
+        json!({CREATE_PENDING_ANNOTATION: "2026-11-22T10:00:00Z"}),
     )
     .await;
     let g = wait_status(
