@@ -8,6 +8,7 @@
 //! - `kube_double` (and its tests): the API server double.
 
 mod bigpanda;
+mod configcat;
 mod conformance;
 mod controller;
 mod examples;

@@ -7,15 +7,15 @@ use super::model::{Environment, PermissionGroup, PermissionGroupRequest};
 use crate::providers::http::{Http, Request};
 use crate::providers::{Account, Result};
 
-pub fn group_path(id: i64) -> String {
+fn group_path(id: i64) -> String {
     format!("/v1/permissions/{id}")
 }
 
-pub fn product_groups_path(product_id: &str) -> String {
+fn product_groups_path(product_id: &str) -> String {
     format!("/v1/products/{product_id}/permissions")
 }
 
-pub fn product_environments_path(product_id: &str) -> String {
+fn product_environments_path(product_id: &str) -> String {
     format!("/v1/products/{product_id}/environments")
 }
 

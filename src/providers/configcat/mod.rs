@@ -4,8 +4,8 @@
 //! group of a product at once. Names are not unique in ConfigCat.
 
 mod client;
-pub mod desired;
-pub mod model;
+mod desired;
+mod model;
 pub mod sim;
 
 use crate::crd::{PermissionGroupSpec, ProviderKind, ProviderSettings};
@@ -13,7 +13,6 @@ use crate::providers::http::Http;
 use crate::providers::{
     Account, Desired, Error, Identity, Limits, Listed, Provider, Result, Window,
 };
-pub use client::{group_path, product_environments_path, product_groups_path};
 use model::PermissionGroup;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.configcat.com";
@@ -23,7 +22,11 @@ pub const DEFAULT_BASE_URL: &str = "https://api.configcat.com";
 #[group(skip)]
 pub struct Flags {
     /// Default ConfigCat base URL for configs without an endpoint.
-    #[arg(id = "configcat-url", long = "configcat-url", env = "ROLEPLANE_CONFIGCAT_URL")]
+    #[arg(
+        id = "configcat-url",
+        long = "configcat-url",
+        env = "ROLEPLANE_CONFIGCAT_URL"
+    )]
     pub url: Option<String>,
 }
 
@@ -115,7 +118,11 @@ impl Provider for ConfigCat {
         group.permission_group_id.to_string()
     }
 
-    fn drift(&self, desired: Desired<'_, PermissionGroupSpec>, group: &PermissionGroup) -> Vec<String> {
+    fn drift(
+        &self,
+        desired: Desired<'_, PermissionGroupSpec>,
+        group: &PermissionGroup,
+    ) -> Vec<String> {
         desired::drift(desired.name, desired.spec, group)
     }
 
@@ -127,7 +134,11 @@ impl Provider for ConfigCat {
         self.client.me(account).await
     }
 
-    async fn list(&self, account: &Account, product_id: &str) -> Result<Vec<Listed<PermissionGroup>>> {
+    async fn list(
+        &self,
+        account: &Account,
+        product_id: &str,
+    ) -> Result<Vec<Listed<PermissionGroup>>> {
         let groups = self
             .client
             .list(account, product_id)

@@ -35,6 +35,9 @@ pub trait Fixture: Send + Sync + 'static {
     fn change() -> Value;
     /// The manifest field `edit` changes, as drift Events name it.
     const EDITED_FIELD: &'static str;
+    /// Whether the product's answers tell how much of its rate-limit window is left (ConfigCat's
+    /// `X-Rate-Limit-*`): the client then waits for the window's reset and never earns a 429.
+    const ADVERTISES_BUDGET: bool = false;
 
     /// Whether the product object `id` holds what `spec` (`changed`: with `change`) says.
     fn holds(env: &Env, id: &str, changed: bool) -> bool;
@@ -74,9 +77,10 @@ macro_rules! conformance {
 conformance! {
     products {
         statsig: super::fixtures::statsig::Statsig,
-        bigpanda: super::fixtures::bigpanda::BigPanda,
-        looker: super::fixtures::looker::Looker,
+        configcat: super::fixtures::configcat::ConfigCat,
         slashid: super::fixtures::slashid::SlashId,
+        looker: super::fixtures::looker::Looker,
+        bigpanda: super::fixtures::bigpanda::BigPanda,
     }
     scenarios {
         create_goes_ready_with_the_minimum_calls,

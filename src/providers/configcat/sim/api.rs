@@ -11,8 +11,8 @@ use axum::routing::{delete, get, post, put};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::body::apply;
-use super::{ConfigCatSim, Group, ORGANIZATION_ID, Product, Store, flag_names, uuid};
+use super::body::{FLAGS, apply};
+use super::{ConfigCatSim, Group, ORGANIZATION_ID, Product, Store, uuid};
 
 /// A failed call: status and ConfigCat's plain-text message.
 pub(super) type Failure = (StatusCode, String);
@@ -51,7 +51,7 @@ fn base64(input: &[u8]) -> String {
 
 /// Basic auth against the configured credentials; 401 names neither.
 fn authorize(sim: &ConfigCatSim, headers: &HeaderMap) -> Result<(), Failure> {
-    let (user, password) = sim.credentials.lock().expect("sim lock").clone();
+    let (user, password) = &sim.credentials;
     let expected = base64(format!("{user}:{password}").as_bytes());
     let sent = headers
         .get("authorization")
@@ -148,10 +148,7 @@ pub(super) fn create_group(
         permission_group_id: store.last_id + 1,
         product_id: product.product_id.clone(),
         name: String::new(),
-        flags: flag_names()
-            .iter()
-            .map(|f| (f.to_string(), false))
-            .collect(),
+        flags: FLAGS.iter().map(|f| (f.to_string(), false)).collect(),
         access_type: "custom".into(),
         new_environment_access_type: "none".into(),
         environment_accesses: BTreeMap::new(),

@@ -8,7 +8,33 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::api::{Failure, fail};
-use super::{Group, Product, flag_names};
+use super::{Group, Product};
+
+/// The boolean flags of `PermissionGroupModel` / `CreatePermissionGroupRequest`, as ConfigCat's
+/// API description lists them (`providers/configcat.md`).
+pub(super) const FLAGS: &[&str] = &[
+    "canManageMembers",
+    "canCreateOrUpdateConfig",
+    "canDeleteConfig",
+    "canCreateOrUpdateEnvironment",
+    "canDeleteEnvironment",
+    "canCreateOrUpdateSetting",
+    "canTagSetting",
+    "canDeleteSetting",
+    "canCreateOrUpdateTag",
+    "canDeleteTag",
+    "canManageWebhook",
+    "canUseExportImport",
+    "canManageProductPreferences",
+    "canManageIntegrations",
+    "canViewSdkKey",
+    "canRotateSdkKey",
+    "canCreateOrUpdateSegments",
+    "canDeleteSegments",
+    "canViewProductAuditLog",
+    "canViewProductStatistics",
+    "canDisable2FA",
+];
 
 const ACCESS_TYPES: &[&str] = &["readOnly", "full", "custom"];
 const ENVIRONMENT_ACCESS_TYPES: &[&str] = &["full", "readOnly", "none"];
@@ -118,7 +144,7 @@ pub(super) fn apply(
         }
     }
     let mut flags = BTreeMap::new();
-    for flag in flag_names() {
+    for flag in FLAGS {
         match field(body, flag, create)? {
             None => {}
             Some(Value::Bool(b)) => {

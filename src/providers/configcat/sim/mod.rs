@@ -84,7 +84,7 @@ impl Store {
 pub struct ConfigCatSim {
     pub traffic: Traffic,
     /// Accepted Basic credentials (username, password).
-    credentials: Mutex<(String, String)>,
+    credentials: (String, String),
     store: Mutex<Store>,
 }
 
@@ -106,7 +106,7 @@ impl ConfigCatSim {
     pub fn new(username: String, password: String) -> Self {
         let sim = Self {
             traffic: Traffic::new(),
-            credentials: Mutex::new((username, password)),
+            credentials: (username, password),
             store: Mutex::default(),
         };
         sim.add_product_with_id(DEMO_PRODUCT_ID, "Demo");
@@ -117,11 +117,6 @@ impl ConfigCatSim {
 
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().expect("sim lock")
-    }
-
-    /// Accepts only these credentials from now on (a rotation).
-    pub fn set_credentials(&self, username: &str, password: &str) {
-        *self.credentials.lock().expect("sim lock") = (username.into(), password.into());
     }
 
     /// Adds a product with a random id and returns the id.
@@ -159,10 +154,6 @@ impl ConfigCatSim {
             .groups
             .retain(|_, g| !g.product_id.eq_ignore_ascii_case(id));
         before != store.products.len()
-    }
-
-    pub fn products(&self) -> Vec<Product> {
-        self.store().products.clone()
     }
 
     /// Adds an environment with a random id; None when the product does not exist.
@@ -304,37 +295,6 @@ impl ProductSim for ConfigCatSim {
 pub fn router(sim: Arc<ConfigCatSim>) -> Router {
     product_router(api::routes(sim.clone()), sim.clone())
         .layer(middleware::from_fn_with_state(sim, rate_limit_headers))
-}
-
-/// The boolean flags of `PermissionGroupModel` / `CreatePermissionGroupRequest`, as ConfigCat's
-/// API description lists them (`providers/configcat.md`).
-const FLAGS: &[&str] = &[
-    "canManageMembers",
-    "canCreateOrUpdateConfig",
-    "canDeleteConfig",
-    "canCreateOrUpdateEnvironment",
-    "canDeleteEnvironment",
-    "canCreateOrUpdateSetting",
-    "canTagSetting",
-    "canDeleteSetting",
-    "canCreateOrUpdateTag",
-    "canDeleteTag",
-    "canManageWebhook",
-    "canUseExportImport",
-    "canManageProductPreferences",
-    "canManageIntegrations",
-    "canViewSdkKey",
-    "canRotateSdkKey",
-    "canCreateOrUpdateSegments",
-    "canDeleteSegments",
-    "canViewProductAuditLog",
-    "canViewProductStatistics",
-    "canDisable2FA",
-];
-
-/// Every flag name ConfigCat reports.
-fn flag_names() -> &'static [&'static str] {
-    FLAGS
 }
 
 /// ConfigCat Public API credentials the simulator accepts.
