@@ -28,7 +28,11 @@ const BUILT_IN_ROLES: [&str; 2] = ["Admin", "User"];
 #[group(skip)]
 pub struct Flags {
     /// Default BigPanda base URL for configs without an endpoint (overrides the region).
-    #[arg(id = "bigpanda-url", long = "bigpanda-url", env = "ROLEPLANE_BIGPANDA_URL")]
+    #[arg(
+        id = "bigpanda-url",
+        long = "bigpanda-url",
+        env = "ROLEPLANE_BIGPANDA_URL"
+    )]
     pub url: Option<String>,
 }
 
@@ -100,7 +104,11 @@ impl BigPanda {
         })
     }
 
-    async fn create_inner(&self, account: &Account, desired: Desired<'_, BigPandaRole>) -> Result<RoleDto> {
+    async fn create_inner(
+        &self,
+        account: &Account,
+        desired: Desired<'_, BigPandaRole>,
+    ) -> Result<RoleDto> {
         let body = mapping::body(desired.name, desired.spec, &[]);
         match self.client.create(account, &body).await {
             Ok(created) if !created.id.is_empty() => Ok(created),
@@ -271,7 +279,11 @@ impl Provider for BigPanda {
         }
     }
 
-    async fn create(&self, account: &Account, desired: Desired<'_, BigPandaRole>) -> Result<RoleDto> {
+    async fn create(
+        &self,
+        account: &Account,
+        desired: Desired<'_, BigPandaRole>,
+    ) -> Result<RoleDto> {
         self.create_inner(account, desired).await.map_err(hint)
     }
 
@@ -286,7 +298,12 @@ impl Provider for BigPanda {
             .map_err(hint)
     }
 
-    async fn delete(&self, account: &Account, _: Desired<'_, BigPandaRole>, id: &str) -> Result<()> {
+    async fn delete(
+        &self,
+        account: &Account,
+        _: Desired<'_, BigPandaRole>,
+        id: &str,
+    ) -> Result<()> {
         self.delete_inner(account, id).await.map_err(hint)
     }
 }

@@ -319,10 +319,17 @@ impl Client {
     /// A cheap authenticated read: logs in and reads one role.
     pub async fn check_access(&self, account: &Account) -> Result<()> {
         let query = [("limit", "1".to_string())];
-        self.call(account, "search roles", Method::GET, "/roles/search", &query, None)
-            .await?
-            .json::<Vec<Value>>()
-            .map(drop)
+        self.call(
+            account,
+            "search roles",
+            Method::GET,
+            "/roles/search",
+            &query,
+            None,
+        )
+        .await?
+        .json::<Vec<Value>>()
+        .map(drop)
     }
 }
 

@@ -17,8 +17,8 @@ mod token;
 use crate::crd::{LookerRole, ProviderKind, ProviderSettings};
 use crate::providers::http::Http;
 use crate::providers::{
-    Account, Desired, Error, Identity, Limits, Listed, Provider, Result, Window,
-    bad_external_id, is_plain_id,
+    Account, Desired, Error, Identity, Limits, Listed, Provider, Result, Window, bad_external_id,
+    is_plain_id,
 };
 use model::{Role, SetKind};
 use plan::Want;
@@ -112,8 +112,7 @@ impl Provider for Looker {
 
     fn drift(&self, desired: Desired<'_, LookerRole>, role: &Role) -> Vec<String> {
         // Only an unvalidated spec (during deletion) fails here: then nothing is in line.
-        plan::drift(desired.spec, desired.name, role)
-            .unwrap_or_else(|_| vec!["looker".to_string()])
+        plan::drift(desired.spec, desired.name, role).unwrap_or_else(|_| vec!["looker".to_string()])
     }
 
     fn summary(&self, _: Desired<'_, LookerRole>, role: &Role) -> String {
@@ -176,7 +175,12 @@ impl Provider for Looker {
         self.update_role(account, desired, role).await
     }
 
-    async fn delete(&self, account: &Account, desired: Desired<'_, LookerRole>, id: &str) -> Result<()> {
+    async fn delete(
+        &self,
+        account: &Account,
+        desired: Desired<'_, LookerRole>,
+        id: &str,
+    ) -> Result<()> {
         self.delete_role(account, desired, id).await
     }
 }

@@ -229,7 +229,6 @@ mod tests {
         }
     }
 
-
     #[test]
     fn prefixed_role_names_are_one_encoded_segment() {
         assert_eq!(

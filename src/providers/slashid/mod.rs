@@ -25,7 +25,11 @@ pub const DEFAULT_BASE_URL: &str = "https://api.slashid.com";
 #[group(skip)]
 pub struct Flags {
     /// Default SlashID base URL for configs without an endpoint.
-    #[arg(id = "slashid-url", long = "slashid-url", env = "ROLEPLANE_SLASHID_URL")]
+    #[arg(
+        id = "slashid-url",
+        long = "slashid-url",
+        env = "ROLEPLANE_SLASHID_URL"
+    )]
     pub url: Option<String>,
 }
 
@@ -243,7 +247,8 @@ impl Provider for SlashId {
         };
         // Create is idempotent by name: a 204 also answers for a role that existed and was left
         // as it was, so read it back before calling it ours.
-        self.settle_create(account, &org, role, sent, conflict).await
+        self.settle_create(account, &org, role, sent, conflict)
+            .await
     }
 
     /// PATCH with the ETag of `current`; on 412 (someone wrote since) read again and retry once.
@@ -293,7 +298,10 @@ impl Provider for SlashId {
         Ok(Tagged {
             role: Role {
                 name: full,
-                description: role.description.clone().or(current.role.description.clone()),
+                description: role
+                    .description
+                    .clone()
+                    .or(current.role.description.clone()),
                 permissions,
             },
             etag: None,
@@ -365,7 +373,13 @@ mod tests {
         for ok in ["billing", "sim-org/billing", "parent-org/billing"] {
             p.check_external_id(&a, desired, ok).unwrap();
         }
-        for bad in ["other", "sim-org/other", "/billing", "a/b/billing", "sim-org/"] {
+        for bad in [
+            "other",
+            "sim-org/other",
+            "/billing",
+            "a/b/billing",
+            "sim-org/",
+        ] {
             let err = p.check_external_id(&a, desired, bad).unwrap_err();
             assert_eq!(err.class(), ErrorClass::InvalidSpec, "{bad}");
             assert!(err.to_string().contains("orgId/\"billing\""), "{err}");

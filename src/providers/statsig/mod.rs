@@ -22,7 +22,11 @@ pub const DEFAULT_BASE_URL: &str = "https://statsigapi.net";
 #[group(skip)]
 pub struct Flags {
     /// Default Statsig base URL for configs without an endpoint.
-    #[arg(id = "statsig-url", long = "statsig-url", env = "ROLEPLANE_STATSIG_URL")]
+    #[arg(
+        id = "statsig-url",
+        long = "statsig-url",
+        env = "ROLEPLANE_STATSIG_URL"
+    )]
     pub url: Option<String>,
 }
 
@@ -161,7 +165,10 @@ impl Provider for Statsig {
         Err(bad_external_id(
             Self::KIND,
             id,
-            &format!("Statsig keys roles on their name, so it must be {:?}", desired.name),
+            &format!(
+                "Statsig keys roles on their name, so it must be {:?}",
+                desired.name
+            ),
         ))
     }
 
@@ -217,7 +224,11 @@ impl Provider for Statsig {
         }
     }
 
-    async fn create(&self, account: &Account, desired: Desired<'_, StatsigRole>) -> Result<RoleDto> {
+    async fn create(
+        &self,
+        account: &Account,
+        desired: Desired<'_, StatsigRole>,
+    ) -> Result<RoleDto> {
         let body = RoleDto {
             name: desired.name.to_string(),
             permissions: desired_flags(desired.spec),

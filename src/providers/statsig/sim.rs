@@ -14,7 +14,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::sim::{ProductSim, Simulated, Routes, Traffic, product_router};
+use crate::sim::{ProductSim, Routes, Simulated, Traffic, product_router};
 
 pub type Role = BTreeMap<String, bool>;
 
@@ -52,7 +52,10 @@ impl Simulated for StatsigSim {
     }
 
     fn mounts(self: &Arc<Self>) -> Vec<(&'static str, Router)> {
-        vec![("/statsig", product_router(routes(self.clone()), self.clone()))]
+        vec![(
+            "/statsig",
+            product_router(routes(self.clone()), self.clone()),
+        )]
     }
 
     fn main_traffic(&self) -> &Traffic {
@@ -249,7 +252,11 @@ async fn list(State(sim): Shared, headers: HeaderMap, Query(q): Query<ListQuery>
     .into_response()
 }
 
-async fn create(State(sim): Shared, headers: HeaderMap, body: Option<axum::Json<Value>>) -> Response {
+async fn create(
+    State(sim): Shared,
+    headers: HeaderMap,
+    body: Option<axum::Json<Value>>,
+) -> Response {
     let key = match project(&sim, &headers) {
         Ok(k) => k,
         Err(r) => return r,
@@ -349,32 +356,31 @@ struct AdminRole {
 /// The API under `/statsig`, plus admin edits: `PUT _admin/roles/{name}` with
 /// `{key, permissions}` and `DELETE _admin/roles/{name}?key=`.
 pub fn routes(sim: Arc<StatsigSim>) -> Routes {
-    let admin =
-        Router::new()
-            .route(
-                "/_admin/roles/{name}",
-                axum::routing::put(
-                    |State(s): Shared,
-                     Path(name): Path<String>,
-                     axum::Json(r): axum::Json<AdminRole>| async move {
-                        s.put_role(&r.key, &name, r.permissions);
-                        StatusCode::NO_CONTENT
-                    },
-                )
-                .delete(
-                    |State(s): Shared,
-                     Path(name): Path<String>,
-                     Query(q): Query<HashMap<String, String>>| async move {
-                        let key = q.get("key").cloned().unwrap_or_default();
-                        if s.remove_role(&key, &name) {
-                            StatusCode::NO_CONTENT
-                        } else {
-                            StatusCode::NOT_FOUND
-                        }
-                    },
-                ),
+    let admin = Router::new()
+        .route(
+            "/_admin/roles/{name}",
+            axum::routing::put(
+                |State(s): Shared,
+                 Path(name): Path<String>,
+                 axum::Json(r): axum::Json<AdminRole>| async move {
+                    s.put_role(&r.key, &name, r.permissions);
+                    StatusCode::NO_CONTENT
+                },
             )
-            .with_state(sim.clone());
+            .delete(
+                |State(s): Shared,
+                 Path(name): Path<String>,
+                 Query(q): Query<HashMap<String, String>>| async move {
+                    let key = q.get("key").cloned().unwrap_or_default();
+                    if s.remove_role(&key, &name) {
+                        StatusCode::NO_CONTENT
+                    } else {
+                        StatusCode::NOT_FOUND
+                    }
+                },
+            ),
+        )
+        .with_state(sim.clone());
     let api = Router::new()
         .route("/console/v1/roles", get(list).post(create))
         .route(

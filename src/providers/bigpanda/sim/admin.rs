@@ -34,7 +34,11 @@ async fn stage(State(sim): Shared, bytes: Bytes) -> Response {
     }
 }
 
-async fn edit(State(sim): Shared, Path(id): Path<String>, axum::Json(e): axum::Json<Edit>) -> StatusCode {
+async fn edit(
+    State(sim): Shared,
+    Path(id): Path<String>,
+    axum::Json(e): axum::Json<Edit>,
+) -> StatusCode {
     let found = sim.edit_role(&id, |r| {
         if let Some(name) = e.name {
             r.name = name;

@@ -6,7 +6,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-
 /// Actions a permission may grant; `incident_actions` only on environments.
 const ACTIONS: [&str; 3] = ["read", "full_access", "incident_actions"];
 

@@ -79,7 +79,10 @@ impl Simulated for LookerSim {
     }
 
     fn mounts(self: &Arc<Self>) -> Vec<(&'static str, Router)> {
-        vec![("/looker", product_router(routes(self.clone()), self.clone()))]
+        vec![(
+            "/looker",
+            product_router(routes(self.clone()), self.clone()),
+        )]
     }
 
     fn main_traffic(&self) -> &Traffic {

@@ -242,17 +242,23 @@ pub(super) fn routes(kind: SetKind) -> Router<Arc<LookerSim>> {
         )
         .route(
             &format!("{collection}/{{id}}"),
-            get(move |State(s): Shared, h: HeaderMap, Path(id): Path<String>| get_set(kind, s, h, id))
-                .patch(
-                    move |State(s): Shared,
-                          h: HeaderMap,
-                          Path(id): Path<String>,
-                          b: Option<axum::Json<Value>>| {
-                        update_set(kind, s, h, id, b)
-                    },
-                )
-                .delete(move |State(s): Shared, h: HeaderMap, Path(id): Path<String>| {
+            get(
+                move |State(s): Shared, h: HeaderMap, Path(id): Path<String>| {
+                    get_set(kind, s, h, id)
+                },
+            )
+            .patch(
+                move |State(s): Shared,
+                      h: HeaderMap,
+                      Path(id): Path<String>,
+                      b: Option<axum::Json<Value>>| {
+                    update_set(kind, s, h, id, b)
+                },
+            )
+            .delete(
+                move |State(s): Shared, h: HeaderMap, Path(id): Path<String>| {
                     delete_set(kind, s, h, id)
-                }),
+                },
+            ),
         )
 }

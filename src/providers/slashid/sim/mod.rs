@@ -71,7 +71,10 @@ impl Simulated for SlashIdSim {
     }
 
     fn mounts(self: &Arc<Self>) -> Vec<(&'static str, Router)> {
-        vec![("/slashid", product_router(routes(self.clone()), self.clone()))]
+        vec![(
+            "/slashid",
+            product_router(routes(self.clone()), self.clone()),
+        )]
     }
 
     fn main_traffic(&self) -> &Traffic {

@@ -38,7 +38,14 @@ pub async fn list(State(sim): Shared, headers: HeaderMap) -> Answer {
     let org = org(&sim, &headers)?;
     let mut inner = sim.lock();
     let version = inner.version;
-    let names: Vec<String> = inner.orgs.entry(org).or_default().roles.keys().cloned().collect();
+    let names: Vec<String> = inner
+        .orgs
+        .entry(org)
+        .or_default()
+        .roles
+        .keys()
+        .cloned()
+        .collect();
     Ok(result(json!(names), Some(&format!("\"v{version}\""))))
 }
 
