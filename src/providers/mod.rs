@@ -8,6 +8,39 @@ pub mod credentials;
 mod error;
 pub mod http;
 
+/// A product's operator flags: `--<name>-url` (env `ROLEPLANE_<NAME>_URL`), the base URL of its
+/// configs without an endpoint; none for a product without a public default.
+macro_rules! base_url_flag {
+    () => {
+        /// Operator flags for this product: none.
+        #[derive(Clone, Debug, Default, clap::Args)]
+        #[group(skip)]
+        pub struct Flags {}
+
+        impl Flags {
+            pub fn base_url(&self) -> Option<&str> {
+                None
+            }
+        }
+    };
+    ($id:literal, $env:literal, $doc:literal) => {
+        /// Operator flags for this product.
+        #[derive(Clone, Debug, Default, clap::Args)]
+        #[group(skip)]
+        pub struct Flags {
+            #[doc = $doc]
+            #[arg(id = $id, long = $id, env = $env, value_name = "URL")]
+            pub url: Option<String>,
+        }
+
+        impl Flags {
+            pub fn base_url(&self) -> Option<&str> {
+                self.url.as_deref()
+            }
+        }
+    };
+}
+
 macro_rules! declare_modules {
     ($( $name:ident $Variant:ident, )*) => {
         $( pub mod $name; )*

@@ -23,24 +23,11 @@ pub const EU_BASE_URL: &str = "https://eu-api.bigpanda.io";
 /// Roles every organisation has out of the box; BigPanda refuses to change or delete them.
 const BUILT_IN_ROLES: [&str; 2] = ["Admin", "User"];
 
-/// Operator flags for BigPanda.
-#[derive(Clone, Debug, Default, clap::Args)]
-#[group(skip)]
-pub struct Flags {
-    /// Default BigPanda base URL for configs without an endpoint (overrides the region).
-    #[arg(
-        id = "bigpanda-url",
-        long = "bigpanda-url",
-        env = "ROLEPLANE_BIGPANDA_URL"
-    )]
-    pub url: Option<String>,
-}
-
-impl Flags {
-    pub fn base_url(&self) -> Option<&str> {
-        self.url.as_deref()
-    }
-}
+base_url_flag!(
+    "bigpanda-url",
+    "ROLEPLANE_BIGPANDA_URL",
+    "Default BigPanda base URL for configs without an endpoint (overrides the region)."
+);
 
 #[derive(Clone)]
 pub struct BigPanda {

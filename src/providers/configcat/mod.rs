@@ -10,31 +10,16 @@ pub mod sim;
 
 use crate::crd::{PermissionGroupSpec, ProviderKind, ProviderSettings};
 use crate::providers::http::Http;
-use crate::providers::{
-    Account, Desired, Error, Identity, Limits, Listed, Provider, Result, Window,
-};
+use crate::providers::{Account, Desired, Error, Identity, Limits, Listed, Provider, Result};
 use model::PermissionGroup;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.configcat.com";
 
-/// Operator flags for ConfigCat.
-#[derive(Clone, Debug, Default, clap::Args)]
-#[group(skip)]
-pub struct Flags {
-    /// Default ConfigCat base URL for configs without an endpoint.
-    #[arg(
-        id = "configcat-url",
-        long = "configcat-url",
-        env = "ROLEPLANE_CONFIGCAT_URL"
-    )]
-    pub url: Option<String>,
-}
-
-impl Flags {
-    pub fn base_url(&self) -> Option<&str> {
-        self.url.as_deref()
-    }
-}
+base_url_flag!(
+    "configcat-url",
+    "ROLEPLANE_CONFIGCAT_URL",
+    "Default ConfigCat base URL for configs without an endpoint."
+);
 
 #[derive(Clone)]
 pub struct ConfigCat {
@@ -79,13 +64,7 @@ impl Provider for ConfigCat {
     const SECRET_KEYS: &'static [&'static str] = &["username", "password"];
     /// ConfigCat publishes no numbers (it answers 429 with Retry-After and `X-Rate-Limit-*`
     /// headers, which pause the budget): a conservative default.
-    const LIMITS: Limits = Limits {
-        windows: &[Window {
-            requests: 100,
-            seconds: 20,
-        }],
-        published: false,
-    };
+    const LIMITS: Limits = Limits::UNPUBLISHED;
 
     fn new(http: Http) -> Self {
         Self {

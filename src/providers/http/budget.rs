@@ -17,6 +17,18 @@ pub struct Limits {
     pub published: bool,
 }
 
+impl Limits {
+    /// For a product that publishes no numbers: a conservative 100 requests per 20 s (it still
+    /// pauses on 429 with `Retry-After` and on exhausted `X-Rate-Limit-*` windows).
+    pub const UNPUBLISHED: Limits = Limits {
+        windows: &[Window {
+            requests: 100,
+            seconds: 20,
+        }],
+        published: false,
+    };
+}
+
 /// At most `requests` in any `seconds`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {

@@ -17,22 +17,14 @@ mod token;
 use crate::crd::{LookerRole, ProviderKind, ProviderSettings};
 use crate::providers::http::Http;
 use crate::providers::{
-    Account, Desired, Error, Identity, Limits, Listed, Provider, Result, Window, bad_external_id,
+    Account, Desired, Error, Identity, Limits, Listed, Provider, Result, bad_external_id,
     is_plain_id,
 };
 use model::{Role, SetKind};
 use plan::Want;
 
-/// Operator flags for Looker: none (every instance has its own URL, set as the config's endpoint).
-#[derive(Clone, Debug, Default, clap::Args)]
-#[group(skip)]
-pub struct Flags {}
-
-impl Flags {
-    pub fn base_url(&self) -> Option<&str> {
-        None
-    }
-}
+// Every Looker instance has its own URL: configs name it as their endpoint.
+base_url_flag!();
 
 #[derive(Clone)]
 pub struct Looker {
@@ -66,13 +58,7 @@ impl Provider for Looker {
     const SECRET_KEYS: &'static [&'static str] = &["clientId", "clientSecret"];
     /// Looker publishes no numbers (every operation may answer 429, Retry-After honoured): a
     /// conservative default.
-    const LIMITS: Limits = Limits {
-        windows: &[Window {
-            requests: 100,
-            seconds: 20,
-        }],
-        published: false,
-    };
+    const LIMITS: Limits = Limits::UNPUBLISHED;
 
     fn new(http: Http) -> Self {
         Self {

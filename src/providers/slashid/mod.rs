@@ -12,7 +12,7 @@ pub mod sim;
 use crate::crd::{ProviderKind, ProviderSettings, SlashIdRole};
 use crate::providers::http::Http;
 use crate::providers::{
-    Account, Desired, Error, Identity, Limits, Listed, Provider, Result, Window, bad_external_id,
+    Account, Desired, Error, Identity, Limits, Listed, Provider, Result, bad_external_id,
 };
 use client::Org;
 use mapping::{check_names, desired_permissions, drift, full_name, named_by, summary};
@@ -20,24 +20,11 @@ use model::{PatchRoleRequest, PostRoleRequest, Role, Tagged};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.slashid.com";
 
-/// Operator flags for SlashID.
-#[derive(Clone, Debug, Default, clap::Args)]
-#[group(skip)]
-pub struct Flags {
-    /// Default SlashID base URL for configs without an endpoint.
-    #[arg(
-        id = "slashid-url",
-        long = "slashid-url",
-        env = "ROLEPLANE_SLASHID_URL"
-    )]
-    pub url: Option<String>,
-}
-
-impl Flags {
-    pub fn base_url(&self) -> Option<&str> {
-        self.url.as_deref()
-    }
-}
+base_url_flag!(
+    "slashid-url",
+    "ROLEPLANE_SLASHID_URL",
+    "Default SlashID base URL for configs without an endpoint."
+);
 
 #[derive(Clone)]
 pub struct SlashId {
@@ -121,13 +108,7 @@ impl Provider for SlashId {
     const IDENTITY: Identity = Identity::Name;
     const SECRET_KEYS: &'static [&'static str] = &["apiKey"];
     /// SlashID publishes no numbers (429 with Retry-After is honoured): a conservative default.
-    const LIMITS: Limits = Limits {
-        windows: &[Window {
-            requests: 100,
-            seconds: 20,
-        }],
-        published: false,
-    };
+    const LIMITS: Limits = Limits::UNPUBLISHED;
 
     fn new(http: Http) -> Self {
         Self {

@@ -17,24 +17,11 @@ use model::{RoleDto, RoleUpdateDto};
 
 pub const DEFAULT_BASE_URL: &str = "https://statsigapi.net";
 
-/// Operator flags for Statsig.
-#[derive(Clone, Debug, Default, clap::Args)]
-#[group(skip)]
-pub struct Flags {
-    /// Default Statsig base URL for configs without an endpoint.
-    #[arg(
-        id = "statsig-url",
-        long = "statsig-url",
-        env = "ROLEPLANE_STATSIG_URL"
-    )]
-    pub url: Option<String>,
-}
-
-impl Flags {
-    pub fn base_url(&self) -> Option<&str> {
-        self.url.as_deref()
-    }
-}
+base_url_flag!(
+    "statsig-url",
+    "ROLEPLANE_STATSIG_URL",
+    "Default Statsig base URL for configs without an endpoint."
+);
 
 #[derive(Clone)]
 pub struct Statsig {
