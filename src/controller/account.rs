@@ -238,17 +238,16 @@ pub async fn account<P: Provider>(ctx: &Context, view: &ConfigView) -> Result<Ac
             ))
         })?;
     let base_url = base_url.trim_end_matches('/').to_string();
-    Ok(Account {
-        provider: view.provider,
-        key: format!(
-            "{}|{}|{}/{}",
-            view.provider, base_url, view.secret_namespace, view.secret_name
-        ),
+    let key = format!(
+        "{}|{}|{}/{}",
+        view.provider, base_url, view.secret_namespace, view.secret_name
+    );
+    Ok(Account::of::<P>(
         base_url,
-        settings: view.settings.clone(),
+        view.settings.clone(),
         credentials,
-        limits: P::LIMITS,
-    })
+        key,
+    ))
 }
 
 #[cfg(test)]

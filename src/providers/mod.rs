@@ -50,7 +50,7 @@ products!(flat declare_modules);
 
 pub use credentials::Credentials;
 pub use error::{ApiError, Error, ErrorClass, Result};
-pub use http::{Http, Limits, Window};
+pub use http::{Auth, Http, Limits, Window};
 pub use registry::{BaseUrls, Providers, SimArgs, Simulator};
 
 use std::future::Future;
@@ -69,6 +69,29 @@ pub struct Account {
     pub key: String,
     /// The product's request budget.
     pub limits: Limits,
+    /// How the product's requests carry the credentials.
+    pub auth: Auth,
+}
+
+impl Account {
+    /// An account of `P`'s product at `base_url`: its budget and authentication come with it.
+    /// `key` names the credential (one budget and token cache per key).
+    pub fn of<P: Provider>(
+        base_url: impl Into<String>,
+        settings: ProviderSettings,
+        credentials: Credentials,
+        key: impl Into<String>,
+    ) -> Self {
+        Self {
+            provider: P::KIND,
+            base_url: base_url.into().trim_end_matches('/').to_string(),
+            settings,
+            credentials,
+            key: key.into(),
+            limits: P::LIMITS,
+            auth: P::AUTH,
+        }
+    }
 }
 
 /// How a product identifies its objects, which decides how Roleplane finds one again.
@@ -122,6 +145,8 @@ pub trait Provider: Clone + Send + Sync + 'static {
     const IDENTITY: Identity;
     /// Secret keys the credentials need.
     const SECRET_KEYS: &'static [&'static str];
+    /// How requests carry them.
+    const AUTH: Auth;
     /// The product's request budget per credential.
     const LIMITS: Limits;
 

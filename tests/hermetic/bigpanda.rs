@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use roleplane::crd::{BigPandaRole, ProviderConfig, ProviderKind, Role};
+use roleplane::crd::{BigPandaRole, ProviderConfig, Role};
 use roleplane::providers::bigpanda::BigPanda;
 use roleplane::providers::bigpanda::sim::{self, BigPandaSim, RoleInput, Settings, SimPermission};
 use roleplane::providers::{Account, Credentials, Desired, ErrorClass, Provider, Simulator};
@@ -373,14 +373,12 @@ async fn provider() -> (Simulator, BigPanda, Account) {
     let (sim, base) = Simulator::start(Default::default())
         .await
         .expect("simulator");
-    let account = Account {
-        provider: ProviderKind::BigPanda,
-        base_url: format!("{base}/bigpanda"),
-        settings: Default::default(),
-        credentials: Credentials::new([("apiKey".to_string(), US_KEY.to_string())]),
-        key: "test".into(),
-        limits: BigPanda::LIMITS,
-    };
+    let account = Account::of::<BigPanda>(
+        format!("{base}/bigpanda"),
+        Default::default(),
+        Credentials::new([("apiKey".to_string(), US_KEY.to_string())]),
+        "test",
+    );
     (sim, BigPanda::new(test_providers().http), account)
 }
 

@@ -407,17 +407,15 @@ async fn adopting_a_group_of_another_product_is_invalid_spec() {
 
 /// A ConfigCat client with a budget of its own, and the account it uses.
 fn client(base: &str) -> (ConfigCat, Account) {
-    let account = Account {
-        provider: ProviderKind::ConfigCat,
-        base_url: format!("{base}/configcat"),
-        settings: Default::default(),
-        credentials: Credentials::new([
+    let account = Account::of::<ConfigCat>(
+        format!("{base}/configcat"),
+        Default::default(),
+        Credentials::new([
             ("username".to_string(), USER.to_string()),
             ("password".to_string(), PASSWORD.to_string()),
         ]),
-        key: "configcat/test".into(),
-        limits: ConfigCat::LIMITS,
-    };
+        "configcat/test",
+    );
     (ConfigCat::new(test_providers().http), account)
 }
 

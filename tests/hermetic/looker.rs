@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use roleplane::crd::{ConditionStatus, LookerRole, ProviderConfig, ProviderKind, Role};
+use roleplane::crd::{ConditionStatus, LookerRole, ProviderConfig, Role};
 use roleplane::providers::looker::Looker;
 use roleplane::providers::looker::sim::{SetKind, SimRole, SimSet};
 use roleplane::providers::{Account, Credentials, Desired, ErrorClass, Provider, Simulator};
@@ -538,17 +538,15 @@ async fn direct() -> (Simulator, String, Looker, Account) {
 }
 
 fn looker_account(base: &str, id: &str, secret: &str) -> Account {
-    Account {
-        provider: ProviderKind::Looker,
-        base_url: format!("{base}/looker"),
-        settings: Default::default(),
-        credentials: Credentials::new([
+    Account::of::<Looker>(
+        format!("{base}/looker"),
+        Default::default(),
+        Credentials::new([
             ("clientId".to_string(), id.to_string()),
             ("clientSecret".to_string(), secret.to_string()),
         ]),
-        key: "team-a/looker".into(),
-        limits: Looker::LIMITS,
-    }
+        "team-a/looker",
+    )
 }
 
 #[tokio::test]

@@ -342,20 +342,18 @@ async fn direct(settings: SlashIdSettings) -> Direct {
         ..Default::default()
     };
     let slashid = SlashId::new(Http::new(config, Metrics::new()));
-    let account = Account {
-        provider: ProviderKind::SlashId,
-        base_url: format!("{base}/slashid"),
-        settings: ProviderSettings {
+    let account = Account::of::<SlashId>(
+        format!("{base}/slashid"),
+        ProviderSettings {
             products: ProductSettings {
                 slashid: Some(settings),
                 ..Default::default()
             },
             ..Default::default()
         },
-        credentials: Credentials::new([("apiKey".to_string(), KEY.to_string())]),
-        key: "test".into(),
-        limits: SlashId::LIMITS,
-    };
+        Credentials::new([("apiKey".to_string(), KEY.to_string())]),
+        "test",
+    );
     Direct {
         sim,
         slashid,

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use roleplane::crd::{ProviderKind, StatsigRole};
+use roleplane::crd::StatsigRole;
 use roleplane::providers::statsig::Statsig;
 use roleplane::providers::{Account, Credentials, Desired, ErrorClass, Provider, Simulator};
 
@@ -14,14 +14,12 @@ async fn create_of_a_taken_name_is_already_exists_whether_statsig_answers_400_or
         .await
         .expect("simulator");
     let statsig = Statsig::new(test_providers().http);
-    let account = Account {
-        provider: ProviderKind::Statsig,
-        base_url: format!("{base}/statsig"),
-        settings: Default::default(),
-        credentials: Credentials::new([("apiKey".to_string(), STATSIG_KEY.to_string())]),
-        key: "test".into(),
-        limits: Statsig::LIMITS,
-    };
+    let account = Account::of::<Statsig>(
+        format!("{base}/statsig"),
+        Default::default(),
+        Credentials::new([("apiKey".to_string(), STATSIG_KEY.to_string())]),
+        "test",
+    );
     let role = StatsigRole::default();
     let taken = Desired {
         name: "Taken",

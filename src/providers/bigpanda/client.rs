@@ -5,9 +5,10 @@ use std::collections::HashSet;
 use reqwest::Method;
 use serde_json::Value;
 
+use super::BigPanda;
 use super::model::{self, RoleBody, RoleDto};
 use crate::crd::ProviderKind;
-use crate::providers::http::{Http, Request, Response, path_segment};
+use crate::providers::http::{Response, path_segment};
 use crate::providers::{Account, ApiError, Error, Result};
 
 pub const ROLES_PATH: &str = "/resources/v2.1/roles";
@@ -20,38 +21,17 @@ pub fn role_path(id: &str) -> String {
     format!("{ROLES_PATH}/{}", path_segment(id))
 }
 
-#[derive(Clone)]
-pub struct Client {
-    http: Http,
-}
-
-impl Client {
-    pub fn new(http: Http) -> Self {
-        Self { http }
-    }
-
-    fn call<'a>(
-        &'a self,
-        account: &'a Account,
-        op: &'static str,
-        method: Method,
-        path: &str,
-    ) -> Request<'a> {
-        let bearer = format!("Bearer {}", account.credentials.get("apiKey"));
-        self.http
-            .request(account, op, method, path)
-            .secret_header("authorization", &bearer)
-    }
-
+impl BigPanda {
     /// One page of roles (1-based).
-    pub async fn list_page(
+    pub(super) async fn list_page(
         &self,
         account: &Account,
         page: usize,
         per_page: usize,
     ) -> Result<Vec<RoleDto>> {
         let response = self
-            .call(account, "list roles", Method::GET, ROLES_PATH)
+            .http
+            .request(account, "list roles", Method::GET, ROLES_PATH)
             .query(&[("page", page), ("per_page", per_page)])
             .send()
             .await?;
@@ -60,7 +40,7 @@ impl Client {
     }
 
     /// Every role: pages until one comes back short (or repeats, for a server that ignores paging).
-    pub async fn list_all(&self, account: &Account) -> Result<Vec<RoleDto>> {
+    pub(super) async fn list_all(&self, account: &Account) -> Result<Vec<RoleDto>> {
         let mut roles = Vec::new();
         let mut seen = HashSet::new();
         for page in 1..=MAX_PAGES {
@@ -80,17 +60,19 @@ impl Client {
         Ok(roles)
     }
 
-    pub async fn get(&self, account: &Account, id: &str) -> Result<RoleDto> {
+    pub(super) async fn get_role(&self, account: &Account, id: &str) -> Result<RoleDto> {
         let response = self
-            .call(account, "get role", Method::GET, &role_path(id))
+            .http
+            .request(account, "get role", Method::GET, &role_path(id))
             .send()
             .await?;
         role(&response, "get role")
     }
 
-    pub async fn create(&self, account: &Account, body: &RoleBody) -> Result<RoleDto> {
+    pub(super) async fn post_role(&self, account: &Account, body: &RoleBody) -> Result<RoleDto> {
         let response = self
-            .call(account, "create role", Method::POST, ROLES_PATH)
+            .http
+            .request(account, "create role", Method::POST, ROLES_PATH)
             .json(body)
             .send()
             .await?;
@@ -98,17 +80,24 @@ impl Client {
     }
 
     /// Full replace; the answer is the role as stored (without an id when the body was empty).
-    pub async fn replace(&self, account: &Account, id: &str, body: &RoleBody) -> Result<RoleDto> {
+    pub(super) async fn put_role(
+        &self,
+        account: &Account,
+        id: &str,
+        body: &RoleBody,
+    ) -> Result<RoleDto> {
         let response = self
-            .call(account, "update role", Method::PUT, &role_path(id))
+            .http
+            .request(account, "update role", Method::PUT, &role_path(id))
             .json(body)
             .send()
             .await?;
         role(&response, "update role")
     }
 
-    pub async fn delete(&self, account: &Account, id: &str) -> Result<()> {
-        self.call(account, "delete role", Method::DELETE, &role_path(id))
+    pub(super) async fn delete_role(&self, account: &Account, id: &str) -> Result<()> {
+        self.http
+            .request(account, "delete role", Method::DELETE, &role_path(id))
             .send()
             .await?;
         Ok(())

@@ -12,7 +12,7 @@ mod validate;
 use crate::crd::{BigPandaRegion, BigPandaRole, ProviderKind, ProviderSettings};
 use crate::providers::http::Http;
 use crate::providers::{
-    Account, ApiError, Desired, Error, Identity, Limits, Listed, Provider, Result, Window,
+    Account, ApiError, Auth, Desired, Error, Identity, Limits, Listed, Provider, Result, Window,
     bad_external_id, is_plain_id,
 };
 use model::RoleDto;
@@ -31,7 +31,7 @@ base_url_flag!(
 
 #[derive(Clone)]
 pub struct BigPanda {
-    client: client::Client,
+    http: Http,
 }
 
 /// A 401 most often means a key from the other region: say so next to BigPanda's own text.
@@ -59,7 +59,6 @@ impl BigPanda {
     /// The roles named exactly `name`.
     async fn named(&self, account: &Account, name: &str) -> Result<Vec<RoleDto>> {
         Ok(self
-            .client
             .list_all(account)
             .await?
             .into_iter()
@@ -97,7 +96,7 @@ impl BigPanda {
         desired: Desired<'_, BigPandaRole>,
     ) -> Result<RoleDto> {
         let body = mapping::body(desired.name, desired.spec, &[]);
-        match self.client.create(account, &body).await {
+        match self.post_role(account, &body).await {
             Ok(created) if !created.id.is_empty() => Ok(created),
             Ok(_) => {
                 // Created, but the answer carried no role: find it by its (unique) name.
@@ -134,10 +133,10 @@ impl BigPanda {
             return Err(built_in(&current.name, "update role"));
         }
         let body = mapping::body(desired.name, desired.spec, &current.users);
-        match self.client.replace(account, &current.id, &body).await {
+        match self.put_role(account, &current.id, &body).await {
             Ok(stored) if !stored.id.is_empty() => Ok(stored),
             // An answer without the role: read it back.
-            Ok(_) => self.client.get(account, &current.id).await,
+            Ok(_) => self.get_role(account, &current.id).await,
             Err(e) => Err(self
                 .refused(account, desired.name, Some(&current.id), "update role", e)
                 .await?),
@@ -145,12 +144,12 @@ impl BigPanda {
     }
 
     async fn delete_inner(&self, account: &Account, id: &str) -> Result<()> {
-        match self.client.delete(account, id).await {
+        match self.delete_role(account, id).await {
             Err(e) if e.is_not_found() => Ok(()),
             // Built-in roles are refused with an undocumented status; tell that apart from a
             // credentials problem.
             Err(e) if matches!(e.status(), Some(400 | 403 | 409)) => {
-                match self.client.get(account, id).await {
+                match self.get_role(account, id).await {
                     Err(g) if g.is_not_found() => Ok(()),
                     Ok(r) if BUILT_IN_ROLES.contains(&r.name.as_str()) => {
                         Err(built_in(&r.name, "delete role"))
@@ -170,6 +169,7 @@ impl Provider for BigPanda {
     const KIND: ProviderKind = ProviderKind::BigPanda;
     const IDENTITY: Identity = Identity::Id;
     const SECRET_KEYS: &'static [&'static str] = &["apiKey"];
+    const AUTH: Auth = Auth::Bearer { key: "apiKey" };
     /// BigPanda documents no limit for the Roles API (429 only): a conservative default.
     const LIMITS: Limits = Limits {
         windows: &[Window {
@@ -180,9 +180,7 @@ impl Provider for BigPanda {
     };
 
     fn new(http: Http) -> Self {
-        Self {
-            client: client::Client::new(http),
-        }
+        Self { http }
     }
 
     fn default_base_url(settings: &ProviderSettings) -> Option<String> {
@@ -229,15 +227,14 @@ impl Provider for BigPanda {
     }
 
     async fn check_access(&self, account: &Account) -> Result<()> {
-        self.client
-            .list_page(account, 1, 1)
+        self.list_page(account, 1, 1)
             .await
             .map(|_| ())
             .map_err(hint)
     }
 
     async fn list(&self, account: &Account, _scope: &str) -> Result<Vec<Listed<RoleDto>>> {
-        let roles = self.client.list_all(account).await.map_err(hint)?;
+        let roles = self.list_all(account).await.map_err(hint)?;
         Ok(roles
             .into_iter()
             .map(|r| Listed {
@@ -254,7 +251,7 @@ impl Provider for BigPanda {
         _: Desired<'_, BigPandaRole>,
         id: &str,
     ) -> Result<Option<RoleDto>> {
-        match self.client.get(account, id).await {
+        match self.get_role(account, id).await {
             Ok(mut r) => {
                 if r.id.is_empty() {
                     r.id = id.to_string();

@@ -10,7 +10,7 @@ pub mod sim;
 
 use crate::crd::{PermissionGroupSpec, ProviderKind, ProviderSettings};
 use crate::providers::http::Http;
-use crate::providers::{Account, Desired, Error, Identity, Limits, Listed, Provider, Result};
+use crate::providers::{Account, Auth, Desired, Error, Identity, Limits, Listed, Provider, Result};
 use model::PermissionGroup;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.configcat.com";
@@ -23,7 +23,7 @@ base_url_flag!(
 
 #[derive(Clone)]
 pub struct ConfigCat {
-    client: client::Client,
+    http: Http,
 }
 
 impl ConfigCat {
@@ -36,7 +36,7 @@ impl ConfigCat {
         if !desired::needs_environments(spec) {
             return Ok(Vec::new());
         }
-        match self.client.environments(account, &spec.product_id).await {
+        match self.list_environments(account, &spec.product_id).await {
             Ok(envs) => Ok(envs.into_iter().map(|e| e.environment_id).collect()),
             Err(e) => Err(product_missing(&spec.product_id, e)),
         }
@@ -62,14 +62,16 @@ impl Provider for ConfigCat {
     const KIND: ProviderKind = ProviderKind::ConfigCat;
     const IDENTITY: Identity = Identity::Id;
     const SECRET_KEYS: &'static [&'static str] = &["username", "password"];
+    const AUTH: Auth = Auth::Basic {
+        user: "username",
+        password: "password",
+    };
     /// ConfigCat publishes no numbers (it answers 429 with Retry-After and `X-Rate-Limit-*`
     /// headers, which pause the budget): a conservative default.
     const LIMITS: Limits = Limits::UNPUBLISHED;
 
     fn new(http: Http) -> Self {
-        Self {
-            client: client::Client::new(http),
-        }
+        Self { http }
     }
 
     fn default_base_url(_: &ProviderSettings) -> Option<String> {
@@ -110,7 +112,7 @@ impl Provider for ConfigCat {
     }
 
     async fn check_access(&self, account: &Account) -> Result<()> {
-        self.client.me(account).await
+        self.me(account).await
     }
 
     async fn list(
@@ -119,8 +121,7 @@ impl Provider for ConfigCat {
         product_id: &str,
     ) -> Result<Vec<Listed<PermissionGroup>>> {
         let groups = self
-            .client
-            .list(account, product_id)
+            .list_groups(account, product_id)
             .await
             .map_err(|e| product_missing(product_id, e))?;
         Ok(groups
@@ -141,7 +142,7 @@ impl Provider for ConfigCat {
     ) -> Result<Option<PermissionGroup>> {
         let spec = desired.spec;
         let id = desired::group_id(external_id)?;
-        let group = match self.client.get(account, id).await {
+        let group = match self.get_group(account, id).await {
             Ok(g) => g,
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
@@ -165,8 +166,7 @@ impl Provider for ConfigCat {
         let spec = desired.spec;
         let environments = self.environments(account, spec).await?;
         let body = desired::request(desired.name, spec, &environments)?;
-        self.client
-            .create(account, &spec.product_id, &body)
+        self.post_group(account, &spec.product_id, &body)
             .await
             .map_err(|e| product_missing(&spec.product_id, e))
     }
@@ -180,8 +180,7 @@ impl Provider for ConfigCat {
         let spec = desired.spec;
         let environments = self.environments(account, spec).await?;
         let body = desired::request(desired.name, spec, &environments)?;
-        self.client
-            .update(account, current.permission_group_id, &body)
+        self.put_group(account, current.permission_group_id, &body)
             .await
     }
 
@@ -195,7 +194,7 @@ impl Provider for ConfigCat {
         let Ok(id) = desired::group_id(external_id) else {
             return Ok(());
         };
-        match self.client.delete(account, id).await {
+        match self.delete_group(account, id).await {
             Err(e) if e.is_not_found() => Ok(()),
             other => other,
         }

@@ -21,6 +21,26 @@ use budget::Budget;
 pub use budget::{Limits, Window};
 pub use parse::{error_message, parse_retry_after, path_segment};
 
+/// Where a product's requests carry the credentials (Secret keys by name). Applied to every
+/// request of the account, with secret values marked sensitive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// The Secret key `key` as the value of header `header`.
+    Header {
+        header: &'static str,
+        key: &'static str,
+    },
+    /// `Authorization: Bearer <key>`.
+    Bearer { key: &'static str },
+    /// HTTP Basic with the Secret keys `user` and `password`.
+    Basic {
+        user: &'static str,
+        password: &'static str,
+    },
+    /// The product's client authenticates its requests itself (e.g. after a token exchange).
+    Custom,
+}
+
 /// Tunables of the HTTP stack.
 #[derive(Clone, Debug)]
 pub struct HttpConfig {
@@ -96,7 +116,7 @@ impl Http {
             .clone()
     }
 
-    /// Starts a request to `account.base_url` + `path`.
+    /// Starts a request to `account.base_url` + `path`, authenticated as `account.auth` says.
     pub fn request<'a>(
         &'a self,
         account: &'a Account,
@@ -105,7 +125,7 @@ impl Http {
         path: &str,
     ) -> Request<'a> {
         let url = format!("{}{}", account.base_url, path);
-        Request {
+        let request = Request {
             http: self,
             account,
             operation,
@@ -114,6 +134,15 @@ impl Http {
                 .client
                 .request(method, url)
                 .header(reqwest::header::ACCEPT, "application/json"),
+        };
+        let secret = |key| account.credentials.get(key);
+        match account.auth {
+            Auth::Header { header, key } => request.secret_header(header, secret(key)),
+            Auth::Bearer { key } => {
+                request.secret_header("authorization", &format!("Bearer {}", secret(key)))
+            }
+            Auth::Basic { user, password } => request.basic_auth(secret(user), secret(password)),
+            Auth::Custom => request,
         }
     }
 }

@@ -355,14 +355,12 @@ mod tests {
     use crate::providers::Credentials;
 
     fn account(base: &str) -> Account {
-        Account {
-            provider: ProviderKind::Looker,
-            base_url: base.into(),
-            settings: ProviderSettings::default(),
-            credentials: Credentials::default(),
-            key: "k".into(),
-            limits: <crate::providers::looker::Looker as crate::providers::Provider>::LIMITS,
-        }
+        Account::of::<crate::providers::looker::Looker>(
+            base,
+            ProviderSettings::default(),
+            Credentials::default(),
+            "k",
+        )
     }
 
     #[test]

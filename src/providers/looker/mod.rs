@@ -17,7 +17,7 @@ mod token;
 use crate::crd::{LookerRole, ProviderKind, ProviderSettings};
 use crate::providers::http::Http;
 use crate::providers::{
-    Account, Desired, Error, Identity, Limits, Listed, Provider, Result, bad_external_id,
+    Account, Auth, Desired, Error, Identity, Limits, Listed, Provider, Result, bad_external_id,
     is_plain_id,
 };
 use model::{Role, SetKind};
@@ -56,6 +56,8 @@ impl Provider for Looker {
     /// looking the name up first keeps a conflict from writing anything.
     const IDENTITY: Identity = Identity::Id;
     const SECRET_KEYS: &'static [&'static str] = &["clientId", "clientSecret"];
+    /// A token from `POST /login` with the client id and secret (see `token`).
+    const AUTH: Auth = Auth::Custom;
     /// Looker publishes no numbers (every operation may answer 429, Retry-After honoured): a
     /// conservative default.
     const LIMITS: Limits = Limits::UNPUBLISHED;

@@ -96,21 +96,19 @@ impl Tokens {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::{ProviderKind, ProviderSettings};
+    use crate::crd::ProviderSettings;
     use crate::providers::Credentials;
 
     fn account(secret: &str) -> Account {
-        Account {
-            provider: ProviderKind::Looker,
-            base_url: "http://looker.test".into(),
-            settings: ProviderSettings::default(),
-            credentials: Credentials::new([
+        Account::of::<crate::providers::looker::Looker>(
+            "http://looker.test",
+            ProviderSettings::default(),
+            Credentials::new([
                 ("clientId".to_string(), "id".to_string()),
                 ("clientSecret".to_string(), secret.to_string()),
             ]),
-            key: "ns/looker".into(),
-            limits: <crate::providers::looker::Looker as crate::providers::Provider>::LIMITS,
-        }
+            "ns/looker",
+        )
     }
 
     #[tokio::test]

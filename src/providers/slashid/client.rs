@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use reqwest::Method;
 
+use super::SlashId;
 use super::model::{
     Envelope, PatchRoleRequest, PostPermissionRequest, PostRoleRequest, Role, Tagged,
 };
 use crate::crd::SlashIdConsistency;
-use crate::providers::http::{Http, Request, path_segment};
+use crate::providers::http::{Request, path_segment};
 use crate::providers::{Account, Error, Result};
 
 pub const DEFAULT_CONSISTENCY_TIMEOUT_SECONDS: u32 = 30;
@@ -56,16 +57,8 @@ impl<'a> Org<'a> {
     }
 }
 
-#[derive(Clone)]
-pub struct Client {
-    http: Http,
-}
-
-impl Client {
-    pub fn new(http: Http) -> Self {
-        Self { http }
-    }
-
+impl SlashId {
+    /// A read: the organisation header (the key is added by the account's auth).
     fn read<'a>(
         &'a self,
         account: &'a Account,
@@ -75,10 +68,10 @@ impl Client {
     ) -> Request<'a> {
         self.http
             .request(account, op, Method::GET, path)
-            .secret_header("slashid-api-key", account.credentials.get("apiKey"))
             .header("slashid-orgid", org.id)
     }
 
+    /// A write: the organisation and the consistency it must reach, and a timeout past it.
     fn write<'a>(
         &'a self,
         account: &'a Account,
@@ -89,7 +82,6 @@ impl Client {
     ) -> Request<'a> {
         self.http
             .request(account, op, method, path)
-            .secret_header("slashid-api-key", account.credentials.get("apiKey"))
             .header("slashid-orgid", org.id)
             .header("slashid-required-consistency", org.consistency)
             .header(
@@ -100,7 +92,7 @@ impl Client {
     }
 
     /// Every role name in the organisation's pool (unpaged, names only).
-    pub async fn list_roles(&self, account: &Account, org: &Org<'_>) -> Result<Vec<String>> {
+    pub(super) async fn list_roles(&self, account: &Account, org: &Org<'_>) -> Result<Vec<String>> {
         let r: Envelope<Vec<String>> = self
             .read(account, org, "list roles", "/rbac/roles")
             .send()
@@ -109,7 +101,12 @@ impl Client {
         Ok(r.result)
     }
 
-    pub async fn get_role(&self, account: &Account, org: &Org<'_>, name: &str) -> Result<Tagged> {
+    pub(super) async fn get_role(
+        &self,
+        account: &Account,
+        org: &Org<'_>,
+        name: &str,
+    ) -> Result<Tagged> {
         let response = self
             .read(account, org, "get role", &role_path(name))
             .send()
@@ -121,7 +118,7 @@ impl Client {
         })
     }
 
-    pub async fn create_role(
+    pub(super) async fn create_role(
         &self,
         account: &Account,
         org: &Org<'_>,
@@ -134,7 +131,7 @@ impl Client {
         Ok(())
     }
 
-    pub async fn patch_role(
+    pub(super) async fn patch_role(
         &self,
         account: &Account,
         org: &Org<'_>,
@@ -152,7 +149,12 @@ impl Client {
         Ok(())
     }
 
-    pub async fn delete_role(&self, account: &Account, org: &Org<'_>, name: &str) -> Result<()> {
+    pub(super) async fn delete_role(
+        &self,
+        account: &Account,
+        org: &Org<'_>,
+        name: &str,
+    ) -> Result<()> {
         self.write(
             account,
             org,
@@ -166,7 +168,11 @@ impl Client {
     }
 
     /// Every permission name in the organisation.
-    pub async fn list_permissions(&self, account: &Account, org: &Org<'_>) -> Result<Vec<String>> {
+    pub(super) async fn list_permissions(
+        &self,
+        account: &Account,
+        org: &Org<'_>,
+    ) -> Result<Vec<String>> {
         let r: Envelope<Vec<String>> = self
             .read(account, org, "list permissions", "/rbac/permissions")
             .send()
@@ -175,7 +181,7 @@ impl Client {
         Ok(r.result)
     }
 
-    pub async fn create_permission(
+    pub(super) async fn create_permission(
         &self,
         account: &Account,
         org: &Org<'_>,
@@ -198,27 +204,22 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::{ProductSettings, ProviderKind, ProviderSettings, SlashIdSettings};
-    use crate::providers::{Credentials, ErrorClass, Limits};
+    use crate::crd::{ProductSettings, ProviderSettings, SlashIdSettings};
+    use crate::providers::{Credentials, ErrorClass};
 
     fn account(settings: Option<SlashIdSettings>) -> Account {
-        Account {
-            provider: ProviderKind::SlashId,
-            base_url: "http://127.0.0.1:1/slashid".into(),
-            settings: ProviderSettings {
+        Account::of::<crate::providers::slashid::SlashId>(
+            "http://127.0.0.1:1/slashid",
+            ProviderSettings {
                 products: ProductSettings {
                     slashid: settings,
                     ..Default::default()
                 },
                 ..Default::default()
             },
-            credentials: Credentials::default(),
-            key: "k".into(),
-            limits: Limits {
-                windows: &[],
-                published: false,
-            },
-        }
+            Credentials::default(),
+            "k",
+        )
     }
 
     fn settings() -> SlashIdSettings {

@@ -12,7 +12,7 @@ pub mod sim;
 use crate::crd::{ProviderKind, ProviderSettings, SlashIdRole};
 use crate::providers::http::Http;
 use crate::providers::{
-    Account, Desired, Error, Identity, Limits, Listed, Provider, Result, bad_external_id,
+    Account, Auth, Desired, Error, Identity, Limits, Listed, Provider, Result, bad_external_id,
 };
 use client::Org;
 use mapping::{check_names, desired_permissions, drift, full_name, named_by, summary};
@@ -28,7 +28,7 @@ base_url_flag!(
 
 #[derive(Clone)]
 pub struct SlashId {
-    client: client::Client,
+    http: Http,
 }
 
 /// A 408 from a write: SlashID did not reach the requested consistency in time, but the write
@@ -52,9 +52,9 @@ impl SlashId {
         if wanted.is_empty() {
             return Ok(());
         }
-        let existing = self.client.list_permissions(account, org).await?;
+        let existing = self.list_permissions(account, org).await?;
         for name in wanted.iter().filter(|n| !existing.contains(n)) {
-            match self.client.create_permission(account, org, name).await {
+            match self.create_permission(account, org, name).await {
                 Err(e) if e.status() == Some(409) => {}
                 other => other.map_err(unknown_on_408)?,
             }
@@ -72,7 +72,7 @@ impl SlashId {
         sent: Role,
         conflict: Option<Error>,
     ) -> Result<Tagged> {
-        match self.client.get_role(account, org, &sent.name).await {
+        match self.get_role(account, org, &sent.name).await {
             Ok(found) => {
                 let differs = drift(role, &found.role);
                 if differs.is_empty() {
@@ -107,13 +107,15 @@ impl Provider for SlashId {
     const KIND: ProviderKind = ProviderKind::SlashId;
     const IDENTITY: Identity = Identity::Name;
     const SECRET_KEYS: &'static [&'static str] = &["apiKey"];
+    const AUTH: Auth = Auth::Header {
+        header: "slashid-api-key",
+        key: "apiKey",
+    };
     /// SlashID publishes no numbers (429 with Retry-After is honoured): a conservative default.
     const LIMITS: Limits = Limits::UNPUBLISHED;
 
     fn new(http: Http) -> Self {
-        Self {
-            client: client::Client::new(http),
-        }
+        Self { http }
     }
 
     fn default_base_url(_: &ProviderSettings) -> Option<String> {
@@ -166,7 +168,7 @@ impl Provider for SlashId {
 
     async fn check_access(&self, account: &Account) -> Result<()> {
         let org = Org::of(account)?;
-        self.client.list_roles(account, &org).await.map(|_| ())
+        self.list_roles(account, &org).await.map(|_| ())
     }
 
     /// Roles of this organisation only: the listing also shows roles other organisations of an
@@ -175,7 +177,6 @@ impl Provider for SlashId {
         let org = Org::of(account)?;
         let prefix = format!("{}/", org.id);
         Ok(self
-            .client
             .list_roles(account, &org)
             .await?
             .into_iter()
@@ -198,7 +199,7 @@ impl Provider for SlashId {
     ) -> Result<Option<Tagged>> {
         let org = Org::of(account)?;
         let full = full_name(org.id, id);
-        match self.client.get_role(account, &org, &full).await {
+        match self.get_role(account, &org, &full).await {
             Ok(found) => Ok(Some(found)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -216,7 +217,7 @@ impl Provider for SlashId {
             description: role.description.as_deref(),
             permissions: &permissions,
         };
-        let conflict = match self.client.create_role(account, &org, &body).await {
+        let conflict = match self.create_role(account, &org, &body).await {
             Ok(()) => None,
             Err(e) if e.status() == Some(409) => Some(e),
             Err(e) => return Err(unknown_on_408(e)),
@@ -258,7 +259,6 @@ impl Provider for SlashId {
         let mut retried = false;
         loop {
             match self
-                .client
                 .patch_role(account, &org, &full, etag.as_deref(), &body)
                 .await
             {
@@ -266,7 +266,7 @@ impl Provider for SlashId {
                 // Someone wrote between our read and the PATCH: read again and retry once.
                 Err(e) if e.status() == Some(412) && !retried => {
                     retried = true;
-                    let fresh = self.client.get_role(account, &org, &full).await?;
+                    let fresh = self.get_role(account, &org, &full).await?;
                     if drift(role, &fresh.role).is_empty() {
                         // Already in line, e.g. a write that answered 408 has landed since.
                         return Ok(fresh);
@@ -293,7 +293,7 @@ impl Provider for SlashId {
     async fn delete(&self, account: &Account, _: Desired<'_, SlashIdRole>, id: &str) -> Result<()> {
         let org = Org::of(account)?;
         let full = full_name(org.id, id);
-        match self.client.delete_role(account, &org, &full).await {
+        match self.delete_role(account, &org, &full).await {
             Err(e) if e.is_not_found() => Ok(()),
             other => other.map_err(unknown_on_408),
         }
@@ -314,20 +314,18 @@ mod tests {
     }
 
     fn account(settings: Option<SlashIdSettings>) -> Account {
-        Account {
-            provider: ProviderKind::SlashId,
-            base_url: "http://127.0.0.1:1/slashid".into(),
-            settings: ProviderSettings {
+        Account::of::<SlashId>(
+            "http://127.0.0.1:1/slashid",
+            ProviderSettings {
                 products: ProductSettings {
                     slashid: settings,
                     ..Default::default()
                 },
                 ..Default::default()
             },
-            credentials: Credentials::default(),
-            key: "k".into(),
-            limits: SlashId::LIMITS,
-        }
+            Credentials::default(),
+            "k",
+        )
     }
 
     fn settings() -> SlashIdSettings {

@@ -3,8 +3,9 @@
 
 use reqwest::Method;
 
+use super::Statsig;
 use super::model::{Envelope, Page, RoleDto, RoleUpdateDto};
-use crate::providers::http::{Http, Request, path_segment};
+use crate::providers::http::{Request, path_segment};
 use crate::providers::{Account, Result};
 
 pub const PAGE_SIZE: u32 = 100;
@@ -13,16 +14,8 @@ pub fn role_path(name: &str) -> String {
     format!("/console/v1/roles/{}", path_segment(name))
 }
 
-#[derive(Clone)]
-pub struct Client {
-    http: Http,
-}
-
-impl Client {
-    pub fn new(http: Http) -> Self {
-        Self { http }
-    }
-
+impl Statsig {
+    /// A request with the API version Roleplane speaks (the key is added by the account's auth).
     fn call<'a>(
         &'a self,
         account: &'a Account,
@@ -32,12 +25,11 @@ impl Client {
     ) -> Request<'a> {
         self.http
             .request(account, op, method, path)
-            .secret_header("statsig-api-key", account.credentials.get("apiKey"))
             .header("statsig-api-version", "20240601")
     }
 
     /// One page of roles (1-based).
-    pub async fn list_page(&self, account: &Account, page: u32, limit: u32) -> Result<Page> {
+    pub(super) async fn list_page(&self, account: &Account, page: u32, limit: u32) -> Result<Page> {
         self.call(account, "list roles", Method::GET, "/console/v1/roles")
             .query(&[("page", page), ("limit", limit)])
             .send()
@@ -46,7 +38,7 @@ impl Client {
     }
 
     /// Every role, following `nextPage` until it is null.
-    pub async fn list_all(&self, account: &Account) -> Result<Vec<RoleDto>> {
+    pub(super) async fn list_all(&self, account: &Account) -> Result<Vec<RoleDto>> {
         let mut roles = Vec::new();
         let mut page = 1;
         loop {
@@ -60,7 +52,7 @@ impl Client {
         }
     }
 
-    pub async fn get(&self, account: &Account, name: &str) -> Result<RoleDto> {
+    pub(super) async fn get_role(&self, account: &Account, name: &str) -> Result<RoleDto> {
         let r: Envelope<RoleDto> = self
             .call(account, "get role", Method::GET, &role_path(name))
             .send()
@@ -69,7 +61,7 @@ impl Client {
         Ok(r.data)
     }
 
-    pub async fn create(&self, account: &Account, role: &RoleDto) -> Result<RoleDto> {
+    pub(super) async fn post_role(&self, account: &Account, role: &RoleDto) -> Result<RoleDto> {
         let r: Envelope<RoleDto> = self
             .call(account, "create role", Method::POST, "/console/v1/roles")
             .json(role)
@@ -79,7 +71,7 @@ impl Client {
         Ok(r.data)
     }
 
-    pub async fn update(
+    pub(super) async fn patch_role(
         &self,
         account: &Account,
         name: &str,
@@ -94,7 +86,7 @@ impl Client {
         Ok(r.data)
     }
 
-    pub async fn delete(&self, account: &Account, name: &str) -> Result<()> {
+    pub(super) async fn delete_role(&self, account: &Account, name: &str) -> Result<()> {
         self.call(account, "delete role", Method::DELETE, &role_path(name))
             .send()
             .await?;

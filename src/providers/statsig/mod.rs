@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use crate::crd::{ProviderKind, ProviderSettings, StatsigPermissions, StatsigRole};
 use crate::providers::http::Http;
 use crate::providers::{
-    Account, Desired, Error, Identity, Limits, Listed, Provider, Result, Window, bad_external_id,
+    Account, Auth, Desired, Error, Identity, Limits, Listed, Provider, Result, Window,
+    bad_external_id,
 };
 pub use client::role_path;
 use model::{RoleDto, RoleUpdateDto};
@@ -25,7 +26,7 @@ base_url_flag!(
 
 #[derive(Clone)]
 pub struct Statsig {
-    client: client::Client,
+    http: Http,
 }
 
 /// The flags the manifest manages, by Statsig wire name.
@@ -84,6 +85,10 @@ impl Provider for Statsig {
     const KIND: ProviderKind = ProviderKind::Statsig;
     const IDENTITY: Identity = Identity::Name;
     const SECRET_KEYS: &'static [&'static str] = &["apiKey"];
+    const AUTH: Auth = Auth::Header {
+        header: "statsig-api-key",
+        key: "apiKey",
+    };
     /// About 100 per 10 s and 900 per 15 min per project (Statsig's Console API docs).
     const LIMITS: Limits = Limits {
         windows: &[
@@ -100,9 +105,7 @@ impl Provider for Statsig {
     };
 
     fn new(http: Http) -> Self {
-        Self {
-            client: client::Client::new(http),
-        }
+        Self { http }
     }
 
     fn default_base_url(_: &ProviderSettings) -> Option<String> {
@@ -174,12 +177,11 @@ impl Provider for Statsig {
     }
 
     async fn check_access(&self, account: &Account) -> Result<()> {
-        self.client.list_page(account, 1, 1).await.map(|_| ())
+        self.list_page(account, 1, 1).await.map(|_| ())
     }
 
     async fn list(&self, account: &Account, _scope: &str) -> Result<Vec<Listed<RoleDto>>> {
         Ok(self
-            .client
             .list_all(account)
             .await?
             .into_iter()
@@ -197,12 +199,11 @@ impl Provider for Statsig {
         _: Desired<'_, StatsigRole>,
         id: &str,
     ) -> Result<Option<RoleDto>> {
-        match self.client.get(account, id).await {
+        match self.get_role(account, id).await {
             Ok(r) => Ok(Some(r)),
             Err(e) if e.is_not_found() => Ok(None),
             // Statsig may answer 400 for a name it cannot resolve: fall back to the listing.
             Err(e) if e.status() == Some(400) => Ok(self
-                .client
                 .list_all(account)
                 .await?
                 .into_iter()
@@ -220,11 +221,11 @@ impl Provider for Statsig {
             name: desired.name.to_string(),
             permissions: desired_flags(desired.spec),
         };
-        match self.client.create(account, &body).await {
+        match self.post_role(account, &body).await {
             Ok(created) => Ok(created),
             Err(e) if matches!(e.status(), Some(400 | 409)) => {
                 // A name clash is reported as 400 or 409: tell it apart from other bad input.
-                match self.client.get(account, desired.name).await {
+                match self.get_role(account, desired.name).await {
                     Ok(_) => Err(Error::AlreadyExists(format!(
                         "statsig create role: a role named {:?} already exists ({e})",
                         desired.name
@@ -243,21 +244,20 @@ impl Provider for Statsig {
         current: &RoleDto,
     ) -> Result<RoleDto> {
         let flags = desired_flags(desired.spec);
-        self.client
-            .update(
-                account,
-                &current.name,
-                &RoleUpdateDto {
-                    permissions: &flags,
-                },
-            )
-            .await
+        self.patch_role(
+            account,
+            &current.name,
+            &RoleUpdateDto {
+                permissions: &flags,
+            },
+        )
+        .await
     }
 
     async fn delete(&self, account: &Account, _: Desired<'_, StatsigRole>, id: &str) -> Result<()> {
-        match self.client.delete(account, id).await {
+        match self.delete_role(account, id).await {
             Err(e) if e.is_not_found() => Ok(()),
-            Err(e) if e.status() == Some(400) => match self.client.get(account, id).await {
+            Err(e) if e.status() == Some(400) => match self.get_role(account, id).await {
                 Err(g) if g.is_not_found() => Ok(()),
                 _ => Err(e),
             },
