@@ -71,6 +71,8 @@ pub struct Account {
     pub limits: Limits,
     /// How the product's requests carry the credentials.
     pub auth: Auth,
+    /// Headers every request of the product carries.
+    pub headers: &'static [(&'static str, &'static str)],
 }
 
 impl Account {
@@ -90,6 +92,7 @@ impl Account {
             key: key.into(),
             limits: P::LIMITS,
             auth: P::AUTH,
+            headers: P::HEADERS,
         }
     }
 }
@@ -147,6 +150,8 @@ pub trait Provider: Clone + Send + Sync + 'static {
     const SECRET_KEYS: &'static [&'static str];
     /// How requests carry them.
     const AUTH: Auth;
+    /// Headers every request carries (e.g. the API version Roleplane speaks).
+    const HEADERS: &'static [(&'static str, &'static str)] = &[];
     /// The product's request budget per credential.
     const LIMITS: Limits;
 
@@ -173,6 +178,16 @@ pub trait Provider: Clone + Send + Sync + 'static {
     }
     /// The id of an object as read.
     fn id_of(&self, object: &Self::Object) -> String;
+    /// The name of an object as read.
+    fn name_of(&self, object: &Self::Object) -> String;
+    /// A listing entry that carries the whole object.
+    fn listed(&self, object: Self::Object) -> Listed<Self::Object> {
+        Listed {
+            id: self.id_of(&object),
+            name: self.name_of(&object),
+            object: Some(object),
+        }
+    }
     /// Manifest fields whose product value differs, e.g. `statsig.permissions.createConfigs`.
     fn drift(&self, desired: Desired<'_, Self::Spec>, object: &Self::Object) -> Vec<String>;
     /// A short summary for status, e.g. `5 permissions`.

@@ -218,6 +218,10 @@ impl Provider for BigPanda {
         role.id.clone()
     }
 
+    fn name_of(&self, role: &RoleDto) -> String {
+        role.name.clone()
+    }
+
     fn drift(&self, desired: Desired<'_, BigPandaRole>, role: &RoleDto) -> Vec<String> {
         mapping::drift(desired.name, desired.spec, role)
     }
@@ -235,14 +239,7 @@ impl Provider for BigPanda {
 
     async fn list(&self, account: &Account, _scope: &str) -> Result<Vec<Listed<RoleDto>>> {
         let roles = self.list_all(account).await.map_err(hint)?;
-        Ok(roles
-            .into_iter()
-            .map(|r| Listed {
-                id: r.id.clone(),
-                name: r.name.clone(),
-                object: Some(r),
-            })
-            .collect())
+        Ok(roles.into_iter().map(|r| self.listed(r)).collect())
     }
 
     async fn observe(

@@ -99,6 +99,10 @@ impl Provider for ConfigCat {
         group.permission_group_id.to_string()
     }
 
+    fn name_of(&self, group: &PermissionGroup) -> String {
+        group.name.clone()
+    }
+
     fn drift(
         &self,
         desired: Desired<'_, PermissionGroupSpec>,
@@ -124,14 +128,7 @@ impl Provider for ConfigCat {
             .list_groups(account, product_id)
             .await
             .map_err(|e| product_missing(product_id, e))?;
-        Ok(groups
-            .into_iter()
-            .map(|g| Listed {
-                id: g.permission_group_id.to_string(),
-                name: g.name.clone(),
-                object: Some(g),
-            })
-            .collect())
+        Ok(groups.into_iter().map(|g| self.listed(g)).collect())
     }
 
     async fn observe(

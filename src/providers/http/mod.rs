@@ -125,7 +125,7 @@ impl Http {
         path: &str,
     ) -> Request<'a> {
         let url = format!("{}{}", account.base_url, path);
-        let request = Request {
+        let mut request = Request {
             http: self,
             account,
             operation,
@@ -135,6 +135,9 @@ impl Http {
                 .request(method, url)
                 .header(reqwest::header::ACCEPT, "application/json"),
         };
+        for (name, value) in account.headers {
+            request = request.header(name, value);
+        }
         let secret = |key| account.credentials.get(key);
         match account.auth {
             Auth::Header { header, key } => request.secret_header(header, secret(key)),

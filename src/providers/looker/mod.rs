@@ -38,15 +38,6 @@ fn wants(block: &LookerRole) -> Result<(Want<'_>, Want<'_>)> {
     ))
 }
 
-/// A role as a listing entry: searches carry whole roles.
-fn listed(role: Role) -> Listed<Role> {
-    Listed {
-        id: role.id.clone(),
-        name: role.name.clone().unwrap_or_default(),
-        object: Some(role),
-    }
-}
-
 impl Provider for Looker {
     type Spec = LookerRole;
     type Object = Role;
@@ -98,6 +89,10 @@ impl Provider for Looker {
         role.id.clone()
     }
 
+    fn name_of(&self, role: &Role) -> String {
+        role.name.clone().unwrap_or_default()
+    }
+
     fn drift(&self, desired: Desired<'_, LookerRole>, role: &Role) -> Vec<String> {
         // Only an unvalidated spec (during deletion) fails here: then nothing is in line.
         plan::drift(desired.spec, desired.name, role).unwrap_or_else(|_| vec!["looker".to_string()])
@@ -117,7 +112,7 @@ impl Provider for Looker {
             .all_roles(account)
             .await?
             .into_iter()
-            .map(listed)
+            .map(|r| self.listed(r))
             .collect())
     }
 
@@ -133,7 +128,7 @@ impl Provider for Looker {
             .roles_named(account, desired.name)
             .await?
             .into_iter()
-            .map(listed)
+            .map(|r| self.listed(r))
             .collect())
     }
 

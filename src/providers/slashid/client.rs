@@ -202,12 +202,13 @@ impl SlashId {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::crd::{ProductSettings, ProviderSettings, SlashIdSettings};
     use crate::providers::{Credentials, ErrorClass};
 
-    fn account(settings: Option<SlashIdSettings>) -> Account {
+    /// A SlashID account with these organisation settings (shared by the provider's tests).
+    pub(in crate::providers::slashid) fn account(settings: Option<SlashIdSettings>) -> Account {
         Account::of::<crate::providers::slashid::SlashId>(
             "http://127.0.0.1:1/slashid",
             ProviderSettings {
@@ -222,7 +223,7 @@ mod tests {
         )
     }
 
-    fn settings() -> SlashIdSettings {
+    pub(in crate::providers::slashid) fn settings() -> SlashIdSettings {
         SlashIdSettings {
             org_id: "sim-org".into(),
             consistency: None,

@@ -158,6 +158,14 @@ impl Provider for SlashId {
         role.role.name.clone()
     }
 
+    /// The name without the organisation prefix, as the resource names it.
+    fn name_of(&self, role: &Tagged) -> String {
+        let full = role.role.name.as_str();
+        full.split_once('/')
+            .map_or(full, |(_, name)| name)
+            .to_string()
+    }
+
     fn drift(&self, desired: Desired<'_, SlashIdRole>, role: &Tagged) -> Vec<String> {
         drift(desired.spec, &role.role)
     }
@@ -303,36 +311,13 @@ impl Provider for SlashId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::{ProductSettings, SlashIdSettings};
-    use crate::providers::{ApiError, Credentials, ErrorClass};
+    use crate::providers::{ApiError, ErrorClass};
+    use client::tests::{account, settings};
 
     fn role() -> SlashIdRole {
         SlashIdRole {
             description: Some("Billing viewers".into()),
             permissions: vec!["billing.read".into()],
-        }
-    }
-
-    fn account(settings: Option<SlashIdSettings>) -> Account {
-        Account::of::<SlashId>(
-            "http://127.0.0.1:1/slashid",
-            ProviderSettings {
-                products: ProductSettings {
-                    slashid: settings,
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
-            Credentials::default(),
-            "k",
-        )
-    }
-
-    fn settings() -> SlashIdSettings {
-        SlashIdSettings {
-            org_id: "sim-org".into(),
-            consistency: None,
-            consistency_timeout_seconds: None,
         }
     }
 

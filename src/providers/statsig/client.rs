@@ -5,7 +5,7 @@ use reqwest::Method;
 
 use super::Statsig;
 use super::model::{Envelope, Page, RoleDto, RoleUpdateDto};
-use crate::providers::http::{Request, path_segment};
+use crate::providers::http::path_segment;
 use crate::providers::{Account, Result};
 
 pub const PAGE_SIZE: u32 = 100;
@@ -15,22 +15,10 @@ pub fn role_path(name: &str) -> String {
 }
 
 impl Statsig {
-    /// A request with the API version Roleplane speaks (the key is added by the account's auth).
-    fn call<'a>(
-        &'a self,
-        account: &'a Account,
-        op: &'static str,
-        method: Method,
-        path: &str,
-    ) -> Request<'a> {
-        self.http
-            .request(account, op, method, path)
-            .header("statsig-api-version", "20240601")
-    }
-
     /// One page of roles (1-based).
     pub(super) async fn list_page(&self, account: &Account, page: u32, limit: u32) -> Result<Page> {
-        self.call(account, "list roles", Method::GET, "/console/v1/roles")
+        self.http
+            .request(account, "list roles", Method::GET, "/console/v1/roles")
             .query(&[("page", page), ("limit", limit)])
             .send()
             .await?
@@ -54,7 +42,8 @@ impl Statsig {
 
     pub(super) async fn get_role(&self, account: &Account, name: &str) -> Result<RoleDto> {
         let r: Envelope<RoleDto> = self
-            .call(account, "get role", Method::GET, &role_path(name))
+            .http
+            .request(account, "get role", Method::GET, &role_path(name))
             .send()
             .await?
             .json()?;
@@ -63,7 +52,8 @@ impl Statsig {
 
     pub(super) async fn post_role(&self, account: &Account, role: &RoleDto) -> Result<RoleDto> {
         let r: Envelope<RoleDto> = self
-            .call(account, "create role", Method::POST, "/console/v1/roles")
+            .http
+            .request(account, "create role", Method::POST, "/console/v1/roles")
             .json(role)
             .send()
             .await?
@@ -78,7 +68,8 @@ impl Statsig {
         body: &RoleUpdateDto<'_>,
     ) -> Result<RoleDto> {
         let r: Envelope<RoleDto> = self
-            .call(account, "update role", Method::PATCH, &role_path(name))
+            .http
+            .request(account, "update role", Method::PATCH, &role_path(name))
             .json(body)
             .send()
             .await?
@@ -87,7 +78,8 @@ impl Statsig {
     }
 
     pub(super) async fn delete_role(&self, account: &Account, name: &str) -> Result<()> {
-        self.call(account, "delete role", Method::DELETE, &role_path(name))
+        self.http
+            .request(account, "delete role", Method::DELETE, &role_path(name))
             .send()
             .await?;
         Ok(())

@@ -89,6 +89,7 @@ impl Provider for Statsig {
         header: "statsig-api-key",
         key: "apiKey",
     };
+    const HEADERS: &'static [(&'static str, &'static str)] = &[("statsig-api-version", "20240601")];
     /// About 100 per 10 s and 900 per 15 min per project (Statsig's Console API docs).
     const LIMITS: Limits = Limits {
         windows: &[
@@ -166,6 +167,10 @@ impl Provider for Statsig {
         role.name.clone()
     }
 
+    fn name_of(&self, role: &RoleDto) -> String {
+        role.name.clone()
+    }
+
     fn drift(&self, desired: Desired<'_, StatsigRole>, role: &RoleDto) -> Vec<String> {
         drift(desired.spec, &role.permissions)
     }
@@ -185,11 +190,7 @@ impl Provider for Statsig {
             .list_all(account)
             .await?
             .into_iter()
-            .map(|r| Listed {
-                id: r.name.clone(),
-                name: r.name.clone(),
-                object: Some(r),
-            })
+            .map(|r| self.listed(r))
             .collect())
     }
 
