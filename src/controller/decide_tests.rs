@@ -89,7 +89,7 @@ fn lookup_prefers_the_spec_id_then_the_status_id_then_the_name() {
 
 #[test]
 fn the_decision_table() {
-    let p = "statsig";
+    let p = "acme";
     let n = "Editors";
     let cases: Vec<(&str, Facts, Found, Step)> = vec![
         (
@@ -192,7 +192,7 @@ fn the_decision_table() {
 
 #[test]
 fn failures_name_the_product_the_ids_and_the_way_out() {
-    let p = "bigpanda";
+    let p = "acme";
     let n = "Ops";
     let two = Found::Named(vec![seen("a1", &[]), seen("b2", &[])]);
     let one = Found::Named(vec![seen("a1", &[])]);
@@ -203,7 +203,7 @@ fn failures_name_the_product_the_ids_and_the_way_out() {
     let s = step(&intent(), p, n, &two);
     assert!(matches!(s, Step::Fail(Failure::Ambiguous(_))), "{s:?}");
     assert!(
-        fails_with(&s, "2 bigpanda objects are named \"Ops\" (a1, b2)"),
+        fails_with(&s, "2 acme objects are named \"Ops\" (a1, b2)"),
         "{s:?}"
     );
     let s = step(&facts(), p, n, &two);
@@ -223,12 +223,12 @@ fn failures_name_the_product_the_ids_and_the_way_out() {
         &Found::Id(None),
     );
     assert!(
-        fails_with(&s, "observe-only: the bigpanda object 1 no longer exists"),
+        fails_with(&s, "observe-only: the acme object 1 no longer exists"),
         "{s:?}"
     );
     let s = step(&observe_only(), p, n, &Found::Named(vec![]));
     assert!(
-        fails_with(&s, "observe-only: no bigpanda object named \"Ops\""),
+        fails_with(&s, "observe-only: no acme object named \"Ops\""),
         "{s:?}"
     );
 }
@@ -236,8 +236,8 @@ fn failures_name_the_product_the_ids_and_the_way_out() {
 #[test]
 fn adoption_notes_say_why() {
     assert_eq!(
-        adoption_note(Adoption::ExternalId, "looker", "5"),
-        "adopted the existing looker object 5 (spec.externalId)"
+        adoption_note(Adoption::ExternalId, "acme", "5"),
+        "adopted the existing acme object 5 (spec.externalId)"
     );
-    assert!(adoption_note(Adoption::InterruptedCreate, "looker", "5").contains("interrupted"));
+    assert!(adoption_note(Adoption::InterruptedCreate, "acme", "5").contains("interrupted"));
 }

@@ -153,9 +153,14 @@ mod tests {
     use crate::crd::ProviderKind;
     use crate::providers::ApiError;
 
+    /// Any product will do: the handling of an answer does not depend on which one it is.
+    fn product() -> ProviderKind {
+        ProviderKind::ALL[0]
+    }
+
     fn api(status: u16, retry_after: Option<Duration>) -> Error {
         Error::Provider(providers::Error::Api(ApiError {
-            provider: ProviderKind::Statsig,
+            provider: product(),
             operation: "get role",
             status: Some(status),
             message: String::new(),
@@ -191,7 +196,7 @@ mod tests {
     #[test]
     fn unknown_outcome_keeps_the_create_intent() {
         let unknown = Error::Provider(providers::Error::UnknownOutcome(ApiError {
-            provider: ProviderKind::SlashId,
+            provider: product(),
             operation: "create role",
             status: Some(408),
             message: String::new(),

@@ -163,4 +163,4 @@ pub trait Managed:
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,7 +1,6 @@
 //! Schema tests: every value bounded, categories and columns, and the CEL rules as kube-apiserver
 //! would run them.
 
-#[cfg(test)]
 mod bounds {
     use crate::crd::*;
     use serde_json::Value;
@@ -89,18 +88,17 @@ mod bounds {
         assert!(role.contains("name is immutable"));
         let pg = serde_json::to_string(&PermissionGroup::crd()).unwrap();
         assert!(pg.contains("productId is immutable"));
-        assert!(pg.contains("environmentAccesses is only allowed with accessType: custom"));
     }
 }
 
-#[cfg(test)]
-mod cel {
-    //! The CEL rules as kube-apiserver would run them (kube's client-side CEL).
+pub(crate) mod cel {
+    //! The CEL rules as kube-apiserver would run them (kube's client-side CEL). The helpers are
+    //! shared with the product block files, which test their own rules.
     use crate::crd::*;
     use kube::core::cel::{ScopeContext, Validator, WarningKind, analyze_rule, compile_schema};
     use serde_json::{Value, json};
 
-    fn schema<K: CustomResourceExt>() -> Value {
+    pub(crate) fn schema<K: CustomResourceExt>() -> Value {
         serde_json::to_value(&K::crd().spec.versions[0].schema).unwrap()["openAPIV3Schema"].clone()
     }
 
@@ -157,11 +155,16 @@ mod cel {
         }
     }
 
-    fn role(spec: Value) -> Value {
+    pub(crate) fn role(spec: Value) -> Value {
         json!({"apiVersion": "roleplane.dev/v1alpha1", "kind": "Role", "metadata": {"name": "r"}, "spec": spec})
     }
 
-    fn errors(kind: Value, obj: Value, old: Option<Value>) -> Vec<String> {
+    pub(crate) fn config(spec: Value) -> Value {
+        json!({"apiVersion": "roleplane.dev/v1alpha1", "kind": "ProviderConfig", "metadata": {"name": "p"}, "spec": spec})
+    }
+
+    /// The messages of the rules `obj` breaks (`old`: the object it replaces).
+    pub(crate) fn errors(kind: Value, obj: Value, old: Option<Value>) -> Vec<String> {
         match Validator::new().validate(&kind, &obj, old.as_ref()) {
             Ok(()) => vec![],
             Err(e) => e.into_vec().into_iter().map(|e| e.message).collect(),
@@ -195,25 +198,6 @@ mod cel {
     }
 
     #[test]
-    fn statsig_role_name_is_immutable_but_bigpanda_may_rename() {
-        let old = role(json!({"providerConfigRef": {"name": "c"}, "name": "A", "statsig": {}}));
-        let new = role(json!({"providerConfigRef": {"name": "c"}, "name": "B", "statsig": {}}));
-        assert!(
-            errors(schema::<Role>(), new, Some(old))
-                .iter()
-                .any(|m| m.contains("name is immutable"))
-        );
-        let bp = |n: &str| {
-            role(json!({"providerConfigRef": {"name": "c"}, "name": n,
-            "bigpanda": {"permissions": [{"resourceType": "roles", "actions": ["read"]}]}}))
-        };
-        assert_eq!(
-            errors(schema::<Role>(), bp("B"), Some(bp("A"))),
-            Vec::<String>::new()
-        );
-    }
-
-    #[test]
     fn product_block_cannot_switch() {
         let old = role(json!({"providerConfigRef": {"name": "c"}, "name": "A", "statsig": {}}));
         let new = role(json!({"providerConfigRef": {"name": "c"}, "name": "A", "slashid": {}}));
@@ -221,42 +205,6 @@ mod cel {
             errors(schema::<Role>(), new, Some(old))
                 .iter()
                 .any(|m| m.contains("product block cannot change"))
-        );
-    }
-
-    #[test]
-    fn environment_accesses_need_custom_access_type() {
-        let pg = |access: &str| {
-            json!({"apiVersion": "roleplane.dev/v1alpha1", "kind": "PermissionGroup", "metadata": {"name": "g"},
-            "spec": {"providerConfigRef": {"name": "c"}, "name": "G", "productId": "08d8b1f6-7b32-4d2a-8f33-1c0a3f3b0c11",
-                     "accessType": access,
-                     "environmentAccesses": [{"environmentId": "08d8b1f6-7b32-4d2a-8f33-1c0a3f3b0c12", "environmentAccessType": "full"}]}})
-        };
-        assert!(
-            errors(schema::<PermissionGroup>(), pg("full"), None)
-                .iter()
-                .any(|m| m.contains("accessType: custom"))
-        );
-        assert_eq!(
-            errors(schema::<PermissionGroup>(), pg("custom"), None),
-            Vec::<String>::new()
-        );
-    }
-
-    #[test]
-    fn looker_config_needs_an_endpoint() {
-        let pc = |spec: Value| json!({"apiVersion": "roleplane.dev/v1alpha1", "kind": "ProviderConfig", "metadata": {"name": "p"}, "spec": spec});
-        let no_endpoint = pc(json!({"provider": "looker", "credentialsSecretRef": {"name": "s"}}));
-        assert!(
-            errors(schema::<ProviderConfig>(), no_endpoint, None)
-                .iter()
-                .any(|m| m.contains("endpoint is required"))
-        );
-        let slashid = pc(json!({"provider": "slashid", "credentialsSecretRef": {"name": "s"}}));
-        assert!(
-            errors(schema::<ProviderConfig>(), slashid, None)
-                .iter()
-                .any(|m| m.contains("orgId is required"))
         );
     }
 }

@@ -198,3 +198,28 @@ pub struct PermissionGroupSpec {
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["environmentId".into()]))]
     pub environment_approval_permissions: Vec<EnvironmentApproval>,
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::crd::tests::cel::{errors, schema};
+    use serde_json::json;
+
+    #[test]
+    fn environment_accesses_need_custom_access_type() {
+        let pg = |access: &str| {
+            json!({"apiVersion": "roleplane.dev/v1alpha1", "kind": "PermissionGroup", "metadata": {"name": "g"},
+            "spec": {"providerConfigRef": {"name": "c"}, "name": "G", "productId": "08d8b1f6-7b32-4d2a-8f33-1c0a3f3b0c11",
+                     "accessType": access,
+                     "environmentAccesses": [{"environmentId": "08d8b1f6-7b32-4d2a-8f33-1c0a3f3b0c12", "environmentAccessType": "full"}]}})
+        };
+        assert!(
+            errors(schema::<super::PermissionGroup>(), pg("full"), None)
+                .iter()
+                .any(|m| m.contains("accessType: custom"))
+        );
+        assert_eq!(
+            errors(schema::<super::PermissionGroup>(), pg("custom"), None),
+            Vec::<String>::new()
+        );
+    }
+}

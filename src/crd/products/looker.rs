@@ -71,3 +71,20 @@ pub struct LookerSetRef {
     #[schemars(length(min = 1, max = 255))]
     pub name: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::crd::tests::cel::{config, errors, schema};
+    use serde_json::json;
+
+    #[test]
+    fn looker_config_needs_an_endpoint() {
+        let no_endpoint =
+            config(json!({"provider": "looker", "credentialsSecretRef": {"name": "s"}}));
+        assert!(
+            errors(schema::<crate::crd::ProviderConfig>(), no_endpoint, None)
+                .iter()
+                .any(|m| m.contains("endpoint is required"))
+        );
+    }
+}

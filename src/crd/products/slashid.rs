@@ -74,3 +74,19 @@ pub enum SlashIdConsistency {
     LocalRegion,
     AllRegions,
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::crd::tests::cel::{config, errors, schema};
+    use serde_json::json;
+
+    #[test]
+    fn a_slashid_config_needs_its_organisation() {
+        let slashid = config(json!({"provider": "slashid", "credentialsSecretRef": {"name": "s"}}));
+        assert!(
+            errors(schema::<crate::crd::ProviderConfig>(), slashid, None)
+                .iter()
+                .any(|m| m.contains("orgId is required"))
+        );
+    }
+}

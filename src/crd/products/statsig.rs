@@ -106,3 +106,28 @@ pub struct StatsigRole {
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]
     pub additional_permissions: Vec<NamedFlag>,
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::crd::tests::cel::{errors, role, schema};
+    use serde_json::json;
+
+    #[test]
+    fn name_is_immutable_but_other_products_may_rename() {
+        let old = role(json!({"providerConfigRef": {"name": "c"}, "name": "A", "statsig": {}}));
+        let new = role(json!({"providerConfigRef": {"name": "c"}, "name": "B", "statsig": {}}));
+        assert!(
+            errors(schema::<crate::crd::Role>(), new, Some(old))
+                .iter()
+                .any(|m| m.contains("name is immutable"))
+        );
+        let bp = |n: &str| {
+            role(json!({"providerConfigRef": {"name": "c"}, "name": n,
+            "bigpanda": {"permissions": [{"resourceType": "roles", "actions": ["read"]}]}}))
+        };
+        assert_eq!(
+            errors(schema::<crate::crd::Role>(), bp("B"), Some(bp("A"))),
+            Vec::<String>::new()
+        );
+    }
+}
