@@ -14,7 +14,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::sim::{ProductSim, Routes, Simulated, Traffic, product_router};
+use crate::sim::{ProductSim, Routes, SingleApi, Traffic};
 
 pub type Role = BTreeMap<String, bool>;
 
@@ -44,25 +44,6 @@ impl Default for Args {
 /// The simulator the registry assembles.
 pub type Sim = StatsigSim;
 
-impl Simulated for StatsigSim {
-    type Args = Args;
-
-    fn new(args: Args) -> Self {
-        StatsigSim::new(args.api_keys)
-    }
-
-    fn mounts(self: &Arc<Self>) -> Vec<(&'static str, Router)> {
-        vec![(
-            "/statsig",
-            product_router(routes(self.clone()), self.clone()),
-        )]
-    }
-
-    fn main_traffic(&self) -> &Traffic {
-        &self.traffic
-    }
-}
-
 pub struct StatsigSim {
     pub traffic: Traffic,
     /// API key → project roles (name → flags), in creation order.
@@ -71,15 +52,20 @@ pub struct StatsigSim {
     duplicate_status: Mutex<u16>,
 }
 
-impl StatsigSim {
-    pub fn new(keys: Vec<String>) -> Self {
+impl SingleApi for StatsigSim {
+    type Args = Args;
+    const PREFIX: &'static str = "/statsig";
+
+    fn from_args(args: Args) -> Self {
         Self {
             traffic: Traffic::new(),
-            projects: Mutex::new(keys.into_iter().map(|k| (k, Vec::new())).collect()),
+            projects: Mutex::new(args.api_keys.into_iter().map(|k| (k, Vec::new())).collect()),
             duplicate_status: Mutex::new(400),
         }
     }
+}
 
+impl StatsigSim {
     /// Roles of the project that `key` belongs to.
     pub fn roles(&self, key: &str) -> Vec<(String, Role)> {
         self.projects
@@ -152,6 +138,10 @@ impl ProductSim for StatsigSim {
             })
             .collect();
         json!({ "projects": projects })
+    }
+
+    fn routes(self: &Arc<Self>) -> Routes {
+        routes(self.clone())
     }
 }
 
@@ -355,7 +345,7 @@ struct AdminRole {
 
 /// The API under `/statsig`, plus admin edits: `PUT _admin/roles/{name}` with
 /// `{key, permissions}` and `DELETE _admin/roles/{name}?key=`.
-pub fn routes(sim: Arc<StatsigSim>) -> Routes {
+fn routes(sim: Arc<StatsigSim>) -> Routes {
     let admin = Router::new()
         .route(
             "/_admin/roles/{name}",

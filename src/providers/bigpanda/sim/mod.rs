@@ -16,12 +16,13 @@ mod role;
 use std::sync::Arc;
 
 use axum::Router;
+use serde_json::Value;
 
 pub use region::{BigPandaSim, Settings, built_in_id};
 pub use role::ActionsForm;
 pub use role::{RoleInput, SimPermission, SimRole};
 
-use crate::sim::{Routes, Simulated, Traffic, product_router};
+use crate::sim::{ProductSim, Routes, Simulated, Traffic, product_router};
 
 /// BigPanda user API keys the simulator accepts, one per region.
 #[derive(Clone, Debug, clap::Args)]
@@ -72,8 +73,8 @@ impl Simulated for Sim {
 
     fn mounts(self: &Arc<Self>) -> Vec<(&'static str, Router)> {
         vec![
-            ("/bigpanda", region_router(&self.us)),
-            ("/bigpanda-eu", region_router(&self.eu)),
+            ("/bigpanda", product_router(&self.us)),
+            ("/bigpanda-eu", product_router(&self.eu)),
         ]
     }
 
@@ -82,11 +83,20 @@ impl Simulated for Sim {
     }
 }
 
-/// One region's API (faults and recording apply) and its admin routes.
-fn region_router(sim: &Arc<BigPandaSim>) -> Router {
-    let routes = Routes {
-        api: api::routes(sim.clone()),
-        admin: admin::routes(sim.clone()),
-    };
-    product_router(routes, sim.clone())
+/// Each region is served as its own API, with its own traffic.
+impl ProductSim for BigPandaSim {
+    fn traffic(&self) -> &Traffic {
+        &self.traffic
+    }
+
+    fn state(&self) -> Value {
+        self.snapshot()
+    }
+
+    fn routes(self: &Arc<Self>) -> Routes {
+        Routes {
+            api: api::routes(self.clone()),
+            admin: admin::routes(self.clone()),
+        }
+    }
 }

@@ -339,7 +339,7 @@ fn admin_routes(sim: Arc<ConfigCatSim>) -> Router {
 }
 
 /// The API under `/configcat` (paths as on `https://api.configcat.com`) and the admin edits.
-pub fn routes(sim: Arc<ConfigCatSim>) -> crate::sim::Routes {
+pub(super) fn routes(sim: Arc<ConfigCatSim>) -> crate::sim::Routes {
     let api = Router::new()
         .route("/v1/me", get(me))
         .route("/v1/products", get(products))

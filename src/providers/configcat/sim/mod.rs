@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use axum::Router;
 
-use crate::sim::{ProductSim, Simulated, Traffic, product_router};
+use crate::sim::{ProductSim, Routes, SingleApi, Traffic};
 
 pub const DEMO_PRODUCT_ID: &str = "c0ffee00-0000-4000-8000-000000000001";
 pub const DEMO_TEST_ENVIRONMENT_ID: &str = "c0ffee00-0000-4000-8000-000000000011";
@@ -102,11 +102,15 @@ fn uuid() -> String {
     )
 }
 
-impl ConfigCatSim {
-    pub fn new(username: String, password: String) -> Self {
+impl SingleApi for ConfigCatSim {
+    type Args = Args;
+    const PREFIX: &'static str = "/configcat";
+
+    /// An organisation with the demo product, accepting the configured credentials.
+    fn from_args(args: Args) -> Self {
         let sim = Self {
             traffic: Traffic::new(),
-            credentials: (username, password),
+            credentials: (args.username, args.password),
             store: Mutex::default(),
         };
         sim.add_product_with_id(DEMO_PRODUCT_ID, "Demo");
@@ -115,6 +119,16 @@ impl ConfigCatSim {
         sim
     }
 
+    /// Every answer, faults included, carries the rate-limit headers.
+    fn layer(self: &Arc<Self>, router: Router) -> Router {
+        router.layer(middleware::from_fn_with_state(
+            self.clone(),
+            rate_limit_headers,
+        ))
+    }
+}
+
+impl ConfigCatSim {
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().expect("sim lock")
     }
@@ -289,12 +303,10 @@ impl ProductSim for ConfigCatSim {
             "permissionGroups": store.groups.values().collect::<Vec<_>>(),
         })
     }
-}
 
-/// The product's router: API (faults, recording, rate-limit headers) and admin edits.
-pub fn router(sim: Arc<ConfigCatSim>) -> Router {
-    product_router(api::routes(sim.clone()), sim.clone())
-        .layer(middleware::from_fn_with_state(sim, rate_limit_headers))
+    fn routes(self: &Arc<Self>) -> Routes {
+        api::routes(self.clone())
+    }
 }
 
 /// ConfigCat Public API credentials the simulator accepts.
@@ -331,22 +343,6 @@ impl Default for Args {
 
 /// The simulator the registry assembles.
 pub type Sim = ConfigCatSim;
-
-impl Simulated for ConfigCatSim {
-    type Args = Args;
-
-    fn new(args: Args) -> Self {
-        ConfigCatSim::new(args.username, args.password)
-    }
-
-    fn mounts(self: &Arc<Self>) -> Vec<(&'static str, Router)> {
-        vec![("/configcat", router(self.clone()))]
-    }
-
-    fn main_traffic(&self) -> &Traffic {
-        &self.traffic
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -19,9 +19,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use axum::Router;
-
-use crate::sim::{ProductSim, Routes, Simulated, Traffic, product_router};
+use crate::sim::{ProductSim, Routes, SingleApi, Traffic};
 use state::State;
 
 /// The Looker API client id and secret the simulator accepts, and its token lifetime.
@@ -66,29 +64,6 @@ impl Default for Args {
 
 /// The simulator the registry assembles.
 pub type Sim = LookerSim;
-
-impl Simulated for LookerSim {
-    type Args = Args;
-
-    fn new(args: Args) -> Self {
-        LookerSim::new(
-            &args.client_id,
-            &args.client_secret,
-            Duration::from_secs(args.token_ttl_seconds),
-        )
-    }
-
-    fn mounts(self: &Arc<Self>) -> Vec<(&'static str, Router)> {
-        vec![(
-            "/looker",
-            product_router(routes(self.clone()), self.clone()),
-        )]
-    }
-
-    fn main_traffic(&self) -> &Traffic {
-        &self.traffic
-    }
-}
 
 /// Permission set or model set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -138,16 +113,21 @@ pub struct LookerSim {
     state: Mutex<State>,
 }
 
-impl LookerSim {
+impl SingleApi for LookerSim {
+    type Args = Args;
+    const PREFIX: &'static str = "/looker";
+
     /// An instance accepting one API key, with the built-in Admin role and sets.
-    pub fn new(client_id: &str, client_secret: &str, token_ttl: Duration) -> Self {
-        let state = State::new(client_id, client_secret, token_ttl);
+    fn from_args(args: Args) -> Self {
+        let ttl = Duration::from_secs(args.token_ttl_seconds);
         Self {
             traffic: Traffic::new(),
-            state: Mutex::new(state),
+            state: Mutex::new(State::new(&args.client_id, &args.client_secret, ttl)),
         }
     }
+}
 
+impl LookerSim {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().expect("sim lock")
     }
@@ -169,12 +149,12 @@ impl ProductSim for LookerSim {
             "logins": state.logins,
         })
     }
-}
 
-/// The API under `/looker/api/4.0` and the admin edits under `/looker/_admin`.
-pub fn routes(sim: Arc<LookerSim>) -> Routes {
-    Routes {
-        api: api::router(sim.clone()),
-        admin: admin::router(sim),
+    /// The API under `/looker/api/4.0` and the admin edits under `/looker/_admin`.
+    fn routes(self: &Arc<Self>) -> Routes {
+        Routes {
+            api: api::router(self.clone()),
+            admin: admin::router(self.clone()),
+        }
     }
 }
