@@ -9,10 +9,15 @@
 //! `DELETE P/_admin/requests`, `PUT P/_admin/faults` with a [`Faults`] body.
 //!
 //! - `traffic`: the request log and the faults;
-//! - `serve`: the traits a simulator implements and the router the kit builds from them.
+//! - `serve`: the traits a simulator implements and the router the kit builds from them;
+//! - `args`: how a product declares its `roleplane sim` flags.
 
+mod args;
 mod serve;
 mod traffic;
+
+pub use args::declared_defaults;
+pub(crate) use args::sim_args;
 
 pub use serve::{ProductSim, Routes, Simulated, SingleApi, product_router, unexpected};
 pub use traffic::{Faults, RateLimit, RecordedRequest, Traffic};

@@ -14,31 +14,15 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::sim::{ProductSim, Routes, SingleApi, Traffic};
+use crate::sim::{ProductSim, Routes, SingleApi, Traffic, sim_args};
 
 pub type Role = BTreeMap<String, bool>;
 
-/// Statsig console API keys the simulator accepts.
-#[derive(Clone, Debug, clap::Args)]
-#[group(skip)]
-pub struct Args {
-    /// Statsig console API keys accepted by /statsig (comma-separated; each key is its own project).
-    #[arg(
-        id = "statsig-api-keys",
-        long = "statsig-api-keys",
-        env = "ROLEPLANE_SIM_STATSIG_API_KEYS",
-        value_delimiter = ',',
-        default_value = "console-sim-key"
-    )]
-    pub api_keys: Vec<String>,
-}
-
-impl Default for Args {
-    fn default() -> Self {
-        Self {
-            api_keys: vec!["console-sim-key".into()],
-        }
-    }
+sim_args! {
+    /// Statsig console API keys accepted by /statsig (comma-separated; each key is its own
+    /// project).
+    api_keys: Vec<String> = "console-sim-key",
+        flag "statsig-api-keys", env "ROLEPLANE_SIM_STATSIG_API_KEYS", value_delimiter = ',';
 }
 
 /// The simulator the registry assembles.

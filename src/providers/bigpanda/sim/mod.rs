@@ -22,37 +22,15 @@ pub use region::{BigPandaSim, Settings, built_in_id};
 pub use role::ActionsForm;
 pub use role::{RoleInput, SimPermission, SimRole};
 
-use crate::sim::{ProductSim, Routes, Simulated, Traffic, product_router};
+use crate::sim::{ProductSim, Routes, Simulated, Traffic, product_router, sim_args};
 
-/// BigPanda user API keys the simulator accepts, one per region.
-#[derive(Clone, Debug, clap::Args)]
-#[group(skip)]
-pub struct Args {
+sim_args! {
     /// BigPanda user API key accepted by /bigpanda (the US region).
-    #[arg(
-        id = "bigpanda-api-key",
-        long = "bigpanda-api-key",
-        env = "ROLEPLANE_SIM_BIGPANDA_API_KEY",
-        default_value = "sim-bigpanda-key"
-    )]
-    pub api_key: String,
+    api_key: String = "sim-bigpanda-key",
+        flag "bigpanda-api-key", env "ROLEPLANE_SIM_BIGPANDA_API_KEY";
     /// BigPanda user API key accepted by /bigpanda-eu (the EU region; US keys get 401 there).
-    #[arg(
-        id = "bigpanda-eu-api-key",
-        long = "bigpanda-eu-api-key",
-        env = "ROLEPLANE_SIM_BIGPANDA_EU_API_KEY",
-        default_value = "sim-bigpanda-eu-key"
-    )]
-    pub eu_api_key: String,
-}
-
-impl Default for Args {
-    fn default() -> Self {
-        Self {
-            api_key: "sim-bigpanda-key".into(),
-            eu_api_key: "sim-bigpanda-eu-key".into(),
-        }
-    }
+    eu_api_key: String = "sim-bigpanda-eu-key",
+        flag "bigpanda-eu-api-key", env "ROLEPLANE_SIM_BIGPANDA_EU_API_KEY";
 }
 
 /// Both regions: `/bigpanda` (US) and `/bigpanda-eu` (EU), with separate state and keys.

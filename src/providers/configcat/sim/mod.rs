@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use axum::Router;
 
-use crate::sim::{ProductSim, Routes, SingleApi, Traffic};
+use crate::sim::{ProductSim, Routes, SingleApi, Traffic, sim_args};
 
 pub const DEMO_PRODUCT_ID: &str = "c0ffee00-0000-4000-8000-000000000001";
 pub const DEMO_TEST_ENVIRONMENT_ID: &str = "c0ffee00-0000-4000-8000-000000000011";
@@ -309,36 +309,14 @@ impl ProductSim for ConfigCatSim {
     }
 }
 
-/// ConfigCat Public API credentials the simulator accepts.
-#[derive(Clone, Debug, clap::Args)]
-#[group(skip)]
-pub struct Args {
+sim_args! {
     /// ConfigCat Public API username accepted by /configcat (HTTP Basic).
-    #[arg(
-        id = "configcat-username",
-        long = "configcat-username",
-        env = "ROLEPLANE_SIM_CONFIGCAT_USERNAME",
-        default_value = "sim-user"
-    )]
-    pub username: String,
+    username: String = "sim-user",
+        flag "configcat-username", env "ROLEPLANE_SIM_CONFIGCAT_USERNAME";
     /// ConfigCat Public API password accepted by /configcat (HTTP Basic).
-    #[arg(
-        id = "configcat-password",
-        long = "configcat-password",
-        env = "ROLEPLANE_SIM_CONFIGCAT_PASSWORD",
-        default_value = "sim-password",
-        hide_env_values = true
-    )]
-    pub password: String,
-}
-
-impl Default for Args {
-    fn default() -> Self {
-        Self {
-            username: "sim-user".into(),
-            password: "sim-password".into(),
-        }
-    }
+    password: String = "sim-password",
+        flag "configcat-password", env "ROLEPLANE_SIM_CONFIGCAT_PASSWORD",
+        hide_env_values = true;
 }
 
 /// The simulator the registry assembles.

@@ -19,47 +19,19 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::sim::{ProductSim, Routes, SingleApi, Traffic};
+use crate::sim::{ProductSim, Routes, SingleApi, Traffic, sim_args};
 use state::State;
 
-/// The Looker API client id and secret the simulator accepts, and its token lifetime.
-#[derive(Clone, Debug, clap::Args)]
-#[group(skip)]
-pub struct Args {
+sim_args! {
     /// Looker API client id accepted by /looker/api/4.0/login.
-    #[arg(
-        id = "looker-client-id",
-        long = "looker-client-id",
-        env = "ROLEPLANE_SIM_LOOKER_CLIENT_ID",
-        default_value = "sim-client-id"
-    )]
-    pub client_id: String,
+    client_id: String = "sim-client-id",
+        flag "looker-client-id", env "ROLEPLANE_SIM_LOOKER_CLIENT_ID";
     /// Looker API client secret accepted by /looker/api/4.0/login.
-    #[arg(
-        id = "looker-client-secret",
-        long = "looker-client-secret",
-        env = "ROLEPLANE_SIM_LOOKER_CLIENT_SECRET",
-        default_value = "sim-client-secret"
-    )]
-    pub client_secret: String,
+    client_secret: String = "sim-client-secret",
+        flag "looker-client-secret", env "ROLEPLANE_SIM_LOOKER_CLIENT_SECRET";
     /// Lifetime of Looker access tokens in seconds (`expires_in`; 401 afterwards).
-    #[arg(
-        id = "looker-token-ttl-seconds",
-        long = "looker-token-ttl-seconds",
-        env = "ROLEPLANE_SIM_LOOKER_TOKEN_TTL_SECONDS",
-        default_value_t = 3600
-    )]
-    pub token_ttl_seconds: u64,
-}
-
-impl Default for Args {
-    fn default() -> Self {
-        Self {
-            client_id: "sim-client-id".into(),
-            client_secret: "sim-client-secret".into(),
-            token_ttl_seconds: 3600,
-        }
-    }
+    token_ttl_seconds: u64 = "3600",
+        flag "looker-token-ttl-seconds", env "ROLEPLANE_SIM_LOOKER_TOKEN_TTL_SECONDS";
 }
 
 /// The simulator the registry assembles.

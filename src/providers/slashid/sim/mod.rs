@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::sim::{ProductSim, Routes, SingleApi, Traffic};
+use crate::sim::{ProductSim, Routes, SingleApi, Traffic, sim_args};
 
 mod admin;
 mod names;
@@ -27,35 +27,13 @@ mod permissions;
 mod roles;
 mod wire;
 
-/// The SlashID key and organisation the simulator accepts.
-#[derive(Clone, Debug, clap::Args)]
-#[group(skip)]
-pub struct Args {
+sim_args! {
     /// SlashID API key accepted by /slashid (it belongs to the organisation below).
-    #[arg(
-        id = "slashid-api-key",
-        long = "slashid-api-key",
-        env = "ROLEPLANE_SIM_SLASHID_API_KEY",
-        default_value = "sim-slashid-key"
-    )]
-    pub api_key: String,
+    api_key: String = "sim-slashid-key",
+        flag "slashid-api-key", env "ROLEPLANE_SIM_SLASHID_API_KEY";
     /// SlashID organisation id the key belongs to (`SlashID-OrgID`, and the role name prefix).
-    #[arg(
-        id = "slashid-org-id",
-        long = "slashid-org-id",
-        env = "ROLEPLANE_SIM_SLASHID_ORG_ID",
-        default_value = "sim-org"
-    )]
-    pub org_id: String,
-}
-
-impl Default for Args {
-    fn default() -> Self {
-        Self {
-            api_key: "sim-slashid-key".into(),
-            org_id: "sim-org".into(),
-        }
-    }
+    org_id: String = "sim-org",
+        flag "slashid-org-id", env "ROLEPLANE_SIM_SLASHID_ORG_ID";
 }
 
 /// The simulator the registry assembles.
