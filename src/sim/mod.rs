@@ -1,7 +1,8 @@
 //! The simulator kit: what every product simulator shares. It records requests, injects faults
-//! (latency, forced statuses, a request budget answering 429 + Retry-After) and serves the admin
-//! routes. Each product's simulator lives in its own folder (`providers/<name>/sim`), modelled on
-//! the product's contract; the registry assembles them (`providers::Simulator`), which
+//! (latency, forced statuses, a request budget answering 429 + Retry-After), serves the admin
+//! routes, and offers the few request and refusal helpers that are the same for every product.
+//! Each product's simulator lives in its own folder (`providers/<name>/sim`), modelled on the
+//! product's contract; the registry assembles them (`providers::Simulator`), which
 //! `roleplane sim` serves under one path prefix per product and the tests run in-process.
 //!
 //! Admin endpoints (never rate limited or recorded), per product prefix `P`:
@@ -10,14 +11,17 @@
 //!
 //! - `traffic`: the request log and the faults;
 //! - `serve`: the traits a simulator implements and the router the kit builds from them;
+//! - `answer`: reading requests (headers, credentials, query, JSON body) and answering them
+//!   (refusals, admin edits);
 //! - `args`: how a product declares its `roleplane sim` flags.
 
+mod answer;
 mod args;
 mod serve;
 mod traffic;
 
+pub use answer::{Answer, JsonBody, Params, Refusal, authorization, found, header};
 pub use args::declared_defaults;
 pub(crate) use args::sim_args;
-
 pub use serve::{ProductSim, Routes, Simulated, SingleApi, product_router, unexpected};
 pub use traffic::{Faults, RateLimit, RecordedRequest, Traffic};
