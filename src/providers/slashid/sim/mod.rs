@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use crate::sim::{ProductSim, Routes, SingleApi, Traffic, sim_args};
 
 mod admin;
+mod named;
 mod names;
 mod permissions;
 mod roles;
