@@ -9,30 +9,38 @@
 //! A demo product ([`DEMO_PRODUCT_ID`]) with a Test and a Production environment is seeded so the
 //! example manifests work against `roleplane sim` as they are.
 
+mod admin;
 mod api;
 mod body;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
 
-use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::Router;
+use axum::middleware;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use axum::Router;
-
 use crate::sim::{ProductSim, Routes, SingleApi, Traffic, sim_args};
+
+sim_args! {
+    /// ConfigCat Public API username accepted by /configcat (HTTP Basic).
+    username: String = "sim-user",
+        flag "configcat-username", env "ROLEPLANE_SIM_CONFIGCAT_USERNAME";
+    /// ConfigCat Public API password accepted by /configcat (HTTP Basic).
+    password: String = "sim-password",
+        flag "configcat-password", env "ROLEPLANE_SIM_CONFIGCAT_PASSWORD",
+        hide_env_values = true;
+}
+
+/// The simulator the registry assembles.
+pub type Sim = ConfigCatSim;
 
 pub const DEMO_PRODUCT_ID: &str = "c0ffee00-0000-4000-8000-000000000001";
 pub const DEMO_TEST_ENVIRONMENT_ID: &str = "c0ffee00-0000-4000-8000-000000000011";
 pub const DEMO_PRODUCT_ENVIRONMENT_ID: &str = "c0ffee00-0000-4000-8000-000000000012";
 const ORGANIZATION_ID: &str = "c0ffee00-0000-4000-8000-0000000000aa";
-/// Reported as the remaining budget when no rate-limit fault is set (nothing is enforced then).
-const NOMINAL_REMAINING: u32 = 1000;
-const NOMINAL_WINDOW: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -123,7 +131,7 @@ impl SingleApi for ConfigCatSim {
     fn layer(self: &Arc<Self>, router: Router) -> Router {
         router.layer(middleware::from_fn_with_state(
             self.clone(),
-            rate_limit_headers,
+            wire::rate_limit_headers,
         ))
     }
 }
@@ -251,43 +259,6 @@ impl ConfigCatSim {
     pub fn remove_group(&self, id: i64) -> bool {
         self.store().groups.remove(&id).is_some()
     }
-
-    /// What the rate-limit headers say now: requests left and when the window resets.
-    fn rate_window(&self) -> (u32, SystemTime) {
-        match self.traffic.budget_left() {
-            Some((remaining, left)) => (remaining, SystemTime::now() + left),
-            None => (NOMINAL_REMAINING, SystemTime::now() + NOMINAL_WINDOW),
-        }
-    }
-}
-
-/// `X-Rate-Limit-Reset` text: the reset time rounded up to the millisecond, in ISO 8601 UTC.
-fn reset_header(at: SystemTime) -> String {
-    let since = at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let millis = since.as_nanos().div_ceil(1_000_000) as i64;
-    k8s_openapi::jiff::Timestamp::from_millisecond(millis)
-        .map(|t| format!("{t:.7}"))
-        .unwrap_or_default()
-}
-
-async fn rate_limit_headers(
-    State(sim): State<Arc<ConfigCatSim>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let admin = request.uri().path().starts_with("/_admin");
-    let mut response = next.run(request).await;
-    if !admin {
-        let (remaining, reset) = sim.rate_window();
-        let headers = response.headers_mut();
-        headers.insert("x-rate-limit-remaining", remaining.into());
-        if let Ok(v) = reset_header(reset).parse() {
-            headers.insert("x-rate-limit-reset", v);
-        }
-    }
-    response
 }
 
 impl ProductSim for ConfigCatSim {
@@ -305,22 +276,12 @@ impl ProductSim for ConfigCatSim {
     }
 
     fn routes(self: &Arc<Self>) -> Routes {
-        api::routes(self.clone())
+        Routes {
+            api: api::router(self.clone()),
+            admin: admin::router(self.clone()),
+        }
     }
 }
-
-sim_args! {
-    /// ConfigCat Public API username accepted by /configcat (HTTP Basic).
-    username: String = "sim-user",
-        flag "configcat-username", env "ROLEPLANE_SIM_CONFIGCAT_USERNAME";
-    /// ConfigCat Public API password accepted by /configcat (HTTP Basic).
-    password: String = "sim-password",
-        flag "configcat-password", env "ROLEPLANE_SIM_CONFIGCAT_PASSWORD",
-        hide_env_values = true;
-}
-
-/// The simulator the registry assembles.
-pub type Sim = ConfigCatSim;
 
 #[cfg(test)]
 mod tests {
@@ -332,11 +293,5 @@ mod tests {
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
         assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
-    }
-
-    #[test]
-    fn reset_header_is_iso_8601_rounded_up_to_the_millisecond() {
-        let at = SystemTime::UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_000_001);
-        assert_eq!(reset_header(at), "2023-11-14T22:13:20.1240000Z");
     }
 }
