@@ -9,59 +9,27 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::response::IntoResponse;
+use axum::routing::{get, put};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::sim::{ProductSim, Routes, Simulated, Traffic, product_router};
+use crate::sim::{
+    Answer, JsonBody, Params, ProductSim, Refusal, Routes, SingleApi, Traffic, found, header,
+    sim_args,
+};
 
 pub type Role = BTreeMap<String, bool>;
 
-/// Statsig console API keys the simulator accepts.
-#[derive(Clone, Debug, clap::Args)]
-#[group(skip)]
-pub struct Args {
-    /// Statsig console API keys accepted by /statsig (comma-separated; each key is its own project).
-    #[arg(
-        id = "statsig-api-keys",
-        long = "statsig-api-keys",
-        env = "ROLEPLANE_SIM_STATSIG_API_KEYS",
-        value_delimiter = ',',
-        default_value = "console-sim-key"
-    )]
-    pub api_keys: Vec<String>,
-}
-
-impl Default for Args {
-    fn default() -> Self {
-        Self {
-            api_keys: vec!["console-sim-key".into()],
-        }
-    }
+sim_args! {
+    /// Statsig console API keys accepted by /statsig (comma-separated; each key is its own
+    /// project).
+    api_keys: Vec<String> = "console-sim-key",
+        flag "statsig-api-keys", env "ROLEPLANE_SIM_STATSIG_API_KEYS", value_delimiter = ',';
 }
 
 /// The simulator the registry assembles.
 pub type Sim = StatsigSim;
-
-impl Simulated for StatsigSim {
-    type Args = Args;
-
-    fn new(args: Args) -> Self {
-        StatsigSim::new(args.api_keys)
-    }
-
-    fn mounts(self: &Arc<Self>) -> Vec<(&'static str, Router)> {
-        vec![(
-            "/statsig",
-            product_router(routes(self.clone()), self.clone()),
-        )]
-    }
-
-    fn main_traffic(&self) -> &Traffic {
-        &self.traffic
-    }
-}
 
 pub struct StatsigSim {
     pub traffic: Traffic,
@@ -71,15 +39,20 @@ pub struct StatsigSim {
     duplicate_status: Mutex<u16>,
 }
 
-impl StatsigSim {
-    pub fn new(keys: Vec<String>) -> Self {
+impl SingleApi for StatsigSim {
+    type Args = Args;
+    const PREFIX: &'static str = "/statsig";
+
+    fn from_args(args: Args) -> Self {
         Self {
             traffic: Traffic::new(),
-            projects: Mutex::new(keys.into_iter().map(|k| (k, Vec::new())).collect()),
+            projects: Mutex::new(args.api_keys.into_iter().map(|k| (k, Vec::new())).collect()),
             duplicate_status: Mutex::new(400),
         }
     }
+}
 
+impl StatsigSim {
     /// Roles of the project that `key` belongs to.
     pub fn roles(&self, key: &str) -> Vec<(String, Role)> {
         self.projects
@@ -153,43 +126,60 @@ impl ProductSim for StatsigSim {
             .collect();
         json!({ "projects": projects })
     }
+
+    /// The API under `/statsig`, plus admin edits: `PUT _admin/roles/{name}` with
+    /// `{key, permissions}` and `DELETE _admin/roles/{name}?key=`.
+    fn routes(self: &Arc<Self>) -> Routes {
+        let admin = Router::new()
+            .route("/_admin/roles/{name}", put(admin_put).delete(admin_delete))
+            .with_state(self.clone());
+        let api = Router::new()
+            .route("/console/v1/roles", get(list).post(create))
+            .route(
+                "/console/v1/roles/{name}",
+                get(read).patch(update).delete(delete),
+            )
+            .with_state(self.clone());
+        Routes { api, admin }
+    }
 }
 
 fn redact_key(key: &str) -> String {
     format!("{}…", &key[..key.floor_char_boundary(12.min(key.len()))])
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
-    (
+/// Statsig's error body: `{status, message}`.
+fn error(status: StatusCode, message: &str) -> Refusal {
+    Refusal::json(
         status,
-        axum::Json(json!({"status": status.as_u16(), "message": message})),
+        json!({"status": status.as_u16(), "message": message}),
     )
-        .into_response()
 }
 
-fn bad_request() -> Response {
+fn bad_request() -> Refusal {
     error(
         StatusCode::BAD_REQUEST,
         "Invalid request. Please check the request input and try again.",
     )
 }
 
-fn not_found() -> Response {
+fn not_found() -> Refusal {
     error(
         StatusCode::NOT_FOUND,
         "Not Found. The requested resource could not be found.",
     )
 }
 
+/// A role answered with Statsig's `{message, data}` wrapper.
+fn role_answer(message: &str, name: &str, permissions: &Role) -> axum::Json<Value> {
+    axum::Json(json!({"message": message, "data": {"name": name, "permissions": permissions}}))
+}
+
 type Shared = State<Arc<StatsigSim>>;
 
 /// The project of the request's key, or the 401 Statsig answers.
-#[allow(clippy::result_large_err)] // the error is the HTTP response itself
-fn project(sim: &StatsigSim, headers: &HeaderMap) -> Result<String, Response> {
-    let key = headers
-        .get("statsig-api-key")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+fn project(sim: &StatsigSim, headers: &HeaderMap) -> Result<String, Refusal> {
+    let key = header(headers, "statsig-api-key").unwrap_or_default();
     if sim.projects.lock().expect("sim lock").contains_key(key) {
         return Ok(key.to_string());
     }
@@ -202,12 +192,13 @@ fn project(sim: &StatsigSim, headers: &HeaderMap) -> Result<String, Response> {
     ))
 }
 
-/// `permissions` must be an object of booleans.
-fn flags(value: Option<&Value>) -> Option<Role> {
-    value?
-        .as_object()?
+/// `permissions`, which must be an object of booleans.
+fn flags(body: &Value) -> Result<Role, Refusal> {
+    let flags = body.get("permissions").and_then(Value::as_object);
+    let flags = flags.ok_or_else(bad_request)?;
+    flags
         .iter()
-        .map(|(k, v)| v.as_bool().map(|b| (k.clone(), b)))
+        .map(|(k, v)| v.as_bool().map(|b| (k.clone(), b)).ok_or_else(bad_request))
         .collect()
 }
 
@@ -217,19 +208,15 @@ struct ListQuery {
     limit: Option<String>,
 }
 
-async fn list(State(sim): Shared, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
-    let key = match project(&sim, &headers) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    let page: usize = match q.page.as_deref().map(str::parse).transpose() {
-        Ok(p) => p.unwrap_or(1).max(1),
-        Err(_) => return bad_request(),
-    };
-    let limit: usize = match q.limit.as_deref().map(str::parse).transpose() {
-        Ok(l) => l.unwrap_or(100).clamp(1, 100),
-        Err(_) => return bad_request(),
-    };
+/// A paging parameter: a number when sent, 400 otherwise.
+fn number(value: Option<&str>, default: usize) -> Result<usize, Refusal> {
+    value.map_or(Ok(default), |v| v.parse().map_err(|_| bad_request()))
+}
+
+async fn list(State(sim): Shared, headers: HeaderMap, Query(q): Query<ListQuery>) -> Answer {
+    let key = project(&sim, &headers)?;
+    let page = number(q.page.as_deref(), 1)?.max(1);
+    let limit = number(q.limit.as_deref(), 100)?.clamp(1, 100);
     let roles = sim.roles(&key);
     let total = roles.len();
     let data: Vec<Value> = roles
@@ -241,7 +228,7 @@ async fn list(State(sim): Shared, headers: HeaderMap, Query(q): Query<ListQuery>
     let next = (page * limit < total)
         .then(|| format!("/console/v1/roles?page={}&limit={limit}", page + 1));
     let prev = (page > 1).then(|| format!("/console/v1/roles?page={}&limit={limit}", page - 1));
-    axum::Json(json!({
+    Ok(axum::Json(json!({
         "message": "Roles listed successfully.",
         "data": data,
         "pagination": {
@@ -249,102 +236,66 @@ async fn list(State(sim): Shared, headers: HeaderMap, Query(q): Query<ListQuery>
             "nextPage": next, "previousPage": prev, "all": "/console/v1/roles",
         }
     }))
-    .into_response()
+    .into_response())
 }
 
-async fn create(
-    State(sim): Shared,
-    headers: HeaderMap,
-    body: Option<axum::Json<Value>>,
-) -> Response {
-    let key = match project(&sim, &headers) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    let Some(axum::Json(body)) = body else {
-        return bad_request();
-    };
+async fn create(State(sim): Shared, headers: HeaderMap, body: JsonBody) -> Answer {
+    let key = project(&sim, &headers)?;
+    let axum::Json(body) = body.ok_or_else(bad_request)?;
     let name = body
         .get("name")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let Some(perms) = flags(body.get("permissions")) else {
-        return bad_request();
-    };
+    let perms = flags(&body)?;
     if name.trim().is_empty() {
-        return bad_request();
+        return Err(bad_request());
     }
     if sim.role(&key, &name).is_some() {
         let status = *sim.duplicate_status.lock().expect("sim lock");
-        return error(
+        return Err(error(
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
             &format!("A role named {name} already exists."),
-        );
+        ));
     }
     sim.put_role(&key, &name, perms.clone());
-    (
-        StatusCode::CREATED,
-        axum::Json(json!({"message": "Role created successfully.", "data": {"name": name, "permissions": perms}})),
-    )
-        .into_response()
+    let created = role_answer("Role created successfully.", &name, &perms);
+    Ok((StatusCode::CREATED, created).into_response())
 }
 
-async fn read(State(sim): Shared, headers: HeaderMap, Path(name): Path<String>) -> Response {
-    let key = match project(&sim, &headers) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    match sim.role(&key, &name) {
-        Some(p) => axum::Json(
-            json!({"message": "Role read successfully.", "data": {"name": name, "permissions": p}}),
-        )
-        .into_response(),
-        None => not_found(),
-    }
+async fn read(State(sim): Shared, headers: HeaderMap, Path(name): Path<String>) -> Answer {
+    let key = project(&sim, &headers)?;
+    let perms = sim.role(&key, &name).ok_or_else(not_found)?;
+    Ok(role_answer("Role read successfully.", &name, &perms).into_response())
 }
 
 async fn update(
     State(sim): Shared,
     headers: HeaderMap,
     Path(name): Path<String>,
-    body: Option<axum::Json<Value>>,
-) -> Response {
-    let key = match project(&sim, &headers) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    let Some(axum::Json(body)) = body else {
-        return bad_request();
-    };
-    let Some(changes) = flags(body.get("permissions")) else {
-        return bad_request();
-    };
+    body: JsonBody,
+) -> Answer {
+    let key = project(&sim, &headers)?;
+    let axum::Json(body) = body.ok_or_else(bad_request)?;
+    let changes = flags(&body)?;
     if body
         .get("name")
         .is_some_and(|n| n.as_str() != Some(name.as_str()))
     {
-        return bad_request();
+        return Err(bad_request());
     }
-    let Some(mut perms) = sim.role(&key, &name) else {
-        return not_found();
-    };
+    let mut perms = sim.role(&key, &name).ok_or_else(not_found)?;
     perms.extend(changes);
     sim.put_role(&key, &name, perms.clone());
-    axum::Json(json!({"message": "Role updated successfully.", "data": {"name": name, "permissions": perms}}))
-        .into_response()
+    Ok(role_answer("Role updated successfully.", &name, &perms).into_response())
 }
 
-async fn delete(State(sim): Shared, headers: HeaderMap, Path(name): Path<String>) -> Response {
-    let key = match project(&sim, &headers) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    if sim.remove_role(&key, &name) {
-        axum::Json(json!({"message": "Role deleted successfully."})).into_response()
-    } else {
-        not_found()
+async fn delete(State(sim): Shared, headers: HeaderMap, Path(name): Path<String>) -> Answer {
+    let key = project(&sim, &headers)?;
+    if !sim.remove_role(&key, &name) {
+        return Err(not_found());
     }
+    Ok(axum::Json(json!({"message": "Role deleted successfully."})).into_response())
 }
 
 #[derive(Deserialize)]
@@ -353,40 +304,15 @@ struct AdminRole {
     permissions: Role,
 }
 
-/// The API under `/statsig`, plus admin edits: `PUT _admin/roles/{name}` with
-/// `{key, permissions}` and `DELETE _admin/roles/{name}?key=`.
-pub fn routes(sim: Arc<StatsigSim>) -> Routes {
-    let admin = Router::new()
-        .route(
-            "/_admin/roles/{name}",
-            axum::routing::put(
-                |State(s): Shared,
-                 Path(name): Path<String>,
-                 axum::Json(r): axum::Json<AdminRole>| async move {
-                    s.put_role(&r.key, &name, r.permissions);
-                    StatusCode::NO_CONTENT
-                },
-            )
-            .delete(
-                |State(s): Shared,
-                 Path(name): Path<String>,
-                 Query(q): Query<HashMap<String, String>>| async move {
-                    let key = q.get("key").cloned().unwrap_or_default();
-                    if s.remove_role(&key, &name) {
-                        StatusCode::NO_CONTENT
-                    } else {
-                        StatusCode::NOT_FOUND
-                    }
-                },
-            ),
-        )
-        .with_state(sim.clone());
-    let api = Router::new()
-        .route("/console/v1/roles", get(list).post(create))
-        .route(
-            "/console/v1/roles/{name}",
-            get(read).patch(update).delete(delete),
-        )
-        .with_state(sim);
-    Routes { api, admin }
+async fn admin_put(
+    State(s): Shared,
+    Path(name): Path<String>,
+    axum::Json(r): axum::Json<AdminRole>,
+) -> StatusCode {
+    s.put_role(&r.key, &name, r.permissions);
+    StatusCode::NO_CONTENT
+}
+
+async fn admin_delete(State(s): Shared, Path(name): Path<String>, Query(q): Params) -> StatusCode {
+    found(s.remove_role(q.get("key").map_or("", String::as_str), &name))
 }

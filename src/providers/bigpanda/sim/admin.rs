@@ -9,13 +9,14 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::{get, patch, post};
 use serde::Deserialize;
 
-use super::api::error;
+use super::api::role_input;
 use super::region::{BigPandaSim, Settings};
-use super::role::{self, SimPermission};
+use super::role::SimPermission;
+use crate::sim::{Answer, found};
 
 type Shared = State<Arc<BigPandaSim>>;
 
@@ -27,11 +28,9 @@ struct Edit {
     permissions: Option<Vec<SimPermission>>,
 }
 
-async fn stage(State(sim): Shared, bytes: Bytes) -> Response {
-    match role::read_body(&bytes) {
-        Ok(input) => (StatusCode::CREATED, axum::Json(sim.insert_role(input))).into_response(),
-        Err(m) => error(StatusCode::BAD_REQUEST, &m),
-    }
+async fn stage(State(sim): Shared, bytes: Bytes) -> Answer {
+    let input = role_input(&bytes)?;
+    Ok((StatusCode::CREATED, axum::Json(sim.insert_role(input))).into_response())
 }
 
 async fn edit(
@@ -39,7 +38,7 @@ async fn edit(
     Path(id): Path<String>,
     axum::Json(e): axum::Json<Edit>,
 ) -> StatusCode {
-    let found = sim.edit_role(&id, |r| {
+    let edited = sim.edit_role(&id, |r| {
         if let Some(name) = e.name {
             r.name = name;
         }
@@ -50,18 +49,11 @@ async fn edit(
             r.permissions = permissions;
         }
     });
-    match found {
-        Some(_) => StatusCode::NO_CONTENT,
-        None => StatusCode::NOT_FOUND,
-    }
+    found(edited.is_some())
 }
 
 async fn remove(State(sim): Shared, Path(id): Path<String>) -> StatusCode {
-    if sim.remove_role(&id) {
-        StatusCode::NO_CONTENT
-    } else {
-        StatusCode::NOT_FOUND
-    }
+    found(sim.remove_role(&id))
 }
 
 async fn settings(State(sim): Shared) -> axum::Json<Settings> {

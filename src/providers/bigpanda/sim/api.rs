@@ -8,63 +8,69 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::region::BigPandaSim;
-use super::role::{self, SimRole};
+use super::role::{self, RoleInput, SimRole};
+use crate::sim::{Answer, Refusal, authorization};
 
 const ROLES_PATH: &str = "/resources/v2.1/roles";
 
 type Shared = State<Arc<BigPandaSim>>;
 
 /// BigPanda's default error body.
-pub(super) fn error(status: StatusCode, message: &str) -> Response {
-    (
+pub(super) fn error(status: StatusCode, message: &str) -> Refusal {
+    Refusal::json(
         status,
-        axum::Json(json!({"status": status.as_u16(), "errors": [message]})),
+        json!({"status": status.as_u16(), "errors": [message]}),
     )
-        .into_response()
 }
 
-fn not_found(id: &str) -> Response {
+fn not_found(id: &str) -> Refusal {
     error(StatusCode::NOT_FOUND, &format!("Role {id} not found"))
 }
 
+/// A create or replace body, read by the Roles API's rules (400 otherwise).
+pub(super) fn role_input(bytes: &[u8]) -> Result<RoleInput, Refusal> {
+    role::read_body(bytes).map_err(|m| error(StatusCode::BAD_REQUEST, &m))
+}
+
 /// A success answer, bare or wrapped per the settings.
-fn answer(sim: &BigPandaSim, status: StatusCode, data: Value) -> Response {
+fn answer(sim: &BigPandaSim, status: StatusCode, data: Value) -> Answer {
     let body = if sim.settings().wrap_responses {
         json!({"status": status.as_u16(), "data": data})
     } else {
         data
     };
-    (status, axum::Json(body)).into_response()
+    Ok((status, axum::Json(body)).into_response())
 }
 
-fn answer_role(sim: &BigPandaSim, status: StatusCode, role: &SimRole) -> Response {
+fn answer_role(sim: &BigPandaSim, status: StatusCode, role: &SimRole) -> Answer {
     answer(sim, status, role::render(role, sim.settings().actions_form))
 }
 
 /// The 401 BigPanda answers unless `Authorization: Bearer <key>` carries this region's key.
-fn unauthorized(sim: &BigPandaSim, headers: &HeaderMap) -> Option<Response> {
-    let key = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default()
-        .trim();
-    (!sim.accepts(key)).then(|| error(StatusCode::UNAUTHORIZED, "Authorization Required"))
+fn authorize(sim: &BigPandaSim, headers: &HeaderMap) -> Result<(), Refusal> {
+    let key = match authorization(headers) {
+        Some(("Bearer", key)) => key,
+        _ => "",
+    };
+    if sim.accepts(key) {
+        return Ok(());
+    }
+    Err(error(StatusCode::UNAUTHORIZED, "Authorization Required"))
 }
 
-fn duplicate(sim: &BigPandaSim, name: &str) -> Response {
+fn duplicate(sim: &BigPandaSim, name: &str) -> Refusal {
     let status =
         StatusCode::from_u16(sim.settings().duplicate_status).unwrap_or(StatusCode::CONFLICT);
     error(status, &format!("Role with name '{name}' already exists"))
 }
 
-fn refuse_built_in(role: &SimRole) -> Response {
+fn refuse_built_in(role: &SimRole) -> Refusal {
     error(
         StatusCode::FORBIDDEN,
         &format!("{} is a system role and cannot be modified", role.name),
@@ -77,19 +83,17 @@ struct ListQuery {
     per_page: Option<String>,
 }
 
-async fn list(State(sim): Shared, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
-    if let Some(r) = unauthorized(&sim, &headers) {
-        return r;
-    }
+async fn list(State(sim): Shared, headers: HeaderMap, Query(q): Query<ListQuery>) -> Answer {
+    authorize(&sim, &headers)?;
     let number = |v: &Option<String>, default: usize| match v.as_deref() {
         None => Some(default),
         Some(s) => s.parse::<usize>().ok(),
     };
     let (Some(page), Some(per_page)) = (number(&q.page, 1), number(&q.per_page, 20)) else {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "\"page\" and \"per_page\" must be numbers",
-        );
+        ));
     };
     let (page, per_page) = (page.max(1), per_page.clamp(1, 100));
     let form = sim.settings().actions_form;
@@ -103,29 +107,20 @@ async fn list(State(sim): Shared, headers: HeaderMap, Query(q): Query<ListQuery>
     answer(&sim, StatusCode::OK, Value::Array(data))
 }
 
-async fn create(State(sim): Shared, headers: HeaderMap, bytes: Bytes) -> Response {
-    if let Some(r) = unauthorized(&sim, &headers) {
-        return r;
-    }
-    let input = match role::read_body(&bytes) {
-        Ok(input) => input,
-        Err(m) => return error(StatusCode::BAD_REQUEST, &m),
-    };
+async fn create(State(sim): Shared, headers: HeaderMap, bytes: Bytes) -> Answer {
+    authorize(&sim, &headers)?;
+    let input = role_input(&bytes)?;
     if !sim.roles_named(&input.name).is_empty() {
-        return duplicate(&sim, &input.name);
+        return Err(duplicate(&sim, &input.name));
     }
     let role = sim.insert_role(input);
     answer_role(&sim, StatusCode::CREATED, &role)
 }
 
-async fn read(State(sim): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Some(r) = unauthorized(&sim, &headers) {
-        return r;
-    }
-    match sim.role(&id) {
-        Some(role) => answer_role(&sim, StatusCode::OK, &role),
-        None => not_found(&id),
-    }
+async fn read(State(sim): Shared, headers: HeaderMap, Path(id): Path<String>) -> Answer {
+    authorize(&sim, &headers)?;
+    let role = sim.role(&id).ok_or_else(|| not_found(&id))?;
+    answer_role(&sim, StatusCode::OK, &role)
 }
 
 async fn replace(
@@ -133,22 +128,15 @@ async fn replace(
     headers: HeaderMap,
     Path(id): Path<String>,
     bytes: Bytes,
-) -> Response {
-    if let Some(r) = unauthorized(&sim, &headers) {
-        return r;
-    }
-    let Some(current) = sim.role(&id) else {
-        return not_found(&id);
-    };
+) -> Answer {
+    authorize(&sim, &headers)?;
+    let current = sim.role(&id).ok_or_else(|| not_found(&id))?;
     if current.built_in {
-        return refuse_built_in(&current);
+        return Err(refuse_built_in(&current));
     }
-    let input = match role::read_body(&bytes) {
-        Ok(input) => input,
-        Err(m) => return error(StatusCode::BAD_REQUEST, &m),
-    };
+    let input = role_input(&bytes)?;
     if sim.roles_named(&input.name).iter().any(|r| r.id != id) {
-        return duplicate(&sim, &input.name);
+        return Err(duplicate(&sim, &input.name));
     }
     // Full replace: users left out become none, permissions are exactly those sent.
     let replaced = sim.edit_role(&id, |role| {
@@ -156,24 +144,18 @@ async fn replace(
         role.users = input.users;
         role.permissions = input.permissions;
     });
-    match replaced {
-        Some(role) => answer_role(&sim, StatusCode::OK, &role),
-        None => not_found(&id),
-    }
+    let role = replaced.ok_or_else(|| not_found(&id))?;
+    answer_role(&sim, StatusCode::OK, &role)
 }
 
-async fn delete(State(sim): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Some(r) = unauthorized(&sim, &headers) {
-        return r;
+async fn delete(State(sim): Shared, headers: HeaderMap, Path(id): Path<String>) -> Answer {
+    authorize(&sim, &headers)?;
+    let role = sim.role(&id).ok_or_else(|| not_found(&id))?;
+    if role.built_in {
+        return Err(refuse_built_in(&role));
     }
-    match sim.role(&id) {
-        None => not_found(&id),
-        Some(role) if role.built_in => refuse_built_in(&role),
-        Some(_) => {
-            sim.remove_role(&id);
-            StatusCode::NO_CONTENT.into_response()
-        }
-    }
+    sim.remove_role(&id);
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET|POST /resources/v2.1/roles` and `GET|PUT|DELETE /resources/v2.1/roles/{id}`.

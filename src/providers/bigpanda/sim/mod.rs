@@ -16,42 +16,21 @@ mod role;
 use std::sync::Arc;
 
 use axum::Router;
+use serde_json::Value;
 
 pub use region::{BigPandaSim, Settings, built_in_id};
 pub use role::ActionsForm;
 pub use role::{RoleInput, SimPermission, SimRole};
 
-use crate::sim::{Routes, Simulated, Traffic, product_router};
+use crate::sim::{ProductSim, Routes, Simulated, Traffic, product_router, sim_args};
 
-/// BigPanda user API keys the simulator accepts, one per region.
-#[derive(Clone, Debug, clap::Args)]
-#[group(skip)]
-pub struct Args {
+sim_args! {
     /// BigPanda user API key accepted by /bigpanda (the US region).
-    #[arg(
-        id = "bigpanda-api-key",
-        long = "bigpanda-api-key",
-        env = "ROLEPLANE_SIM_BIGPANDA_API_KEY",
-        default_value = "sim-bigpanda-key"
-    )]
-    pub api_key: String,
+    api_key: String = "sim-bigpanda-key",
+        flag "bigpanda-api-key", env "ROLEPLANE_SIM_BIGPANDA_API_KEY";
     /// BigPanda user API key accepted by /bigpanda-eu (the EU region; US keys get 401 there).
-    #[arg(
-        id = "bigpanda-eu-api-key",
-        long = "bigpanda-eu-api-key",
-        env = "ROLEPLANE_SIM_BIGPANDA_EU_API_KEY",
-        default_value = "sim-bigpanda-eu-key"
-    )]
-    pub eu_api_key: String,
-}
-
-impl Default for Args {
-    fn default() -> Self {
-        Self {
-            api_key: "sim-bigpanda-key".into(),
-            eu_api_key: "sim-bigpanda-eu-key".into(),
-        }
-    }
+    eu_api_key: String = "sim-bigpanda-eu-key",
+        flag "bigpanda-eu-api-key", env "ROLEPLANE_SIM_BIGPANDA_EU_API_KEY";
 }
 
 /// Both regions: `/bigpanda` (US) and `/bigpanda-eu` (EU), with separate state and keys.
@@ -72,8 +51,8 @@ impl Simulated for Sim {
 
     fn mounts(self: &Arc<Self>) -> Vec<(&'static str, Router)> {
         vec![
-            ("/bigpanda", region_router(&self.us)),
-            ("/bigpanda-eu", region_router(&self.eu)),
+            ("/bigpanda", product_router(&self.us)),
+            ("/bigpanda-eu", product_router(&self.eu)),
         ]
     }
 
@@ -82,11 +61,20 @@ impl Simulated for Sim {
     }
 }
 
-/// One region's API (faults and recording apply) and its admin routes.
-fn region_router(sim: &Arc<BigPandaSim>) -> Router {
-    let routes = Routes {
-        api: api::routes(sim.clone()),
-        admin: admin::routes(sim.clone()),
-    };
-    product_router(routes, sim.clone())
+/// Each region is served as its own API, with its own traffic.
+impl ProductSim for BigPandaSim {
+    fn traffic(&self) -> &Traffic {
+        &self.traffic
+    }
+
+    fn state(&self) -> Value {
+        self.snapshot()
+    }
+
+    fn routes(self: &Arc<Self>) -> Routes {
+        Routes {
+            api: api::routes(self.clone()),
+            admin: admin::routes(self.clone()),
+        }
+    }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::role::{self, ActionsForm, RoleInput, SimPermission, SimRole};
-use crate::sim::{ProductSim, Traffic};
+use crate::sim::Traffic;
 
 /// Behaviour switches the contract leaves open.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,14 +168,9 @@ impl BigPandaSim {
     pub fn set_settings(&self, settings: Settings) {
         self.store().settings = settings;
     }
-}
 
-impl ProductSim for BigPandaSim {
-    fn traffic(&self) -> &Traffic {
-        &self.traffic
-    }
-
-    fn state(&self) -> Value {
+    /// The region's state as `GET _admin/state` shows it.
+    pub(super) fn snapshot(&self) -> Value {
         let store = self.store();
         json!({
             "region": self.region,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
-use super::api::{Failure, fail};
+use super::wire::{Failure, bad_request, fail};
 use super::{Group, Product};
 
 /// The boolean flags of `PermissionGroupModel` / `CreatePermissionGroupRequest`, as ConfigCat's
@@ -130,9 +130,7 @@ pub(super) fn apply(
     product: &Product,
     create: bool,
 ) -> Result<(), Failure> {
-    let body = body
-        .as_object()
-        .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "Bad request."))?;
+    let body = body.as_object().ok_or_else(bad_request)?;
     match field(body, "name", create)? {
         Some(Value::String(n)) if (1..=255).contains(&n.chars().count()) => g.name = n.clone(),
         None if !create => {}
@@ -158,20 +156,18 @@ pub(super) fn apply(
             }
         }
     }
-    let access = enum_field(body, "accessType", ACCESS_TYPES, create)?;
-    let new_access = enum_field(
-        body,
-        "newEnvironmentAccessType",
-        ENVIRONMENT_ACCESS_TYPES,
-        create,
-    )?;
-    let approval = enum_field(body, "approvalPermissionType", APPROVAL_TYPES, create)?;
-    let new_approval = enum_field(
-        body,
-        "newEnvironmentApprovalPermissionType",
-        ENVIRONMENT_APPROVAL_TYPES,
-        create,
-    )?;
+    let mut enums = Vec::new();
+    for (name, allowed) in [
+        ("accessType", ACCESS_TYPES),
+        ("newEnvironmentAccessType", ENVIRONMENT_ACCESS_TYPES),
+        ("approvalPermissionType", APPROVAL_TYPES),
+        (
+            "newEnvironmentApprovalPermissionType",
+            ENVIRONMENT_APPROVAL_TYPES,
+        ),
+    ] {
+        enums.push(enum_field(body, name, allowed, create)?);
+    }
     let accesses = environment_list(
         body,
         "environmentAccesses",
@@ -187,18 +183,17 @@ pub(super) fn apply(
         product,
     )?;
     g.flags.extend(flags);
-    let set = |slot: &mut String, v: Option<String>| {
-        if let Some(v) = v {
+    let slots = [
+        &mut g.access_type,
+        &mut g.new_environment_access_type,
+        &mut g.approval_permission_type,
+        &mut g.new_environment_approval_permission_type,
+    ];
+    for (slot, value) in slots.into_iter().zip(enums) {
+        if let Some(v) = value {
             *slot = v;
         }
-    };
-    set(&mut g.access_type, access);
-    set(&mut g.new_environment_access_type, new_access);
-    set(&mut g.approval_permission_type, approval);
-    set(
-        &mut g.new_environment_approval_permission_type,
-        new_approval,
-    );
+    }
     g.environment_accesses
         .extend(accesses.into_iter().flatten());
     g.environment_approval_permissions

@@ -9,30 +9,38 @@
 //! A demo product ([`DEMO_PRODUCT_ID`]) with a Test and a Production environment is seeded so the
 //! example manifests work against `roleplane sim` as they are.
 
+mod admin;
 mod api;
 mod body;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
 
-use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::Router;
+use axum::middleware;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use axum::Router;
+use crate::sim::{ProductSim, Routes, SingleApi, Traffic, sim_args};
 
-use crate::sim::{ProductSim, Simulated, Traffic, product_router};
+sim_args! {
+    /// ConfigCat Public API username accepted by /configcat (HTTP Basic).
+    username: String = "sim-user",
+        flag "configcat-username", env "ROLEPLANE_SIM_CONFIGCAT_USERNAME";
+    /// ConfigCat Public API password accepted by /configcat (HTTP Basic).
+    password: String = "sim-password",
+        flag "configcat-password", env "ROLEPLANE_SIM_CONFIGCAT_PASSWORD",
+        hide_env_values = true;
+}
+
+/// The simulator the registry assembles.
+pub type Sim = ConfigCatSim;
 
 pub const DEMO_PRODUCT_ID: &str = "c0ffee00-0000-4000-8000-000000000001";
 pub const DEMO_TEST_ENVIRONMENT_ID: &str = "c0ffee00-0000-4000-8000-000000000011";
 pub const DEMO_PRODUCT_ENVIRONMENT_ID: &str = "c0ffee00-0000-4000-8000-000000000012";
 const ORGANIZATION_ID: &str = "c0ffee00-0000-4000-8000-0000000000aa";
-/// Reported as the remaining budget when no rate-limit fault is set (nothing is enforced then).
-const NOMINAL_REMAINING: u32 = 1000;
-const NOMINAL_WINDOW: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -102,11 +110,15 @@ fn uuid() -> String {
     )
 }
 
-impl ConfigCatSim {
-    pub fn new(username: String, password: String) -> Self {
+impl SingleApi for ConfigCatSim {
+    type Args = Args;
+    const PREFIX: &'static str = "/configcat";
+
+    /// An organisation with the demo product, accepting the configured credentials.
+    fn from_args(args: Args) -> Self {
         let sim = Self {
             traffic: Traffic::new(),
-            credentials: (username, password),
+            credentials: (args.username, args.password),
             store: Mutex::default(),
         };
         sim.add_product_with_id(DEMO_PRODUCT_ID, "Demo");
@@ -115,6 +127,16 @@ impl ConfigCatSim {
         sim
     }
 
+    /// Every answer, faults included, carries the rate-limit headers.
+    fn layer(self: &Arc<Self>, router: Router) -> Router {
+        router.layer(middleware::from_fn_with_state(
+            self.clone(),
+            wire::rate_limit_headers,
+        ))
+    }
+}
+
+impl ConfigCatSim {
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().expect("sim lock")
     }
@@ -237,43 +259,6 @@ impl ConfigCatSim {
     pub fn remove_group(&self, id: i64) -> bool {
         self.store().groups.remove(&id).is_some()
     }
-
-    /// What the rate-limit headers say now: requests left and when the window resets.
-    fn rate_window(&self) -> (u32, SystemTime) {
-        match self.traffic.budget_left() {
-            Some((remaining, left)) => (remaining, SystemTime::now() + left),
-            None => (NOMINAL_REMAINING, SystemTime::now() + NOMINAL_WINDOW),
-        }
-    }
-}
-
-/// `X-Rate-Limit-Reset` text: the reset time rounded up to the millisecond, in ISO 8601 UTC.
-fn reset_header(at: SystemTime) -> String {
-    let since = at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let millis = since.as_nanos().div_ceil(1_000_000) as i64;
-    k8s_openapi::jiff::Timestamp::from_millisecond(millis)
-        .map(|t| format!("{t:.7}"))
-        .unwrap_or_default()
-}
-
-async fn rate_limit_headers(
-    State(sim): State<Arc<ConfigCatSim>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let admin = request.uri().path().starts_with("/_admin");
-    let mut response = next.run(request).await;
-    if !admin {
-        let (remaining, reset) = sim.rate_window();
-        let headers = response.headers_mut();
-        headers.insert("x-rate-limit-remaining", remaining.into());
-        if let Ok(v) = reset_header(reset).parse() {
-            headers.insert("x-rate-limit-reset", v);
-        }
-    }
-    response
 }
 
 impl ProductSim for ConfigCatSim {
@@ -289,62 +274,12 @@ impl ProductSim for ConfigCatSim {
             "permissionGroups": store.groups.values().collect::<Vec<_>>(),
         })
     }
-}
 
-/// The product's router: API (faults, recording, rate-limit headers) and admin edits.
-pub fn router(sim: Arc<ConfigCatSim>) -> Router {
-    product_router(api::routes(sim.clone()), sim.clone())
-        .layer(middleware::from_fn_with_state(sim, rate_limit_headers))
-}
-
-/// ConfigCat Public API credentials the simulator accepts.
-#[derive(Clone, Debug, clap::Args)]
-#[group(skip)]
-pub struct Args {
-    /// ConfigCat Public API username accepted by /configcat (HTTP Basic).
-    #[arg(
-        id = "configcat-username",
-        long = "configcat-username",
-        env = "ROLEPLANE_SIM_CONFIGCAT_USERNAME",
-        default_value = "sim-user"
-    )]
-    pub username: String,
-    /// ConfigCat Public API password accepted by /configcat (HTTP Basic).
-    #[arg(
-        id = "configcat-password",
-        long = "configcat-password",
-        env = "ROLEPLANE_SIM_CONFIGCAT_PASSWORD",
-        default_value = "sim-password",
-        hide_env_values = true
-    )]
-    pub password: String,
-}
-
-impl Default for Args {
-    fn default() -> Self {
-        Self {
-            username: "sim-user".into(),
-            password: "sim-password".into(),
+    fn routes(self: &Arc<Self>) -> Routes {
+        Routes {
+            api: api::router(self.clone()),
+            admin: admin::router(self.clone()),
         }
-    }
-}
-
-/// The simulator the registry assembles.
-pub type Sim = ConfigCatSim;
-
-impl Simulated for ConfigCatSim {
-    type Args = Args;
-
-    fn new(args: Args) -> Self {
-        ConfigCatSim::new(args.username, args.password)
-    }
-
-    fn mounts(self: &Arc<Self>) -> Vec<(&'static str, Router)> {
-        vec![("/configcat", router(self.clone()))]
-    }
-
-    fn main_traffic(&self) -> &Traffic {
-        &self.traffic
     }
 }
 
@@ -358,11 +293,5 @@ mod tests {
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
         assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
-    }
-
-    #[test]
-    fn reset_header_is_iso_8601_rounded_up_to_the_millisecond() {
-        let at = SystemTime::UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_000_001);
-        assert_eq!(reset_header(at), "2023-11-14T22:13:20.1240000Z");
     }
 }

@@ -14,6 +14,7 @@ use serde_json::json;
 use super::http::Shared;
 use super::state::key;
 use super::{LookerSim, SetKind, SimRole, SimSet};
+use crate::sim::found;
 
 impl LookerSim {
     /// Makes every issued token expire now (the next call with one gets 401).
@@ -180,14 +181,6 @@ struct AdminSet {
 #[derive(Deserialize)]
 struct AdminTtl {
     seconds: u64,
-}
-
-fn found(ok: bool) -> StatusCode {
-    if ok {
-        StatusCode::NO_CONTENT
-    } else {
-        StatusCode::NOT_FOUND
-    }
 }
 
 fn admin_sets(kind: SetKind) -> Router<Arc<LookerSim>> {

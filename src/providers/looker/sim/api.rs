@@ -10,17 +10,19 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use percent_encoding::percent_decode_str;
 use serde_json::{Value, json};
 
 use super::http::{
-    Params, Shared, authorize, authorized, bad_request, cannot_modify, error, invalid, like,
-    not_found, page, pick, text, token_of,
+    Shared, authorize, bad_request, check_name, error, invalid, like, modifiable, not_found, page,
+    pick, refuse_taken, text, token_of,
 };
+use super::sets::{self, ModelSets, PermissionSets};
 use super::state::{State as SimState, key};
 use super::{LookerSim, SetKind, SimRole, seed};
+use crate::sim::{Answer, JsonBody, Params, Refusal};
 
 fn decode(s: &str) -> String {
     percent_decode_str(&s.replace('+', " "))
@@ -29,7 +31,7 @@ fn decode(s: &str) -> String {
 }
 
 /// `POST /login` with a form body (or the deprecated query parameters).
-async fn login(State(sim): Shared, Query(q): Params, body: Bytes) -> Response {
+async fn login(State(sim): Shared, Query(q): Params, body: Bytes) -> Answer {
     let mut params: HashMap<String, String> = String::from_utf8_lossy(&body)
         .split('&')
         .filter_map(|kv| kv.split_once('='))
@@ -37,14 +39,14 @@ async fn login(State(sim): Shared, Query(q): Params, body: Bytes) -> Response {
         .collect();
     params.extend(q);
     let (Some(id), Some(secret)) = (params.get("client_id"), params.get("client_secret")) else {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "client_id and client_secret are required",
-        );
+        ));
     };
     let mut state = sim.lock();
     if state.clients.get(id) != Some(secret) {
-        return not_found();
+        return Err(not_found());
     }
     let token = format!(
         "{:032x}{:08x}",
@@ -56,31 +58,31 @@ async fn login(State(sim): Shared, Query(q): Params, body: Bytes) -> Response {
         .tokens
         .insert(token.clone(), (id.clone(), Instant::now() + ttl));
     state.logins += 1;
-    axum::Json(json!({
+    Ok(axum::Json(json!({
         "access_token": token, "token_type": "Bearer", "expires_in": ttl.as_secs(), "refresh_token": null,
     }))
-    .into_response()
+    .into_response())
 }
 
-async fn logout(State(sim): Shared, headers: HeaderMap) -> Response {
-    authorized!(sim, headers);
+async fn logout(State(sim): Shared, headers: HeaderMap) -> Answer {
+    authorize(&sim, &headers)?;
     if let Some(t) = token_of(&headers) {
         sim.lock().tokens.remove(t);
     }
-    StatusCode::NO_CONTENT.into_response()
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn permissions(State(sim): Shared, headers: HeaderMap) -> Response {
-    authorized!(sim, headers);
+async fn permissions(State(sim): Shared, headers: HeaderMap) -> Answer {
+    authorize(&sim, &headers)?;
     let list: Vec<Value> = seed::PERMISSIONS
         .iter()
         .map(|(p, parent, d)| json!({"permission": p, "parent": parent, "description": d, "can": {}}))
         .collect();
-    axum::Json(list).into_response()
+    Ok(axum::Json(list).into_response())
 }
 
-async fn list_roles(State(sim): Shared, headers: HeaderMap, Query(q): Params) -> Response {
-    authorized!(sim, headers);
+async fn list_roles(State(sim): Shared, headers: HeaderMap, Query(q): Params) -> Answer {
+    authorize(&sim, &headers)?;
     let state = sim.lock();
     let ids: Option<Vec<&str>> = q.get("ids").map(|v| v.split(',').collect());
     let rows: Vec<Value> = state
@@ -89,11 +91,11 @@ async fn list_roles(State(sim): Shared, headers: HeaderMap, Query(q): Params) ->
         .filter(|r| ids.as_ref().is_none_or(|ids| ids.contains(&r.id.as_str())))
         .map(|r| pick(state.role_json(r), q.get("fields")))
         .collect();
-    axum::Json(rows).into_response()
+    Ok(axum::Json(rows).into_response())
 }
 
-async fn search_roles(State(sim): Shared, headers: HeaderMap, Query(q): Params) -> Response {
-    authorized!(sim, headers);
+async fn search_roles(State(sim): Shared, headers: HeaderMap, Query(q): Params) -> Answer {
+    authorize(&sim, &headers)?;
     let state = sim.lock();
     let rows = state
         .roles
@@ -109,13 +111,13 @@ async fn search_roles(State(sim): Shared, headers: HeaderMap, Query(q): Params) 
     page(rows, &q)
 }
 
-async fn get_role(State(sim): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    authorized!(sim, headers);
+async fn get_role(State(sim): Shared, headers: HeaderMap, Path(id): Path<String>) -> Answer {
+    authorize(&sim, &headers)?;
     let state = sim.lock();
-    match key(&id).and_then(|k| state.roles.get(&k)) {
-        Some(r) => axum::Json(state.role_json(r)).into_response(),
-        None => not_found(),
-    }
+    let role = key(&id)
+        .and_then(|k| state.roles.get(&k))
+        .ok_or_else(not_found)?;
+    Ok(axum::Json(state.role_json(role)).into_response())
 }
 
 /// Validated writable role fields; `creating` requires all three.
@@ -124,25 +126,19 @@ fn role_fields(
     body: &Value,
     creating: bool,
     own: Option<u64>,
-) -> Result<[Option<String>; 3], Box<Response>> {
+) -> Result<[Option<String>; 3], Refusal> {
     if !body.is_object() {
-        return Err(Box::new(bad_request()));
+        return Err(bad_request());
     }
     let (Ok(name), Ok(ps), Ok(ms)) = (
         text(body, "name"),
         text(body, "permission_set_id"),
         text(body, "model_set_id"),
     ) else {
-        return Err(Box::new(bad_request()));
+        return Err(bad_request());
     };
     let mut errors = Vec::new();
-    match &name {
-        Some(n) if n.trim().is_empty() => {
-            errors.push(("name", "blank", "Name can't be blank".to_string()))
-        }
-        None if creating => errors.push(("name", "missing", "This field is required.".into())),
-        _ => {}
-    }
+    check_name(&name, creating, &mut errors);
     for (field, value, kind) in [
         ("permission_set_id", &ps, SetKind::Permission),
         ("model_set_id", &ms, SetKind::Model),
@@ -158,44 +154,27 @@ fn role_fields(
         }
     }
     if !errors.is_empty() {
-        return Err(Box::new(invalid(&errors)));
+        return Err(invalid(&errors));
     }
     if let Some(n) = &name {
-        let clash = state
+        let taken = state
             .roles
             .iter()
             .any(|(k, r)| Some(*k) != own && state.same_name(&r.name, n));
-        if clash && creating {
-            return Err(Box::new(error(
-                StatusCode::CONFLICT,
-                &format!("Role with name '{n}' already exists"),
-            )));
-        }
-        if clash {
-            return Err(Box::new(invalid(&[(
-                "name",
-                "already_exists",
-                format!("Role with name '{n}' already exists"),
-            )])));
-        }
+        refuse_taken(
+            taken,
+            creating,
+            format!("Role with name '{n}' already exists"),
+        )?;
     }
     Ok([name, ps, ms])
 }
 
-async fn create_role(
-    State(sim): Shared,
-    headers: HeaderMap,
-    body: Option<axum::Json<Value>>,
-) -> Response {
-    authorized!(sim, headers);
-    let Some(axum::Json(body)) = body else {
-        return bad_request();
-    };
+async fn create_role(State(sim): Shared, headers: HeaderMap, body: JsonBody) -> Answer {
+    authorize(&sim, &headers)?;
+    let axum::Json(body) = body.ok_or_else(bad_request)?;
     let mut state = sim.lock();
-    let [name, ps, ms] = match role_fields(&state, &body, true, None) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
+    let [name, ps, ms] = role_fields(&state, &body, true, None)?;
     let id = state.next();
     let role = SimRole {
         id: id.to_string(),
@@ -205,30 +184,21 @@ async fn create_role(
         built_in: false,
     };
     state.roles.insert(id, role.clone());
-    axum::Json(state.role_json(&role)).into_response()
+    Ok(axum::Json(state.role_json(&role)).into_response())
 }
 
+/// PATCH: only the fields sent change.
 async fn update_role(
     State(sim): Shared,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Option<axum::Json<Value>>,
-) -> Response {
-    authorized!(sim, headers);
-    let Some(axum::Json(body)) = body else {
-        return bad_request();
-    };
+    body: JsonBody,
+) -> Answer {
+    authorize(&sim, &headers)?;
+    let axum::Json(body) = body.ok_or_else(bad_request)?;
     let mut state = sim.lock();
-    let Some(k) = key(&id).filter(|k| state.roles.contains_key(k)) else {
-        return not_found();
-    };
-    if state.roles[&k].built_in {
-        return cannot_modify();
-    }
-    let [name, ps, ms] = match role_fields(&state, &body, false, Some(k)) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
+    let k = modifiable(&state.roles, &id, |r| r.built_in)?;
+    let [name, ps, ms] = role_fields(&state, &body, false, Some(k))?;
     let role = state.roles.get_mut(&k).expect("checked above");
     if let Some(v) = name {
         role.name = v;
@@ -240,20 +210,15 @@ async fn update_role(
         role.model_set_id = v;
     }
     let role = role.clone();
-    axum::Json(state.role_json(&role)).into_response()
+    Ok(axum::Json(state.role_json(&role)).into_response())
 }
 
-async fn delete_role(State(sim): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    authorized!(sim, headers);
+async fn delete_role(State(sim): Shared, headers: HeaderMap, Path(id): Path<String>) -> Answer {
+    authorize(&sim, &headers)?;
     let mut state = sim.lock();
-    let Some(k) = key(&id).filter(|k| state.roles.contains_key(k)) else {
-        return not_found();
-    };
-    if state.roles[&k].built_in {
-        return cannot_modify();
-    }
+    let k = modifiable(&state.roles, &id, |r| r.built_in)?;
     state.roles.remove(&k);
-    StatusCode::NO_CONTENT.into_response()
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub fn router(sim: Arc<LookerSim>) -> Router {
@@ -267,7 +232,7 @@ pub fn router(sim: Arc<LookerSim>) -> Router {
             "/api/4.0/roles/{id}",
             get(get_role).patch(update_role).delete(delete_role),
         )
-        .merge(super::sets::routes(SetKind::Permission))
-        .merge(super::sets::routes(SetKind::Model))
+        .merge(sets::routes::<PermissionSets>())
+        .merge(sets::routes::<ModelSets>())
         .with_state(sim)
 }

@@ -1,60 +1,98 @@
 //! What every handler of the simulated Looker API shares: Looker's error bodies (`Error`,
-//! 422 `ValidationError`), bearer-token checks, SQL-LIKE name matching and `/search` paging.
+//! 422 `ValidationError`), bearer-token checks, the name rules roles and sets share, SQL-LIKE
+//! name matching and `/search` paging.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
 use super::LookerSim;
+use super::state::key;
+use crate::sim::{Answer, Refusal, authorization};
 
 pub(super) type Shared = State<Arc<LookerSim>>;
-pub(super) type Params = Query<HashMap<String, String>>;
 
 const DOCS: &str = "https://cloud.google.com/looker/docs/r/err/4.0";
 
-pub(super) fn error(status: StatusCode, message: &str) -> Response {
-    (
+/// Looker's `Error` body.
+pub(super) fn error(status: StatusCode, message: &str) -> Refusal {
+    let docs = format!("{DOCS}/{}", status.as_u16());
+    Refusal::json(
         status,
-        axum::Json(
-            json!({"message": message, "documentation_url": format!("{DOCS}/{}", status.as_u16())}),
-        ),
+        json!({"message": message, "documentation_url": docs}),
     )
-        .into_response()
 }
 
-pub(super) fn not_found() -> Response {
+pub(super) fn not_found() -> Refusal {
     error(StatusCode::NOT_FOUND, "Not found")
 }
 
-pub(super) fn cannot_modify() -> Response {
+pub(super) fn cannot_modify() -> Refusal {
     error(StatusCode::METHOD_NOT_ALLOWED, "Resource Can't Be Modified")
 }
 
-pub(super) fn bad_request() -> Response {
+pub(super) fn bad_request() -> Refusal {
     error(
         StatusCode::BAD_REQUEST,
         "Bad Request: the body is not a JSON object",
     )
 }
 
+/// One detail of a 422: field, code and message.
+pub(super) type FieldError = (&'static str, &'static str, String);
+
 /// 422 `ValidationError` with `(field, code, message)` details.
-pub(super) fn invalid(errors: &[(&str, &str, String)]) -> Response {
+pub(super) fn invalid(errors: &[FieldError]) -> Refusal {
     let details: Vec<Value> = errors
         .iter()
         .map(|(field, code, message)| {
             json!({"field": field, "code": code, "message": message, "documentation_url": format!("{DOCS}/422")})
         })
         .collect();
-    (
+    Refusal::json(
         StatusCode::UNPROCESSABLE_ENTITY,
-        axum::Json(json!({"message": "Validation Failed", "errors": details, "documentation_url": format!("{DOCS}/422")})),
+        json!({"message": "Validation Failed", "errors": details, "documentation_url": format!("{DOCS}/422")}),
     )
-        .into_response()
+}
+
+/// The `name` rules of role and set writes: not blank, and required on create.
+pub(super) fn check_name(name: &Option<String>, creating: bool, errors: &mut Vec<FieldError>) {
+    match name {
+        Some(n) if n.trim().is_empty() => {
+            errors.push(("name", "blank", "Name can't be blank".to_string()))
+        }
+        None if creating => errors.push(("name", "missing", "This field is required.".into())),
+        _ => {}
+    }
+}
+
+/// The key of the role or set a write changes: 404 when unknown, 405 when built in.
+pub(super) fn modifiable<T>(
+    items: &BTreeMap<u64, T>,
+    id: &str,
+    built_in: fn(&T) -> bool,
+) -> Result<u64, Refusal> {
+    let k = key(id)
+        .filter(|k| items.contains_key(k))
+        .ok_or_else(not_found)?;
+    if built_in(&items[&k]) {
+        return Err(cannot_modify());
+    }
+    Ok(k)
+}
+
+/// A name another role (or set of the kind) has: 409 on create, 422 on update.
+pub(super) fn refuse_taken(taken: bool, creating: bool, message: String) -> Result<(), Refusal> {
+    match (taken, creating) {
+        (false, _) => Ok(()),
+        (true, true) => Err(error(StatusCode::CONFLICT, &message)),
+        (true, false) => Err(invalid(&[("name", "already_exists", message)])),
+    }
 }
 
 /// Case-insensitive SQL LIKE: `%` any run, `_` one character.
@@ -95,7 +133,7 @@ pub(super) fn pick(value: Value, fields: Option<&String>) -> Value {
 }
 
 /// Filters, sorts and pages search results (`limit`, `offset`, `sorts` of `id` or `name`).
-pub(super) fn page(mut rows: Vec<Value>, q: &HashMap<String, String>) -> Response {
+pub(super) fn page(mut rows: Vec<Value>, q: &HashMap<String, String>) -> Answer {
     if q.get("sorts").is_some_and(|s| s.starts_with("name")) {
         rows.sort_by_key(|r| r["name"].as_str().unwrap_or_default().to_lowercase());
     }
@@ -104,7 +142,10 @@ pub(super) fn page(mut rows: Vec<Value>, q: &HashMap<String, String>) -> Respons
         number("offset").unwrap_or(Ok(0)),
         number("limit").unwrap_or(Ok(usize::MAX)),
     ) else {
-        return error(StatusCode::BAD_REQUEST, "limit and offset must be integers");
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "limit and offset must be integers",
+        ));
     };
     let rows: Vec<Value> = rows
         .into_iter()
@@ -112,19 +153,19 @@ pub(super) fn page(mut rows: Vec<Value>, q: &HashMap<String, String>) -> Respons
         .take(limit)
         .map(|r| pick(r, q.get("fields")))
         .collect();
-    axum::Json(rows).into_response()
+    Ok(axum::Json(rows).into_response())
 }
 
+/// The token of `Authorization: token <t>` (or `Bearer <t>`).
 pub(super) fn token_of(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get("authorization")?.to_str().ok()?;
-    value
-        .strip_prefix("token ")
-        .or_else(|| value.strip_prefix("Bearer "))
-        .map(str::trim)
+    match authorization(headers)? {
+        ("token" | "Bearer", token) => Some(token),
+        _ => None,
+    }
 }
 
 /// 401 unless the request carries a live token.
-pub(super) fn authorize(sim: &LookerSim, headers: &HeaderMap) -> Result<(), Box<Response>> {
+pub(super) fn authorize(sim: &LookerSim, headers: &HeaderMap) -> Result<(), Refusal> {
     let state = sim.lock();
     let live = token_of(headers)
         .and_then(|t| state.tokens.get(t))
@@ -132,21 +173,9 @@ pub(super) fn authorize(sim: &LookerSim, headers: &HeaderMap) -> Result<(), Box<
     if live {
         Ok(())
     } else {
-        Err(Box::new(error(
-            StatusCode::UNAUTHORIZED,
-            "Requires authentication.",
-        )))
+        Err(error(StatusCode::UNAUTHORIZED, "Requires authentication."))
     }
 }
-
-macro_rules! authorized {
-    ($sim:expr, $headers:expr) => {
-        if let Err(r) = authorize(&$sim, &$headers) {
-            return *r;
-        }
-    };
-}
-pub(super) use authorized;
 
 /// A string (or number) field; `Err` when present with another type.
 pub(super) fn text(body: &Value, field: &str) -> Result<Option<String>, ()> {

@@ -19,76 +19,23 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use axum::Router;
-
-use crate::sim::{ProductSim, Routes, Simulated, Traffic, product_router};
+use crate::sim::{ProductSim, Routes, SingleApi, Traffic, sim_args};
 use state::State;
 
-/// The Looker API client id and secret the simulator accepts, and its token lifetime.
-#[derive(Clone, Debug, clap::Args)]
-#[group(skip)]
-pub struct Args {
+sim_args! {
     /// Looker API client id accepted by /looker/api/4.0/login.
-    #[arg(
-        id = "looker-client-id",
-        long = "looker-client-id",
-        env = "ROLEPLANE_SIM_LOOKER_CLIENT_ID",
-        default_value = "sim-client-id"
-    )]
-    pub client_id: String,
+    client_id: String = "sim-client-id",
+        flag "looker-client-id", env "ROLEPLANE_SIM_LOOKER_CLIENT_ID";
     /// Looker API client secret accepted by /looker/api/4.0/login.
-    #[arg(
-        id = "looker-client-secret",
-        long = "looker-client-secret",
-        env = "ROLEPLANE_SIM_LOOKER_CLIENT_SECRET",
-        default_value = "sim-client-secret"
-    )]
-    pub client_secret: String,
+    client_secret: String = "sim-client-secret",
+        flag "looker-client-secret", env "ROLEPLANE_SIM_LOOKER_CLIENT_SECRET";
     /// Lifetime of Looker access tokens in seconds (`expires_in`; 401 afterwards).
-    #[arg(
-        id = "looker-token-ttl-seconds",
-        long = "looker-token-ttl-seconds",
-        env = "ROLEPLANE_SIM_LOOKER_TOKEN_TTL_SECONDS",
-        default_value_t = 3600
-    )]
-    pub token_ttl_seconds: u64,
-}
-
-impl Default for Args {
-    fn default() -> Self {
-        Self {
-            client_id: "sim-client-id".into(),
-            client_secret: "sim-client-secret".into(),
-            token_ttl_seconds: 3600,
-        }
-    }
+    token_ttl_seconds: u64 = "3600",
+        flag "looker-token-ttl-seconds", env "ROLEPLANE_SIM_LOOKER_TOKEN_TTL_SECONDS";
 }
 
 /// The simulator the registry assembles.
 pub type Sim = LookerSim;
-
-impl Simulated for LookerSim {
-    type Args = Args;
-
-    fn new(args: Args) -> Self {
-        LookerSim::new(
-            &args.client_id,
-            &args.client_secret,
-            Duration::from_secs(args.token_ttl_seconds),
-        )
-    }
-
-    fn mounts(self: &Arc<Self>) -> Vec<(&'static str, Router)> {
-        vec![(
-            "/looker",
-            product_router(routes(self.clone()), self.clone()),
-        )]
-    }
-
-    fn main_traffic(&self) -> &Traffic {
-        &self.traffic
-    }
-}
 
 /// Permission set or model set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -138,16 +85,21 @@ pub struct LookerSim {
     state: Mutex<State>,
 }
 
-impl LookerSim {
+impl SingleApi for LookerSim {
+    type Args = Args;
+    const PREFIX: &'static str = "/looker";
+
     /// An instance accepting one API key, with the built-in Admin role and sets.
-    pub fn new(client_id: &str, client_secret: &str, token_ttl: Duration) -> Self {
-        let state = State::new(client_id, client_secret, token_ttl);
+    fn from_args(args: Args) -> Self {
+        let ttl = Duration::from_secs(args.token_ttl_seconds);
         Self {
             traffic: Traffic::new(),
-            state: Mutex::new(state),
+            state: Mutex::new(State::new(&args.client_id, &args.client_secret, ttl)),
         }
     }
+}
 
+impl LookerSim {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().expect("sim lock")
     }
@@ -169,12 +121,12 @@ impl ProductSim for LookerSim {
             "logins": state.logins,
         })
     }
-}
 
-/// The API under `/looker/api/4.0` and the admin edits under `/looker/_admin`.
-pub fn routes(sim: Arc<LookerSim>) -> Routes {
-    Routes {
-        api: api::router(sim.clone()),
-        admin: admin::router(sim),
+    /// The API under `/looker/api/4.0` and the admin edits under `/looker/_admin`.
+    fn routes(self: &Arc<Self>) -> Routes {
+        Routes {
+            api: api::router(self.clone()),
+            admin: admin::router(self.clone()),
+        }
     }
 }

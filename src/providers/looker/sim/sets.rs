@@ -1,46 +1,54 @@
 //! Handlers of the simulated permission sets and model sets: list, search, get, create (409 on
 //! a duplicate name), patch (405 on built-ins, 422 on bad members) and delete (422 while in use).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::response::IntoResponse;
+use axum::routing;
 use serde_json::Value;
 
 use super::http::{
-    Params, Shared, authorize, authorized, bad_request, cannot_modify, error, invalid, like,
-    not_found, page, pick, text,
+    Shared, authorize, bad_request, check_name, invalid, like, modifiable, not_found, page, pick,
+    refuse_taken, text,
 };
 use super::state::{State as SimState, key, set_json};
 use super::{LookerSim, SetKind, seed};
+use crate::sim::{Answer, JsonBody, Params, Refusal};
 
-async fn list_sets(
-    kind: SetKind,
-    sim: Arc<LookerSim>,
-    headers: HeaderMap,
-    q: HashMap<String, String>,
-) -> Response {
-    authorized!(sim, headers);
+/// A set collection as a type, so that its handlers are plain axum handlers.
+pub(super) trait Sets: Send + Sync + 'static {
+    const KIND: SetKind;
+}
+
+pub(super) struct PermissionSets;
+pub(super) struct ModelSets;
+
+impl Sets for PermissionSets {
+    const KIND: SetKind = SetKind::Permission;
+}
+
+impl Sets for ModelSets {
+    const KIND: SetKind = SetKind::Model;
+}
+
+async fn list<K: Sets>(State(sim): Shared, headers: HeaderMap, Query(q): Params) -> Answer {
+    let kind = K::KIND;
+    authorize(&sim, &headers)?;
     let state = sim.lock();
     let rows: Vec<Value> = state
         .sets(kind)
         .values()
         .map(|s| pick(set_json(kind, s), q.get("fields")))
         .collect();
-    axum::Json(rows).into_response()
+    Ok(axum::Json(rows).into_response())
 }
 
-async fn search_sets(
-    kind: SetKind,
-    sim: Arc<LookerSim>,
-    headers: HeaderMap,
-    q: HashMap<String, String>,
-) -> Response {
-    authorized!(sim, headers);
+async fn search<K: Sets>(State(sim): Shared, headers: HeaderMap, Query(q): Params) -> Answer {
+    let kind = K::KIND;
+    authorize(&sim, &headers)?;
     let state = sim.lock();
     let flag = |k: &str, v: bool| {
         q.get(k)
@@ -57,13 +65,20 @@ async fn search_sets(
     page(rows, &q)
 }
 
-async fn get_set(kind: SetKind, sim: Arc<LookerSim>, headers: HeaderMap, id: String) -> Response {
-    authorized!(sim, headers);
+async fn get<K: Sets>(State(sim): Shared, headers: HeaderMap, Path(id): Path<String>) -> Answer {
+    let kind = K::KIND;
+    authorize(&sim, &headers)?;
     let state = sim.lock();
-    match key(&id).and_then(|k| state.sets(kind).get(&k)) {
-        Some(s) => axum::Json(set_json(kind, s)).into_response(),
-        None => not_found(),
-    }
+    let set = key(&id)
+        .and_then(|k| state.sets(kind).get(&k))
+        .ok_or_else(not_found)?;
+    Ok(axum::Json(set_json(kind, set)).into_response())
+}
+
+/// A set write's body: a JSON object (400 otherwise, before anything else is checked).
+fn object(body: JsonBody) -> Result<Value, Refusal> {
+    let axum::Json(body) = body.filter(|b| b.0.is_object()).ok_or_else(bad_request)?;
+    Ok(body)
 }
 
 /// A set's name and members, each optional.
@@ -76,27 +91,20 @@ fn set_fields(
     body: &Value,
     creating: bool,
     own: Option<u64>,
-) -> Result<SetFields, Box<Response>> {
+) -> Result<SetFields, Refusal> {
     let field = kind.items_field();
-    let Ok(name) = text(body, "name") else {
-        return Err(Box::new(bad_request()));
-    };
+    let name = text(body, "name").map_err(|()| bad_request())?;
     let items: Option<Vec<String>> = match body.get(field) {
         None | Some(Value::Null) => None,
-        Some(Value::Array(a)) => match a.iter().map(|v| v.as_str().map(str::to_string)).collect() {
-            Some(items) => Some(items),
-            None => return Err(Box::new(bad_request())),
-        },
-        Some(_) => return Err(Box::new(bad_request())),
+        Some(Value::Array(a)) => {
+            let items: Option<Vec<String>> =
+                a.iter().map(|v| v.as_str().map(str::to_string)).collect();
+            Some(items.ok_or_else(bad_request)?)
+        }
+        Some(_) => return Err(bad_request()),
     };
     let mut errors = Vec::new();
-    match &name {
-        Some(n) if n.trim().is_empty() => {
-            errors.push(("name", "blank", "Name can't be blank".to_string()))
-        }
-        None if creating => errors.push(("name", "missing", "This field is required.".into())),
-        _ => {}
-    }
+    check_name(&name, creating, &mut errors);
     for item in items.iter().flatten() {
         match kind {
             SetKind::Permission => match seed::PERMISSIONS.iter().find(|p| p.0 == item) {
@@ -117,66 +125,45 @@ fn set_fields(
         }
     }
     if !errors.is_empty() {
-        return Err(Box::new(invalid(&errors)));
+        return Err(invalid(&errors));
     }
     if let Some(n) = &name {
-        let clash = state
+        let taken = state
             .sets(kind)
             .iter()
             .any(|(k, s)| Some(*k) != own && state.same_name(&s.name, n));
-        let message = format!("{} with name '{n}' already exists", kind.noun());
-        if clash && creating {
-            return Err(Box::new(error(StatusCode::CONFLICT, &message)));
-        }
-        if clash {
-            return Err(Box::new(invalid(&[("name", "already_exists", message)])));
-        }
+        refuse_taken(
+            taken,
+            creating,
+            format!("{} with name '{n}' already exists", kind.noun()),
+        )?;
     }
     Ok((name, items))
 }
 
-async fn create_set(
-    kind: SetKind,
-    sim: Arc<LookerSim>,
-    headers: HeaderMap,
-    body: Option<axum::Json<Value>>,
-) -> Response {
-    authorized!(sim, headers);
-    let Some(axum::Json(body)) = body.filter(|b| b.0.is_object()) else {
-        return bad_request();
-    };
+async fn create<K: Sets>(State(sim): Shared, headers: HeaderMap, body: JsonBody) -> Answer {
+    let kind = K::KIND;
+    authorize(&sim, &headers)?;
+    let body = object(body)?;
     let mut state = sim.lock();
-    let (name, items) = match set_fields(&state, kind, &body, true, None) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
+    let (name, items) = set_fields(&state, kind, &body, true, None)?;
     let id = state.insert_set(kind, &name.unwrap_or_default(), items.unwrap_or_default());
     let set = &state.sets(kind)[&key(&id).expect("numeric id")];
-    axum::Json(set_json(kind, set)).into_response()
+    Ok(axum::Json(set_json(kind, set)).into_response())
 }
 
-async fn update_set(
-    kind: SetKind,
-    sim: Arc<LookerSim>,
+async fn update<K: Sets>(
+    State(sim): Shared,
     headers: HeaderMap,
-    id: String,
-    body: Option<axum::Json<Value>>,
-) -> Response {
-    authorized!(sim, headers);
-    let Some(axum::Json(body)) = body.filter(|b| b.0.is_object()) else {
-        return bad_request();
-    };
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> Answer {
+    let kind = K::KIND;
+    authorize(&sim, &headers)?;
+    let body = object(body)?;
     let mut state = sim.lock();
-    let Some(k) = key(&id).filter(|k| state.sets(kind).contains_key(k)) else {
-        return not_found();
-    };
-    if state.sets(kind)[&k].built_in {
-        return cannot_modify();
-    }
-    let (name, items) = match set_fields(&state, kind, &body, false, Some(k)) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
+    let k = modifiable(state.sets(kind), &id, |s| s.built_in)?;
+    let (name, items) = set_fields(&state, kind, &body, false, Some(k))?;
     let set = state.sets_mut(kind).get_mut(&k).expect("checked above");
     if let Some(v) = name {
         set.name = v;
@@ -184,23 +171,14 @@ async fn update_set(
     if let Some(v) = items {
         set.items = v;
     }
-    axum::Json(set_json(kind, set)).into_response()
+    Ok(axum::Json(set_json(kind, set)).into_response())
 }
 
-async fn delete_set(
-    kind: SetKind,
-    sim: Arc<LookerSim>,
-    headers: HeaderMap,
-    id: String,
-) -> Response {
-    authorized!(sim, headers);
+async fn delete<K: Sets>(State(sim): Shared, headers: HeaderMap, Path(id): Path<String>) -> Answer {
+    let kind = K::KIND;
+    authorize(&sim, &headers)?;
     let mut state = sim.lock();
-    let Some(k) = key(&id).filter(|k| state.sets(kind).contains_key(k)) else {
-        return not_found();
-    };
-    if state.sets(kind)[&k].built_in {
-        return cannot_modify();
-    }
+    let k = modifiable(state.sets(kind), &id, |s| s.built_in)?;
     let users: Vec<String> = state
         .roles
         .values()
@@ -211,54 +189,29 @@ async fn delete_set(
         .map(|r| r.name.clone())
         .collect();
     if !users.is_empty() {
-        return invalid(&[(
+        return Err(invalid(&[(
             "id",
             "in_use",
             format!("{} is used by role(s): {}", kind.noun(), users.join(", ")),
-        )]);
+        )]));
     }
     state.sets_mut(kind).remove(&k);
-    StatusCode::NO_CONTENT.into_response()
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub(super) fn routes(kind: SetKind) -> Router<Arc<LookerSim>> {
-    let collection = match kind {
+/// `GET|POST` on the collection, `GET` on its `/search`, `GET|PATCH|DELETE` on one set.
+pub(super) fn routes<K: Sets>() -> Router<Arc<LookerSim>> {
+    let collection = match K::KIND {
         SetKind::Permission => "/api/4.0/permission_sets",
         SetKind::Model => "/api/4.0/model_sets",
     };
     Router::new()
-        .route(
-            collection,
-            get(move |State(s): Shared, h: HeaderMap, Query(q): Params| list_sets(kind, s, h, q))
-                .post(
-                    move |State(s): Shared, h: HeaderMap, b: Option<axum::Json<Value>>| {
-                        create_set(kind, s, h, b)
-                    },
-                ),
-        )
-        .route(
-            &format!("{collection}/search"),
-            get(move |State(s): Shared, h: HeaderMap, Query(q): Params| search_sets(kind, s, h, q)),
-        )
+        .route(collection, routing::get(list::<K>).post(create::<K>))
+        .route(&format!("{collection}/search"), routing::get(search::<K>))
         .route(
             &format!("{collection}/{{id}}"),
-            get(
-                move |State(s): Shared, h: HeaderMap, Path(id): Path<String>| {
-                    get_set(kind, s, h, id)
-                },
-            )
-            .patch(
-                move |State(s): Shared,
-                      h: HeaderMap,
-                      Path(id): Path<String>,
-                      b: Option<axum::Json<Value>>| {
-                    update_set(kind, s, h, id, b)
-                },
-            )
-            .delete(
-                move |State(s): Shared, h: HeaderMap, Path(id): Path<String>| {
-                    delete_set(kind, s, h, id)
-                },
-            ),
+            routing::get(get::<K>)
+                .patch(update::<K>)
+                .delete(delete::<K>),
         )
 }

@@ -10,9 +10,10 @@ use axum::http::StatusCode;
 use axum::routing::{get, put};
 use serde::Deserialize;
 
+use super::named;
 use super::wire::Shared;
-use super::{SlashIdSim, Switches, permissions, roles};
-use crate::sim::Routes;
+use super::{Permission, Role, SlashIdSim, Switches};
+use crate::sim::{Params, Routes, found};
 
 #[derive(Deserialize)]
 struct AdminRole {
@@ -46,17 +47,13 @@ async fn put_role(
 }
 
 async fn delete_role(State(s): Shared, Path(name): Path<String>) -> StatusCode {
-    if s.remove_role(&name) {
-        StatusCode::NO_CONTENT
-    } else {
-        StatusCode::NOT_FOUND
-    }
+    found(s.remove_role(&name))
 }
 
 async fn put_permission(
     State(s): Shared,
     Path(name): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Params,
 ) -> StatusCode {
     s.put_permission(&org_of(&s, &q), &name);
     StatusCode::NO_CONTENT
@@ -65,7 +62,7 @@ async fn put_permission(
 async fn delete_permission(
     State(s): Shared,
     Path(name): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Params,
 ) -> StatusCode {
     if s.remove_permission(&org_of(&s, &q), &name) {
         StatusCode::NO_CONTENT
@@ -91,21 +88,8 @@ pub fn routes(sim: Arc<SlashIdSim>) -> Routes {
         )
         .with_state(sim.clone());
     let api = Router::new()
-        .route("/rbac/roles", get(roles::list).post(roles::create))
-        .route(
-            "/rbac/roles/{name}",
-            get(roles::get).patch(roles::patch).delete(roles::delete),
-        )
-        .route(
-            "/rbac/permissions",
-            get(permissions::list).post(permissions::create),
-        )
-        .route(
-            "/rbac/permissions/{name}",
-            get(permissions::get)
-                .patch(permissions::patch)
-                .delete(permissions::delete),
-        )
+        .merge(named::routes::<Role>())
+        .merge(named::routes::<Permission>())
         .with_state(sim);
     Routes { api, admin }
 }

@@ -16,71 +16,29 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::sim::{ProductSim, Simulated, Traffic, product_router};
+use crate::sim::{ProductSim, Routes, SingleApi, Traffic, sim_args};
 
 mod admin;
+mod named;
 mod names;
 mod permissions;
 mod roles;
 mod wire;
-pub use admin::routes;
 
-/// The SlashID key and organisation the simulator accepts.
-#[derive(Clone, Debug, clap::Args)]
-#[group(skip)]
-pub struct Args {
+sim_args! {
     /// SlashID API key accepted by /slashid (it belongs to the organisation below).
-    #[arg(
-        id = "slashid-api-key",
-        long = "slashid-api-key",
-        env = "ROLEPLANE_SIM_SLASHID_API_KEY",
-        default_value = "sim-slashid-key"
-    )]
-    pub api_key: String,
+    api_key: String = "sim-slashid-key",
+        flag "slashid-api-key", env "ROLEPLANE_SIM_SLASHID_API_KEY";
     /// SlashID organisation id the key belongs to (`SlashID-OrgID`, and the role name prefix).
-    #[arg(
-        id = "slashid-org-id",
-        long = "slashid-org-id",
-        env = "ROLEPLANE_SIM_SLASHID_ORG_ID",
-        default_value = "sim-org"
-    )]
-    pub org_id: String,
-}
-
-impl Default for Args {
-    fn default() -> Self {
-        Self {
-            api_key: "sim-slashid-key".into(),
-            org_id: "sim-org".into(),
-        }
-    }
+    org_id: String = "sim-org",
+        flag "slashid-org-id", env "ROLEPLANE_SIM_SLASHID_ORG_ID";
 }
 
 /// The simulator the registry assembles.
 pub type Sim = SlashIdSim;
-
-impl Simulated for SlashIdSim {
-    type Args = Args;
-
-    fn new(args: Args) -> Self {
-        SlashIdSim::new(args.api_key, args.org_id)
-    }
-
-    fn mounts(self: &Arc<Self>) -> Vec<(&'static str, Router)> {
-        vec![(
-            "/slashid",
-            product_router(routes(self.clone()), self.clone()),
-        )]
-    }
-
-    fn main_traffic(&self) -> &Traffic {
-        &self.traffic
-    }
-}
 
 /// A role as stored.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -158,9 +116,12 @@ fn now() -> String {
     k8s_openapi::jiff::Timestamp::now().to_string()
 }
 
-impl SlashIdSim {
-    /// A simulator accepting `api_key` for organisation `org_id`.
-    pub fn new(api_key: String, org_id: String) -> Self {
+impl SingleApi for SlashIdSim {
+    type Args = Args;
+    const PREFIX: &'static str = "/slashid";
+
+    /// A simulator accepting the key for its organisation.
+    fn from_args(Args { api_key, org_id }: Args) -> Self {
         Self {
             traffic: Traffic::new(),
             default_org: org_id.clone(),
@@ -173,7 +134,9 @@ impl SlashIdSim {
             }),
         }
     }
+}
 
+impl SlashIdSim {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().expect("sim lock")
     }
@@ -289,5 +252,9 @@ impl ProductSim for SlashIdSim {
     fn state(&self) -> Value {
         let inner = self.lock();
         json!({ "orgs": inner.orgs, "switches": inner.switches })
+    }
+
+    fn routes(self: &Arc<Self>) -> Routes {
+        admin::routes(self.clone())
     }
 }

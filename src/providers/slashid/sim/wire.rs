@@ -11,32 +11,20 @@ use serde_json::{Value, json};
 
 use super::names::is_permission_name;
 use super::{Inner, Org, SlashIdSim};
+use crate::sim::{Answer, JsonBody, Refusal, header};
 
 pub type Shared = State<Arc<SlashIdSim>>;
 
-/// What every endpoint answers: a response, or a refusal in SlashID's envelope.
-pub type Answer = Result<Response, Refusal>;
-
-/// A refused request: `{meta, errors: [{httpcode, message}]}`.
-#[derive(Debug)]
-pub struct Refusal(StatusCode, String);
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let Refusal(status, message) = self;
-        (
-            status,
-            axum::Json(json!({
-                "meta": {},
-                "errors": [{"httpcode": status.as_u16(), "message": message}],
-            })),
-        )
-            .into_response()
-    }
-}
-
+/// A refusal in SlashID's envelope: `{meta, errors: [{httpcode, message}]}`.
 pub fn refusal(status: StatusCode, message: impl Into<String>) -> Refusal {
-    Refusal(status, message.into())
+    let message = message.into();
+    Refusal::json(
+        status,
+        json!({
+            "meta": {},
+            "errors": [{"httpcode": status.as_u16(), "message": message}],
+        }),
+    )
 }
 
 pub fn invalid(message: impl Into<String>) -> Refusal {
@@ -45,10 +33,6 @@ pub fn invalid(message: impl Into<String>) -> Refusal {
 
 pub fn not_found(what: &str, name: &str) -> Refusal {
     refusal(StatusCode::NOT_FOUND, format!("{what} {name} not found"))
-}
-
-fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// The organisation the request acts on: the key must be known (401), `SlashID-OrgID` present
@@ -126,10 +110,22 @@ pub fn result(value: Value, etag: Option<&str>) -> Response {
     response
 }
 
-/// The body of a write: a JSON object.
-pub fn json_body(body: Option<axum::Json<Value>>) -> Result<Value, Refusal> {
+/// A write with a body, as read before the kind's own rules: the caller's organisation
+/// (consistency headers checked) and the body, a JSON object.
+pub struct Write<'h> {
+    pub org: String,
+    pub body: Value,
+    pub headers: &'h HeaderMap,
+}
+
+pub fn write<'h>(
+    sim: &SlashIdSim,
+    headers: &'h HeaderMap,
+    body: JsonBody,
+) -> Result<Write<'h>, Refusal> {
+    let org = write_org(sim, headers)?;
     match body {
-        Some(axum::Json(v)) if v.is_object() => Ok(v),
+        Some(axum::Json(body)) if body.is_object() => Ok(Write { org, body, headers }),
         _ => Err(invalid("the request body must be a JSON object")),
     }
 }

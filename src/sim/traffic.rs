@@ -1,0 +1,129 @@
+//! What the kit records and injects for one product API: the request log, and the faults tests
+//! set (latency, forced statuses, a request budget answering 429 + Retry-After).
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// Faults injected into one product's API.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Faults {
+    /// At most this many API requests per window; more get 429 with Retry-After.
+    pub rate_limit: Option<RateLimit>,
+    /// Statuses answered to the next requests, in order, instead of serving them.
+    pub fail_next: VecDeque<u16>,
+    /// Added to every API request.
+    pub latency_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimit {
+    pub requests: u32,
+    pub window_seconds: u64,
+    /// Retry-After sent with each 429 (defaults to what is left of the window).
+    #[serde(default)]
+    pub retry_after_seconds: Option<u64>,
+}
+
+/// One API request as the simulator saw it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Path below the product prefix, percent-encoded as sent.
+    pub path: String,
+    pub query: Option<String>,
+    pub body: Option<serde_json::Value>,
+    pub status: u16,
+    /// When the request arrived, in milliseconds since the simulator started (the log itself is
+    /// in completion order).
+    pub at_ms: u64,
+}
+
+/// Faults, budget window and request log of one product.
+pub struct Traffic {
+    started: Instant,
+    faults: Mutex<Faults>,
+    window: Mutex<(Instant, u32)>,
+    log: Mutex<Vec<RecordedRequest>>,
+}
+
+impl Default for Traffic {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Traffic {
+    pub fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            faults: Mutex::default(),
+            window: Mutex::new((Instant::now(), 0)),
+            log: Mutex::default(),
+        }
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        *self.faults.lock().expect("sim lock") = faults;
+        *self.window.lock().expect("sim lock") = (Instant::now(), 0);
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.faults.lock().expect("sim lock").clone()
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.log.lock().expect("sim lock").clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.log.lock().expect("sim lock").clear();
+    }
+
+    /// Requests left in the current rate-limit window and the time until it resets, when a
+    /// rate limit is set (for products that advertise their budget in headers).
+    pub fn budget_left(&self) -> Option<(u32, Duration)> {
+        let limit = self.faults.lock().expect("sim lock").rate_limit.clone()?;
+        let window = self.window.lock().expect("sim lock");
+        let length = Duration::from_secs(limit.window_seconds.max(1));
+        let left = length.saturating_sub(window.0.elapsed());
+        if left.is_zero() {
+            return Some((limit.requests, length));
+        }
+        Some((limit.requests.saturating_sub(window.1), left))
+    }
+
+    /// Milliseconds since the simulator started.
+    pub(super) fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    pub(super) fn record(&self, request: RecordedRequest) {
+        self.log.lock().expect("sim lock").push(request);
+    }
+
+    /// The fault to answer instead of serving, if any: a status, and Retry-After for a 429.
+    pub(super) fn intercept(&self) -> Option<(u16, Option<u64>)> {
+        let mut faults = self.faults.lock().expect("sim lock");
+        if let Some(status) = faults.fail_next.pop_front() {
+            return Some((status, None));
+        }
+        let limit = faults.rate_limit.clone()?;
+        let mut window = self.window.lock().expect("sim lock");
+        let length = Duration::from_secs(limit.window_seconds.max(1));
+        if window.0.elapsed() >= length {
+            *window = (Instant::now(), 0);
+        }
+        if window.1 >= limit.requests {
+            let left = length.saturating_sub(window.0.elapsed()).as_secs().max(1);
+            return Some((429, Some(limit.retry_after_seconds.unwrap_or(left))));
+        }
+        window.1 += 1;
+        None
+    }
+}
