@@ -80,6 +80,23 @@ impl Error {
     }
 }
 
+/// A read's result with "not found" (404) as `None`: the object does not exist.
+pub fn found<T>(result: Result<T>) -> Result<Option<T>> {
+    match result {
+        Ok(object) => Ok(Some(object)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A delete's result with "not found" (404) as done: the object is gone either way.
+pub fn gone(result: Result<()>) -> Result<()> {
+    match result {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

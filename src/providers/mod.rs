@@ -49,7 +49,7 @@ macro_rules! declare_modules {
 products!(flat declare_modules);
 
 pub use credentials::Credentials;
-pub use error::{ApiError, Error, ErrorClass, Result};
+pub use error::{ApiError, Error, ErrorClass, Result, found, gone};
 pub use http::{Auth, Http, Limits, Window};
 pub use registry::{BaseUrls, Providers, SimArgs, Simulator};
 

@@ -10,7 +10,9 @@ pub mod sim;
 
 use crate::crd::{PermissionGroupSpec, ProviderKind, ProviderSettings};
 use crate::providers::http::Http;
-use crate::providers::{Account, Auth, Desired, Error, Identity, Limits, Listed, Provider, Result};
+use crate::providers::{
+    Account, Auth, Desired, Error, Identity, Limits, Listed, Provider, Result, gone,
+};
 use model::PermissionGroup;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.configcat.com";
@@ -191,10 +193,7 @@ impl Provider for ConfigCat {
         let Ok(id) = desired::group_id(external_id) else {
             return Ok(());
         };
-        match self.delete_group(account, id).await {
-            Err(e) if e.is_not_found() => Ok(()),
-            other => other,
-        }
+        gone(self.delete_group(account, id).await)
     }
 }
 

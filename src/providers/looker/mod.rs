@@ -18,7 +18,7 @@ use crate::crd::{LookerRole, ProviderKind, ProviderSettings};
 use crate::providers::http::Http;
 use crate::providers::{
     Account, Auth, Desired, Error, Identity, Limits, Listed, Provider, Result, bad_external_id,
-    is_plain_id,
+    found, is_plain_id,
 };
 use model::{Role, SetKind};
 use plan::Want;
@@ -138,11 +138,7 @@ impl Provider for Looker {
         _: Desired<'_, LookerRole>,
         id: &str,
     ) -> Result<Option<Role>> {
-        match self.client.get_role(account, id).await {
-            Ok(r) => Ok(Some(r)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        found(self.client.get_role(account, id).await)
     }
 
     async fn create(&self, account: &Account, desired: Desired<'_, LookerRole>) -> Result<Role> {

@@ -13,6 +13,7 @@ use crate::crd::{ProviderKind, ProviderSettings, SlashIdRole};
 use crate::providers::http::Http;
 use crate::providers::{
     Account, Auth, Desired, Error, Identity, Limits, Listed, Provider, Result, bad_external_id,
+    found, gone,
 };
 use client::Org;
 use mapping::{check_names, desired_permissions, drift, full_name, named_by, summary};
@@ -207,11 +208,7 @@ impl Provider for SlashId {
     ) -> Result<Option<Tagged>> {
         let org = Org::of(account)?;
         let full = full_name(org.id, id);
-        match self.get_role(account, &org, &full).await {
-            Ok(found) => Ok(Some(found)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        found(self.get_role(account, &org, &full).await)
     }
 
     async fn create(&self, account: &Account, desired: Desired<'_, SlashIdRole>) -> Result<Tagged> {
@@ -301,10 +298,7 @@ impl Provider for SlashId {
     async fn delete(&self, account: &Account, _: Desired<'_, SlashIdRole>, id: &str) -> Result<()> {
         let org = Org::of(account)?;
         let full = full_name(org.id, id);
-        match self.delete_role(account, &org, &full).await {
-            Err(e) if e.is_not_found() => Ok(()),
-            other => other.map_err(unknown_on_408),
-        }
+        gone(self.delete_role(account, &org, &full).await).map_err(unknown_on_408)
     }
 }
 
