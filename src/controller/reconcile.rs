@@ -154,6 +154,7 @@ impl<K: Managed> Visit for Apply<'_, K> {
 async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<Action> {
     let m = obj.managed();
     let status_id = obj.managed_status().and_then(|s| s.external_id.clone());
+    let adopted_by_spec = status_id.is_none() && m.external_id.is_some();
     let id = status_id.or_else(|| m.external_id.clone());
     let intent = super::intent::pending(&*obj);
     let done = |ctx: &Context| {
@@ -191,6 +192,7 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result
                 obj: &*obj,
                 ctx,
                 id: id.clone(),
+                adopted_by_spec,
             };
             ctx.providers.visit(product, delete).await
         }
@@ -227,6 +229,9 @@ struct Delete<'a, K> {
     obj: &'a K,
     ctx: &'a Context,
     id: Option<String>,
+    /// `id` is `spec.externalId`, never stored in status: if it does not have the product's id
+    /// form, nothing was ever adopted under it.
+    adopted_by_spec: bool,
 }
 
 impl<K: Managed> Visit for Delete<'_, K> {
@@ -240,6 +245,12 @@ impl<K: Managed> Visit for Delete<'_, K> {
         };
         let account = execute::prepare(self.obj, self.ctx, provider, desired, false).await?;
         let ids = match self.id {
+            Some(id)
+                if self.adopted_by_spec
+                    && provider.check_external_id(&account, desired, &id).is_err() =>
+            {
+                Vec::new()
+            }
             Some(id) => vec![id],
             // An interrupted create may have left an object: delete it only if exactly one matches.
             None => {

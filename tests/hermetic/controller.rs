@@ -401,6 +401,17 @@ async fn external_id_of_the_wrong_form_is_invalid_spec_without_provider_call() {
             .all(|r| r.path == "/console/v1/roles"),
         "the product was called for the role"
     );
+    // Nothing was ever adopted under that id: deletion finishes without a call or a claim.
+    env.delete::<Role>(NS, "editors").await;
+    env.wait_gone::<Role>(NS, "editors").await;
+    assert!(env.mutations(ProviderKind::Statsig).is_empty());
+    assert!(
+        !env.events(NS, "editors")
+            .await
+            .iter()
+            .any(|(_, r, _)| r == "Deleted"),
+        "a deletion was reported for an id never adopted"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
