@@ -16,7 +16,7 @@ use roleplane::providers::{Providers, Simulator};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::kube_double::ApiServer;
+use kube_double::ApiServer;
 
 pub const NS: &str = "team-a";
 pub const STATSIG_KEY: &str = "console-sim-key";

@@ -5,7 +5,7 @@
 //! - `controller`: the generic controller's own behaviour;
 //! - one file per product for what only that product does;
 //! - `examples`, `process`: the shipped manifests and the binary;
-//! - `kube_double` (and its tests): the API server double.
+//! - `kube_double_tests`: tests of the API server double (`crates/kube-double`).
 
 mod bigpanda;
 mod configcat;
@@ -13,7 +13,6 @@ mod conformance;
 mod controller;
 mod examples;
 mod harness;
-mod kube_double;
 mod kube_double_tests;
 mod looker;
 mod openapi;

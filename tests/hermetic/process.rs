@@ -8,7 +8,7 @@ use std::time::Duration;
 use roleplane::leader::Elector;
 use roleplane::metrics::Metrics;
 
-use crate::kube_double::ApiServer;
+use kube_double::ApiServer;
 
 fn elector(api: &ApiServer, who: &str) -> Elector {
     Elector::new(api.client(), "roleplane-system", "roleplane-leader", who).with_timing(
