@@ -118,7 +118,34 @@ impl ApiServer {
         self.state.lock().expect("state lock").compact();
     }
 
-    async fn serve(&self, req: Request<kube::client::Body>) -> Response<RespBody> {
+    /// Serves the double over HTTP on `listener` (loopback), for a client in another process,
+    /// e.g. the `roleplane` binary run by a fault suite or a benchmark. Returns the server URL.
+    pub fn listen(&self, listener: tokio::net::TcpListener) -> std::io::Result<String> {
+        let url = format!("http://{}", listener.local_addr()?);
+        let server = self.clone();
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let server = server.clone();
+            async move { server.serve(req).await.map(axum::body::Body::new) }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(url)
+    }
+
+    /// A kubeconfig for [`ApiServer::listen`]'s URL (no authentication: the double has none).
+    pub fn kubeconfig(url: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: double\n\
+             clusters: [{{name: double, cluster: {{server: \"{url}\"}}}}]\n\
+             users: [{{name: double, user: {{}}}}]\n\
+             contexts: [{{name: double, context: {{cluster: double, user: double, namespace: default}}}}]\n"
+        )
+    }
+
+    async fn serve<B>(&self, req: Request<B>) -> Response<RespBody>
+    where
+        B: http_body::Body,
+        B::Error: std::fmt::Display,
+    {
         let (parts, body) = req.into_parts();
         let path = parts
             .uri

@@ -330,3 +330,27 @@ async fn recorder_publishes_twice_create_then_patch() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn served_over_loopback_http_to_a_client_built_from_a_kubeconfig() {
+    let server = super::server();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("loopback");
+    let url = server.listen(listener).expect("listening");
+    let kubeconfig: kube::config::Kubeconfig =
+        serde_yaml_ng::from_str(&kube_double::ApiServer::kubeconfig(&url)).expect("a kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("a client config");
+    let client = kube::Client::try_from(config).expect("a client");
+    let api = super::widgets(&client);
+    api.create(&Default::default(), &super::widget("w1", "first"))
+        .await
+        .expect("created over HTTP");
+    let mut watch = kube::runtime::watcher(api.clone(), Default::default()).boxed();
+    let first = watch.try_next().await.expect("a watch event");
+    assert!(first.is_some());
+    assert_eq!(api.get("w1").await.expect("read back").spec.name, "first");
+    assert!(server.requests().iter().any(|r| r.method == "POST"));
+}
