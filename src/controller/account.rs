@@ -185,23 +185,33 @@ pub fn admits(
 /// Reads the config's Secret (never cached: a rotated key is used on the next call) and builds
 /// the account for `P`, the config's product.
 pub async fn account<P: Provider>(ctx: &Context, view: &ConfigView) -> Result<Account> {
+    let secret = secret(ctx, view).await?;
+    account_from::<P>(ctx, view, secret)
+}
+
+/// Reads the config's Secret.
+pub async fn secret(ctx: &Context, view: &ConfigView) -> Result<Secret> {
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &view.secret_namespace);
-    let secret = match api.get_opt(&view.secret_name).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return Err(Error::CredentialsMissing(format!(
-                "Secret {}/{} referenced by {} not found",
-                view.secret_namespace, view.secret_name, view.describe
-            )));
-        }
-        Err(kube::Error::Api(e)) if e.code == 403 => {
-            return Err(Error::CredentialsMissing(format!(
-                "Roleplane may not read Secret {}/{} referenced by {} (forbidden)",
-                view.secret_namespace, view.secret_name, view.describe
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    match api.get_opt(&view.secret_name).await {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(Error::CredentialsMissing(format!(
+            "Secret {}/{} referenced by {} not found",
+            view.secret_namespace, view.secret_name, view.describe
+        ))),
+        Err(kube::Error::Api(e)) if e.code == 403 => Err(Error::CredentialsMissing(format!(
+            "Roleplane may not read Secret {}/{} referenced by {} (forbidden)",
+            view.secret_namespace, view.secret_name, view.describe
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The account for `P` from the config's Secret as read.
+pub fn account_from<P: Provider>(
+    ctx: &Context,
+    view: &ConfigView,
+    secret: Secret,
+) -> Result<Account> {
     let mut values: Vec<(String, String)> = secret
         .data
         .unwrap_or_default()

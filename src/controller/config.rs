@@ -6,6 +6,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedReceiver;
 use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::ListParams;
 use kube::core::DeserializeGuard;
 use kube::runtime::WatchStreamExt;
@@ -16,6 +17,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 
 use super::account::{self, ConfigKind, ConfigView};
+use super::credentials::{self, Hold};
 use super::error::{Error, Result, reason};
 use super::relations::{self, ConfigFeed};
 use super::status::{self, READY};
@@ -144,23 +146,36 @@ where
 struct CheckAccess<'a> {
     ctx: &'a Context,
     view: &'a ConfigView,
+    secret: Secret,
 }
 
 impl VisitKind for CheckAccess<'_> {
     type Output = Result<String>;
 
     async fn visit<P: Provider>(self, provider: &P) -> Self::Output {
-        let account = account::account::<P>(self.ctx, self.view).await?;
+        let account = account::account_from::<P>(self.ctx, self.view, self.secret)?;
         provider.check_access(&account).await?;
         Ok(account.base_url)
     }
 }
 
+/// Holds the config's Secret (see `credentials`) and checks the credentials with the product.
+async fn check_credentials(ctx: &Context, view: &ConfigView, in_use: bool) -> Result<String> {
+    let secret = account::secret(ctx, view).await?;
+    if credentials::keep(ctx, view, &secret, in_use).await? == Hold::Released {
+        return Err(Error::CredentialsMissing(format!(
+            "Secret {}/{} referenced by {} is being deleted",
+            view.secret_namespace, view.secret_name, view.describe
+        )));
+    }
+    let check = CheckAccess { ctx, view, secret };
+    ctx.providers.visit_kind(view.provider, check).await
+}
+
 async fn check<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<Action> {
     let view = obj.view();
-    let check = CheckAccess { ctx, view: &view };
-    let outcome = ctx.providers.visit_kind(view.provider, check).await;
     let users = users(ctx, &*obj).await.map(|u| u.len() as u32).ok();
+    let outcome = check_credentials(ctx, &view, users.is_none_or(|n| n > 0)).await;
     let generation = obj.meta().generation;
     let previous = obj.config_status().cloned().unwrap_or_default();
     let (st, why, message) = match &outcome {
@@ -200,6 +215,7 @@ async fn check<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Resul
 async fn release<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<Action> {
     let users = users(ctx, &*obj).await?;
     if users.is_empty() {
+        credentials::release(ctx, &obj.view()).await?;
         return Ok(Action::await_change());
     }
     let shown: Vec<&str> = users.iter().take(10).map(String::as_str).collect();

@@ -7,6 +7,7 @@
 
 mod account;
 mod config;
+mod credentials;
 mod decide;
 mod error;
 mod events;
@@ -271,6 +272,11 @@ pub async fn run(
         )));
         watches.push(cluster.start(Api::all(client.clone())));
     }
+    for ns in ctx.namespaces_to_watch() {
+        let changes = secrets.subscribe(ns);
+        // Stopped with the watches (it ends only when its Secret watch does).
+        watches.push(tokio::spawn(sweep_released_secrets(ctx.clone(), changes)));
+    }
     watches.extend(secrets.start(client));
     shutdown.await;
     tracing::info!("shutting down controllers");
@@ -280,6 +286,24 @@ pub async fn run(
     }
     for w in watches {
         w.abort();
+    }
+}
+
+/// Lets go of the Secrets being deleted that Roleplane still holds but no config uses (see
+/// `credentials::sweep`); ends when the Secret watch does.
+async fn sweep_released_secrets(ctx: Arc<Context>, mut changes: relations::SecretChanges) {
+    while let Some(secret) = changes.next().await {
+        let held = secret
+            .finalizers()
+            .iter()
+            .any(|f| f == crate::crd::CREDENTIALS_FINALIZER);
+        if !held || secret.metadata.deletion_timestamp.is_none() {
+            continue;
+        }
+        let (ns, name) = (secret.namespace().unwrap_or_default(), secret.name_any());
+        if let Err(e) = credentials::sweep(&ctx, &ns, &name).await {
+            tracing::warn!(namespace = %ns, secret = %name, error = %e, "could not release a Secret");
+        }
     }
 }
 

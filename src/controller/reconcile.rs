@@ -215,11 +215,27 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result
             Ok(Action::await_change())
         }
         Err(e) => {
-            let context = format!(
-                "cannot delete the product object yet (fix the cause, or remove finalizer {FINALIZER} to leave it behind)"
-            );
-            write_failure(&*obj, ctx, api, &e, Some(&context)).await;
+            write_failure(&*obj, ctx, api, &e, Some(way_out(&e))).await;
             Err(e)
+        }
+    }
+}
+
+/// What a user can do about a deletion that fails (see the README's troubleshooting).
+fn way_out(error: &Error) -> &'static str {
+    use super::reason::*;
+    match error.reason() {
+        CREDENTIALS_MISSING
+        | CREDENTIALS_REJECTED
+        | PROVIDER_CONFIG_NOT_FOUND
+        | NAMESPACE_NOT_ALLOWED => {
+            "restore the credentials (the Secret and its keys, or a working key), or set \
+             spec.deletionPolicy: Orphan to leave the object in the product and finish deleting \
+             at once"
+        }
+        _ => {
+            "retrying; to finish deleting at once and leave the object in the product, set \
+             spec.deletionPolicy: Orphan"
         }
     }
 }

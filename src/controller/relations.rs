@@ -4,7 +4,7 @@
 //! resource whose cleanup finished re-runs its config (which may be waiting to be released).
 //!
 //! Secrets are watched once per watched namespace (once in all), metadata only, never cached:
-//! only their namespace and name travel on. Configs are watched once and shared by every
+//! only their namespace, name, finalizers and deletion time travel on. Configs are watched once and shared by every
 //! controller that needs them.
 
 use std::collections::HashMap;
@@ -79,6 +79,8 @@ async fn fan_out(
             metadata: ObjectMeta {
                 name: meta.metadata.name.clone(),
                 namespace: meta.metadata.namespace.clone(),
+                finalizers: meta.metadata.finalizers.clone(),
+                deletion_timestamp: meta.metadata.deletion_timestamp.clone(),
                 ..Default::default()
             },
             _phantom: Default::default(),

@@ -113,6 +113,7 @@ pub(super) async fn write_success<K: Managed>(
 }
 
 /// Writes a failure into Ready/Synced (unless nothing changed) and emits a Warning on a change.
+/// `context` is set while deleting: the way out the message ends with.
 pub(super) async fn write_failure<K: Managed>(
     obj: &K,
     ctx: &Context,
@@ -123,7 +124,7 @@ pub(super) async fn write_failure<K: Managed>(
     let previous = obj.managed_status().cloned().unwrap_or_default();
     let generation = obj.meta().generation;
     let message = match context {
-        Some(c) => format!("{c}: {error}"),
+        Some(way_out) => format!("cannot delete the product object: {error}; {way_out}"),
         None => error.to_string(),
     };
     let ready_reason = if context.is_some() {

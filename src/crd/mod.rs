@@ -137,6 +137,9 @@ pub struct ManagedStatus {
 
 /// Finalizer that guards product objects (and configs in use).
 pub const FINALIZER: &str = "roleplane.dev/cleanup";
+/// Finalizer Roleplane keeps on the credentials Secret of a config, so that a namespace being
+/// deleted keeps its credentials until the resources using them are cleaned up.
+pub const CREDENTIALS_FINALIZER: &str = "roleplane.dev/credentials";
 /// Annotation that overrides the drift poll interval of one object (e.g. `30s`, `5m`, `1h`).
 pub const POLL_INTERVAL_ANNOTATION: &str = "roleplane.dev/poll-interval";
 /// Annotation recording that a create was started before the product returned an id.

@@ -11,6 +11,7 @@ mod bigpanda;
 mod configcat;
 mod conformance;
 mod controller;
+mod deletion;
 mod examples;
 mod harness;
 mod kube_double_tests;

@@ -1,7 +1,9 @@
 //! DELETE of one object: removal at once without finalizers; otherwise graceful deletion
 //! (deletionTimestamp, generation bump for custom resources) until an update removes the last
-//! finalizer (see `Writer::update`). DeleteOptions, deletecollection and namespace deletion
-//! (the namespace lifecycle controller) are not implemented.
+//! finalizer (see `Writer::update`). Deleting a namespace plays kube-apiserver and the namespace
+//! controller together: the namespace turns `Terminating` (no new content may be created in
+//! it), everything in it is deleted as above, and the namespace goes once it is empty (see
+//! `State::settle_namespaces`). DeleteOptions and deletecollection are not implemented.
 
 use serde_json::{Value, json};
 
@@ -13,9 +15,6 @@ use super::write::{Reply, Writer};
 impl Writer<'_> {
     pub fn delete(&mut self, body: &[u8]) -> Result<Reply, ApiError> {
         let rt = self.rt();
-        if rt.builtin == Some(Builtin::Namespace) {
-            return Err(ApiError::unsupported("deleting a namespace"));
-        }
         let opts: Value = if body.is_empty() {
             json!({})
         } else {
@@ -31,11 +30,15 @@ impl Writer<'_> {
         let Some(stored) = self.st.objects[self.route.ty].get(&key).cloned() else {
             return Err(ApiError::not_found(&rt.group, &rt.plural, &name));
         };
+        if rt.builtin == Some(Builtin::Namespace) {
+            return Ok((200, self.terminate_namespace(&name, stored)));
+        }
         if meta::finalizers(&stored.obj).is_empty() {
             let gone = self
                 .st
                 .commit_delete(self.route.ty, &key)
                 .expect("object exists");
+            self.st.settle_namespaces();
             let status = json!({
                 "kind": "Status",
                 "apiVersion": "v1",
@@ -59,5 +62,53 @@ impl Writer<'_> {
             .st
             .commit_update(self.route.ty, key, obj, stored.managed.clone());
         Ok((200, self.out(&obj, &stored.managed)))
+    }
+}
+
+impl Writer<'_> {
+    /// Marks the namespace `Terminating` and deletes its content, as the namespace controller
+    /// does; the namespace itself goes once nothing is left in it.
+    fn terminate_namespace(&mut self, name: &str, stored: super::store::Stored) -> Value {
+        let key = self.key(name);
+        let mut obj = stored.obj;
+        if meta::meta_str(&obj, "deletionTimestamp").is_none() {
+            obj["metadata"]["deletionTimestamp"] = Value::from(meta::now());
+            obj["status"]["phase"] = Value::from("Terminating");
+            obj = self
+                .st
+                .commit_update(self.route.ty, key, obj, stored.managed.clone());
+        }
+        let content: Vec<(usize, super::store::Key)> = (0..self.st.objects.len())
+            .filter(|ty| self.st.rt(*ty).namespaced)
+            .flat_map(|ty| {
+                self.st.objects[ty]
+                    .keys()
+                    .filter(|(ns, _)| ns == name)
+                    .map(move |k| (ty, k.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (ty, k) in content {
+            let Some(item) = self.st.objects[ty].get(&k).cloned() else {
+                continue;
+            };
+            if meta::finalizers(&item.obj).is_empty() {
+                self.st.commit_delete(ty, &k);
+            } else if meta::meta_str(&item.obj, "deletionTimestamp").is_none() {
+                let mut obj = item.obj;
+                obj["metadata"]["deletionTimestamp"] = Value::from(meta::now());
+                obj["metadata"]["deletionGracePeriodSeconds"] = Value::from(0);
+                if let Some(g) = obj["metadata"]["generation"].as_i64() {
+                    obj["metadata"]["generation"] = Value::from(g + 1);
+                }
+                self.st.commit_update(ty, k, obj, item.managed);
+            }
+        }
+        self.st.settle_namespaces();
+        let now = self.st.objects[self.route.ty].get(&self.key(name)).cloned();
+        match now {
+            Some(s) => self.out(&s.obj, &s.managed),
+            None => self.out(&obj, &stored.managed),
+        }
     }
 }

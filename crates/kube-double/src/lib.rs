@@ -14,13 +14,15 @@
 //! Expired from before `compact()`), both with `metadata.name`/`metadata.namespace` field
 //! selectors and `PartialObjectMetadata` responses; create; update (PUT; it creates leases and
 //! events like the real server); patch (JSON merge, JSON patch, server-side apply with field
-//! ownership, also on `/status`); delete (finalizers: removal when the last one goes).
+//! ownership, also on `/status`); delete (finalizers: removal when the last one goes;
+//! deleting a namespace makes it `Terminating`, refuses new content in it, deletes its content
+//! and removes it once empty, as the namespace controller does).
 //!
 //! What it leaves out is answered `501 NotImplemented` naming it, so that a test cannot pass
 //! against a server more forgiving than kube-apiserver: other query parameters (label
 //! selectors, `resourceVersion` on lists, `sendInitialEvents`, `dryRun`, `fieldValidation`...),
 //! a watch without resourceVersion (from the current state), DeleteOptions, deletecollection,
-//! namespace deletion, `generateName`, `ownerReferences` (there is no garbage collector),
+//! `generateName`, `ownerReferences` (there is no garbage collector),
 //! strategic merge patch of built-in kinds, Secrets other than Opaque or immutable, `Accept`
 //! forms other than `PartialObjectMetadata`. A CRD the double cannot enforce (several served
 //! versions, no schema, the scale subresource, a schema keyword `schema.rs` does not

@@ -167,6 +167,41 @@ impl State {
         Some(self.commit(ty, key.clone(), "DELETED", obj, managed))
     }
 
+    /// Removes every terminating namespace that nothing is left in (the namespace controller's
+    /// last step).
+    pub fn settle_namespaces(&mut self) {
+        let Some(ns_ty) = (0..self.objects.len())
+            .find(|ty| self.rt(*ty).builtin == Some(super::registry::Builtin::Namespace))
+        else {
+            return;
+        };
+        let terminating: Vec<Key> = self.objects[ns_ty]
+            .iter()
+            .filter(|(_, s)| s.obj["metadata"]["deletionTimestamp"].is_string())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in terminating {
+            let name = &key.1;
+            let empty = (0..self.objects.len())
+                .filter(|ty| self.rt(*ty).namespaced)
+                .all(|ty| self.objects[ty].keys().all(|(ns, _)| ns != name));
+            if empty {
+                self.commit_delete(ns_ty, &key);
+            }
+        }
+    }
+
+    /// Whether `namespace` exists and is being deleted (no new content may be created in it).
+    pub fn terminating(&self, namespace: &str) -> bool {
+        (0..self.objects.len())
+            .filter(|ty| self.rt(*ty).builtin == Some(super::registry::Builtin::Namespace))
+            .any(|ty| {
+                self.objects[ty]
+                    .get(&(String::new(), namespace.to_string()))
+                    .is_some_and(|s| s.obj["metadata"]["deletionTimestamp"].is_string())
+            })
+    }
+
     /// Forgets the whole event history and the list snapshots (like an etcd compaction):
     /// watches resuming from an older resourceVersion, and `continue` tokens, then get 410.
     pub fn compact(&mut self) {

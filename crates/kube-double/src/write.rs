@@ -125,6 +125,19 @@ impl Writer<'_> {
                 format!("Internal error occurred: {msg}"),
             ));
         }
+        if let Some(ns) = &self.route.namespace
+            && self.st.terminating(ns)
+        {
+            return Err(ApiError::new(
+                403,
+                "Forbidden",
+                format!(
+                    "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                    rt.plural,
+                    meta::meta_str(&obj, "name").unwrap_or("")
+                ),
+            ));
+        }
         let name = meta::meta_str(&obj, "name").unwrap_or("").to_string();
         let now = meta::now();
         let m = meta::meta_mut(&mut obj);
@@ -278,6 +291,7 @@ impl Writer<'_> {
                 .st
                 .commit_delete(self.route.ty, &key)
                 .expect("object exists");
+            self.st.settle_namespaces();
             return Ok((200, self.out(&gone, &entries)));
         }
         let stored = self

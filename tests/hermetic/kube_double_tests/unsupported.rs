@@ -139,13 +139,6 @@ async fn unimplemented_features_answer_501_naming_them() {
                 .map(drop),
         ),
         (
-            "deleting a namespace",
-            namespaces
-                .delete("team-a", &DeleteParams::default())
-                .await
-                .map(drop),
-        ),
-        (
             "Accept",
             client
                 .request::<serde_json::Value>(raw(

@@ -366,3 +366,96 @@ async fn lease_replace_conflicts_when_stale_and_creates_when_missing() {
         err.message
     );
 }
+
+#[tokio::test]
+async fn deleting_a_namespace_deletes_its_content_refuses_new_content_and_ends_when_empty() {
+    use k8s_openapi::api::core::v1::{Namespace, Secret};
+    use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+    let server = super::server();
+    let client = server.client();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tenant"}});
+    namespaces
+        .patch("tenant", &PatchParams::apply("test"), &Patch::Apply(&ns))
+        .await
+        .expect("namespace");
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "tenant");
+    let widgets: Api<super::Widget> = Api::namespaced(client.clone(), "tenant");
+    let secret = |name: &str, finalizers: &[&str]| {
+        serde_json::from_value::<Secret>(serde_json::json!({
+            "metadata": {"name": name, "finalizers": finalizers},
+            "stringData": {"k": "v"},
+        }))
+        .expect("a secret")
+    };
+    secrets
+        .create(&PostParams::default(), &secret("plain", &[]))
+        .await
+        .expect("plain secret");
+    secrets
+        .create(&PostParams::default(), &secret("held", &["test/hold"]))
+        .await
+        .expect("held secret");
+    let mut w = super::widget("w1", "first");
+    w.metadata.namespace = Some("tenant".into());
+    w.metadata.finalizers = Some(vec!["test/cleanup".into()]);
+    widgets
+        .create(&PostParams::default(), &w)
+        .await
+        .expect("widget");
+
+    namespaces
+        .delete("tenant", &DeleteParams::default())
+        .await
+        .expect("deletion accepted");
+    let terminating = namespaces.get("tenant").await.expect("still there");
+    assert!(terminating.metadata.deletion_timestamp.is_some());
+    assert_eq!(
+        terminating.status.and_then(|s| s.phase).as_deref(),
+        Some("Terminating")
+    );
+    assert!(secrets.get_opt("plain").await.expect("get").is_none());
+    let held = secrets
+        .get("held")
+        .await
+        .expect("held while its finalizer stays");
+    assert!(held.metadata.deletion_timestamp.is_some());
+    assert!(
+        widgets
+            .get("w1")
+            .await
+            .expect("held")
+            .metadata
+            .deletion_timestamp
+            .is_some()
+    );
+    let refused = super::api_error(
+        secrets
+            .create(&PostParams::default(), &secret("new", &[]))
+            .await,
+    );
+    assert_eq!(refused.code, 403);
+    assert!(
+        refused.message.contains("being terminated"),
+        "{}",
+        refused.message
+    );
+
+    let release = serde_json::json!({"metadata": {"finalizers": null}});
+    secrets
+        .patch("held", &PatchParams::default(), &Patch::Merge(&release))
+        .await
+        .expect("released");
+    assert!(
+        namespaces.get_opt("tenant").await.expect("get").is_some(),
+        "a widget is left"
+    );
+    widgets
+        .patch("w1", &PatchParams::default(), &Patch::Merge(&release))
+        .await
+        .expect("released");
+    assert!(
+        namespaces.get_opt("tenant").await.expect("get").is_none(),
+        "an empty terminating namespace goes"
+    );
+}
