@@ -260,7 +260,7 @@ mod tests {
                 mutate::header_value(),
                 mutate::header_value(),
             );
-            runner(2000)
+            runner(500)
                 .run(&values, |(retry, remaining, reset)| {
                     let mut h = HeaderMap::new();
                     for (name, v) in [
@@ -286,7 +286,7 @@ mod tests {
             let recorded = serde_json::json!({"message": "Validation Failed", "errors": [
                 {"field": "name", "code": "blank", "message": "can't be blank"}, "bad user id",
                 {"httpcode": 402, "message": "tier"}]});
-            runner(2000)
+            runner(300)
                 .run(&mutate::mutation(), |m| {
                     let text = error_message(&mutate::apply(&recorded, &m));
                     prop_assert!(!text.is_empty());
