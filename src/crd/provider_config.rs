@@ -55,6 +55,7 @@ pub struct ProviderConfigStatus {
     pub observed_generation: Option<i64>,
     /// Number of Roles and PermissionGroups using this config when last checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "int64"))]
     pub users: Option<u32>,
     /// `Ready`: the credentials passed a cheap authenticated read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -63,33 +64,72 @@ pub struct ProviderConfigStatus {
     pub conditions: Vec<Condition>,
 }
 
-/// How to reach one product account from this namespace.
-#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
-#[kube(
-    group = "roleplane.dev",
-    version = "v1alpha1",
-    kind = "ProviderConfig",
-    namespaced,
-    status = "ProviderConfigStatus",
-    category = "roleplane",
-    shortname = "rpconfig",
-    doc = "Endpoint and credentials of one product account, usable by Roles and PermissionGroups in the same namespace.",
-    printcolumn = r#"{"name":"PROVIDER","type":"string","jsonPath":".spec.provider"}"#,
-    printcolumn = r#"{"name":"READY","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"REASON","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
-    printcolumn = r#"{"name":"USERS","type":"integer","jsonPath":".status.users"}"#,
-    printcolumn = r#"{"name":"AGE","type":"date","jsonPath":".metadata.creationTimestamp"}"#
-)]
-#[schemars(transform = config_rules)]
-#[serde(rename_all = "camelCase")]
-pub struct ProviderConfigSpec {
-    /// The product. Immutable.
-    #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("provider is immutable"))]
-    pub provider: ProviderKind,
-    /// Secret in this namespace holding the product credentials.
-    pub credentials_secret_ref: LocalSecretReference,
-    #[serde(flatten)]
-    pub settings: ProviderSettings,
+/// The two config kinds, which differ in scope (`#[kube(namespaced)]`), names, the Secret
+/// reference and namespace admission only: what they share (API group, status, printer columns,
+/// CEL rules, `provider` first and the settings last) is written once, here.
+macro_rules! config_kind {
+    (
+        $(#[$attr:meta])*
+        $spec:ident { kind: $kind:tt, shortname: $short:tt, doc: $kind_doc:tt }
+        { $($fields:tt)* }
+    ) => {
+        #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+        $(#[$attr])*
+        #[kube(
+            group = "roleplane.dev",
+            version = "v1alpha1",
+            kind = $kind,
+            status = "ProviderConfigStatus",
+            category = "roleplane",
+            shortname = $short,
+            doc = $kind_doc,
+            printcolumn = r#"{"name":"PROVIDER","type":"string","jsonPath":".spec.provider"}"#,
+            printcolumn = r#"{"name":"READY","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+            printcolumn = r#"{"name":"REASON","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+            printcolumn = r#"{"name":"USERS","type":"integer","jsonPath":".status.users"}"#,
+            printcolumn = r#"{"name":"AGE","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+        )]
+        #[schemars(transform = config_rules)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $spec {
+            /// The product. Immutable.
+            #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("provider is immutable"))]
+            pub provider: ProviderKind,
+            $($fields)*
+            #[serde(flatten)]
+            pub settings: ProviderSettings,
+        }
+    };
+}
+
+config_kind! {
+    /// How to reach one product account from this namespace.
+    #[kube(namespaced)]
+    ProviderConfigSpec {
+        kind: "ProviderConfig",
+        shortname: "rpconfig",
+        doc: "Endpoint and credentials of one product account, usable by Roles and PermissionGroups in the same namespace."
+    }
+    {
+        /// Secret in this namespace holding the product credentials.
+        pub credentials_secret_ref: LocalSecretReference,
+    }
+}
+
+config_kind! {
+    /// A product account shared with chosen namespaces; tenants use it without reading its Secret.
+    ClusterProviderConfigSpec {
+        kind: "ClusterProviderConfig",
+        shortname: "rpclusterconfig",
+        doc: "Endpoint and credentials of one product account, usable from the namespaces that allowedNamespaces admits (none by default)."
+    }
+    {
+        /// Secret (name and namespace) holding the product credentials.
+        pub credentials_secret_ref: SecretReference,
+        /// Namespaces whose Roles and PermissionGroups may use this config. Empty: none (default deny).
+        #[serde(default)]
+        pub allowed_namespaces: AllowedNamespaces,
+    }
 }
 
 /// Namespaces allowed to use a ClusterProviderConfig. Empty admits none.
@@ -141,35 +181,4 @@ pub enum LabelSelectorOperator {
     NotIn,
     Exists,
     DoesNotExist,
-}
-
-/// A product account shared with chosen namespaces; tenants use it without reading its Secret.
-#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
-#[kube(
-    group = "roleplane.dev",
-    version = "v1alpha1",
-    kind = "ClusterProviderConfig",
-    status = "ProviderConfigStatus",
-    category = "roleplane",
-    shortname = "rpclusterconfig",
-    doc = "Endpoint and credentials of one product account, usable from the namespaces that allowedNamespaces admits (none by default).",
-    printcolumn = r#"{"name":"PROVIDER","type":"string","jsonPath":".spec.provider"}"#,
-    printcolumn = r#"{"name":"READY","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"REASON","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
-    printcolumn = r#"{"name":"USERS","type":"integer","jsonPath":".status.users"}"#,
-    printcolumn = r#"{"name":"AGE","type":"date","jsonPath":".metadata.creationTimestamp"}"#
-)]
-#[schemars(transform = config_rules)]
-#[serde(rename_all = "camelCase")]
-pub struct ClusterProviderConfigSpec {
-    /// The product. Immutable.
-    #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("provider is immutable"))]
-    pub provider: ProviderKind,
-    /// Secret (name and namespace) holding the product credentials.
-    pub credentials_secret_ref: SecretReference,
-    /// Namespaces whose Roles and PermissionGroups may use this config. Empty: none (default deny).
-    #[serde(default)]
-    pub allowed_namespaces: AllowedNamespaces,
-    #[serde(flatten)]
-    pub settings: ProviderSettings,
 }

@@ -81,6 +81,77 @@ mod bounds {
         }
     }
 
+    /// The formats kube-apiserver knows: the numeric ones and the string formats it validates.
+    /// Any other (schemars' `uint32`, say) makes every apply warn `unrecognized format`.
+    const KUBERNETES_FORMATS: &[&str] = &[
+        "int32",
+        "int64",
+        "float",
+        "double",
+        "byte",
+        "password",
+        "date",
+        "date-time",
+        "datetime",
+        "duration",
+        "bsonobjectid",
+        "uri",
+        "email",
+        "hostname",
+        "ipv4",
+        "ipv6",
+        "cidr",
+        "mac",
+        "uuid",
+        "uuid3",
+        "uuid4",
+        "uuid5",
+        "isbn",
+        "isbn10",
+        "isbn13",
+        "creditcard",
+        "ssn",
+        "hexcolor",
+        "rgbcolor",
+    ];
+
+    fn formats(node: &Value, path: &str, out: &mut Vec<String>) {
+        match node {
+            Value::Object(obj) => {
+                if let Some(f) = obj.get("format").and_then(Value::as_str)
+                    && !KUBERNETES_FORMATS.contains(&f)
+                {
+                    out.push(format!("{path}: {f}"));
+                }
+                for (k, v) in obj {
+                    formats(v, &format!("{path}.{k}"), out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| formats(v, path, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn crds_use_only_formats_kubernetes_knows() {
+        for crd in all() {
+            let mut out = Vec::new();
+            formats(&serde_json::to_value(&crd).unwrap(), "", &mut out);
+            assert!(out.is_empty(), "{}: {out:?}", crd.metadata.name.unwrap());
+        }
+    }
+
+    #[test]
+    fn both_config_kinds_share_their_columns() {
+        let columns = |crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition| {
+            crd.spec.versions[0].additional_printer_columns.clone()
+        };
+        assert_eq!(
+            columns(ProviderConfig::crd()),
+            columns(ClusterProviderConfig::crd())
+        );
+    }
+
     #[test]
     fn role_rules_are_in_the_schema() {
         let role = serde_json::to_string(&Role::crd()).unwrap();

@@ -61,7 +61,9 @@ impl Error {
             Error::Api(e) => match e.status {
                 Some(401 | 403) => ErrorClass::CredentialsRejected,
                 Some(429) => ErrorClass::RateLimited(e.retry_after),
-                Some(408) | Some(500..) | None => ErrorClass::ProviderUnavailable,
+                // 2xx: a success whose answer could not be used (after a read; see
+                // `http::Response::unexpected`): the product's fault, and it may pass.
+                Some(408) | Some(200..=299) | Some(500..) | None => ErrorClass::ProviderUnavailable,
                 Some(_) => ErrorClass::ProviderRejected,
             },
         }

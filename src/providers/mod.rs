@@ -6,6 +6,8 @@
 mod registry;
 pub mod credentials;
 mod error;
+#[cfg(test)]
+mod fuzz;
 pub mod http;
 
 /// A product's operator flags: `--<name>-url` (env `ROLEPLANE_<NAME>_URL`), the base URL of its

@@ -63,7 +63,7 @@ pub struct SlashIdSettings {
     pub consistency: Option<SlashIdConsistency>,
     /// `SlashID-Required-Consistency-Timeout` in seconds (1-120, default 30).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 120))]
+    #[schemars(range(min = 1, max = 120), extend("format" = "int32"))]
     pub consistency_timeout_seconds: Option<u32>,
 }
 

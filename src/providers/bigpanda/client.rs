@@ -7,9 +7,8 @@ use serde_json::Value;
 
 use super::BigPanda;
 use super::model::{self, RoleBody, RoleDto};
-use crate::crd::ProviderKind;
 use crate::providers::http::{Response, path_segment};
-use crate::providers::{Account, ApiError, Error, Result};
+use crate::providers::{Account, Error, Result, is_plain_id};
 
 pub const ROLES_PATH: &str = "/resources/v2.1/roles";
 /// Page size asked for when listing; a shorter page is the last one.
@@ -36,7 +35,13 @@ impl BigPanda {
             .send()
             .await?;
         let body: Value = response.json()?;
-        model::roles(body).map_err(|e| unexpected("list roles", response.status, e))
+        let roles = model::roles(body).map_err(|e| unexpected(&response, e))?;
+        // Listed ids are adopted as `externalId`: each must be an id.
+        if let Some(bad) = roles.iter().find(|r| !is_plain_id(&r.id)) {
+            let id = &bad.id;
+            return Err(response.unexpected(format!("a listed role's id {id:?} is not an id")));
+        }
+        Ok(roles)
     }
 
     /// Every role: pages until one comes back short (or repeats, for a server that ignores paging).
@@ -66,7 +71,13 @@ impl BigPanda {
             .request(account, "get role", Method::GET, &role_path(id))
             .send()
             .await?;
-        role(&response, "get role")
+        let role = role_with_id(&response, id)?;
+        // A read must carry the role: a nameless one (`{}`, an empty body) is not one, and an
+        // update built on it would send its members back as none.
+        if role.name.is_empty() {
+            return Err(response.unexpected("the answer carries no role".into()));
+        }
+        Ok(role)
     }
 
     pub(super) async fn post_role(&self, account: &Account, body: &RoleBody) -> Result<RoleDto> {
@@ -76,7 +87,12 @@ impl BigPanda {
             .json(body)
             .send()
             .await?;
-        role(&response, "create role")
+        let role = role(&response)?;
+        if !role.id.is_empty() && !is_plain_id(&role.id) {
+            let id = &role.id;
+            return Err(response.unexpected(format!("the new role's id {id:?} is not an id")));
+        }
+        Ok(role)
     }
 
     /// Full replace; the answer is the role as stored (without an id when the body was empty).
@@ -92,7 +108,7 @@ impl BigPanda {
             .json(body)
             .send()
             .await?;
-        role(&response, "update role")
+        role_with_id(&response, id)
     }
 
     pub(super) async fn delete_role(&self, account: &Account, id: &str) -> Result<()> {
@@ -105,23 +121,26 @@ impl BigPanda {
 }
 
 /// A single role from a bare or `{status, data}` body. An empty body reads as a role without id.
-fn role(response: &Response, operation: &'static str) -> Result<RoleDto> {
+fn role(response: &Response) -> Result<RoleDto> {
     if response.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(RoleDto::default());
     }
     let body: Value = response.json()?;
-    serde_json::from_value(model::unwrap(body))
-        .map_err(|e| unexpected(operation, response.status, e))
+    serde_json::from_value(model::unwrap(body)).map_err(|e| unexpected(response, e))
 }
 
-fn unexpected(operation: &'static str, status: u16, e: serde_json::Error) -> Error {
-    Error::Api(ApiError {
-        provider: ProviderKind::BigPanda,
-        operation,
-        status: Some(status),
-        message: format!("unexpected response body: {e}"),
-        retry_after: None,
-    })
+/// A role from an answer about role `id`: one that names another id is unusable (one without an
+/// id is taken as this role's).
+fn role_with_id(response: &Response, id: &str) -> Result<RoleDto> {
+    let role = role(response)?;
+    if !role.id.is_empty() {
+        response.expect_same("role", &role.id, id)?;
+    }
+    Ok(role)
+}
+
+fn unexpected(response: &Response, e: serde_json::Error) -> Error {
+    response.unexpected(format!("unexpected response body: {e}"))
 }
 
 #[cfg(test)]

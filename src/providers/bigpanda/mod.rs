@@ -4,6 +4,8 @@
 //! documented, so the scope is listed by name before a create.
 
 mod client;
+#[cfg(test)]
+mod fuzz;
 mod mapping;
 pub mod model;
 pub mod sim;

@@ -5,6 +5,7 @@ use reqwest::Method;
 
 use super::ConfigCat;
 use super::model::{Environment, PermissionGroup, PermissionGroupRequest};
+use crate::providers::http::Response;
 use crate::providers::{Account, Result};
 
 fn group_path(id: i64) -> String {
@@ -66,7 +67,8 @@ impl ConfigCat {
     }
 
     pub(super) async fn get_group(&self, account: &Account, id: i64) -> Result<PermissionGroup> {
-        self.http
+        let response = self
+            .http
             .request(
                 account,
                 "get permission group",
@@ -74,8 +76,8 @@ impl ConfigCat {
                 &group_path(id),
             )
             .send()
-            .await?
-            .json()
+            .await?;
+        group(&response, id)
     }
 
     pub(super) async fn post_group(
@@ -103,7 +105,8 @@ impl ConfigCat {
         id: i64,
         body: &PermissionGroupRequest,
     ) -> Result<PermissionGroup> {
-        self.http
+        let response = self
+            .http
             .request(
                 account,
                 "update permission group",
@@ -112,8 +115,8 @@ impl ConfigCat {
             )
             .json(body)
             .send()
-            .await?
-            .json()
+            .await?;
+        group(&response, id)
     }
 
     pub(super) async fn delete_group(&self, account: &Account, id: i64) -> Result<()> {
@@ -128,4 +131,12 @@ impl ConfigCat {
             .await
             .map(|_| ())
     }
+}
+
+/// The group in an answer about group `id`: one about another group is unusable.
+fn group(response: &Response, id: i64) -> Result<PermissionGroup> {
+    let group: PermissionGroup = response.json()?;
+    let (got, want) = (group.permission_group_id.to_string(), id.to_string());
+    response.expect_same("permission group", &got, &want)?;
+    Ok(group)
 }

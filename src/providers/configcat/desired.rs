@@ -234,7 +234,7 @@ pub fn drift(name: &str, spec: &PermissionGroupSpec, observed: &PermissionGroup)
         out.push("name".to_string());
     }
     for (flag, want) in desired_flags(spec) {
-        if observed.flag(flag).is_some_and(|have| have != want) {
+        if observed.flag_differs(flag, want) {
             out.push(flag.to_string());
         }
     }

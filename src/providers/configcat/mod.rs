@@ -5,6 +5,8 @@
 
 mod client;
 mod desired;
+#[cfg(test)]
+mod fuzz;
 mod model;
 pub mod sim;
 

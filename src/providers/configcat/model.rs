@@ -76,9 +76,18 @@ pub struct PermissionGroup {
 }
 
 impl PermissionGroup {
-    /// A typed flag's reported value; None when ConfigCat did not report it.
+    /// A typed flag's reported value; None when ConfigCat did not report it (or not as a bool).
     pub fn flag(&self, name: &str) -> Option<bool> {
         self.flags.get(name).and_then(serde_json::Value::as_bool)
+    }
+
+    /// Whether ConfigCat reports the flag as anything but `want`. Absent or null is unknown, not
+    /// a difference; a value that is not a boolean (`"true"`, `1`) is one.
+    pub fn flag_differs(&self, name: &str, want: bool) -> bool {
+        match self.flags.get(name) {
+            None | Some(serde_json::Value::Null) => false,
+            Some(have) => have.as_bool() != Some(want),
+        }
     }
 }
 

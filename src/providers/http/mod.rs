@@ -19,7 +19,7 @@ use crate::crd::ProviderKind;
 use crate::metrics::Metrics;
 use budget::Budget;
 pub use budget::{Limits, Window};
-pub use parse::{error_message, parse_retry_after, path_segment};
+pub use parse::{MAX_RETRY_AFTER, error_message, parse_retry_after, path_segment};
 
 /// Where a product's requests carry the credentials (Secret keys by name). Applied to every
 /// request of the account, with secret values marked sensitive.
@@ -125,10 +125,12 @@ impl Http {
         path: &str,
     ) -> Request<'a> {
         let url = format!("{}{}", account.base_url, path);
+        let write = !matches!(method, Method::GET | Method::HEAD);
         let mut request = Request {
             http: self,
             account,
             operation,
+            write,
             builder: self
                 .inner
                 .client
@@ -156,6 +158,7 @@ pub struct Request<'a> {
     account: &'a Account,
     operation: &'static str,
     builder: RequestBuilder,
+    write: bool,
 }
 
 /// A successful (2xx) response.
@@ -166,20 +169,42 @@ pub struct Response {
     pub body: bytes::Bytes,
     provider: ProviderKind,
     operation: &'static str,
+    /// Whether the request may have changed something (see [`Request::reads_only`]).
+    write: bool,
 }
 
 impl Response {
-    /// Decodes the body; an unexpected shape is a provider fault.
+    /// Decodes the body; an unexpected shape is a provider fault (see [`Response::unexpected`]).
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            Error::Api(ApiError {
-                provider: self.provider,
-                operation: self.operation,
-                status: Some(self.status),
-                message: format!("unexpected response body: {e}"),
-                retry_after: None,
-            })
-        })
+        serde_json::from_slice(&self.body)
+            .map_err(|e| self.unexpected(format!("unexpected response body: {e}")))
+    }
+
+    /// A success whose answer cannot be used (`message` says why). After a write the product
+    /// said it acted, so the outcome is unknown and the object is read again; after a read it is
+    /// a product fault, retried with back-off (see [`Error::class`]).
+    pub fn unexpected(&self, message: String) -> Error {
+        let api = ApiError {
+            provider: self.provider,
+            operation: self.operation,
+            status: Some(self.status),
+            message: parse::truncate(message),
+            retry_after: None,
+        };
+        if self.write {
+            Error::UnknownOutcome(api)
+        } else {
+            Error::Api(api)
+        }
+    }
+
+    /// Checks that the answer is about the object asked for: an answer about another `what`
+    /// (`got`, not `want`) is unusable (see [`Response::unexpected`]), never taken for it.
+    pub fn expect_same(&self, what: &str, got: &str, want: &str) -> Result<()> {
+        if got == want {
+            return Ok(());
+        }
+        Err(self.unexpected(format!("the answer is about {what} {got:?}, not {want:?}")))
     }
 
     /// A response header as text.
@@ -189,6 +214,13 @@ impl Response {
 }
 
 impl Request<'_> {
+    /// Marks a request that changes nothing whatever its method (e.g. a login): an answer that
+    /// cannot be read is then a product fault, not an unknown outcome.
+    pub fn reads_only(mut self) -> Self {
+        self.write = false;
+        self
+    }
+
     pub fn header(mut self, name: &'static str, value: &str) -> Self {
         if let Ok(v) = HeaderValue::from_str(value) {
             self.builder = self.builder.header(HeaderName::from_static(name), v);
@@ -286,7 +318,15 @@ impl Request<'_> {
             if let Some(wait) = parse::exhausted_window_wait(&headers) {
                 budget.pause_until(Instant::now() + wait.min(Duration::from_secs(900)));
             }
-            let body = response.bytes().await.unwrap_or_default();
+            let body = match response.bytes().await {
+                Ok(body) => body,
+                // A success cut short is no answer: never read it as an empty or partial one.
+                Err(e) if (200..300).contains(&status) => {
+                    return Err(self.error(None, describe_transport(&e), None));
+                }
+                // An error status stands on its own; its text is only a help.
+                Err(_) => bytes::Bytes::new(),
+            };
             if (200..300).contains(&status) {
                 return Ok(Response {
                     status,
@@ -294,6 +334,7 @@ impl Request<'_> {
                     body,
                     provider,
                     operation: self.operation,
+                    write: self.write,
                 });
             }
             let retry_after = parse_retry_after(&headers);
@@ -336,3 +377,6 @@ fn describe_transport(e: &reqwest::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests;

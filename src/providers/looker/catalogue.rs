@@ -21,7 +21,10 @@ pub fn check(wanted: &[String], catalogue: &[Permission]) -> Result<()> {
     for name in wanted {
         match known.get(name.as_str()) {
             None => {
-                let near = closest(name, known.keys().copied(), SUGGESTIONS);
+                let near: Vec<String> = closest(name, known.keys().copied(), SUGGESTIONS)
+                    .into_iter()
+                    .map(shown)
+                    .collect();
                 problems.push(if near.is_empty() {
                     format!("unknown permission {name:?}")
                 } else {
@@ -30,7 +33,8 @@ pub fn check(wanted: &[String], catalogue: &[Permission]) -> Result<()> {
             }
             Some(Some(parent)) if !parent.is_empty() && !granted.contains(parent) => {
                 problems.push(format!(
-                    "permission {name:?} needs its parent {parent:?}; add it"
+                    "permission {name:?} needs its parent {:?}; add it",
+                    shown(parent)
                 ));
             }
             Some(_) => {}
@@ -43,6 +47,15 @@ pub fn check(wanted: &[String], catalogue: &[Permission]) -> Result<()> {
             "looker.permissionSet.permissions: {}",
             problems.join("; ")
         )))
+    }
+}
+
+/// A name from the catalogue as quoted in a message: at most 64 characters (Looker's own are
+/// short; a longer one is not worth a status condition's room).
+fn shown(name: &str) -> String {
+    match name.char_indices().nth(64) {
+        Some((cut, _)) => format!("{}…", &name[..cut]),
+        None => name.to_string(),
     }
 }
 

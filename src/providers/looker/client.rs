@@ -1,6 +1,7 @@
 //! Looker API 4.0 endpoints below `<instance>/api/4.0`. Every call carries a cached token from
 //! `POST /login` (form body) and logs in again once when Looker answers 401.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,13 +9,34 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::model::{AccessToken, Permission, Role, RoleWrite, Set, SetKind};
+use super::model::{AccessToken, Permission, Role, RoleWrite, Set};
 use super::token::{Cached, Token, Tokens};
 use crate::providers::http::{Http, Response, path_segment};
-use crate::providers::{Account, ApiError, Error, Result};
+use crate::providers::{Account, ApiError, Error, Result, is_plain_id};
+
+mod sets;
 
 /// Page size of the `/search` endpoints.
 const PAGE_SIZE: usize = 100;
+/// Stops a search whose server never gives a short page.
+const MAX_PAGES: usize = 1000;
+
+/// What search results are paged and checked by.
+trait HasId {
+    fn id(&self) -> &str;
+}
+
+impl HasId for Role {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl HasId for Set {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
 /// Token lifetime assumed when `/login` does not say.
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
@@ -133,46 +155,73 @@ impl Client {
         }
     }
 
+    /// The permission catalogue. One without a single named permission is no catalogue (every
+    /// instance has dozens): reading it as one would call every manifest permission unknown.
     pub async fn permissions(&self, account: &Account) -> Result<Vec<Permission>> {
-        self.call(
-            account,
-            "list permissions",
-            Method::GET,
-            "/permissions",
-            &[],
-            None,
-        )
-        .await?
-        .json()
+        let response = self
+            .call(
+                account,
+                "list permissions",
+                Method::GET,
+                "/permissions",
+                &[],
+                None,
+            )
+            .await?;
+        let catalogue: Vec<Permission> = response.json()?;
+        if catalogue.iter().all(|p| p.permission.is_none()) {
+            return Err(response.unexpected("the permission catalogue names no permission".into()));
+        }
+        Ok(catalogue)
     }
 
     /// Every result of `path` (a `/search` endpoint) matching `name` (any, when None), paged
-    /// through by id.
-    async fn search<T: DeserializeOwned>(
+    /// through by id. Every result must carry an id of the form Looker's ids have; a page with
+    /// nothing new ends the search (a server that ignores `offset`), and so does `MAX_PAGES`,
+    /// as an error.
+    async fn search<T: DeserializeOwned + HasId>(
         &self,
         account: &Account,
         operation: &'static str,
         path: &str,
         name: Option<&str>,
     ) -> Result<Vec<T>> {
-        let mut found = Vec::new();
-        loop {
+        let mut found: Vec<T> = Vec::new();
+        let mut seen = HashSet::new();
+        for _ in 0..MAX_PAGES {
             let mut query = vec![
                 ("sorts", "id".to_string()),
                 ("limit", PAGE_SIZE.to_string()),
                 ("offset", found.len().to_string()),
             ];
             query.extend(name.map(|n| ("name", n.to_string())));
-            let page: Vec<T> = self
+            let response = self
                 .call(account, operation, Method::GET, path, &query, None)
-                .await?
-                .json()?;
-            let done = page.len() < PAGE_SIZE;
-            found.extend(page);
-            if done {
+                .await?;
+            let page: Vec<T> = response.json()?;
+            let full = page.len() >= PAGE_SIZE;
+            let mut new = false;
+            for item in page {
+                if !is_plain_id(item.id()) {
+                    let id = item.id();
+                    return Err(response.unexpected(format!("a result's id {id:?} is not an id")));
+                }
+                if seen.insert(item.id().to_string()) {
+                    found.push(item);
+                    new = true;
+                }
+            }
+            if !full || !new {
                 return Ok(found);
             }
         }
+        Err(Error::Api(ApiError {
+            provider: account.provider,
+            operation,
+            status: None,
+            message: format!("the search did not end after {MAX_PAGES} pages"),
+            retry_after: None,
+        }))
     }
 
     /// Every role (with its embedded sets).
@@ -195,23 +244,25 @@ impl Client {
 
     pub async fn get_role(&self, account: &Account, id: &str) -> Result<Role> {
         let path = item_path("/roles", id);
-        self.call(account, "get role", Method::GET, &path, &[], None)
-            .await?
-            .json()
+        let response = self
+            .call(account, "get role", Method::GET, &path, &[], None)
+            .await?;
+        role_with_id(&response, Some(id))
     }
 
     pub async fn create_role(&self, account: &Account, role: &RoleWrite<'_>) -> Result<Role> {
         let body = serde_json::to_value(role).expect("role bodies serialise");
-        self.call(
-            account,
-            "create role",
-            Method::POST,
-            "/roles",
-            &[],
-            Some(&body),
-        )
-        .await?
-        .json()
+        let response = self
+            .call(
+                account,
+                "create role",
+                Method::POST,
+                "/roles",
+                &[],
+                Some(&body),
+            )
+            .await?;
+        role_with_id(&response, None)
     }
 
     pub async fn update_role(
@@ -222,96 +273,22 @@ impl Client {
     ) -> Result<Role> {
         let body = serde_json::to_value(role).expect("role bodies serialise");
         let path = item_path("/roles", id);
-        self.call(
-            account,
-            "update role",
-            Method::PATCH,
-            &path,
-            &[],
-            Some(&body),
-        )
-        .await?
-        .json()
+        let response = self
+            .call(
+                account,
+                "update role",
+                Method::PATCH,
+                &path,
+                &[],
+                Some(&body),
+            )
+            .await?;
+        role_with_id(&response, Some(id))
     }
 
     pub async fn delete_role(&self, account: &Account, id: &str) -> Result<()> {
         let path = item_path("/roles", id);
         self.call(account, "delete role", Method::DELETE, &path, &[], None)
-            .await
-            .map(drop)
-    }
-
-    pub async fn get_set(&self, account: &Account, kind: SetKind, id: &str) -> Result<Set> {
-        let op = match kind {
-            SetKind::Permission => "get permission set",
-            SetKind::Model => "get model set",
-        };
-        let path = item_path(kind.path(), id);
-        self.call(account, op, Method::GET, &path, &[], None)
-            .await?
-            .json()
-    }
-
-    /// The set named exactly `name` (set names are unique per kind; the search is filtered as
-    /// for roles).
-    pub async fn find_set(
-        &self,
-        account: &Account,
-        kind: SetKind,
-        name: &str,
-    ) -> Result<Option<Set>> {
-        let op = match kind {
-            SetKind::Permission => "search permission sets",
-            SetKind::Model => "search model sets",
-        };
-        let path = format!("{}/search", kind.path());
-        let found: Vec<Set> = self.search(account, op, &path, Some(name)).await?;
-        Ok(found.into_iter().find(|s| s.name() == name))
-    }
-
-    pub async fn create_set(
-        &self,
-        account: &Account,
-        kind: SetKind,
-        name: &str,
-        items: &[String],
-    ) -> Result<Set> {
-        let op = match kind {
-            SetKind::Permission => "create permission set",
-            SetKind::Model => "create model set",
-        };
-        let body = kind.body(Some(name), Some(items));
-        self.call(account, op, Method::POST, kind.path(), &[], Some(&body))
-            .await?
-            .json()
-    }
-
-    pub async fn update_set(
-        &self,
-        account: &Account,
-        kind: SetKind,
-        id: &str,
-        name: Option<&str>,
-        items: Option<&[String]>,
-    ) -> Result<Set> {
-        let op = match kind {
-            SetKind::Permission => "update permission set",
-            SetKind::Model => "update model set",
-        };
-        let body = kind.body(name, items);
-        let path = item_path(kind.path(), id);
-        self.call(account, op, Method::PATCH, &path, &[], Some(&body))
-            .await?
-            .json()
-    }
-
-    pub async fn delete_set(&self, account: &Account, kind: SetKind, id: &str) -> Result<()> {
-        let op = match kind {
-            SetKind::Permission => "delete permission set",
-            SetKind::Model => "delete model set",
-        };
-        let path = item_path(kind.path(), id);
-        self.call(account, op, Method::DELETE, &path, &[], None)
             .await
             .map(drop)
     }
@@ -331,6 +308,20 @@ impl Client {
         .json::<Vec<Value>>()
         .map(drop)
     }
+}
+
+/// The role in an answer: the one with id `id` when one was asked for, and in any case with an
+/// id of the form Looker's ids have (it becomes the resource's `externalId`).
+fn role_with_id(response: &Response, id: Option<&str>) -> Result<Role> {
+    let role: Role = response.json()?;
+    match id {
+        Some(id) => response.expect_same("role", &role.id, id)?,
+        None if !is_plain_id(&role.id) => {
+            return Err(response.unexpected(format!("role id {:?} is not an id", role.id)));
+        }
+        None => {}
+    }
+    Ok(role)
 }
 
 /// Removes the token from error text, should Looker ever echo it.

@@ -7,6 +7,8 @@
 
 mod catalogue;
 mod client;
+#[cfg(test)]
+mod fuzz;
 pub mod model;
 mod plan;
 mod roles;

@@ -33,9 +33,15 @@ pub struct Cached {
     pub refresh_at: Instant,
 }
 
+/// The longest a token is kept, whatever `expires_in` says (Looker's own last an hour): a
+/// lifetime past it is read as this long, far from any `Instant` overflow.
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
 impl Cached {
-    /// A token valid for `lifetime`, replaced a tenth of its lifetime (at most 5 min) early.
+    /// A token valid for `lifetime` (at most a day), replaced a tenth of its lifetime (at most
+    /// 5 min) early.
     pub fn new(token: Token, lifetime: Duration) -> Self {
+        let lifetime = lifetime.min(MAX_LIFETIME);
         let margin = (lifetime / 10).min(Duration::from_secs(300));
         Self {
             token,
@@ -140,6 +146,9 @@ mod tests {
         assert!(c.fresh());
         assert!(c.refresh_at < Instant::now() + Duration::from_secs(3600 - 299));
         assert!(!Cached::new(Token("x".into()), Duration::ZERO).fresh());
+        // `expires_in: 9223372036854766566` once overflowed `Instant`.
+        let forever = Cached::new(Token("x".into()), Duration::from_secs(u64::MAX));
+        assert!(forever.refresh_at <= Instant::now() + MAX_LIFETIME);
         assert!(!format!("{c:?}").contains("secret-token"));
     }
 }

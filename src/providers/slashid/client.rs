@@ -112,6 +112,8 @@ impl SlashId {
             .send()
             .await?;
         let r: Envelope<Role> = response.json()?;
+        // The role is keyed by its name: an answer naming another one is not this role.
+        response.expect_same("role", &r.result.name, name)?;
         Ok(Tagged {
             role: r.result,
             etag: response.header("etag").map(str::to_string),

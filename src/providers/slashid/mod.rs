@@ -5,6 +5,8 @@
 //! The listing has names only, so every role is read on its own.
 
 mod client;
+#[cfg(test)]
+mod fuzz;
 mod mapping;
 pub mod model;
 pub mod sim;

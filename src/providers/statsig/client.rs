@@ -1,14 +1,18 @@
 //! Statsig Console API endpoints for custom roles. The `{id}` path segment is the role name,
 //! percent-encoded as one segment.
 
+use std::collections::HashSet;
+
 use reqwest::Method;
 
 use super::Statsig;
 use super::model::{Envelope, Page, RoleDto, RoleUpdateDto};
-use crate::providers::http::path_segment;
-use crate::providers::{Account, Result};
+use crate::providers::http::{Response, path_segment};
+use crate::providers::{Account, ApiError, Error, Result};
 
 pub const PAGE_SIZE: u32 = 100;
+/// Stops a listing that never ends.
+const MAX_PAGES: u32 = 1000;
 
 pub fn role_path(name: &str) -> String {
     format!("/console/v1/roles/{}", path_segment(name))
@@ -25,40 +29,50 @@ impl Statsig {
             .json()
     }
 
-    /// Every role, following `nextPage` until it is null.
+    /// Every role, following `nextPage` until it is null, or until a page brings no role not
+    /// seen yet (a server that ignores `page`); `MAX_PAGES` pages without an end are an error.
     pub(super) async fn list_all(&self, account: &Account) -> Result<Vec<RoleDto>> {
         let mut roles = Vec::new();
-        let mut page = 1;
-        loop {
+        let mut seen = HashSet::new();
+        for page in 1..=MAX_PAGES {
             let p = self.list_page(account, page, PAGE_SIZE).await?;
-            let full = p.data.len() as u32 >= PAGE_SIZE;
-            roles.extend(p.data);
-            if p.pagination.next_page.is_none() || !full && page > 1000 {
+            let mut new = false;
+            for role in p.data {
+                if seen.insert(role.name.clone()) {
+                    roles.push(role);
+                    new = true;
+                }
+            }
+            if p.pagination.next_page.is_none() || !new {
                 return Ok(roles);
             }
-            page += 1;
         }
+        Err(Error::Api(ApiError {
+            provider: account.provider,
+            operation: "list roles",
+            status: None,
+            message: format!("the listing did not end after {MAX_PAGES} pages"),
+            retry_after: None,
+        }))
     }
 
     pub(super) async fn get_role(&self, account: &Account, name: &str) -> Result<RoleDto> {
-        let r: Envelope<RoleDto> = self
+        let response = self
             .http
             .request(account, "get role", Method::GET, &role_path(name))
             .send()
-            .await?
-            .json()?;
-        Ok(r.data)
+            .await?;
+        role_named(&response, name)
     }
 
     pub(super) async fn post_role(&self, account: &Account, role: &RoleDto) -> Result<RoleDto> {
-        let r: Envelope<RoleDto> = self
+        let response = self
             .http
             .request(account, "create role", Method::POST, "/console/v1/roles")
             .json(role)
             .send()
-            .await?
-            .json()?;
-        Ok(r.data)
+            .await?;
+        role_named(&response, &role.name)
     }
 
     pub(super) async fn patch_role(
@@ -67,14 +81,13 @@ impl Statsig {
         name: &str,
         body: &RoleUpdateDto<'_>,
     ) -> Result<RoleDto> {
-        let r: Envelope<RoleDto> = self
+        let response = self
             .http
             .request(account, "update role", Method::PATCH, &role_path(name))
             .json(body)
             .send()
-            .await?
-            .json()?;
-        Ok(r.data)
+            .await?;
+        role_named(&response, name)
     }
 
     pub(super) async fn delete_role(&self, account: &Account, name: &str) -> Result<()> {
@@ -84,6 +97,14 @@ impl Statsig {
             .await?;
         Ok(())
     }
+}
+
+/// The role in a `{message, data}` answer, which must be the role named `name` (Statsig keys
+/// roles on their name: another name would be taken for this role's id).
+fn role_named(response: &Response, name: &str) -> Result<RoleDto> {
+    let r: Envelope<RoleDto> = response.json()?;
+    response.expect_same("role", &r.data.name, name)?;
+    Ok(r.data)
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! fallback). The create and PATCH answers carry the role, so no read follows a write.
 
 mod client;
+#[cfg(test)]
+mod fuzz;
 pub mod model;
 pub mod sim;
 

@@ -1,0 +1,79 @@
+//! The stack end to end against the scripted server: what `send` and `Response::json` make of
+//! answers no product should send.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::{MAX_RETRY_AFTER, Response};
+use crate::crd::ProviderSettings;
+use crate::providers::fuzz::Harness;
+use crate::providers::fuzz::server::Answer;
+use crate::providers::{Account, Credentials, ErrorClass, Result};
+
+fn send(h: &Harness, method: Method, answer: Answer) -> Result<Response> {
+    h.server.script(move |_| answer.clone());
+    let account = Account::of::<crate::providers::statsig::Statsig>(
+        &h.server.base,
+        ProviderSettings::default(),
+        Credentials::default(),
+        h.key(),
+    );
+    h.rt.block_on(async {
+        let call = h.http.request(&account, "op", method, "/x").send();
+        tokio::time::timeout(Duration::from_secs(10), call)
+            .await
+            .expect("send returns")
+    })
+}
+
+#[test]
+fn a_huge_retry_after_is_capped_not_an_overflow() {
+    let h = Harness::new();
+    // `Retry-After: 18446744073709551615` once overflowed `Instant::now() + delay`.
+    let answer = Answer::json(429, json!({"message": "slow down"}))
+        .with_header("retry-after", b"18446744073709551615");
+    let err = send(&h, Method::GET, answer).unwrap_err();
+    assert_eq!(err.class(), ErrorClass::RateLimited(Some(MAX_RETRY_AFTER)));
+}
+
+#[test]
+fn a_huge_rate_limit_reset_pauses_within_bounds() {
+    let h = Harness::new();
+    // `X-Rate-Limit-Reset: 1e300` once panicked in `Duration::from_secs_f64`.
+    let answer = Answer::json(200, json!({}))
+        .with_header("x-rate-limit-remaining", b"0")
+        .with_header("x-rate-limit-reset", b"1e300");
+    send(&h, Method::GET, answer).expect("the answer itself is fine");
+}
+
+#[test]
+fn a_success_cut_short_is_a_transport_failure_not_an_empty_body() {
+    let h = Harness::new();
+    let mut answer = Answer::json(200, json!({"data": {"name": "x"}}));
+    answer.cut = Some(5);
+    let err = send(&h, Method::GET, answer).unwrap_err();
+    assert_eq!(err.status(), None, "{err}");
+    assert_eq!(err.class(), ErrorClass::ProviderUnavailable, "{err}");
+    // An error status keeps its status even when its text is cut.
+    let mut answer = Answer::json(404, json!({"message": "not found"}));
+    answer.cut = Some(3);
+    assert!(send(&h, Method::GET, answer).unwrap_err().is_not_found());
+}
+
+#[test]
+fn an_unreadable_success_is_an_unknown_outcome_after_a_write_only() {
+    let h = Harness::new();
+    let garbage = || Answer {
+        body: b"<html>502</html>".to_vec(),
+        ..Answer::empty(200)
+    };
+    let read = send(&h, Method::GET, garbage()).unwrap();
+    let err = read.json::<serde_json::Value>().unwrap_err();
+    assert_eq!(err.class(), ErrorClass::ProviderUnavailable, "{err}");
+    assert!(err.to_string().contains("HTTP 200"), "{err}");
+    let write = send(&h, Method::POST, garbage()).unwrap();
+    let err = write.json::<serde_json::Value>().unwrap_err();
+    assert_eq!(err.class(), ErrorClass::UnknownOutcome, "{err}");
+}
