@@ -57,6 +57,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "namespaced": {"watchNamespaces": ["team-a", "team-b"]},
     "ha": {"replicaCount": 2},
     "no-metrics": {"metrics": {"enabled": False}},
+    "no-secret-guard": {"admissionPolicies": {"secretGuard": False}},
     # Not part of the brief's four, but the optional objects deserve a render too.
     "optional-objects": {
         "networkPolicy": {"enabled": True},
@@ -78,6 +79,7 @@ INSTALL_ORDER = [
 CLUSTER_SCOPED = {
     "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
     "PriorityClass", "StorageClass", "PersistentVolume", "IngressClass", "APIService",
+    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
     "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
 }
 GENERATED_HEADER = (
@@ -408,14 +410,46 @@ def check_deployment_shape(docs: list[Doc]) -> None:
     expect(sas == [RELEASE], f"ServiceAccounts {sas}")
 
 
-def check_secrets_read_only(docs: list[Doc]) -> None:
+SECRET_FINALIZER = "roleplane.dev/credentials"
+OPERATOR_USER = f"system:serviceaccount:{NAMESPACE}:{RELEASE}"
+
+
+def check_secrets_finalizer_only(docs: list[Doc], guarded: bool = True) -> None:
+    """Secrets: read, plus `patch` for the credentials finalizer, guarded at admission unless
+    the guard is switched off."""
+    patching = False
     for role in rbac_roles(docs):
         rules = rules_of(role)
         writes = verbs_granted(rules, "", "secrets") & WRITE_VERBS
-        expect(not writes, f"{role.ref()} grants {sorted(writes)} on secrets")
+        expect(writes <= {"patch"}, f"{role.ref()} grants {sorted(writes)} on secrets")
+        patching = patching or bool(writes)
         for rule in rules:
             expect("*" not in (rule.get("verbs") or []), f"{role.ref()}: wildcard verbs in {rule}")
             expect("*" not in (rule.get("resources") or []), f"{role.ref()}: wildcard resources in {rule}")
+    if patching and guarded:
+        check_secret_guard(docs)
+    if not guarded:
+        expect(not of_kind(docs, "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"), "secret guard rendered although switched off")
+
+
+def check_secret_guard(docs: list[Doc]) -> None:
+    """The ValidatingAdmissionPolicy that limits the operator's Secret changes to its finalizer."""
+    policies = of_kind(docs, "ValidatingAdmissionPolicy")
+    guards = [p for p in policies if p.name == f"{RELEASE}-secret-guard"]
+    expect(len(guards) == 1, f"expected the secret guard policy, found {[p.name for p in policies]}")
+    spec = guards[0].obj["spec"]
+    expect(spec.get("failurePolicy") == "Fail", f"secret guard failurePolicy {spec.get('failurePolicy')}")
+    rules = spec["matchConstraints"]["resourceRules"]
+    expect(rules == [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["UPDATE"], "resources": ["secrets"]}], f"secret guard matches {rules}")
+    conditions = [c["expression"] for c in spec.get("matchConditions") or []]
+    expect(conditions == [f"request.userInfo.username == '{OPERATOR_USER}'"], f"secret guard applies to {conditions}")
+    text = " ".join(v["expression"] for v in spec["validations"])
+    for path in ("object.data", "object.type", "object.immutable", "object.metadata.labels", "object.metadata.annotations", "object.metadata.ownerReferences", "object.metadata.finalizers"):
+        expect(path in text, f"secret guard does not check {path}")
+    expect(f"'{SECRET_FINALIZER}'" in text, f"secret guard does not name {SECRET_FINALIZER}")
+    bindings = [b for b in of_kind(docs, "ValidatingAdmissionPolicyBinding") if b.obj["spec"].get("policyName") == guards[0].name]
+    expect(len(bindings) == 1, f"expected one binding of the secret guard, found {len(bindings)}")
+    expect(bindings[0].obj["spec"].get("validationActions") == ["Deny"], f"secret guard binding actions {bindings[0].obj['spec'].get('validationActions')}")
 
 
 def check_leases_release_namespace_only(docs: list[Doc]) -> None:
@@ -448,7 +482,7 @@ def check_default(docs: list[Doc]) -> None:
         expect(verbs_granted(rules, GROUP, kind) == {"get", "list", "watch", "patch", "update"}, f"ClusterRole verbs on {kind}: {sorted(verbs_granted(rules, GROUP, kind))}")
         expect(verbs_granted(rules, GROUP, f"{kind}/status") == {"get", "patch", "update"}, f"ClusterRole verbs on {kind}/status")
         expect(verbs_granted(rules, GROUP, f"{kind}/finalizers") == {"update"}, f"ClusterRole verbs on {kind}/finalizers")
-    expect(verbs_granted(rules, "", "secrets") == {"get", "list", "watch"}, "ClusterRole secrets verbs")
+    expect(verbs_granted(rules, "", "secrets") == {"get", "list", "watch", "patch"}, "ClusterRole secrets verbs")
     expect(verbs_granted(rules, "", "namespaces") == {"get", "list", "watch"}, "ClusterRole namespaces verbs")
     expect(verbs_granted(rules, "events.k8s.io", "events") == {"create", "patch"}, "ClusterRole events verbs")
     expect(len(of_kind(docs, "ClusterRoleBinding")) == 1, "expected one ClusterRoleBinding")
@@ -469,11 +503,18 @@ def check_default(docs: list[Doc]) -> None:
 
 
 def check_namespaced(docs: list[Doc]) -> None:
-    guarded = [(GROUP, k) for k in ALL_KINDS] + [("", "secrets"), ("", "namespaces")]
+    guarded = [(GROUP, k) for k in ALL_KINDS] + [("", "secrets")]
     for cr in of_kind(docs, "ClusterRole"):
         for group, res in guarded:
             expect(not verbs_granted(rules_of(cr), group, res), f"{cr.ref()} grants {res} cluster-wide in namespaced mode")
-    expect(not of_kind(docs, "ClusterRoleBinding"), "ClusterRoleBinding rendered in namespaced mode")
+        # Only `get` on the watched Namespaces themselves (is one terminating?), by name.
+        for rule in rules_of(cr):
+            if "namespaces" in (rule.get("resources") or []):
+                expect(rule.get("verbs") == ["get"] and sorted(rule.get("resourceNames") or []) == ["team-a", "team-b"], f"{cr.ref()}: namespaces rule {rule}")
+    namespace_readers = [cr for cr in of_kind(docs, "ClusterRole") if verbs_granted(rules_of(cr), "", "namespaces")]
+    expect(len(namespace_readers) == 1, f"expected one ClusterRole reading the watched Namespaces, found {len(namespace_readers)}")
+    cluster_bindings = of_kind(docs, "ClusterRoleBinding")
+    expect([b.obj["roleRef"]["name"] for b in cluster_bindings] == [namespace_readers[0].name], f"ClusterRoleBindings in namespaced mode: {[b.name for b in cluster_bindings]}")
     for ns in ("team-a", "team-b"):
         roles = [r for r in of_kind(docs, "Role") if r.namespace == ns]
         expect(len(roles) == 1, f"expected one Role in {ns}, found {len(roles)}")
@@ -483,7 +524,7 @@ def check_namespaced(docs: list[Doc]) -> None:
             expect(verbs_granted(rules, GROUP, f"{kind}/status") == {"get", "patch", "update"}, f"Role in {ns}: verbs on {kind}/status")
             expect(verbs_granted(rules, GROUP, f"{kind}/finalizers") == {"update"}, f"Role in {ns}: verbs on {kind}/finalizers")
         expect(not verbs_granted(rules, GROUP, "clusterproviderconfigs"), f"Role in {ns} names clusterproviderconfigs")
-        expect(verbs_granted(rules, "", "secrets") == {"get", "list", "watch"}, f"Role in {ns}: secrets verbs")
+        expect(verbs_granted(rules, "", "secrets") == {"get", "list", "watch", "patch"}, f"Role in {ns}: secrets verbs")
         expect(verbs_granted(rules, "events.k8s.io", "events") == {"create", "patch"}, f"Role in {ns}: events verbs")
         expect(any(b.namespace == ns for b in of_kind(docs, "RoleBinding")), f"no RoleBinding in {ns}")
     env = operator_env(docs)
@@ -652,13 +693,14 @@ def main(argv: list[str] | None = None) -> int:
             runner.run(f"{scenario}: objects well formed", lambda docs=docs: check_objects_well_formed(docs))
             runner.run(f"{scenario}: restricted security context and resources on every container", lambda docs=docs: check_security_context(docs))
             runner.run(f"{scenario}: deployment probes, env and service account", lambda docs=docs: check_deployment_shape(docs))
-            runner.run(f"{scenario}: secrets read-only, no RBAC wildcards", lambda docs=docs: check_secrets_read_only(docs))
+            guarded = values.get("admissionPolicies", {}).get("secretGuard", True)
+            runner.run(f"{scenario}: secrets patched only for the finalizer{', guarded at admission' if guarded else ''}; no RBAC wildcards", lambda docs=docs, guarded=guarded: check_secrets_finalizer_only(docs, guarded))
             runner.run(f"{scenario}: lease permissions only in {NAMESPACE}", lambda docs=docs: check_leases_release_namespace_only(docs))
             runner.run(f"{scenario}: bindings point at rendered roles and the service account", lambda docs=docs: check_rbac_bindings(docs))
 
         scenario_checks: dict[str, tuple[str, Callable[[list[Doc]], None]]] = {
             "default": ("cluster-wide RBAC, no leader election, no PDB, metrics Service", check_default),
-            "namespaced": ("Roles in team-a and team-b, nothing cluster-wide", check_namespaced),
+            "namespaced": ("Roles in team-a and team-b; cluster-wide only `get` on those Namespaces", check_namespaced),
             "ha": ("leader election forced on, PDB and lease Role", check_ha),
             "no-metrics": ("no metrics Service or ServiceMonitor", lambda docs: check_no_metrics(docs, chart)),
             "optional-objects": ("ServiceMonitor and NetworkPolicy", check_optional_objects),

@@ -101,8 +101,17 @@ async fn reconcile_guarded<K: ConfigKind>(
     }
 }
 
-/// The Roles and PermissionGroups that use this config, as `namespace/name`.
-async fn users<K: ConfigKind>(ctx: &Context, obj: &K) -> Result<Vec<String>> {
+/// A Role or PermissionGroup that uses a config.
+struct User {
+    /// `namespace/name`.
+    key: String,
+    namespace: String,
+    /// Being deleted: it needs the credentials for its cleanup.
+    deleting: bool,
+}
+
+/// The Roles and PermissionGroups that use this config.
+async fn users<K: ConfigKind>(ctx: &Context, obj: &K) -> Result<Vec<User>> {
     let name = obj.name_any();
     let ns = obj.namespace();
     let mut found = Vec::new();
@@ -115,7 +124,7 @@ async fn collect<M, K>(
     ctx: &Context,
     ns: Option<&str>,
     name: &str,
-    found: &mut Vec<String>,
+    found: &mut Vec<User>,
 ) -> Result<()>
 where
     M: Managed + Resource<Scope = NamespaceResourceScope>,
@@ -135,7 +144,11 @@ where
         for m in api.list(&ListParams::default()).await? {
             let r = &m.managed().provider_config_ref;
             if r.kind == K::KIND && r.name == name {
-                found.push(object_key(&m));
+                found.push(User {
+                    key: object_key(&m),
+                    namespace: m.namespace().unwrap_or_default(),
+                    deleting: m.meta().deletion_timestamp.is_some(),
+                });
             }
         }
     }
@@ -159,23 +172,49 @@ impl VisitKind for CheckAccess<'_> {
     }
 }
 
+/// How soon a config whose Secret is kept for a terminating namespace looks again.
+const DRAINING_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Holds the config's Secret (see `credentials`) and checks the credentials with the product.
-async fn check_credentials(ctx: &Context, view: &ConfigView, in_use: bool) -> Result<String> {
-    let secret = account::secret(ctx, view).await?;
-    if credentials::keep(ctx, view, &secret, in_use).await? == Hold::Released {
-        return Err(Error::CredentialsMissing(format!(
-            "Secret {}/{} referenced by {} is being deleted",
-            view.secret_namespace, view.secret_name, view.describe
-        )));
+/// The hold comes back too.
+async fn check_credentials(
+    ctx: &Context,
+    view: &ConfigView,
+    cleanup_pending: bool,
+) -> (Hold, Result<String>) {
+    let secret = match account::secret(ctx, view).await {
+        Ok(secret) => secret,
+        Err(e) => return (Hold::Kept, Err(e)),
+    };
+    match credentials::keep(ctx, view, &secret, cleanup_pending).await {
+        Ok(Hold::Released) => (
+            Hold::Released,
+            Err(Error::CredentialsMissing(format!(
+                "Secret {}/{} referenced by {} is being deleted",
+                view.secret_namespace, view.secret_name, view.describe
+            ))),
+        ),
+        Ok(hold) => {
+            let check = CheckAccess { ctx, view, secret };
+            (hold, ctx.providers.visit_kind(view.provider, check).await)
+        }
+        Err(e) => (Hold::Kept, Err(e)),
     }
-    let check = CheckAccess { ctx, view, secret };
-    ctx.providers.visit_kind(view.provider, check).await
 }
 
 async fn check<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<Action> {
     let view = obj.view();
-    let users = users(ctx, &*obj).await.map(|u| u.len() as u32).ok();
-    let outcome = check_credentials(ctx, &view, users.is_none_or(|n| n > 0)).await;
+    let found = users(ctx, &*obj).await.ok();
+    // Whether a Secret in a terminating namespace must be kept: some user still has cleanup
+    // to do with it, i.e. it is being deleted or lives in that namespace (and will be). Users
+    // elsewhere never hold a namespace's deletion up. Unknown users: keep, to be safe.
+    let cleanup_pending = found.as_ref().is_none_or(|users| {
+        users
+            .iter()
+            .any(|u| u.deleting || u.namespace == view.secret_namespace)
+    });
+    let users = found.map(|u| u.len() as u32);
+    let (hold, outcome) = check_credentials(ctx, &view, cleanup_pending).await;
     let generation = obj.meta().generation;
     let previous = obj.config_status().cloned().unwrap_or_default();
     let (st, why, message) = match &outcome {
@@ -209,7 +248,10 @@ async fn check<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Resul
             status::event(&ctx.events, &*obj, type_, why, "CheckCredentials", message).await;
         }
     }
-    outcome.map(|_| Action::requeue(ctx.poll_interval(&*obj)))
+    outcome.map(|_| match hold {
+        Hold::Draining => Action::requeue(DRAINING_RECHECK),
+        _ => Action::requeue(ctx.poll_interval(&*obj)),
+    })
 }
 
 async fn release<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<Action> {
@@ -218,7 +260,7 @@ async fn release<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Res
         credentials::release(ctx, &obj.view()).await?;
         return Ok(Action::await_change());
     }
-    let shown: Vec<&str> = users.iter().take(10).map(String::as_str).collect();
+    let shown: Vec<&str> = users.iter().take(10).map(|u| u.key.as_str()).collect();
     let message = format!(
         "still used by {} resource(s): {}{}; delete them or point them at another config first",
         users.len(),

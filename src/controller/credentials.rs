@@ -24,15 +24,24 @@ use crate::crd::{CREDENTIALS_FINALIZER, ClusterProviderConfig, ProviderConfig};
 /// What became of the Secret.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hold {
-    /// Held (or kept, while its namespace terminates).
+    /// Held.
     Kept,
+    /// Being deleted with its namespace, and kept until the config's users there are cleaned
+    /// up: re-check soon, since nothing else says when they are done.
+    Draining,
     /// Let go: it is being deleted and nothing needs it any more.
     Released,
 }
 
 /// Holds `secret` for the config of `view`, or lets it go if it is being deleted outside a
-/// namespace deletion or while nothing uses the config (`in_use`).
-pub async fn keep(ctx: &Context, view: &ConfigView, secret: &Secret, in_use: bool) -> Result<Hold> {
+/// namespace deletion or when no user of the config has cleanup left to do with it
+/// (`cleanup_pending`).
+pub async fn keep(
+    ctx: &Context,
+    view: &ConfigView,
+    secret: &Secret,
+    cleanup_pending: bool,
+) -> Result<Hold> {
     let held = secret
         .finalizers()
         .iter()
@@ -43,8 +52,8 @@ pub async fn keep(ctx: &Context, view: &ConfigView, secret: &Secret, in_use: boo
         }
         return Ok(Hold::Kept);
     }
-    if in_use && terminating(ctx, &view.secret_namespace).await? {
-        return Ok(Hold::Kept);
+    if cleanup_pending && terminating(ctx, &view.secret_namespace).await? {
+        return Ok(Hold::Draining);
     }
     if held {
         remove(ctx, secret).await?;

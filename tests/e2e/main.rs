@@ -5,6 +5,7 @@
 
 mod bigpanda;
 mod configcat;
+mod deletion;
 mod looker;
 mod slashid;
 
@@ -233,6 +234,27 @@ async fn service_account_client() -> Result<kube::Client, String> {
         }
     }
     kubectl(&["apply", "-f", "-"], Some(&rbac.join("---\n")))?;
+    // The secret guard, so the operator's Secret patches meet it as in an install (1.30+).
+    let mut guard = Vec::new();
+    for doc in serde_yaml_ng::Deserializer::from_str(&rendered) {
+        let value = serde_yaml_ng::Value::deserialize(doc).map_err(|e| e.to_string())?;
+        if value
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .is_some_and(|k| k.starts_with("ValidatingAdmissionPolicy"))
+        {
+            guard.push(serde_yaml_ng::to_string(&value).map_err(|e| e.to_string())?);
+        }
+    }
+    match kubectl(&["apply", "-f", "-"], Some(&guard.join("---\n"))) {
+        Ok(_) => println!("e2e: the chart's secret guard (ValidatingAdmissionPolicy) is applied"),
+        Err(e) if e.contains("no matches for kind") => {
+            println!(
+                "e2e: the cluster has no ValidatingAdmissionPolicy API (< 1.30); secret guard not applied"
+            )
+        }
+        Err(e) => return Err(e),
+    }
     let token = kubectl(
         &[
             "create",
@@ -315,6 +337,10 @@ async fn main() {
         ),
     ];
     cases.extend(looker::cases());
+    // ROLEPLANE_E2E_ALL_NAMESPACES=1 runs cluster-wide (ClusterProviderConfig, Namespace reads).
+    let all_namespaces =
+        std::env::var("ROLEPLANE_E2E_ALL_NAMESPACES").is_ok_and(|v| v == "1" || v == "true");
+    cases.extend(deletion::cases(all_namespaces));
     // A namespace per test, all made before the operator starts (it watches exactly these).
     let namespaces: Vec<String> = (0..cases.len())
         .map(|i| format!("roleplane-e2e-{}-{i}", std::process::id()))
@@ -330,10 +356,7 @@ async fn main() {
         .await
         .expect("simulator starts");
     let http = Http::new(HttpConfig::default(), Metrics::new());
-    // Scoped to the test namespace so a shared cluster's other resources are never touched;
-    // ROLEPLANE_E2E_ALL_NAMESPACES=1 runs cluster-wide (ClusterProviderConfig, Namespace reads).
-    let all_namespaces =
-        std::env::var("ROLEPLANE_E2E_ALL_NAMESPACES").is_ok_and(|v| v == "1" || v == "true");
+    // Scoped to the test namespaces so a shared cluster's other resources are never touched.
     let config = ControllerConfig {
         namespaces: if all_namespaces {
             vec![]
@@ -389,25 +412,31 @@ async fn main() {
             }
         }
     }
-    for ns in &namespaces {
-        let _ = kubectl(
+    // Every test namespace is deleted with the operator running, as a user would: each must end
+    // on its own (the namespace-deletion promise), with what it holds cleaned up.
+    let remaining: Vec<&String> = namespaces
+        .iter()
+        .filter(|ns| kubectl(&["get", "namespace", ns], None).is_ok())
+        .collect();
+    for ns in &remaining {
+        let _ = kubectl(&["delete", "namespace", ns, "--wait=false"], None);
+    }
+    for ns in &remaining {
+        if let Err(e) = kubectl(
             &[
-                "delete",
-                "roles.roleplane.dev,permissiongroups.roleplane.dev,providerconfigs.roleplane.dev",
-                "--all",
-                "-n",
-                ns,
-                "--wait=true",
-                "--timeout=60s",
+                "wait",
+                "--for=delete",
+                &format!("namespace/{ns}"),
+                "--timeout=90s",
             ],
             None,
-        );
+        ) {
+            println!("e2e: namespace {ns} did not end after its tests: {e}");
+            failed += 1;
+        }
     }
     let _ = stop_tx.send(());
     let _ = operator.await;
-    for ns in &namespaces {
-        let _ = kubectl(&["delete", "namespace", ns, "--wait=false"], None);
-    }
     println!("e2e: {passed} passed, {failed} failed");
     if failed > 0 {
         std::process::exit(1);

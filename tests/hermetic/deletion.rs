@@ -230,3 +230,42 @@ async fn a_secret_no_config_uses_any_more_is_released_when_deleted() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_config_secret_in_a_deleted_namespace_is_kept_only_for_that_namespace() {
+    // The cluster config's Secret lives in the tenant namespace; another namespace uses the
+    // config too. The tenant namespace still ends (its roles are cleaned up with the Secret
+    // kept), without waiting for the other namespace or for a poll.
+    let env = Env::start_with(|c| c.poll_interval = Duration::from_secs(3600)).await;
+    namespace(&env, TENANT).await;
+    env.secret(TENANT, "statsig-creds", &[("apiKey", STATSIG_KEY)])
+        .await;
+    let cluster: Api<ClusterProviderConfig> = Api::all(env.client.clone());
+    let body = json!({
+        "apiVersion": "roleplane.dev/v1alpha1", "kind": "ClusterProviderConfig",
+        "metadata": {"name": "tenant-key"},
+        "spec": {"provider": "statsig",
+                 "credentialsSecretRef": {"name": "statsig-creds", "namespace": TENANT},
+                 "endpoint": env.endpoint("statsig"),
+                 "allowedNamespaces": {"names": [TENANT, NS]}},
+    });
+    cluster
+        .patch(
+            "tenant-key",
+            &PatchParams::apply("test"),
+            &Patch::Apply(&body),
+        )
+        .await
+        .expect("cluster config");
+    let config = json!({"kind": "ClusterProviderConfig", "name": "tenant-key"});
+    tenant_roles(&env, config.clone()).await;
+    env.role(NS, "elsewhere", spec("Elsewhere", config)).await;
+    env.wait_role(NS, "elsewhere", "Ready", is_ready).await;
+    delete_namespace(&env, TENANT).await;
+    wait_namespace_gone(&env, TENANT).await;
+    assert_eq!(product_roles(&env), 0, "product objects left behind");
+    assert!(
+        env.sim.statsig.role(STATSIG_KEY, "Elsewhere").is_some(),
+        "a role of another namespace was touched"
+    );
+}

@@ -18,5 +18,6 @@ mod kube_double_tests;
 mod looker;
 mod openapi;
 mod process;
+mod secret_guard;
 mod slashid;
 mod statsig;

@@ -96,10 +96,13 @@ mode). Argument: a list of resource names (our kinds).
   {{- end }}
   verbs: ["update"]
 # Secret values are read by name, only for the Secrets that configs reference; one
-# metadata-only watch (no values) notices their changes. Never written.
+# metadata-only watch (no values) notices their changes. `patch` only adds and removes the
+# finalizer roleplane.dev/credentials, which keeps a Secret readable while a terminating
+# namespace still needs it for cleanup (docs/deletion.md); with
+# admissionPolicies.secretGuard the API server refuses any other change.
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
