@@ -125,6 +125,7 @@ async fn poll_from_listing<K: Managed, P: Provider>(
         external_id: id.to_string(),
         unmanaged_drift: Vec::new(),
         events: Vec::new(),
+        settle_intent: false,
     }))
 }
 
@@ -213,6 +214,7 @@ pub async fn converge<K: Managed, P: Provider>(
     });
     let (found, mut objects) = find(provider, &account, desired, &lookup).await?;
     let mut events = Vec::new();
+    let mut settle_intent = false;
     let (id, object, change) = match decide::step(&facts, product, desired.name, &found) {
         Step::Fail(failure) => return Err(failure.into()),
         Step::Create { recreating } => {
@@ -237,6 +239,12 @@ pub async fn converge<K: Managed, P: Provider>(
             // What the product answered is checked like any read: a difference is corrected.
             facts.was_ready = false;
             let change = decide::change(&facts, &provider.drift(desired, &created));
+            if matches!(change, Change::Update { .. }) {
+                // Another product call follows: the id goes into status first.
+                intent::settle(obj, api, P::KIND, &id).await?;
+            } else {
+                settle_intent = true;
+            }
             (id, created, change)
         }
         Step::Keep { id, adopt, change } => {
@@ -247,7 +255,11 @@ pub async fn converge<K: Managed, P: Provider>(
             let object = objects.swap_remove(at);
             if let Some(adoption) = adopt {
                 if adoption == Adoption::InterruptedCreate {
-                    intent::adopt(obj, api, P::KIND, &id).await?;
+                    if matches!(change, Change::Update { .. }) {
+                        intent::settle(obj, api, P::KIND, &id).await?;
+                    } else {
+                        settle_intent = true;
+                    }
                 }
                 events.push((
                     EventType::Normal,
@@ -312,5 +324,6 @@ pub async fn converge<K: Managed, P: Provider>(
         external_id: id,
         unmanaged_drift,
         events,
+        settle_intent,
     })
 }

@@ -148,7 +148,12 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
     match result {
         Ok(outcome) => {
             let next = ctx.next_poll(&*obj, &outcome.account_key);
+            let settle_intent = outcome.settle_intent;
             write_success(&*obj, ctx, api, outcome).await?;
+            if settle_intent {
+                // The id is in status now: the create is settled.
+                super::intent::clear(&*obj, api).await?;
+            }
             Ok(Action::requeue(next))
         }
         Err(e) => {

@@ -16,6 +16,8 @@ pub struct Outcome {
     pub provider: ProviderKind,
     /// The credential's key (its resources are polled together).
     pub account_key: String,
+    /// A create intent to drop once this outcome's status (carrying the id) is written.
+    pub settle_intent: bool,
     pub external_id: String,
     /// The status summary of the object as last seen.
     pub summary: String,

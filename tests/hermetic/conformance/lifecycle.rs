@@ -135,8 +135,21 @@ async fn events(env: &Env) -> Vec<(String, String, String)> {
 pub async fn create_goes_ready_with_the_minimum_calls<F: Fixture>() {
     let env = start::<F>(NEVER).await;
     F::traffic(&env).clear_requests();
+    let kube_from = env.api.requests().len();
     create::<F>(&env, F::spec(NAME), json!({})).await;
     let obj = ready::<F>(&env).await;
+    settle::<F>(&env).await;
+    // Roleplane's own writes to the resource: the finalizer, the create intent, the status
+    // carrying the new id, and the intent dropped. (Events aside.)
+    let writes: Vec<String> = kube_writes(&env, kube_from)
+        .into_iter()
+        .filter(|w| !w.contains("fieldManager=test") && !w.contains("/events"))
+        .collect();
+    assert_eq!(
+        writes.len(),
+        4,
+        "Kubernetes writes for one create: {writes:#?}"
+    );
     let id = external_id(&obj);
     assert_eq!(F::named(&env, NAME), vec![id.clone()]);
     assert!(F::holds(&env, &id, false), "the product object differs");
