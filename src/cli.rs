@@ -40,6 +40,12 @@ pub enum Command {
     /// Serve the product simulators on loopback (one path prefix per product), for trying
     /// Roleplane and for tests.
     Sim(Box<SimArgs>),
+    /// Show what applying manifests would do in each product, without writing anything. Exit
+    /// code: 0 no changes, 2 changes, 1 errors (invalid documents, blocked resources).
+    Diff(Box<crate::plan::run::DiffArgs>),
+    /// Print manifests for the product objects of one config's account that no resource manages
+    /// yet (externalId set; built-ins observe-only).
+    Import(Box<crate::plan::run::ImportArgs>),
 }
 
 fn duration(s: &str) -> Result<Duration, String> {

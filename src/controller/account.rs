@@ -212,6 +212,15 @@ pub fn account_from<P: Provider>(
     view: &ConfigView,
     secret: Secret,
 ) -> Result<Account> {
+    account_with::<P>(&ctx.config.base_urls, view, secret)
+}
+
+/// The account for `P` from the config's Secret as read, with these base URL overrides.
+pub fn account_with<P: Provider>(
+    base_urls: &crate::providers::BaseUrls,
+    view: &ConfigView,
+    secret: Secret,
+) -> Result<Account> {
     let mut values: Vec<(String, String)> = secret
         .data
         .unwrap_or_default()
@@ -239,7 +248,7 @@ pub fn account_from<P: Provider>(
         .settings
         .endpoint
         .clone()
-        .or_else(|| ctx.config.base_urls.get(P::KIND).map(str::to_string))
+        .or_else(|| base_urls.get(P::KIND).map(str::to_string))
         .or_else(|| P::default_base_url(&view.settings))
         .ok_or_else(|| {
             Error::InvalidSpec(format!(

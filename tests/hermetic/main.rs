@@ -12,6 +12,7 @@ mod configcat;
 mod conformance;
 mod controller;
 mod deletion;
+mod diff;
 mod examples;
 mod harness;
 mod kube_double_tests;
