@@ -15,6 +15,7 @@ mod deletion;
 mod diff;
 mod examples;
 mod harness;
+mod import;
 mod kube_double_tests;
 mod looker;
 mod openapi;
