@@ -268,3 +268,102 @@ async fn the_binary_imports_without_a_cluster_to_stdout_and_a_folder() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(writes(&env).is_empty());
 }
+
+/// Statsig listings (the cheap credential check reads one role: `limit=1`).
+fn listings(env: &Env) -> usize {
+    env.sim
+        .statsig
+        .traffic
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.path.ends_with("/roles")
+                && r.query
+                    .as_deref()
+                    .is_some_and(|q| !q.split('&').any(|kv| kv == "limit=1"))
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_status_and_metric_report_objects_and_managed_with_one_listing_per_interval() {
+    use roleplane::crd::ProviderConfig;
+    let env = Env::start_with(|c| c.poll_interval = std::time::Duration::from_secs(60)).await;
+    Statsig::seed(&env, "By Hand");
+    Statsig::seed(&env, "Also By Hand");
+    Statsig::account(&env, NS, true).await;
+    env.apply::<roleplane::crd::Role>(
+        NS,
+        json!({"metadata": {"name": "kept"}, "spec": Statsig::spec("Kept")}),
+    )
+    .await;
+    env.wait_role(NS, "kept", "Ready", is_ready).await;
+    // The config was checked before the role was Ready: a change of the config re-checks it,
+    // but the inventory waits for the poll interval.
+    let api: kube::Api<ProviderConfig> = kube::Api::namespaced(env.client.clone(), NS);
+    let inventory = || async {
+        api.get("statsig")
+            .await
+            .expect("config")
+            .status
+            .and_then(|s| s.inventory)
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let first = loop {
+        if let Some(inv) = inventory().await {
+            break inv;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no inventory");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(first.objects >= 2, "{first:?}");
+    let listed = listings(&env);
+    assert!(listed >= 1);
+    for n in 0..3 {
+        let patch =
+            json!({"metadata": {"annotations": {"test.roleplane.dev/poke": n.to_string()}}});
+        api.patch(
+            "statsig",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(patch),
+        )
+        .await
+        .expect("poked");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    assert_eq!(
+        listings(&env),
+        listed,
+        "listed again within the poll interval"
+    );
+    assert_eq!(inventory().await, Some(first.clone()));
+
+    // A fresh listing (a new generation) counts the managed role.
+    env.patch_spec::<ProviderConfig>(
+        NS,
+        "statsig",
+        json!({"endpoint": format!("{}/", env.endpoint("statsig"))}),
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let counted = loop {
+        let inv = inventory().await.expect("inventory");
+        if inv.managed == 1 {
+            break inv;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "managed never counted: {inv:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(counted.objects, 3, "{counted:?}");
+    let text = env.ctx.metrics.encode();
+    for (managed, n) in [("true", 1), ("false", 2)] {
+        let line = format!(
+            r#"roleplane_config_objects{{kind="ProviderConfig",config="{NS}/statsig",provider="statsig",managed="{managed}"}} {n}"#
+        );
+        assert!(text.contains(&line), "{line} missing from\n{text}");
+    }
+}
