@@ -414,3 +414,59 @@ async fn the_binary_exits_0_in_sync_2_changes_1_errors() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(writes(&env).is_empty());
 }
+
+/// The README's quick start without a cluster: `roleplane diff -f deploy/examples/` and
+/// `roleplane import` against the simulators (at the test's address instead of :8090).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_quick_start_without_a_cluster() {
+    let env = Env::start().await;
+    let dir = std::env::temp_dir().join(format!("roleplane-quick-start-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/examples");
+    let mut roles = 0;
+    for entry in std::fs::read_dir(examples).expect("examples") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("example");
+        roles += text.matches("\nkind: Role\n").count()
+            + text.matches("\nkind: PermissionGroup\n").count();
+        let text = text.replace("http://127.0.0.1:8090", &env.sim_base);
+        std::fs::write(dir.join(path.file_name().expect("name")), text).expect("copied");
+    }
+    let folder = dir.display().to_string();
+    // No cluster reachable (whatever the machine's kubeconfig): the files and the environment.
+    let no_cluster = [("KUBECONFIG", "/nonexistent/roleplane-test-kubeconfig")];
+    let (code, out, err) = run_cli(&["diff", "-f", &folder], "", &no_cluster).await;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("no cluster reachable"), "{err}");
+    let summary = out.lines().last().expect("summary");
+    // Every example role would be created, except the one that adopts BigPanda's built-in Admin.
+    assert_eq!(
+        summary,
+        format!(
+            "Plan: {} to create, 0 to update, 1 in sync, 0 drifted (observe-only), 0 blocked, 0 invalid document(s).",
+            roles - 1
+        ),
+        "{out}"
+    );
+    let looker = dir.join("looker-inline.yaml").display().to_string();
+    let (code, out, err) = run_cli(
+        &[
+            "import",
+            "--no-cluster",
+            "-f",
+            &looker,
+            "--provider-config",
+            "default/looker",
+        ],
+        "",
+        &[],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("name: Admin") && out.contains("managementPolicy: ObserveOnly"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(writes(&env).is_empty());
+}
