@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::load::{Origin, Problem, Resource};
+use super::load::{Origin, Problem, Resource, Schemas};
 use super::sources::Sources;
 use crate::controller::decide::{self, Adoption, Change, Facts, Step};
 use crate::controller::{Error, execute};
@@ -105,9 +105,10 @@ impl Report {
 
 /// Plans every resource of `sources` (one at a time: the per-credential budgets apply anyway).
 pub async fn diff(sources: &Sources) -> Report {
+    let schemas = Schemas::new();
     let mut resources = Vec::new();
     for (origin, resource) in &sources.loaded.resources {
-        resources.push(plan_one(sources, origin, resource).await);
+        resources.push(plan_one(sources, &schemas, origin, resource).await);
     }
     let invalid = sources.loaded.problems.clone();
     let mut summary = Summary {
@@ -130,7 +131,12 @@ pub async fn diff(sources: &Sources) -> Report {
     }
 }
 
-async fn plan_one(sources: &Sources, origin: &Origin, resource: &Resource) -> Entry {
+async fn plan_one(
+    sources: &Sources,
+    schemas: &Schemas,
+    origin: &Origin,
+    resource: &Resource,
+) -> Entry {
     let managed = resource.managed();
     let mut entry = Entry {
         origin: origin.clone(),
@@ -157,6 +163,23 @@ async fn plan_one(sources: &Sources, origin: &Origin, resource: &Resource) -> En
         let live = sources
             .live(resource.kind(), &entry.namespace, &entry.name)
             .await?;
+        // A change the API server would refuse against the object in the cluster (the rules
+        // that compare with it: immutable fields).
+        if let Some(old) = &live.object {
+            let new = match resource {
+                Resource::Role(r) => serde_json::to_value(r),
+                Resource::PermissionGroup(g) => serde_json::to_value(g),
+            }
+            .unwrap_or_default();
+            schemas
+                .check(resource.kind(), &new, Some(old))
+                .map_err(|e| {
+                    Error::InvalidSpec(format!(
+                        "the API server would refuse this change to the {} in the cluster: {e}",
+                        resource.kind()
+                    ))
+                })?;
+        }
         // Without a cluster nothing tells which objects Roleplane created: a single object
         // carrying the name is assumed to be this resource's (as after an interrupted create),
         // and the entry says so.
@@ -341,98 +364,6 @@ pub fn lookup_path(root: &Value, path: &str) -> Value {
         }
     }
     at.clone()
-}
-
-/// The plan for people: one block per resource, then the counts. `colour` adds ANSI colours.
-pub fn render_text(report: &Report, colour: bool) -> String {
-    let paint = |code: &str, text: &str| {
-        if colour {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
-    };
-    let show = |v: &Value| match v {
-        Value::Null => "(not set)".to_string(),
-        other => other.to_string(),
-    };
-    let mut out = String::new();
-    for p in &report.invalid {
-        out.push_str(&format!(
-            "{} {}: {}\n",
-            paint("31;1", "! invalid"),
-            p.origin,
-            p.error
-        ));
-    }
-    for e in &report.resources {
-        let what = format!(
-            "{} {}/{} ({} {:?})",
-            e.kind,
-            e.namespace,
-            e.name,
-            e.provider.as_deref().unwrap_or("?"),
-            e.product_name
-        );
-        let id = e
-            .external_id
-            .as_ref()
-            .map(|id| format!(" id {id}"))
-            .unwrap_or_default();
-        let adopt = match e.adopt {
-            Some("assumedByName") => {
-                ", matched by name (no cluster: assumed to be this resource's)".to_string()
-            }
-            Some(a) => format!(", adopting it ({a})"),
-            None => String::new(),
-        };
-        match e.action {
-            Action::Create => {
-                let again = e
-                    .recreating
-                    .as_ref()
-                    .map(|old| format!(" (replacing {old}, deleted outside Roleplane)"))
-                    .unwrap_or_default();
-                out.push_str(&format!("{} {what}: create{again}\n", paint("32", "+")));
-            }
-            Action::Update => {
-                out.push_str(&format!("{} {what}: update{id}{adopt}\n", paint("33", "~")));
-            }
-            Action::InSync => {
-                out.push_str(&format!("{} {what}: in sync{id}{adopt}\n", paint("2", "=")));
-            }
-            Action::Drifted => out.push_str(&format!(
-                "{} {what}: differs{id}, observe-only: reported, not written{adopt}\n",
-                paint("36", "?")
-            )),
-            Action::Blocked => out.push_str(&format!(
-                "{} {what}: blocked, {}: {}\n",
-                paint("31", "x"),
-                e.reason.unwrap_or_default(),
-                e.message.as_deref().unwrap_or_default()
-            )),
-        }
-        for f in &e.fields {
-            out.push_str(&format!(
-                "    {}: {} {} {}\n",
-                f.field,
-                paint("31", &show(&f.product)),
-                "->",
-                paint("32", &show(&f.manifest))
-            ));
-        }
-    }
-    let s = &report.summary;
-    out.push_str(&format!(
-        "\nPlan: {} to create, {} to update, {} in sync, {} drifted (observe-only), {} blocked, {} invalid document(s).\n",
-        s.create, s.update, s.in_sync, s.drifted, s.blocked, s.invalid
-    ));
-    out
-}
-
-/// The plan for tools.
-pub fn render_json(report: &Report) -> String {
-    serde_json::to_string_pretty(report).expect("a plan always serializes")
 }
 
 #[cfg(test)]

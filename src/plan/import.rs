@@ -232,7 +232,7 @@ async fn check(
     kind: &str,
     manifest: &Value,
 ) -> Result<(), String> {
-    schemas.check(kind, manifest)?;
+    schemas.check(kind, manifest, None)?;
     let visit = |name: String| ValidateVisit { name };
     if kind == "Role" {
         let role: Role = serde_json::from_value(manifest.clone()).map_err(|e| e.to_string())?;

@@ -237,7 +237,7 @@ fn classify(
                 .insert(name, n.metadata.labels.unwrap_or_default());
         }
         (crate::plan::API_VERSION, _) => {
-            schemas.check(&kind, &body)?;
+            schemas.check(&kind, &body, None)?;
             let typed = |e: serde_json::Error| format!("{kind} {name}: {e}");
             match kind.as_str() {
                 "Role" => loaded.resources.push((
@@ -270,9 +270,10 @@ fn classify(
     Ok(())
 }
 
-/// The schemas of Roleplane's kinds, from the CRDs of this release.
+/// The schemas of Roleplane's kinds, from the CRDs of this release: the structural schema and
+/// its CEL rules (`x-kubernetes-validations`), both as the API server runs them.
 pub struct Schemas {
-    by_kind: BTreeMap<String, jsonschema::Validator>,
+    by_kind: BTreeMap<String, (Value, jsonschema::Validator)>,
 }
 
 impl Schemas {
@@ -291,15 +292,16 @@ impl Schemas {
                     .as_ref()?;
                 let schema = serde_json::to_value(schema).ok()?;
                 let validator = jsonschema::validator_for(&schema).ok()?;
-                Some((kind, validator))
+                Some((kind, (schema, validator)))
             })
             .collect();
         Self { by_kind }
     }
 
-    /// The schema's complaints about `body` (a whole object of `kind`), as one message.
-    pub fn check(&self, kind: &str, body: &Value) -> Result<(), String> {
-        let validator = self.by_kind.get(kind).ok_or_else(|| {
+    /// The schema's complaints about `body` (a whole object of `kind`), as one message. `old` is
+    /// the object it would replace, for the rules that compare with it (immutable fields).
+    pub fn check(&self, kind: &str, body: &Value, old: Option<&Value>) -> Result<(), String> {
+        let (schema, validator) = self.by_kind.get(kind).ok_or_else(|| {
             format!(
                 "unknown kind {kind} ({}): Roleplane's kinds are {}",
                 crate::plan::API_VERSION,
@@ -318,6 +320,22 @@ impl Schemas {
                 }
             })
             .collect();
+        // CEL rules assume a structurally valid object: only run them on one.
+        let errors = if errors.is_empty() {
+            match kube::core::cel::Validator::new().validate(schema, body, old) {
+                Ok(()) => vec![],
+                Err(e) => e
+                    .into_vec()
+                    .into_iter()
+                    .map(|e| match e.field_path.as_str() {
+                        "" => e.message,
+                        path => format!("{path}: {}", e.message),
+                    })
+                    .collect(),
+            }
+        } else {
+            errors
+        };
         if errors.is_empty() {
             Ok(())
         } else {
@@ -364,6 +382,11 @@ kind: Role
 metadata: {name: long}
 spec: {providerConfigRef: {name: c}, name: "", statsig: {}}
 ---
+apiVersion: roleplane.dev/v1alpha1
+kind: Role
+metadata: {name: two}
+spec: {providerConfigRef: {name: c}, name: Two, statsig: {}, slashid: {}}
+---
 apiVersion: v1
 kind: Secret
 metadata: {name: s}
@@ -377,7 +400,7 @@ stringData: {apiKey: [not-a-string-TOPSECRET]}
             .iter()
             .map(|p| (p.origin.document, p.error.as_str()))
             .collect();
-        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert_eq!(problems.len(), 4, "{problems:?}");
         assert_eq!(problems[0].0, 2);
         assert!(problems[0].1.contains("unknown kind Deployment"));
         assert_eq!(problems[1].0, 3);
@@ -388,7 +411,13 @@ stringData: {apiKey: [not-a-string-TOPSECRET]}
             problems[1].1
         );
         assert_eq!(problems[2].0, 4);
-        assert!(!problems[2].1.contains("TOPSECRET"));
+        assert!(
+            problems[2].1.contains("set exactly one product block"),
+            "the CEL rules run: {}",
+            problems[2].1
+        );
+        assert_eq!(problems[3].0, 5);
+        assert!(!problems[3].1.contains("TOPSECRET"));
     }
 
     #[test]

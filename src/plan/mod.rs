@@ -7,6 +7,7 @@
 pub mod diff;
 pub mod import;
 pub mod load;
+pub mod render;
 pub mod run;
 pub mod sources;
 

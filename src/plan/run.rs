@@ -199,10 +199,10 @@ pub async fn diff(args: DiffArgs) -> i32 {
     let sources = sources(&args.connection, loaded, client);
     let report = plan_diff::diff(&sources).await;
     match args.output {
-        PlanFormat::Json => println!("{}", plan_diff::render_json(&report)),
+        PlanFormat::Json => println!("{}", super::render::render_json(&report)),
         PlanFormat::Text => {
             let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            print!("{}", plan_diff::render_text(&report, colour));
+            print!("{}", super::render::render_text(&report, colour));
         }
     }
     report.exit_code()

@@ -245,26 +245,34 @@ impl Sources {
             return Ok(Live::default());
         };
         let client = ctx.client.clone();
-        let (status, annotations) = match kind {
+        let (status, annotations, object) = match kind {
             "Role" => match Api::<Role>::namespaced(client, namespace)
                 .get_opt(name)
                 .await?
             {
-                Some(r) => (r.status.clone(), r.annotations().clone()),
+                Some(r) => (
+                    r.status.clone(),
+                    r.annotations().clone(),
+                    serde_json::to_value(&r).ok(),
+                ),
                 None => return Ok(Live::default()),
             },
             _ => match Api::<PermissionGroup>::namespaced(client, namespace)
                 .get_opt(name)
                 .await?
             {
-                Some(g) => (g.status.clone(), g.annotations().clone()),
+                Some(g) => (
+                    g.status.clone(),
+                    g.annotations().clone(),
+                    serde_json::to_value(&g).ok(),
+                ),
                 None => return Ok(Live::default()),
             },
         };
         Ok(Live {
-            exists: true,
             status,
             create_pending: annotations.contains_key(crate::crd::CREATE_PENDING_ANNOTATION),
+            object,
         })
     }
 }
@@ -272,9 +280,10 @@ impl Sources {
 /// A resource as the cluster has it.
 #[derive(Clone, Debug, Default)]
 pub struct Live {
-    pub exists: bool,
     pub status: Option<ManagedStatus>,
     pub create_pending: bool,
+    /// The whole object, for the CRD rules that compare a change with it (immutable fields).
+    pub object: Option<serde_json::Value>,
 }
 
 fn kind_name(kind: ProviderConfigKind) -> &'static str {

@@ -152,7 +152,7 @@ async fn plans_every_step_without_writing<F: Fixture>() {
         assert!(!f.manifest.is_null(), "{f:?}: the manifest sets the field");
     }
     assert_eq!(report.exit_code(), 2);
-    let text = roleplane::plan::diff::render_text(&report, false);
+    let text = roleplane::plan::render::render_text(&report, false);
     assert!(
         text.contains(&format!("{}: ", update.fields[0].field)) && text.contains(" -> "),
         "{text}"
@@ -192,6 +192,13 @@ per_product! {
 async fn blocked_reasons_are_the_controllers_and_bad_documents_do_not_stop_the_plan() {
     let env = Env::start().await;
     Statsig::account(&env, NS, true).await;
+    env.apply::<roleplane::crd::Role>(
+        NS,
+        json!({"metadata": {"name": "renamed"}, "spec": Statsig::spec("Old")}),
+    )
+    .await;
+    env.wait_role(NS, "renamed", "Ready", is_ready).await;
+    env.sim.statsig.traffic.clear_requests();
     let cluster_config = json!({
         "apiVersion": "roleplane.dev/v1alpha1", "kind": "ClusterProviderConfig",
         "metadata": {"name": "shared"},
@@ -216,7 +223,7 @@ async fn blocked_reasons_are_the_controllers_and_bad_documents_do_not_stop_the_p
         ),
         manifest::<Statsig>(
             "wrong-block",
-            json!({"providerConfigRef": {"name": "statsig"}, "name": "C",
+            json!({"providerConfigRef": {"name": "statsig"}, "name": "Wrong-Block",
                    "slashid": {"permissions": ["a.b"]}}),
         ),
         manifest::<Statsig>(
@@ -232,6 +239,7 @@ async fn blocked_reasons_are_the_controllers_and_bad_documents_do_not_stop_the_p
             merged(Statsig::spec("E"), json!({"name": "x".repeat(300)})),
         ),
         manifest::<Statsig>("fine", Statsig::spec("F")),
+        manifest::<Statsig>("renamed", Statsig::spec("New")),
     ];
     let report = roleplane::plan::diff(&sources(&env, &docs, true, &[])).await;
     let reason = |name: &str| entry(&report, name).reason;
@@ -240,6 +248,16 @@ async fn blocked_reasons_are_the_controllers_and_bad_documents_do_not_stop_the_p
     assert_eq!(reason("wrong-block"), Some("InvalidSpec"));
     assert_eq!(reason("bad-extra"), Some("InvalidSpec"));
     assert_eq!(entry(&report, "fine").action, Action::Create);
+    let renamed = entry(&report, "renamed");
+    assert_eq!(renamed.reason, Some("InvalidSpec"));
+    assert!(
+        renamed
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("name is immutable"),
+        "{renamed:#?}"
+    );
     let invalid: Vec<(usize, &str)> = report
         .invalid
         .iter()
@@ -313,7 +331,7 @@ async fn without_a_cluster_configs_come_from_the_files_and_secrets_from_the_envi
         entry(&report, "release").reason,
         Some("CredentialsRejected")
     );
-    let json = roleplane::plan::diff::render_json(&report);
+    let json = roleplane::plan::render::render_json(&report);
     assert!(!json.contains("WRONG-SECRET"), "{json}");
     assert!(writes(&env).is_empty());
 }
