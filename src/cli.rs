@@ -135,4 +135,68 @@ mod tests {
         assert!(args.leader_election);
         assert!(Cli::try_parse_from(["roleplane", "run", "--poll-interval", "soon"]).is_err());
     }
+
+    #[test]
+    fn diff_and_import_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "roleplane",
+            "diff",
+            "-f",
+            "a.yaml",
+            "-f",
+            "-",
+            "-o",
+            "json",
+            "--no-cluster",
+            "-n",
+            "team-a",
+        ])
+        .unwrap();
+        let Command::Diff(args) = cli.command else {
+            panic!("not diff")
+        };
+        assert_eq!(args.files, vec!["a.yaml", "-"]);
+        assert!(args.connection.no_cluster);
+        assert_eq!(args.connection.namespace.as_deref(), Some("team-a"));
+        assert!(
+            Cli::try_parse_from(["roleplane", "diff"]).is_err(),
+            "-f is required"
+        );
+
+        let cli = Cli::try_parse_from([
+            "roleplane",
+            "import",
+            "--provider-config",
+            "team-a/statsig",
+            "--management-policy",
+            "ObserveOnly",
+            "--output-dir",
+            "out",
+        ])
+        .unwrap();
+        let Command::Import(args) = cli.command else {
+            panic!("not import")
+        };
+        assert_eq!(args.provider_config.as_deref(), Some("team-a/statsig"));
+        assert_eq!(
+            args.management_policy,
+            crate::plan::run::Policy::ObserveOnly
+        );
+        assert!(
+            Cli::try_parse_from(["roleplane", "import"]).is_err(),
+            "a config is required"
+        );
+        assert!(
+            Cli::try_parse_from([
+                "roleplane",
+                "import",
+                "--provider-config",
+                "a/b",
+                "--cluster-provider-config",
+                "c"
+            ])
+            .is_err(),
+            "one config only"
+        );
+    }
 }

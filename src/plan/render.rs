@@ -39,7 +39,7 @@ pub fn render_text(report: &Report, colour: bool) -> String {
         let id = e
             .external_id
             .as_ref()
-            .map(|id| format!(" id {id}"))
+            .map(|id| format!(" (id {id})"))
             .unwrap_or_default();
         let adopt = match e.adopt {
             Some("assumedByName") => {

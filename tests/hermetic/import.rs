@@ -367,3 +367,56 @@ async fn config_status_and_metric_report_objects_and_managed_with_one_listing_pe
         assert!(text.contains(&line), "{line} missing from\n{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_config_imports_into_the_namespace_asked_for_and_counts_every_namespace() {
+    use roleplane::crd::ClusterProviderConfig;
+    let env = Env::start().await;
+    env.secret(NS, "statsig-creds", &[("apiKey", STATSIG_KEY)])
+        .await;
+    let api: kube::Api<ClusterProviderConfig> = kube::Api::all(env.client.clone());
+    let cpc: ClusterProviderConfig = serde_json::from_value(json!({
+        "apiVersion": "roleplane.dev/v1alpha1", "kind": "ClusterProviderConfig",
+        "metadata": {"name": "shared"},
+        "spec": {"provider": "statsig", "credentialsSecretRef": {"name": "statsig-creds", "namespace": NS},
+                 "endpoint": env.endpoint("statsig"), "allowedNamespaces": {"names": ["team-b"]}},
+    }))
+    .expect("valid");
+    api.create(&Default::default(), &cpc)
+        .await
+        .expect("created");
+    // A role in another namespace manages "Kept" through the cluster config.
+    env.apply::<roleplane::crd::Role>(
+        "team-b",
+        json!({"metadata": {"name": "kept"}, "spec": merged_ref(Statsig::spec("Kept"))}),
+    )
+    .await;
+    env.wait_role("team-b", "kept", "Ready", is_ready).await;
+    Statsig::seed(&env, "By-Hand");
+    let req = ImportRequest {
+        config_kind: ProviderConfigKind::ClusterProviderConfig,
+        config: "shared".into(),
+        namespace: "team-b".into(),
+        scopes: Vec::new(),
+        management_policy: ManagementPolicy::Manage,
+    };
+    let imported = import(&sources(&env, &[], true, &[]), &req)
+        .await
+        .expect("imported");
+    assert_eq!(imported.manifests.len(), 1, "{:#?}", imported.manifests);
+    let m = &imported.manifests[0];
+    assert_eq!(m["spec"]["externalId"], "By-Hand");
+    assert_eq!(m["metadata"]["namespace"], "team-b");
+    assert_eq!(
+        m["spec"]["providerConfigRef"],
+        json!({"kind": "ClusterProviderConfig", "name": "shared"})
+    );
+    env.apply::<roleplane::crd::Role>("team-b", m.clone()).await;
+    let name = m["metadata"]["name"].as_str().expect("name");
+    env.wait_role("team-b", name, "Ready", is_ready).await;
+}
+
+fn merged_ref(mut spec: Value) -> Value {
+    spec["providerConfigRef"] = json!({"kind": "ClusterProviderConfig", "name": "shared"});
+    spec
+}
