@@ -139,11 +139,16 @@ impl VisitKind for ImportVisit<'_> {
         let kind = P::KIND.managed_kind();
         // The typed specs of the users: their scopes, and the keys of name-keyed products.
         let mut managed: BTreeSet<String> = BTreeSet::new();
+        // A resource that knows no id yet (not reconciled, or read from files without a
+        // cluster) will find its object by name: the objects so named are not imported again.
+        let mut claimed_names: BTreeSet<&str> = BTreeSet::new();
         let mut scopes: BTreeSet<String> = self.request.scopes.iter().cloned().collect();
         for user in self.users {
             managed.extend(user.ids.iter().cloned());
             if P::IDENTITY == crate::providers::Identity::Name {
                 managed.insert(provider.name_key(&account, &user.name));
+            } else if user.ids.is_empty() {
+                claimed_names.insert(&user.name);
             }
             if let Some(field) = P::SCOPE_FIELD
                 && self.request.scopes.is_empty()
@@ -167,7 +172,7 @@ impl VisitKind for ImportVisit<'_> {
         let mut names = BTreeSet::new();
         for scope in &scopes {
             for listed in provider.list(&account, scope).await? {
-                if managed.contains(&listed.id) {
+                if managed.contains(&listed.id) || claimed_names.contains(listed.name.as_str()) {
                     continue;
                 }
                 let Some(object) = provider.read_listed(&account, scope, &listed).await? else {

@@ -420,3 +420,42 @@ fn merged_ref(mut spec: Value) -> Value {
     spec["providerConfigRef"] = json!({"kind": "ClusterProviderConfig", "name": "shared"});
     spec
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resources_in_the_files_without_an_id_claim_their_named_objects() {
+    let env = Env::start().await;
+    let made = Looker::seed(&env, "Analyst");
+    let other = Looker::seed(&env, "Viewer");
+    let config = json!({
+        "apiVersion": "roleplane.dev/v1alpha1", "kind": "ProviderConfig",
+        "metadata": {"name": "looker", "namespace": NS},
+        "spec": {"provider": "looker", "credentialsSecretRef": {"name": "looker-creds"},
+                 "endpoint": env.endpoint("looker")},
+    });
+    let secret = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "looker-creds", "namespace": NS},
+        "stringData": {"clientId": "sim-client-id", "clientSecret": "sim-client-secret"},
+    });
+    let docs = [
+        config,
+        secret,
+        manifest::<Looker>("analyst", Looker::spec("Analyst")),
+    ];
+    let imported = import(
+        &sources(&env, &docs, false, &[]),
+        &request::<Looker>(ManagementPolicy::Manage),
+    )
+    .await
+    .expect("imported");
+    let ids: Vec<&str> = imported
+        .manifests
+        .iter()
+        .map(|m| m["spec"]["externalId"].as_str().expect("id"))
+        .collect();
+    assert!(ids.contains(&other.as_str()), "{ids:?}");
+    assert!(
+        !ids.contains(&made.as_str()),
+        "the files' Analyst claims it: {ids:?}"
+    );
+}
