@@ -106,9 +106,27 @@ impl Report {
 /// Plans every resource of `sources` (one at a time: the per-credential budgets apply anyway).
 pub async fn diff(sources: &Sources) -> Report {
     let schemas = Schemas::new();
-    let mut resources = Vec::new();
+    let mut resources: Vec<Entry> = Vec::new();
+    // The object each create makes (account, scope, name): a second resource creating the same
+    // one would find it made by the first, which the controller refuses as AlreadyExists.
+    let mut creators: std::collections::BTreeMap<String, String> = Default::default();
     for (origin, resource) in &sources.loaded.resources {
-        resources.push(plan_one(sources, &schemas, origin, resource).await);
+        let (mut entry, target) = plan_one(sources, &schemas, origin, resource).await;
+        if let Some(target) = target {
+            let this = format!("{} {}/{}", entry.kind, entry.namespace, entry.name);
+            if let Some(first) = creators.get(&target) {
+                entry.action = Action::Blocked;
+                entry.reason = Some(crate::controller::reason::ALREADY_EXISTS);
+                entry.message = Some(format!(
+                    "{first} in this plan creates the {} object named {:?} first; only one resource can manage it",
+                    entry.provider.as_deref().unwrap_or_default(),
+                    entry.product_name
+                ));
+            } else {
+                creators.insert(target, this);
+            }
+        }
+        resources.push(entry);
     }
     let invalid = sources.loaded.problems.clone();
     let mut summary = Summary {
@@ -131,12 +149,13 @@ pub async fn diff(sources: &Sources) -> Report {
     }
 }
 
+/// The plan of one resource, and for a create, the object it would make.
 async fn plan_one(
     sources: &Sources,
     schemas: &Schemas,
     origin: &Origin,
     resource: &Resource,
-) -> Entry {
+) -> (Entry, Option<String>) {
     let managed = resource.managed();
     let mut entry = Entry {
         origin: origin.clone(),
@@ -153,6 +172,7 @@ async fn plan_one(
         reason: None,
         message: None,
     };
+    let mut target = None;
     let result = async {
         let product = match resource {
             Resource::Role(r) => r.product(),
@@ -208,6 +228,7 @@ async fn plan_one(
     .await;
     match result {
         Ok(planned) => {
+            target = planned.target;
             entry.action = planned.action;
             entry.external_id = planned.external_id;
             entry.adopt = planned.adopt;
@@ -219,10 +240,12 @@ async fn plan_one(
             entry.message = Some(e.to_string());
         }
     }
-    entry
+    (entry, target)
 }
 
 struct Planned {
+    /// For a create: the object made, as `account|scope|name`.
+    target: Option<String>,
     action: Action,
     external_id: Option<String>,
     adopt: Option<&'static str>,
@@ -273,6 +296,12 @@ impl Visit for PlanVisit<'_> {
         match decide::step(&facts, P::KIND.as_str(), desired.name, &found) {
             Step::Fail(failure) => Err(failure.into()),
             Step::Create { recreating } => Ok(Planned {
+                target: Some(format!(
+                    "{}|{}|{}",
+                    account.key,
+                    provider.scope(spec),
+                    provider.name_key(&account, desired.name)
+                )),
                 action: Action::Create,
                 external_id: None,
                 adopt: None,
@@ -307,6 +336,7 @@ impl Visit for PlanVisit<'_> {
                     Change::Report { fields } => (Action::Drifted, values(fields)),
                 };
                 Ok(Planned {
+                    target: None,
                     action,
                     external_id: Some(id),
                     adopt: adopt.map(|a| match a {

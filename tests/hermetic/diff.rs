@@ -240,6 +240,7 @@ async fn blocked_reasons_are_the_controllers_and_bad_documents_do_not_stop_the_p
         ),
         manifest::<Statsig>("fine", Statsig::spec("F")),
         manifest::<Statsig>("renamed", Statsig::spec("New")),
+        manifest::<Statsig>("fine-again", Statsig::spec("F")),
     ];
     let report = roleplane::plan::diff(&sources(&env, &docs, true, &[])).await;
     let reason = |name: &str| entry(&report, name).reason;
@@ -248,6 +249,16 @@ async fn blocked_reasons_are_the_controllers_and_bad_documents_do_not_stop_the_p
     assert_eq!(reason("wrong-block"), Some("InvalidSpec"));
     assert_eq!(reason("bad-extra"), Some("InvalidSpec"));
     assert_eq!(entry(&report, "fine").action, Action::Create);
+    let twice = entry(&report, "fine-again");
+    assert_eq!(twice.reason, Some("AlreadyExists"), "{twice:#?}");
+    assert!(
+        twice
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Role team-a/fine in this plan"),
+        "{twice:#?}"
+    );
     let renamed = entry(&report, "renamed");
     assert_eq!(renamed.reason, Some("InvalidSpec"));
     assert!(
