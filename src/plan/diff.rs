@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::load::{Origin, Problem, Resource, Schemas};
 use super::sources::Sources;
-use crate::controller::decide::{self, Adoption, Change, Facts, Step};
+use crate::controller::decide::{self, Adoption, Change, Facts, Lookup, Step};
 use crate::controller::{Error, execute};
 use crate::crd::{Managed, ManagementPolicy};
 use crate::providers::{Desired, Provider, Visit};
@@ -292,7 +292,10 @@ impl Visit for PlanVisit<'_> {
         let lookup = decide::lookup(&facts, P::IDENTITY, || {
             provider.name_key(&account, desired.name)
         });
-        let (found, objects) = execute::find(provider, &account, desired, &lookup).await?;
+        let (found, objects) = match &lookup {
+            Lookup::Name => self.sources.find_named(provider, &account, desired).await?,
+            _ => execute::find(provider, &account, desired, &lookup).await?,
+        };
         match decide::step(&facts, P::KIND.as_str(), desired.name, &found) {
             Step::Fail(failure) => Err(failure.into()),
             Step::Create { recreating } => Ok(Planned {

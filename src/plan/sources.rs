@@ -5,6 +5,7 @@
 //! variables `ROLEPLANE_SECRET_<SECRET>_<KEY>`, the cluster's Secret, a Secret in the files. The
 //! values only ever reach the product's client: never the output or an error.
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -14,12 +15,13 @@ use kube::{Api, ResourceExt};
 
 use super::load::Loaded;
 use crate::controller::account::{self, ConfigView};
+use crate::controller::decide::{Found, Seen};
 use crate::controller::{Context, ControllerConfig, Error};
 use crate::crd::{
     ClusterProviderConfig, ManagedStatus, PermissionGroup, ProviderConfig, ProviderConfigKind,
     ProviderConfigReference, Role,
 };
-use crate::providers::{Account, BaseUrls, Provider, Providers};
+use crate::providers::{Account, BaseUrls, Desired, Listed, Provider, Providers};
 
 /// What a plan may read.
 pub struct Sources {
@@ -30,6 +32,9 @@ pub struct Sources {
     pub base_urls: BaseUrls,
     /// Environment variables (a snapshot: tests pass their own).
     pub env: BTreeMap<String, String>,
+    /// Listings already taken, by product, account and scope (`Vec<Listed<P::Object>>`): one
+    /// listing serves every resource of a plan that is looked up by name there.
+    listings: tokio::sync::Mutex<BTreeMap<String, Arc<dyn Any + Send + Sync>>>,
 }
 
 /// The environment variable holding key `key` of Secret `secret`: `ROLEPLANE_SECRET_`, the
@@ -82,6 +87,7 @@ impl Sources {
             providers,
             base_urls,
             env,
+            listings: Default::default(),
         }
     }
 
@@ -237,6 +243,50 @@ impl Sources {
             ..Default::default()
         };
         account::account_with::<P>(&self.base_urls, view, secret)
+    }
+
+    /// The objects carrying `desired.name`, as the controller's lookup by name finds them, from
+    /// one listing per account and scope for the whole plan.
+    pub async fn find_named<P: Provider>(
+        &self,
+        provider: &P,
+        account: &Account,
+        desired: Desired<'_, P::Spec>,
+    ) -> Result<(Found, Vec<P::Object>), Error> {
+        let scope = provider.scope(desired.spec);
+        let key = format!("{}|{}|{scope}", P::KIND, account.key);
+        let listing = {
+            let mut cache = self.listings.lock().await;
+            let cached = cache
+                .get(&key)
+                .cloned()
+                .and_then(|l| l.downcast::<Vec<Listed<P::Object>>>().ok());
+            match cached {
+                Some(listing) => listing,
+                None => {
+                    let listing = Arc::new(provider.list(account, &scope).await?);
+                    cache.insert(key, listing.clone());
+                    listing
+                }
+            }
+        };
+        let mut objects = Vec::new();
+        for listed in listing.iter().filter(|l| l.name == desired.name) {
+            // Listings that lack the fields drift needs are completed by a read.
+            let object = match &listed.object {
+                Some(o) => Some(o.clone()),
+                None => provider.observe(account, desired, &listed.id).await?,
+            };
+            objects.extend(object);
+        }
+        let seen = objects
+            .iter()
+            .map(|o| Seen {
+                id: provider.id_of(o),
+                drift: provider.drift(desired, o),
+            })
+            .collect();
+        Ok((Found::Named(seen), objects))
     }
 
     /// What the cluster says about a resource: its status and whether a create is pending.

@@ -499,3 +499,38 @@ async fn readme_quick_start_without_a_cluster() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(writes(&env).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_listing_serves_every_resource_looked_up_by_name() {
+    let env = Env::start().await;
+    let config = json!({
+        "apiVersion": "roleplane.dev/v1alpha1", "kind": "ProviderConfig",
+        "metadata": {"name": "bigpanda", "namespace": NS},
+        "spec": {"provider": "bigpanda", "credentialsSecretRef": {"name": "bigpanda-creds"},
+                 "endpoint": env.endpoint("bigpanda"), "bigpanda": {"region": "us"}},
+    });
+    let taken = BigPanda::seed(&env, "Taken");
+    let mut docs = vec![config];
+    for n in 0..4 {
+        let name = format!("Role {n}");
+        docs.push(manifest::<BigPanda>(
+            &format!("role-{n}"),
+            BigPanda::spec(&name),
+        ));
+    }
+    docs.push(manifest::<BigPanda>("taken", BigPanda::spec("Taken")));
+    let vars = [(
+        "ROLEPLANE_SECRET_BIGPANDA_CREDS_API_KEY",
+        "sim-bigpanda-key",
+    )];
+    let report = roleplane::plan::diff(&sources(&env, &docs, false, &vars)).await;
+    assert_eq!(report.summary.create, 4, "{report:#?}");
+    let taken_entry = entry(&report, "taken");
+    assert_eq!(taken_entry.external_id.as_deref(), Some(taken.as_str()));
+    let listings = BigPanda::traffic(&env)
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/roles"))
+        .count();
+    assert_eq!(listings, 1, "{:#?}", BigPanda::traffic(&env).requests());
+}
