@@ -40,6 +40,12 @@ pub enum Command {
     /// Serve the product simulators on loopback (one path prefix per product), for trying
     /// Roleplane and for tests.
     Sim(Box<SimArgs>),
+    /// Show what applying manifests would do in each product, without writing anything. Exit
+    /// code: 0 no changes, 2 changes, 1 errors (invalid documents, blocked resources).
+    Diff(Box<crate::plan::run::DiffArgs>),
+    /// Print manifests for the product objects of one config's account that no resource manages
+    /// yet (externalId set; built-ins observe-only).
+    Import(Box<crate::plan::run::ImportArgs>),
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -128,5 +134,69 @@ mod tests {
         assert_eq!(args.poll_interval, Duration::from_secs(30));
         assert!(args.leader_election);
         assert!(Cli::try_parse_from(["roleplane", "run", "--poll-interval", "soon"]).is_err());
+    }
+
+    #[test]
+    fn diff_and_import_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "roleplane",
+            "diff",
+            "-f",
+            "a.yaml",
+            "-f",
+            "-",
+            "-o",
+            "json",
+            "--no-cluster",
+            "-n",
+            "team-a",
+        ])
+        .unwrap();
+        let Command::Diff(args) = cli.command else {
+            panic!("not diff")
+        };
+        assert_eq!(args.files, vec!["a.yaml", "-"]);
+        assert!(args.connection.no_cluster);
+        assert_eq!(args.connection.namespace.as_deref(), Some("team-a"));
+        assert!(
+            Cli::try_parse_from(["roleplane", "diff"]).is_err(),
+            "-f is required"
+        );
+
+        let cli = Cli::try_parse_from([
+            "roleplane",
+            "import",
+            "--provider-config",
+            "team-a/statsig",
+            "--management-policy",
+            "ObserveOnly",
+            "--output-dir",
+            "out",
+        ])
+        .unwrap();
+        let Command::Import(args) = cli.command else {
+            panic!("not import")
+        };
+        assert_eq!(args.provider_config.as_deref(), Some("team-a/statsig"));
+        assert_eq!(
+            args.management_policy,
+            crate::plan::run::Policy::ObserveOnly
+        );
+        assert!(
+            Cli::try_parse_from(["roleplane", "import"]).is_err(),
+            "a config is required"
+        );
+        assert!(
+            Cli::try_parse_from([
+                "roleplane",
+                "import",
+                "--provider-config",
+                "a/b",
+                "--cluster-provider-config",
+                "c"
+            ])
+            .is_err(),
+            "one config only"
+        );
     }
 }

@@ -8,6 +8,7 @@ pub mod controller;
 pub mod crd;
 pub mod leader;
 pub mod metrics;
+pub mod plan;
 pub mod server;
 pub mod sim;
 pub mod telemetry;

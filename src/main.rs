@@ -1,4 +1,4 @@
-//! `roleplane run | crds | sim`.
+//! `roleplane run | crds | sim | diff | import`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +22,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             telemetry::init(cli.log_format, &cli.log_filter);
             run_sim(*args).await
         }
+        // No logging: stdout is the plan (or the manifests), stderr the notes.
+        Command::Diff(args) => std::process::exit(roleplane::plan::run::diff(*args).await),
+        Command::Import(args) => std::process::exit(roleplane::plan::run::import(*args).await),
         Command::Run(args) => {
             telemetry::init(cli.log_format, &cli.log_filter);
             run(*args).await

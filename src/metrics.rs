@@ -1,4 +1,5 @@
-//! Prometheus metrics: reconciles, product requests, rate-limit waits and resources by Ready state.
+//! Prometheus metrics: reconciles, product requests, rate-limit waits, resources by Ready state
+//! and each config's inventory (product objects, managed or not).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,7 @@ pub struct Metrics {
     rate_limit_waits: Family<Labels, Counter>,
     rate_limit_wait_seconds: Family<Labels, Counter<f64, std::sync::atomic::AtomicU64>>,
     resources: Family<Labels, Gauge>,
+    config_objects: Family<Labels, Gauge>,
     ready: Arc<Mutex<HashMap<(&'static str, String), bool>>>,
 }
 
@@ -50,6 +52,7 @@ impl Metrics {
             rate_limit_waits: Family::default(),
             rate_limit_wait_seconds: Family::default(),
             resources: Family::default(),
+            config_objects: Family::default(),
             ready: Arc::default(),
         };
         registry.register(
@@ -91,6 +94,11 @@ impl Metrics {
             "resources",
             "Managed resources by kind and Ready state",
             m.resources.clone(),
+        );
+        registry.register(
+            "config_objects",
+            "Product objects in each config's scope at its last listing, managed by a resource or not",
+            m.config_objects.clone(),
         );
         Self {
             registry: Arc::new(registry),
@@ -152,6 +160,38 @@ impl Metrics {
         self.rate_limit_wait_seconds
             .get_or_create(&labels)
             .inc_by(seconds);
+    }
+
+    /// Records a config's inventory: product objects in its scope, and how many a resource
+    /// manages (None: the config is gone).
+    pub fn set_inventory(
+        &self,
+        kind: &'static str,
+        config: &str,
+        provider: &str,
+        counts: Option<(u32, u32)>,
+    ) {
+        for managed in [true, false] {
+            let labels = vec![
+                ("kind", kind.to_string()),
+                ("config", config.to_string()),
+                ("provider", provider.to_string()),
+                ("managed", managed.to_string()),
+            ];
+            match counts {
+                Some((objects, with_resource)) => {
+                    let n = if managed {
+                        with_resource
+                    } else {
+                        objects.saturating_sub(with_resource)
+                    };
+                    self.config_objects.get_or_create(&labels).set(i64::from(n));
+                }
+                None => {
+                    self.config_objects.remove(&labels);
+                }
+            }
+        }
     }
 
     /// Records the Ready state of one resource (None: the resource is gone).

@@ -239,12 +239,15 @@ pub fn admits(
 
 /// The base URL of the config's account and the key naming its credential (one rate budget and
 /// one listing per key), known without reading the Secret.
-pub fn base_url_and_key<P: Provider>(ctx: &Context, view: &ConfigView) -> Result<(String, String)> {
+pub fn base_url_and_key<P: Provider>(
+    base_urls: &crate::providers::BaseUrls,
+    view: &ConfigView,
+) -> Result<(String, String)> {
     let base_url = view
         .settings
         .endpoint
         .clone()
-        .or_else(|| ctx.config.base_urls.get(P::KIND).map(str::to_string))
+        .or_else(|| base_urls.get(P::KIND).map(str::to_string))
         .or_else(|| P::default_base_url(&view.settings))
         .ok_or_else(|| {
             Error::InvalidSpec(format!(
@@ -290,6 +293,15 @@ pub fn account_from<P: Provider>(
     view: &ConfigView,
     secret: Secret,
 ) -> Result<Account> {
+    account_with::<P>(&ctx.config.base_urls, view, secret)
+}
+
+/// The account for `P` from the config's Secret as read, with these base URL overrides.
+pub fn account_with<P: Provider>(
+    base_urls: &crate::providers::BaseUrls,
+    view: &ConfigView,
+    secret: Secret,
+) -> Result<Account> {
     let mut values: Vec<(String, String)> = secret
         .data
         .unwrap_or_default()
@@ -313,7 +325,7 @@ pub fn account_from<P: Provider>(
             P::SECRET_KEYS.join(", ")
         )));
     }
-    let (base_url, key) = base_url_and_key::<P>(ctx, view)?;
+    let (base_url, key) = base_url_and_key::<P>(base_urls, view)?;
     Ok(Account::of::<P>(
         base_url,
         view.settings.clone(),

@@ -1,12 +1,17 @@
 //! ProviderConfig and ClusterProviderConfig: `Ready` from a cheap authenticated read, a count of
-//! users, and a finalizer that keeps a config in use from being deleted out from under them.
+//! users, the inventory of the account (objects in scope, how many are managed; from one listing
+//! per poll interval at most), and a finalizer that keeps a config in use from being deleted out
+//! from under them.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedReceiver;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::ListParams;
 use kube::core::DeserializeGuard;
 use kube::runtime::WatchStreamExt;
@@ -23,10 +28,10 @@ use super::relations::{self, ConfigFeed};
 use super::status::{self, READY};
 use super::{Context, object_key};
 use crate::crd::{
-    ConditionStatus, FINALIZER, Managed, PermissionGroup, ProviderConfigKind, ProviderConfigStatus,
-    Role,
+    ConditionStatus, FINALIZER, Inventory, Managed, PermissionGroup, ProviderConfigKind,
+    ProviderConfigStatus, Role,
 };
-use crate::providers::{Provider, VisitKind};
+use crate::providers::{Account, Provider, VisitKind};
 
 fn kind_name(kind: ProviderConfigKind) -> &'static str {
     match kind {
@@ -108,6 +113,10 @@ struct User {
     namespace: String,
     /// Being deleted: it needs the credentials for its cleanup.
     deleting: bool,
+    /// `status.externalId`: the product object it manages.
+    external_id: Option<String>,
+    /// Its spec, for the listing scope of products listed per scope.
+    spec: serde_json::Value,
 }
 
 /// The Roles and PermissionGroups that use this config.
@@ -148,6 +157,10 @@ where
                     key: object_key(&m),
                     namespace: m.namespace().unwrap_or_default(),
                     deleting: m.meta().deletion_timestamp.is_some(),
+                    external_id: m.managed_status().and_then(|s| s.external_id.clone()),
+                    spec: serde_json::to_value(&m)
+                        .map(|v| v["spec"].clone())
+                        .unwrap_or_default(),
                 });
             }
         }
@@ -155,21 +168,72 @@ where
     Ok(())
 }
 
-/// A cheap authenticated read with the config's credentials, by its provider.
+/// A cheap authenticated read with the config's credentials, by its provider; then, when `list`
+/// gives the config's users, the inventory.
 struct CheckAccess<'a> {
     ctx: &'a Context,
     view: &'a ConfigView,
     secret: Secret,
+    list: Option<&'a [User]>,
 }
 
+/// The base URL reached, and the inventory (objects, managed) when one was taken.
+type Checked = (String, Option<Result<(u32, u32)>>);
+
 impl VisitKind for CheckAccess<'_> {
-    type Output = Result<String>;
+    type Output = Result<Checked>;
 
     async fn visit<P: Provider>(self, provider: &P) -> Self::Output {
         let account = account::account_from::<P>(self.ctx, self.view, self.secret)?;
         provider.check_access(&account).await?;
-        Ok(account.base_url)
+        let counts = match self.list {
+            Some(users) => Some(count(provider, &account, users).await),
+            None => None,
+        };
+        Ok((account.base_url, counts))
     }
+}
+
+/// Lists the config's scope (the whole account, or for products listed per scope, the scopes its
+/// users name): the objects there, and how many a user manages.
+async fn count<P: Provider>(provider: &P, account: &Account, users: &[User]) -> Result<(u32, u32)> {
+    let scopes: BTreeSet<String> = match P::SCOPE_FIELD {
+        Some(field) => users
+            .iter()
+            .filter_map(|u| u.spec.get(field)?.as_str().map(str::to_string))
+            .collect(),
+        None => BTreeSet::from([String::new()]),
+    };
+    let managed: BTreeSet<&str> = users
+        .iter()
+        .filter_map(|u| u.external_id.as_deref())
+        .collect();
+    let (mut objects, mut with_user) = (0u32, 0u32);
+    for scope in &scopes {
+        for listed in provider.list(account, scope).await? {
+            objects += 1;
+            with_user += u32::from(managed.contains(listed.id.as_str()));
+        }
+    }
+    Ok((objects, with_user))
+}
+
+/// How long until the inventory is due again (zero: list now). It is taken once per poll
+/// interval, and again when the config's generation changes.
+fn inventory_due_in(
+    previous: &ProviderConfigStatus,
+    generation: Option<i64>,
+    interval: std::time::Duration,
+) -> std::time::Duration {
+    let Some(inventory) = &previous.inventory else {
+        return std::time::Duration::ZERO;
+    };
+    if previous.observed_generation != generation {
+        return std::time::Duration::ZERO;
+    }
+    let age = Timestamp::now().duration_since(inventory.last_listed_time.0);
+    let age = std::time::Duration::try_from(age).unwrap_or_default();
+    interval.saturating_sub(age)
 }
 
 /// How soon a config whose Secret is kept for a terminating namespace looks again.
@@ -181,7 +245,8 @@ async fn check_credentials(
     ctx: &Context,
     view: &ConfigView,
     cleanup_pending: bool,
-) -> (Hold, Result<String>) {
+    list: Option<&[User]>,
+) -> (Hold, Result<Checked>) {
     let secret = match account::secret(ctx, view).await {
         Ok(secret) => secret,
         Err(e) => return (Hold::Kept, Err(e)),
@@ -195,7 +260,12 @@ async fn check_credentials(
             ))),
         ),
         Ok(hold) => {
-            let check = CheckAccess { ctx, view, secret };
+            let check = CheckAccess {
+                ctx,
+                view,
+                secret,
+                list,
+            };
             (hold, ctx.providers.visit_kind(view.provider, check).await)
         }
         Err(e) => (Hold::Kept, Err(e)),
@@ -213,12 +283,34 @@ async fn check<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Resul
             .iter()
             .any(|u| u.deleting || u.namespace == view.secret_namespace)
     });
-    let users = found.map(|u| u.len() as u32);
-    let (hold, outcome) = check_credentials(ctx, &view, cleanup_pending).await;
     let generation = obj.meta().generation;
     let previous = obj.config_status().cloned().unwrap_or_default();
+    let due_in = inventory_due_in(&previous, generation, ctx.config.poll_interval);
+    let list = found.as_deref().filter(|_| due_in.is_zero());
+    let (hold, outcome) = check_credentials(ctx, &view, cleanup_pending, list).await;
+    let users = found.as_ref().map(|u| u.len() as u32);
+    let inventory = match &outcome {
+        Ok((_, Some(Ok((objects, managed))))) => Some(Inventory {
+            objects: *objects,
+            managed: *managed,
+            last_listed_time: Time(Timestamp::now()),
+        }),
+        Ok((_, Some(Err(e)))) => {
+            tracing::warn!(config = %view.describe, error = %e, "could not list the config's objects");
+            previous.inventory.clone()
+        }
+        _ => previous.inventory.clone(),
+    };
+    if let Some(inv) = &inventory {
+        ctx.metrics.set_inventory(
+            kind_name(K::KIND),
+            &object_key(&*obj),
+            view.provider.as_str(),
+            Some((inv.objects, inv.managed)),
+        );
+    }
     let (st, why, message) = match &outcome {
-        Ok(url) => (
+        Ok((url, _)) => (
             ConditionStatus::True,
             reason::AVAILABLE,
             format!("{} accepted the credentials at {url}", view.provider),
@@ -228,6 +320,7 @@ async fn check<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Resul
     let next = ProviderConfigStatus {
         observed_generation: generation,
         users,
+        inventory,
         conditions: vec![status::condition(
             &previous.conditions,
             READY,
@@ -237,7 +330,10 @@ async fn check<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Resul
             generation,
         )],
     };
-    if next.users != previous.users || !status::same(&previous.conditions, &next.conditions) {
+    if next.users != previous.users
+        || next.inventory != previous.inventory
+        || !status::same(&previous.conditions, &next.conditions)
+    {
         status::apply_status(api, &*obj, &next).await?;
         if !status::same(&previous.conditions, &next.conditions) {
             let type_ = if st == ConditionStatus::True {
@@ -248,8 +344,14 @@ async fn check<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Resul
             status::event(&ctx.events, &*obj, type_, why, "CheckCredentials", message).await;
         }
     }
-    outcome.map(|_| match hold {
+    outcome.map(|(_, counts)| match hold {
         Hold::Draining => Action::requeue(DRAINING_RECHECK),
+        // Back when the inventory is due (a check in between, e.g. for a Secret change, did
+        // not list): one listing per poll interval, whatever the jitter.
+        _ if counts.is_none() && !due_in.is_zero() => Action::requeue(
+            ctx.poll_interval(&*obj)
+                .min(due_in + std::time::Duration::from_secs(1)),
+        ),
         _ => Action::requeue(ctx.poll_interval(&*obj)),
     })
 }
@@ -258,6 +360,13 @@ async fn release<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Res
     let users = users(ctx, &*obj).await?;
     if users.is_empty() {
         credentials::release(ctx, &obj.view()).await?;
+        let view = obj.view();
+        ctx.metrics.set_inventory(
+            kind_name(K::KIND),
+            &object_key(&*obj),
+            view.provider.as_str(),
+            None,
+        );
         return Ok(Action::await_change());
     }
     let shown: Vec<&str> = users.iter().take(10).map(|u| u.key.as_str()).collect();
@@ -271,6 +380,7 @@ async fn release<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Res
     let next = ProviderConfigStatus {
         observed_generation: obj.meta().generation,
         users: Some(users.len() as u32),
+        inventory: previous.inventory.clone(),
         conditions: vec![status::condition(
             &previous.conditions,
             READY,

@@ -93,7 +93,7 @@ async fn poll_from_listing<K: Managed, P: Provider>(
         return Ok(None);
     }
     let view = config_of(obj, ctx, provider, desired, true).await?;
-    let (_, key) = account::base_url_and_key::<P>(ctx, &view)?;
+    let (_, key) = account::base_url_and_key::<P>(&ctx.config.base_urls, &view)?;
     let scope = provider.scope(desired.spec);
     let listing = ctx
         .listings

@@ -5,13 +5,13 @@
 //! A reconcile goes: `reconcile` (loop, finalizer) → `execute` (account, lookup) → `decide` (pure:
 //! the step) → `intent` (crash-safe create) or the provider → `report` (Events, then status).
 
-mod account;
+pub(crate) mod account;
 mod config;
 mod credentials;
-mod decide;
+pub(crate) mod decide;
 mod error;
 mod events;
-mod execute;
+pub(crate) mod execute;
 mod intent;
 mod listings;
 mod reconcile;

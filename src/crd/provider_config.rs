@@ -57,11 +57,31 @@ pub struct ProviderConfigStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("format" = "int64"))]
     pub users: Option<u32>,
+    /// Product objects in the config's scope and how many Roleplane manages, as of the last
+    /// listing (at most one per poll interval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<Inventory>,
     /// `Ready`: the credentials passed a cheap authenticated read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 8))]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
+}
+
+/// What a config's account holds, from its listing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Inventory {
+    /// Product objects in the config's scope: the whole account, or for products listed per
+    /// scope (ConfigCat products) the scopes its resources use.
+    #[schemars(extend("format" = "int64"))]
+    pub objects: u32,
+    /// Of those, the objects a Role or PermissionGroup using this config manages. The others can
+    /// be brought under management with `roleplane import`.
+    #[schemars(extend("format" = "int64"))]
+    pub managed: u32,
+    /// When the listing was taken.
+    pub last_listed_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
 }
 
 /// The two config kinds, which differ in scope (`#[kube(namespaced)]`), names, the Secret
@@ -87,6 +107,8 @@ macro_rules! config_kind {
             printcolumn = r#"{"name":"READY","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
             printcolumn = r#"{"name":"REASON","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
             printcolumn = r#"{"name":"USERS","type":"integer","jsonPath":".status.users"}"#,
+            printcolumn = r#"{"name":"OBJECTS","type":"integer","jsonPath":".status.inventory.objects","priority":1}"#,
+            printcolumn = r#"{"name":"MANAGED","type":"integer","jsonPath":".status.inventory.managed","priority":1}"#,
             printcolumn = r#"{"name":"AGE","type":"date","jsonPath":".metadata.creationTimestamp"}"#
         )]
         #[schemars(transform = config_rules)]

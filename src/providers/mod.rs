@@ -160,6 +160,9 @@ pub trait Provider: Clone + Send + Sync + 'static {
     /// listing per credential and poll serves every resource in it. Where it carries only ids
     /// and names, each resource is read on its own.
     const LISTS_OBJECTS: bool = true;
+    /// The manifest field naming the listing scope, for products whose account is listed per
+    /// scope (see [`Provider::scope`]); None where one listing covers the whole account.
+    const SCOPE_FIELD: Option<&'static str> = None;
 
     fn new(http: Http) -> Self;
     /// The public base URL for a config without an endpoint (None: the config must name one).
@@ -198,6 +201,29 @@ pub trait Provider: Clone + Send + Sync + 'static {
     fn drift(&self, desired: Desired<'_, Self::Spec>, object: &Self::Object) -> Vec<String>;
     /// A short summary for status, e.g. `5 permissions`.
     fn summary(&self, desired: Desired<'_, Self::Spec>, object: &Self::Object) -> String;
+    /// The manifest fields describing `object` as the product holds it, at `spec` level and
+    /// without the fields every kind shares (`providerConfigRef`, `name`, `externalId`, the
+    /// policies): what `roleplane import` writes (a manifest in sync with the object) and the
+    /// product values `roleplane diff` shows. `scope` is the listing scope it was found in. None:
+    /// no manifest can describe the object.
+    fn manifest(&self, _object: &Self::Object, _scope: &str) -> Option<serde_json::Value> {
+        None
+    }
+    /// Whether the object comes with the product and cannot be changed or deleted: it is
+    /// imported observe-only.
+    fn built_in(&self, _object: &Self::Object) -> bool {
+        false
+    }
+    /// The whole object of a listing entry (read on its own where the listing lacks fields).
+    fn read_listed(
+        &self,
+        _account: &Account,
+        _scope: &str,
+        listed: &Listed<Self::Object>,
+    ) -> impl Future<Output = Result<Option<Self::Object>>> + Send {
+        let object = listed.object.clone();
+        async move { Ok(object) }
+    }
 
     /// A cheap authenticated read proving the credentials work.
     fn check_access(&self, account: &Account) -> impl Future<Output = Result<()>> + Send;

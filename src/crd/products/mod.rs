@@ -51,6 +51,14 @@ macro_rules! define_api {
             /// Every product, in registry order.
             pub const ALL: &'static [ProviderKind] = &[$( Self::$Variant, )* $( Self::$KVariant, )*];
 
+            /// The kind whose resources manage this product's objects.
+            pub fn managed_kind(self) -> &'static str {
+                match self {
+                    $( Self::$Variant => "Role", )*
+                    $( Self::$KVariant => stringify!($Kind), )*
+                }
+            }
+
             /// The name used in manifests, metrics and the simulator's path prefix.
             pub fn as_str(self) -> &'static str {
                 match self {

@@ -106,6 +106,25 @@ pub fn drift(name: &str, role: &BigPandaRole, observed: &RoleDto) -> Vec<String>
     out
 }
 
+/// The `bigpanda` block matching `observed` (what `roleplane import` writes): users and
+/// permissions sorted, so the manifest is the same on every run.
+pub fn manifest(observed: &RoleDto) -> Option<serde_json::Value> {
+    let permissions: Vec<serde_json::Value> = observed_permissions(&observed.permissions)
+        .into_iter()
+        .map(|((resource_type, resource_id), actions)| {
+            let mut p = serde_json::json!({"resourceType": resource_type, "actions": actions});
+            if let Some(id) = resource_id {
+                p["resourceId"] = id.into();
+            }
+            p
+        })
+        .collect();
+    Some(serde_json::json!({"bigpanda": {
+        "users": sorted_unique(&observed.users),
+        "permissions": permissions,
+    }}))
+}
+
 pub fn summary(observed: &RoleDto) -> String {
     let users = BTreeSet::from_iter(&observed.users).len();
     let permissions = observed_permissions(&observed.permissions).len();

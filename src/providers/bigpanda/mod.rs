@@ -232,6 +232,15 @@ impl Provider for BigPanda {
         mapping::summary(role)
     }
 
+    fn manifest(&self, role: &RoleDto, _scope: &str) -> Option<serde_json::Value> {
+        mapping::manifest(role)
+    }
+
+    /// Admin and User come with every BigPanda account and cannot be edited.
+    fn built_in(&self, role: &RoleDto) -> bool {
+        BUILT_IN_ROLES.contains(&role.name.as_str())
+    }
+
     async fn check_access(&self, account: &Account) -> Result<()> {
         self.list_page(account, 1, 1)
             .await

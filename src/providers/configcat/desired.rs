@@ -321,6 +321,63 @@ pub fn drift(name: &str, spec: &PermissionGroupSpec, observed: &PermissionGroup)
     out
 }
 
+/// The PermissionGroup spec fields matching `observed` in product `product_id` (what `roleplane
+/// import` writes): every flag ConfigCat reports, the access types and the per-environment lists
+/// where they are custom.
+pub fn manifest(observed: &PermissionGroup, product_id: &str) -> Option<serde_json::Value> {
+    use serde_json::{Value, json};
+    let mut spec = json!({ "productId": product_id });
+    for name in crate::crd::ConfigCatPermissions::NAMES {
+        if let Some(v) = observed.flag(name) {
+            spec[*name] = v.into();
+        }
+    }
+    let text = |v: &Option<String>| v.clone().map(Value::String);
+    if let Some(v) = text(&observed.access_type) {
+        spec["accessType"] = v;
+    }
+    if let Some(v) = text(&observed.new_environment_access_type) {
+        spec["newEnvironmentAccessType"] = v;
+    }
+    if observed.access_type.as_deref() == Some("custom") {
+        let mut list: Vec<Value> = observed
+            .environment_accesses
+            .iter()
+            .flatten()
+            .filter_map(|e| {
+                let t = e.environment_access_type.as_ref()?;
+                Some(json!({"environmentId": key(&e.environment_id), "environmentAccessType": t}))
+            })
+            .collect();
+        list.sort_by_key(|e| e["environmentId"].to_string());
+        if !list.is_empty() {
+            spec["environmentAccesses"] = list.into();
+        }
+    }
+    if let Some(v) = text(&observed.approval_permission_type) {
+        spec["approvalPermissionType"] = v;
+    }
+    if let Some(v) = text(&observed.new_environment_approval_permission_type) {
+        spec["newEnvironmentApprovalPermissionType"] = v;
+    }
+    if observed.approval_permission_type.as_deref() == Some("custom") {
+        let mut list: Vec<Value> = observed
+            .environment_approval_permissions
+            .iter()
+            .flatten()
+            .filter_map(|e| {
+                let t = e.environment_approval_permission_type.as_ref()?;
+                Some(json!({"environmentId": key(&e.environment_id), "environmentApprovalPermissionType": t}))
+            })
+            .collect();
+        list.sort_by_key(|e| e["environmentId"].to_string());
+        if !list.is_empty() {
+            spec["environmentApprovalPermissions"] = list.into();
+        }
+    }
+    Some(spec)
+}
+
 /// A short status summary, e.g. `3 of 21 flags, accessType custom, access to 2 environments`
 /// (the environment count only with custom access, where it means something).
 pub fn summary(observed: &PermissionGroup) -> String {

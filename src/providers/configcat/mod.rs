@@ -73,6 +73,7 @@ impl Provider for ConfigCat {
     /// ConfigCat publishes no numbers (it answers 429 with Retry-After and `X-Rate-Limit-*`
     /// headers, which pause the budget): a conservative default.
     const LIMITS: Limits = Limits::UNPUBLISHED;
+    const SCOPE_FIELD: Option<&'static str> = Some("productId");
 
     fn new(http: Http) -> Self {
         Self { http }
@@ -117,6 +118,10 @@ impl Provider for ConfigCat {
 
     fn summary(&self, _: Desired<'_, PermissionGroupSpec>, group: &PermissionGroup) -> String {
         desired::summary(group)
+    }
+
+    fn manifest(&self, group: &PermissionGroup, product_id: &str) -> Option<serde_json::Value> {
+        desired::manifest(group, product_id)
     }
 
     async fn check_access(&self, account: &Account) -> Result<()> {

@@ -104,6 +104,16 @@ impl Provider for Looker {
         plan::summary(role)
     }
 
+    fn manifest(&self, role: &Role, _scope: &str) -> Option<serde_json::Value> {
+        plan::manifest(role)
+    }
+
+    /// The Admin role comes with every instance (built-in sets, 405 on change).
+    fn built_in(&self, role: &Role) -> bool {
+        role.name.as_deref() == Some("Admin")
+            || role.permission_set.as_ref().is_some_and(|s| s.built_in)
+    }
+
     async fn check_access(&self, account: &Account) -> Result<()> {
         self.client.check_access(account).await
     }

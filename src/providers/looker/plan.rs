@@ -137,6 +137,29 @@ pub fn drift(block: &LookerRole, name: &str, role: &Role) -> Result<Vec<String>>
     Ok(out)
 }
 
+/// The `looker` block matching `role` (what `roleplane import` writes): a set owned by the role
+/// (`roleplane:<name>`) inline, any other set by its id. None without both sets.
+pub fn manifest(role: &Role) -> Option<serde_json::Value> {
+    let name = role.name.as_deref().unwrap_or_default();
+    let mut block = serde_json::Map::new();
+    for (kind, set) in [
+        (SetKind::Permission, role.permission_set.as_ref()?),
+        (SetKind::Model, role.model_set.as_ref()?),
+    ] {
+        let (inline, reference, items) = match kind {
+            SetKind::Permission => ("permissionSet", "permissionSetRef", "permissions"),
+            SetKind::Model => ("modelSet", "modelSetRef", "models"),
+        };
+        let members = normalise(set.items.as_deref().unwrap_or_default());
+        if is_owned(set, &[name]) && !members.is_empty() {
+            block.insert(inline.into(), serde_json::json!({ items: members }));
+        } else {
+            block.insert(reference.into(), serde_json::json!({"id": set.id}));
+        }
+    }
+    Some(serde_json::json!({ "looker": block }))
+}
+
 /// Status summary, e.g. `permission set roleplane:Analyst (3), model set All`.
 pub fn summary(role: &Role) -> String {
     let describe = |kind: SetKind, set: Option<&Set>| match set {

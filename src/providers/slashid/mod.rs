@@ -179,6 +179,32 @@ impl Provider for SlashId {
         summary(&role.role)
     }
 
+    fn manifest(&self, role: &Tagged, _scope: &str) -> Option<serde_json::Value> {
+        let mut permissions = role.role.permissions.clone();
+        permissions.sort();
+        permissions.dedup();
+        let mut block = serde_json::json!({ "permissions": permissions });
+        if let Some(d) = role.role.description.as_deref().filter(|d| !d.is_empty()) {
+            block["description"] = d.into();
+        }
+        Some(serde_json::json!({ "slashid": block }))
+    }
+
+    /// The listing has names only: the role is read on its own.
+    async fn read_listed(
+        &self,
+        account: &Account,
+        _scope: &str,
+        listed: &Listed<Tagged>,
+    ) -> Result<Option<Tagged>> {
+        if let Some(object) = &listed.object {
+            return Ok(Some(object.clone()));
+        }
+        let org = Org::of(account)?;
+        let full = full_name(org.id, &listed.id);
+        found(self.get_role(account, &org, &full).await)
+    }
+
     async fn check_access(&self, account: &Account) -> Result<()> {
         let org = Org::of(account)?;
         self.list_roles(account, &org).await.map(|_| ())

@@ -183,6 +183,24 @@ impl Provider for Statsig {
         format!("{granted} flags granted, {managed} managed")
     }
 
+    /// Typed flags under `permissions`, the others under `additionalPermissions`.
+    fn manifest(&self, role: &RoleDto, _scope: &str) -> Option<serde_json::Value> {
+        let mut typed = serde_json::Map::new();
+        let mut additional = Vec::new();
+        for (name, enabled) in &role.permissions {
+            if StatsigPermissions::NAMES.contains(&name.as_str()) {
+                typed.insert(camel(name), (*enabled).into());
+            } else {
+                additional.push(serde_json::json!({"name": name, "enabled": enabled}));
+            }
+        }
+        let mut block = serde_json::json!({"permissions": typed});
+        if !additional.is_empty() {
+            block["additionalPermissions"] = additional.into();
+        }
+        Some(serde_json::json!({ "statsig": block }))
+    }
+
     async fn check_access(&self, account: &Account) -> Result<()> {
         self.list_page(account, 1, 1).await.map(|_| ())
     }
