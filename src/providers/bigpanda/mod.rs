@@ -14,8 +14,8 @@ mod validate;
 use crate::crd::{BigPandaRegion, BigPandaRole, ProviderKind, ProviderSettings};
 use crate::providers::http::Http;
 use crate::providers::{
-    Account, ApiError, Auth, Desired, Error, Identity, Limits, Listed, Provider, Result, Window,
-    bad_external_id, is_plain_id,
+    Account, ApiError, Auth, Calls, Desired, Error, Identity, Limits, Listed, Provider, Result,
+    Window, bad_external_id, is_plain_id,
 };
 use model::RoleDto;
 
@@ -174,11 +174,7 @@ impl Provider for BigPanda {
     const AUTH: Auth = Auth::Bearer { key: "apiKey" };
     /// BigPanda documents no limit for the Roles API (429 only): a conservative default.
     const LIMITS: Limits = Limits {
-        windows: &[Window {
-            requests: 50,
-            seconds: 20,
-        }],
-        published: false,
+        windows: &[Window::ours(50, 20, Calls::All)],
     };
 
     fn new(http: Http) -> Self {
