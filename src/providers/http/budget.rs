@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::circuit::Circuit;
 use super::window::SlidingWindow;
@@ -102,7 +102,7 @@ enum Pacing {
 pub(super) struct Budget {
     pacing: Pacing,
     paused_until: Mutex<Option<Instant>>,
-    pub(super) permits: Semaphore,
+    permits: Semaphore,
     pub(super) circuit: Circuit,
 }
 
@@ -132,22 +132,32 @@ impl Budget {
         }
     }
 
-    /// Waits until every window counting this call (a write or a read) admits it, and counts it.
-    pub(super) async fn until_ready(&self, write: bool) {
-        let windows = match &self.pacing {
-            Pacing::Flat(limiter) => return limiter.until_ready().await,
-            Pacing::Windows(windows) => windows,
-        };
+    /// Waits for a concurrency permit and for every window counting this call (a write or a
+    /// read) to admit it, and counts it: the call is to be sent at once. A call waiting for its
+    /// window holds no permit, so reads held by their window never hold up writes.
+    pub(super) async fn admit(&self, write: bool) -> SemaphorePermit<'_> {
         loop {
-            let blocked = {
-                let mut windows = windows.lock().expect("budget lock poisoned");
-                // Tokio's clock (the same as the system's, but paused in tests).
-                let now = tokio::time::Instant::now().into_std();
-                match try_admit(&mut windows, write, now) {
-                    None => return,
-                    Some(until) => until,
+            let permit = self
+                .permits
+                .acquire()
+                .await
+                .expect("budget semaphore never closes");
+            let blocked = match &self.pacing {
+                Pacing::Flat(limiter) => {
+                    limiter.until_ready().await;
+                    return permit;
+                }
+                Pacing::Windows(windows) => {
+                    let mut windows = windows.lock().expect("budget lock poisoned");
+                    // Tokio's clock (the same as the system's, but paused in tests).
+                    let now = tokio::time::Instant::now().into_std();
+                    match try_admit(&mut windows, write, now) {
+                        None => return permit,
+                        Some(until) => until,
+                    }
                 }
             };
+            drop(permit);
             tokio::time::sleep_until(blocked.into()).await;
         }
     }
@@ -282,11 +292,27 @@ mod tests {
         let budget = Budget::new(&LIMITS, None, 4, Circuit::default());
         let start = tokio::time::Instant::now();
         for _ in 0..3 {
-            budget.until_ready(true).await;
+            drop(budget.admit(true).await);
         }
         // The fourth call waits for the first to leave the window.
-        budget.until_ready(false).await;
+        drop(budget.admit(false).await);
         assert!(start.elapsed() >= Duration::from_secs(1) + WINDOW_MARGIN);
+    }
+
+    #[tokio::test]
+    async fn a_read_waiting_for_its_window_holds_no_permit() {
+        // One permit; the read window full.
+        let budget = std::sync::Arc::new(Budget::new(&STATSIG_LIKE, None, 1, Circuit::default()));
+        for _ in 0..300 {
+            drop(budget.admit(false).await);
+        }
+        let reader = budget.clone();
+        let waiting_read = tokio::spawn(async move { drop(reader.admit(false).await) });
+        tokio::task::yield_now().await;
+        // The write gets the only permit while the read waits out its window (10 s).
+        let write = tokio::time::timeout(Duration::from_secs(5), budget.admit(true)).await;
+        drop(write.expect("the write is not held up by the waiting read"));
+        waiting_read.abort();
     }
 
     #[tokio::test]
@@ -301,7 +327,7 @@ mod tests {
         // for 20 s.
         let all = async {
             for _ in 0..400 {
-                budget.until_ready(false).await;
+                drop(budget.admit(false).await);
             }
         };
         tokio::time::timeout(Duration::from_secs(10), all)

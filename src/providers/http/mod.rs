@@ -305,12 +305,7 @@ impl Request<'_> {
             if let Some(until) = budget.paused_until() {
                 tokio::time::sleep_until(until.into()).await;
             }
-            let _permit = budget
-                .permits
-                .acquire()
-                .await
-                .expect("budget semaphore never closes");
-            budget.until_ready(self.mutation).await;
+            let _permit = budget.admit(self.mutation).await;
             // It may have opened while this call waited.
             let pass = circuit
                 .enter(self.credential, Instant::now())
