@@ -200,6 +200,14 @@ async fn a_revoked_key_opens_its_circuit_while_another_key_keeps_working() {
                 message.contains("probe call is let through at"),
                 "{message}"
             );
+            let events = env.events(NS, &format!("a{i}")).await;
+            assert!(
+                events.iter().any(|(kind, reason, note)| kind == "Warning"
+                    && reason == "CredentialsRejected"
+                    && note.contains("circuit")
+                    && !note.contains(STATSIG_KEY)),
+                "{events:#?}"
+            );
             circuit_messages += 1;
         }
     }
