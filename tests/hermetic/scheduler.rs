@@ -249,3 +249,66 @@ async fn a_revoked_key_opens_its_circuit_while_another_key_keeps_working() {
     assert_eq!(env.sim.statsig.roles("console-key-rotated").len(), N);
     assert!(rejected() <= bound, "{} > {bound}", rejected());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_circuit_probes_after_its_cool_down_and_closes_when_the_key_works_again() {
+    let circuit = CircuitConfig {
+        cool_down: Duration::from_secs(1),
+        max_cool_down: Duration::from_secs(2),
+        ..CircuitConfig::default()
+    };
+    let concurrency = HttpConfig::default().concurrency_per_credential as u32;
+    let http = HttpConfig {
+        circuit: circuit.clone(),
+        ..test_http()
+    };
+    let env = Env::start_with_http(roleplane::crd::all(), http, |_| {}).await;
+    env.statsig_account(NS).await;
+    const N: usize = 5;
+    for i in 0..N {
+        env.role(NS, &format!("p{i}"), role_spec("statsig", &format!("P{i}")))
+            .await;
+    }
+    for i in 0..N {
+        env.wait_role(NS, &format!("p{i}"), "Ready", is_ready).await;
+    }
+    let revoked = std::time::Instant::now();
+    env.sim.statsig.revoke_key(STATSIG_KEY);
+    // Wait for a resource that reports the open circuit (the others got the 401s themselves).
+    let open = |s: &roleplane::crd::ManagedStatus| matches!(condition(s, "Synced"), Some((ConditionStatus::False, _, m)) if m.contains("circuit"));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let name = loop {
+        let mut found = None;
+        for i in 0..N {
+            let name = format!("p{i}");
+            let role = env.get::<Role>(NS, &name).await.expect("role");
+            if role.status.as_ref().is_some_and(open) {
+                found = Some(name);
+                break;
+            }
+        }
+        if let Some(name) = found {
+            break name;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no resource reports the circuit"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The same key works again (its project restored): the next probe succeeds, the circuit
+    // closes and the resource, retried when the probe is due, goes Ready with no Secret change.
+    env.sim.statsig.add_key(STATSIG_KEY);
+    env.wait_role(NS, &name, "Ready after the probe", is_ready)
+        .await;
+    let rejected = env
+        .sim
+        .traffic(ProviderKind::Statsig)
+        .requests()
+        .iter()
+        .filter(|r| r.status == 401)
+        .count() as u64;
+    // The opening 401s, those in flight, and at most one probe per second of cool-down since.
+    let bound = u64::from(circuit.unauthorized + concurrency - 1) + revoked.elapsed().as_secs() + 1;
+    assert!(rejected <= bound, "{rejected} > {bound}");
+}
