@@ -7,6 +7,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::crd::ProviderKind;
 use crate::providers::CircuitCause;
 
 /// When a credential's circuit opens and how long it stays open.
@@ -216,6 +217,55 @@ impl Circuit {
             probing: false,
         });
         Some(cause)
+    }
+}
+
+/// A call that passed the circuit, until its outcome is recorded; a call dropped before that
+/// (cancelled) counts as unanswered, so a probe never stays claimed.
+pub(super) struct Unanswered<'a> {
+    provider: ProviderKind,
+    circuit: &'a Circuit,
+    credential: u64,
+    pass: Pass,
+    done: bool,
+}
+
+impl<'a> Unanswered<'a> {
+    pub(super) fn new(
+        provider: ProviderKind,
+        circuit: &'a Circuit,
+        credential: u64,
+        pass: Pass,
+    ) -> Self {
+        Self {
+            provider,
+            circuit,
+            credential,
+            pass,
+            done: false,
+        }
+    }
+
+    pub(super) fn record(&mut self, outcome: Outcome) {
+        self.done = true;
+        if let Some(cause) =
+            self.circuit
+                .record(self.credential, self.pass, outcome, Instant::now())
+        {
+            let why = match cause {
+                CircuitCause::Unauthorized => "credentials rejected",
+                CircuitCause::RateLimited => "rate limited",
+            };
+            tracing::warn!(provider = %self.provider, reason = why, "circuit opened for a credential: calls with it are refused until a probe succeeds");
+        }
+    }
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.record(Outcome::NoAnswer);
+        }
     }
 }
 

@@ -19,13 +19,13 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, RequestBuilder};
 use serde::de::DeserializeOwned;
 
-use super::{Account, ApiError, CircuitCause, CircuitOpen, Error, Result};
+use super::{Account, ApiError, CircuitOpen, Error, Result};
 use crate::crd::ProviderKind;
 use crate::metrics::Metrics;
 use budget::Budget;
 pub use budget::{Calls, Limits, WINDOW_MARGIN, Window};
 pub use circuit::CircuitConfig;
-use circuit::{Circuit, Outcome, Pass, Tripped};
+use circuit::{Circuit, Outcome, Tripped, Unanswered};
 pub use parse::{MAX_RETRY_AFTER, error_message, parse_retry_after, path_segment};
 
 /// Where a product's requests carry the credentials (Secret keys by name). Applied to every
@@ -310,13 +310,7 @@ impl Request<'_> {
             let pass = circuit
                 .enter(self.credential, Instant::now())
                 .map_err(|t| self.circuit_open(t))?;
-            let mut probe = Unanswered {
-                provider,
-                circuit,
-                credential: self.credential,
-                pass,
-                done: false,
-            };
+            let mut probe = Unanswered::new(provider, circuit, self.credential, pass);
             let wait = waited.elapsed();
             if wait > Duration::from_millis(50) {
                 metrics.rate_limit_wait(provider.as_str(), wait.as_secs_f64());
@@ -408,40 +402,6 @@ impl Request<'_> {
             message: self.account.credentials.redact(&message),
             retry_after,
         })
-    }
-}
-
-/// A call that passed the circuit, until its outcome is recorded; a call dropped before that
-/// (cancelled) counts as unanswered, so a probe never stays claimed.
-struct Unanswered<'a> {
-    provider: ProviderKind,
-    circuit: &'a Circuit,
-    credential: u64,
-    pass: Pass,
-    done: bool,
-}
-
-impl Unanswered<'_> {
-    fn record(&mut self, outcome: Outcome) {
-        self.done = true;
-        if let Some(cause) =
-            self.circuit
-                .record(self.credential, self.pass, outcome, Instant::now())
-        {
-            let why = match cause {
-                CircuitCause::Unauthorized => "credentials rejected",
-                CircuitCause::RateLimited => "rate limited",
-            };
-            tracing::warn!(provider = %self.provider, reason = why, "circuit opened for a credential: calls with it are refused until a probe succeeds");
-        }
-    }
-}
-
-impl Drop for Unanswered<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            self.record(Outcome::NoAnswer);
-        }
     }
 }
 
