@@ -205,6 +205,7 @@ mod tests {
                 cause,
                 failures: 3,
                 retry_at: std::time::SystemTime::now() + Duration::from_secs(120),
+                said: "invalid key".into(),
             }))
         };
         let revoked = open(CircuitCause::Unauthorized);
@@ -220,6 +221,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("3 consecutive HTTP 401"), "{text}");
+        assert!(text.contains("(the last said: invalid key)"), "{text}");
         assert!(text.contains("probe call is let through at 20"), "{text}");
         assert_eq!(open(CircuitCause::RateLimited).reason(), "RateLimited");
     }

@@ -41,8 +41,9 @@ impl std::fmt::Display for CircuitCause {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error(
     "{provider} {operation}: not sent: the circuit for these credentials is open after \
-     {failures} consecutive {cause} answers; one probe call is let through at {}, or at once \
+     {failures} consecutive {cause} answers{}; one probe call is let through at {}, or at once \
      when the credentials Secret changes",
+    said_text(said),
     retry_at_text(*retry_at)
 )]
 pub struct CircuitOpen {
@@ -52,6 +53,8 @@ pub struct CircuitOpen {
     pub failures: u32,
     /// When the probe is let through, as wall-clock time (stable across reconciles).
     pub retry_at: SystemTime,
+    /// What the product said in the last of those answers (redacted).
+    pub said: String,
 }
 
 impl CircuitOpen {
@@ -60,6 +63,15 @@ impl CircuitOpen {
         self.retry_at
             .duration_since(SystemTime::now())
             .unwrap_or_default()
+    }
+}
+
+/// The product's last words, when it said any.
+fn said_text(said: &str) -> String {
+    if said.is_empty() {
+        String::new()
+    } else {
+        format!(" (the last said: {said})")
     }
 }
 

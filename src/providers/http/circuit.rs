@@ -35,11 +35,13 @@ impl Default for CircuitConfig {
 }
 
 /// A refused call: why the circuit is open and when it lets a probe through.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Tripped {
     pub cause: CircuitCause,
     pub failures: u32,
     pub retry_in: Duration,
+    /// What the product said in the last of those answers (redacted).
+    pub said: String,
 }
 
 /// How a call passed the circuit.
@@ -63,9 +65,10 @@ pub(super) enum Outcome {
     NoAnswer,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Open {
     cause: CircuitCause,
+    said: String,
     failures: u32,
     retry_at: Instant,
     cool_down: Duration,
@@ -119,6 +122,7 @@ impl Circuit {
             cause: open.cause,
             failures: open.failures,
             retry_in,
+            said: open.said.clone(),
         };
         if open.probing {
             return Err(tripped(WHILE_PROBING));
@@ -133,10 +137,11 @@ impl Circuit {
     /// Whether a call would be refused now, without claiming a probe.
     pub(super) fn check(&self, credential: u64, now: Instant) -> Result<(), Tripped> {
         let state = self.state(credential);
-        match state.open {
+        match &state.open {
             Some(open) if open.probing || now < open.retry_at => Err(Tripped {
                 cause: open.cause,
                 failures: open.failures,
+                said: open.said.clone(),
                 retry_in: if open.probing {
                     WHILE_PROBING
                 } else {
@@ -147,13 +152,26 @@ impl Circuit {
         }
     }
 
-    /// Records what a call that passed as `pass` got back; returns the cause when this opened
-    /// the circuit (for the log).
-    pub(super) fn record(
+    /// [`Circuit::record_said`] without the product's words.
+    #[cfg(test)]
+    fn record(
         &self,
         credential: u64,
         pass: Pass,
         outcome: Outcome,
+        now: Instant,
+    ) -> Option<CircuitCause> {
+        self.record_said(credential, pass, outcome, String::new(), now)
+    }
+
+    /// Records what a call that passed as `pass` got back, with what the product said (redacted,
+    /// kept for the refusals); returns the cause when this opened the circuit (for the log).
+    pub(super) fn record_said(
+        &self,
+        credential: u64,
+        pass: Pass,
+        outcome: Outcome,
+        said: String,
         now: Instant,
     ) -> Option<CircuitCause> {
         let config = &self.config;
@@ -192,7 +210,7 @@ impl Circuit {
             CircuitCause::Unauthorized => state.unauthorized,
             CircuitCause::RateLimited => state.rate_limited,
         };
-        let cool_down = match (pass, state.open) {
+        let cool_down = match (pass, &state.open) {
             // A failed probe: open again, for longer.
             (Pass::Probe, Some(open)) => (open.cool_down * 2).min(config.max_cool_down),
             // Calls that were in flight when it opened change nothing.
@@ -211,6 +229,7 @@ impl Circuit {
         let wait = retry_after.map_or(cool_down, |r| r.max(cool_down));
         state.open = Some(Open {
             cause,
+            said,
             failures,
             retry_at: now + wait,
             cool_down,
@@ -247,10 +266,16 @@ impl<'a> Unanswered<'a> {
     }
 
     pub(super) fn record(&mut self, outcome: Outcome) {
+        self.record_said(outcome, String::new());
+    }
+
+    /// Records the outcome with what the product said (redacted).
+    pub(super) fn record_said(&mut self, outcome: Outcome, said: String) {
         self.done = true;
+        let now = Instant::now();
         if let Some(cause) =
             self.circuit
-                .record(self.credential, self.pass, outcome, Instant::now())
+                .record_said(self.credential, self.pass, outcome, said, now)
         {
             let why = match cause {
                 CircuitCause::Unauthorized => "credentials rejected",
@@ -306,6 +331,7 @@ mod tests {
                 cause: CircuitCause::Unauthorized,
                 failures: 3,
                 retry_in: Duration::from_secs(50),
+                said: String::new(),
             }
         );
         assert!(c.check(KEY, t0 + Duration::from_secs(59)).is_err());

@@ -344,11 +344,6 @@ impl Request<'_> {
             );
             let headers = response.headers().clone();
             let retry_after = parse_retry_after(&headers);
-            probe.record(match status {
-                401 => Outcome::Unauthorized,
-                429 => Outcome::RateLimited { retry_after },
-                _ => Outcome::Answered,
-            });
             if let Some(wait) = parse::exhausted_window_wait(&headers) {
                 budget.pause_until(Instant::now() + wait.min(Duration::from_secs(900)));
             }
@@ -361,6 +356,16 @@ impl Request<'_> {
                 // An error status stands on its own; its text is only a help.
                 Err(_) => bytes::Bytes::new(),
             };
+            match status {
+                401 | 429 => probe.record_said(
+                    match status {
+                        401 => Outcome::Unauthorized,
+                        _ => Outcome::RateLimited { retry_after },
+                    },
+                    self.account.credentials.redact(&error_message(&body)),
+                ),
+                _ => probe.record(Outcome::Answered),
+            }
             if (200..300).contains(&status) {
                 return Ok(Response {
                     status,
@@ -391,6 +396,7 @@ impl Request<'_> {
             cause: tripped.cause,
             failures: tripped.failures,
             retry_at: std::time::SystemTime::now() + tripped.retry_in,
+            said: tripped.said,
         })
     }
 

@@ -82,7 +82,7 @@ fn an_unreadable_success_is_an_unknown_outcome_after_a_write_only() {
 fn repeated_401s_open_the_circuit_of_those_credentials_only() {
     let h = Harness::new();
     h.server
-        .script(|_| Answer::json(401, json!({"message": "invalid key"})));
+        .script(|_| Answer::json(401, json!({"message": "invalid key revoked-key-1"})));
     let key = h.key();
     let call = |secret: &str| {
         let credentials = Credentials::new([("apiKey".to_string(), secret.to_string())]);
@@ -118,6 +118,10 @@ fn repeated_401s_open_the_circuit_of_those_credentials_only() {
     let text = refused.to_string();
     assert!(
         text.contains("circuit") && !text.contains("revoked-key-1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the last said: invalid key <redacted>"),
         "{text}"
     );
     assert_eq!(h.server.requests().len(), 3, "the refused call never left");
