@@ -132,3 +132,48 @@ fn repeated_401s_open_the_circuit_of_those_credentials_only() {
     );
     assert_eq!(h.server.requests().len(), 4);
 }
+
+#[test]
+fn a_run_of_429s_opens_the_circuit_without_spending_more_calls() {
+    let h = Harness::new();
+    h.server.script(|_| {
+        Answer::json(429, json!({"message": "slow down"})).with_header("retry-after", b"0")
+    });
+    let account = Account::of::<crate::providers::statsig::Statsig>(
+        &h.server.base,
+        ProviderSettings::default(),
+        Credentials::default(),
+        h.key(),
+    );
+    let call = || {
+        h.rt.block_on(async {
+            let call = h
+                .http
+                .request(&account, "list roles", Method::GET, "/x")
+                .send();
+            tokio::time::timeout(Duration::from_secs(10), call)
+                .await
+                .expect("send returns")
+                .unwrap_err()
+        })
+    };
+    // Each call tries 4 times (Retry-After 0 is waited out inside it); two calls make 8 in a row.
+    for _ in 0..2 {
+        let err = call();
+        assert!(matches!(err.class(), ErrorClass::RateLimited(_)), "{err}");
+    }
+    assert_eq!(h.server.requests().len(), 8);
+    let err = call();
+    assert!(
+        matches!(
+            err.class(),
+            ErrorClass::CircuitOpen {
+                cause: CircuitCause::RateLimited,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("8 consecutive HTTP 429"), "{err}");
+    assert_eq!(h.server.requests().len(), 8, "refused without a call");
+}
