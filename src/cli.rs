@@ -101,6 +101,10 @@ pub struct SimArgs {
     /// Address to serve on. Keep it on loopback.
     #[arg(long, env = "ROLEPLANE_SIM_LISTEN", default_value = "127.0.0.1:8090")]
     pub listen: SocketAddr,
+    /// Make every simulated product enforce the rate limits its contract publishes (429 with
+    /// Retry-After past them); products that publish no numbers stay unlimited.
+    #[arg(long, env = "ROLEPLANE_SIM_PUBLISHED_LIMITS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub published_limits: bool,
     #[command(flatten)]
     pub products: ProductSimArgs,
 }
@@ -198,5 +202,18 @@ mod tests {
             .is_err(),
             "one config only"
         );
+    }
+
+    #[test]
+    fn sim_published_limits_is_off_unless_asked() {
+        let parse = |args: &[&str]| {
+            let Command::Sim(sim) = Cli::try_parse_from(args).unwrap().command else {
+                panic!("not sim")
+            };
+            sim.published_limits
+        };
+        assert!(!parse(&["roleplane", "sim"]));
+        assert!(parse(&["roleplane", "sim", "--published-limits"]));
+        assert!(!parse(&["roleplane", "sim", "--published-limits=false"]));
     }
 }

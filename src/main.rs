@@ -35,7 +35,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn run_sim(args: SimArgs) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let sim = Simulator::new(args.products);
-    tracing::info!(addr = %args.listen, prefixes = ?sim.prefixes(), "serving product simulators");
+    sim.set_published_limits(args.published_limits);
+    tracing::info!(addr = %args.listen, prefixes = ?sim.prefixes(), published_limits = args.published_limits, "serving product simulators");
     sim.serve(listener, roleplane::shutdown_signal()).await?;
     Ok(())
 }

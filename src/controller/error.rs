@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::decide::Failure;
-use crate::providers::{self, ErrorClass};
+use crate::providers::{self, CircuitCause, ErrorClass};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -96,6 +96,11 @@ impl Error {
                     PROVIDER_UNAVAILABLE
                 }
                 ErrorClass::ProviderRejected => PROVIDER_REJECTED,
+                // The cause's own reason; the message says the circuit is open.
+                ErrorClass::CircuitOpen { cause, .. } => match cause {
+                    CircuitCause::Unauthorized => CREDENTIALS_REJECTED,
+                    CircuitCause::RateLimited => RATE_LIMITED,
+                },
             },
         }
     }
@@ -119,6 +124,10 @@ impl Error {
                 }
                 ErrorClass::DependencyNotReady | ErrorClass::ProviderUnavailable => Retry::Backoff,
                 ErrorClass::UnknownOutcome => Retry::Soon,
+                // When the probe is due (a changed Secret reconciles at once anyway).
+                ErrorClass::CircuitOpen { retry_in, .. } => {
+                    Retry::After(retry_in.max(Duration::from_secs(1)))
+                }
             },
         }
     }
@@ -134,6 +143,7 @@ impl Error {
                     | ErrorClass::CredentialsRejected
                     | ErrorClass::RateLimited(_)
                     | ErrorClass::DependencyNotReady
+                    | ErrorClass::CircuitOpen { .. }
             ),
             _ => false,
         }
@@ -184,6 +194,36 @@ mod tests {
             Error::NamespaceNotAllowed("x".into()).reason(),
             "NamespaceNotAllowed"
         );
+    }
+
+    #[test]
+    fn an_open_circuit_keeps_its_cause_and_waits_for_the_probe() {
+        let open = |cause| {
+            Error::Provider(providers::Error::CircuitOpen(providers::CircuitOpen {
+                provider: product(),
+                operation: "get role",
+                cause,
+                failures: 3,
+                retry_at: std::time::SystemTime::now() + Duration::from_secs(120),
+                said: "invalid key".into(),
+            }))
+        };
+        let revoked = open(CircuitCause::Unauthorized);
+        assert_eq!(revoked.reason(), "CredentialsRejected");
+        let Retry::After(wait) = revoked.retry() else {
+            panic!("{:?}", revoked.retry())
+        };
+        assert!(wait > Duration::from_secs(110) && wait <= Duration::from_secs(120));
+        assert!(revoked.create_certainly_failed(), "never sent");
+        let text = revoked.to_string();
+        assert!(
+            text.contains("circuit for these credentials is open"),
+            "{text}"
+        );
+        assert!(text.contains("3 consecutive HTTP 401"), "{text}");
+        assert!(text.contains("(the last said: invalid key)"), "{text}");
+        assert!(text.contains("probe call is let through at 20"), "{text}");
+        assert_eq!(open(CircuitCause::RateLimited).reason(), "RateLimited");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Provider errors: the product's HTTP status, message and Retry-After kept as data, and a class
 //! that tells the controller how to report and when to retry.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::crd::ProviderKind;
 
@@ -19,6 +19,72 @@ pub struct ApiError {
     pub retry_after: Option<Duration>,
 }
 
+/// Why a credential's circuit is open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CircuitCause {
+    /// The product answered 401 again and again: the credentials are rejected.
+    Unauthorized,
+    /// The product answered 429 again and again.
+    RateLimited,
+}
+
+impl std::fmt::Display for CircuitCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CircuitCause::Unauthorized => "HTTP 401 (credentials rejected)",
+            CircuitCause::RateLimited => "HTTP 429 (rate limited)",
+        })
+    }
+}
+
+/// A call not sent: the credential's circuit is open (see `http::CircuitConfig`).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error(
+    "{provider} {operation}: not sent: the circuit for these credentials is open after \
+     {failures} consecutive {cause} answers{}; one probe call is let through at {}, or at once \
+     when the credentials Secret changes",
+    said_text(said),
+    retry_at_text(*retry_at)
+)]
+pub struct CircuitOpen {
+    pub provider: ProviderKind,
+    pub operation: &'static str,
+    pub cause: CircuitCause,
+    pub failures: u32,
+    /// When the probe is let through, as wall-clock time (stable across reconciles).
+    pub retry_at: SystemTime,
+    /// What the product said in the last of those answers (redacted).
+    pub said: String,
+}
+
+impl CircuitOpen {
+    /// The time left until the probe (zero when due).
+    pub fn retry_in(&self) -> Duration {
+        self.retry_at
+            .duration_since(SystemTime::now())
+            .unwrap_or_default()
+    }
+}
+
+/// The product's last words, when it said any.
+fn said_text(said: &str) -> String {
+    if said.is_empty() {
+        String::new()
+    } else {
+        format!(" (the last said: {said})")
+    }
+}
+
+/// `retry_at` in RFC 3339 UTC, to the second.
+fn retry_at_text(at: SystemTime) -> String {
+    let secs = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    k8s_openapi::jiff::Timestamp::from_second(secs)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum Error {
     /// The desired state cannot be sent (found before or by the product's own catalogue).
@@ -33,6 +99,9 @@ pub enum Error {
     /// The product may or may not have applied a write (SlashID 408): re-observe before acting.
     #[error("{0} (outcome unknown; will re-read)")]
     UnknownOutcome(ApiError),
+    /// Not sent: the credential's circuit is open.
+    #[error(transparent)]
+    CircuitOpen(#[from] CircuitOpen),
     /// Any other product answer, classified by status.
     #[error(transparent)]
     Api(#[from] ApiError),
@@ -49,6 +118,11 @@ pub enum ErrorClass {
     ProviderUnavailable,
     ProviderRejected,
     UnknownOutcome,
+    /// Not sent: the credential's circuit is open for `cause`; a probe is due in `retry_in`.
+    CircuitOpen {
+        cause: CircuitCause,
+        retry_in: Duration,
+    },
 }
 
 impl Error {
@@ -58,6 +132,10 @@ impl Error {
             Error::DependencyNotReady(_) => ErrorClass::DependencyNotReady,
             Error::AlreadyExists(_) => ErrorClass::AlreadyExists,
             Error::UnknownOutcome(_) => ErrorClass::UnknownOutcome,
+            Error::CircuitOpen(e) => ErrorClass::CircuitOpen {
+                cause: e.cause,
+                retry_in: e.retry_in(),
+            },
             Error::Api(e) => match e.status {
                 Some(401 | 403) => ErrorClass::CredentialsRejected,
                 Some(429) => ErrorClass::RateLimited(e.retry_after),

@@ -51,8 +51,8 @@ macro_rules! declare_modules {
 products!(flat declare_modules);
 
 pub use credentials::Credentials;
-pub use error::{ApiError, Error, ErrorClass, Result, found, gone};
-pub use http::{Auth, Http, Limits, Window};
+pub use error::{ApiError, CircuitCause, CircuitOpen, Error, ErrorClass, Result, found, gone};
+pub use http::{Auth, Calls, Http, Limits, Window};
 pub use registry::{BaseUrls, Providers, SimArgs, Simulator};
 
 use std::future::Future;

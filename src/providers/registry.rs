@@ -134,6 +134,12 @@ macro_rules! define_registry {
                 }
             }
 
+            /// Makes every simulated product enforce (or stop enforcing) the rate limits its
+            /// contract publishes (`roleplane sim --published-limits`).
+            pub fn set_published_limits(&self, on: bool) {
+                $( for traffic in self.$name.all_traffic() { traffic.set_published_limits(on); } )*
+            }
+
             /// Every product's API under its prefix.
             pub fn router(&self) -> Router {
                 let mut router = Router::new();

@@ -1,6 +1,7 @@
 //! The simulator kit: what every product simulator shares. It records requests, injects faults
-//! (latency, forced statuses, a request budget answering 429 + Retry-After), serves the admin
-//! routes, and offers the few request and refusal helpers that are the same for every product.
+//! (latency, forced statuses, a request budget answering 429 + Retry-After), enforces each
+//! product's published rate limits when switched on, serves the admin routes, and offers the few
+//! request and refusal helpers that are the same for every product.
 //! Each product's simulator lives in its own folder (`providers/<name>/sim`), modelled on the
 //! product's contract; the registry assembles them (`providers::Simulator`), which
 //! `roleplane sim` serves under one path prefix per product and the tests run in-process.
@@ -13,15 +14,19 @@
 //! - `serve`: the traits a simulator implements and the router the kit builds from them;
 //! - `answer`: reading requests (headers, credentials, query, JSON body) and answering them
 //!   (refusals, admin edits);
-//! - `args`: how a product declares its `roleplane sim` flags.
+//! - `args`: how a product declares its `roleplane sim` flags;
+//! - `published`: a product's published rate limits (declared by each product from its
+//!   contract) and their enforcement per credential.
 
 mod answer;
 mod args;
+mod published;
 mod serve;
 mod traffic;
 
 pub use answer::{Answer, JsonBody, Params, Refusal, authorization, found, header};
 pub use args::declared_defaults;
 pub(crate) use args::sim_args;
+pub use published::{PublishedLimits, PublishedWindow};
 pub use serve::{ProductSim, Routes, Simulated, SingleApi, product_router, unexpected};
 pub use traffic::{Faults, RateLimit, RecordedRequest, Traffic};

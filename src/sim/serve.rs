@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
+use super::published::PublishedLimits;
 use super::traffic::{Faults, RecordedRequest, Traffic};
 
 /// One simulated product, as the registry assembles them (`providers::Simulator`). A product with
@@ -27,10 +28,16 @@ pub trait Simulated: Send + Sync + 'static {
     fn mounts(self: &Arc<Self>) -> Vec<(&'static str, Router)>;
     /// Request log and faults of its default API.
     fn main_traffic(&self) -> &Traffic;
+    /// Request logs and faults of all its APIs (more than one where it has regions).
+    fn all_traffic(&self) -> Vec<&Traffic> {
+        vec![self.main_traffic()]
+    }
 }
 
 /// One simulated API, as [`product_router`] serves it.
 pub trait ProductSim: Send + Sync + 'static {
+    /// The rate limits its contract publishes, enforced when switched on.
+    const PUBLISHED_LIMITS: PublishedLimits;
     fn traffic(&self) -> &Traffic;
     /// JSON snapshot of the product's state for `GET _admin/state`.
     fn state(&self) -> Value;
@@ -129,7 +136,7 @@ async fn record_and_inject<S: ProductSim>(
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
-    let response = match traffic.intercept() {
+    let response = match traffic.intercept(&S::PUBLISHED_LIMITS, &parts.headers, &method) {
         Some((429, retry)) => {
             let mut r = (
                 StatusCode::TOO_MANY_REQUESTS,

@@ -1,11 +1,16 @@
-//! What the kit records and injects for one product API: the request log, and the faults tests
-//! set (latency, forced statuses, a request budget answering 429 + Retry-After).
+//! What the kit records and injects for one product API: the request log, the faults tests set
+//! (latency, forced statuses, a request budget answering 429 + Retry-After), and the switch that
+//! enforces the product's published rate limits.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
+
+use super::published::{Admitted, PublishedLimits};
 
 /// Faults injected into one product's API.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -50,6 +55,9 @@ pub struct Traffic {
     faults: Mutex<Faults>,
     window: Mutex<(Instant, u32)>,
     log: Mutex<Vec<RecordedRequest>>,
+    /// Whether the product's published rate limits are enforced.
+    published: AtomicBool,
+    admitted: Mutex<Admitted>,
 }
 
 impl Default for Traffic {
@@ -65,7 +73,20 @@ impl Traffic {
             faults: Mutex::default(),
             window: Mutex::new((Instant::now(), 0)),
             log: Mutex::default(),
+            published: AtomicBool::new(false),
+            admitted: Mutex::default(),
         }
+    }
+
+    /// Enforces (or stops enforcing) the product's published rate limits, from empty windows.
+    pub fn set_published_limits(&self, on: bool) {
+        *self.admitted.lock().expect("sim lock") = Admitted::default();
+        self.published.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether the product's published rate limits are enforced.
+    pub fn published_limits(&self) -> bool {
+        self.published.load(Ordering::SeqCst)
     }
 
     pub fn set_faults(&self, faults: Faults) {
@@ -107,8 +128,25 @@ impl Traffic {
         self.log.lock().expect("sim lock").push(request);
     }
 
-    /// The fault to answer instead of serving, if any: a status, and Retry-After for a 429.
-    pub(super) fn intercept(&self) -> Option<(u16, Option<u64>)> {
+    /// The fault to answer instead of serving, if any: a status, and Retry-After for a 429
+    /// (injected faults first, then the published `limits` when they are enforced).
+    pub(super) fn intercept(
+        &self,
+        limits: &PublishedLimits,
+        headers: &HeaderMap,
+        method: &str,
+    ) -> Option<(u16, Option<u64>)> {
+        let injected = self.injected();
+        if injected.is_some() || !self.published_limits() {
+            return injected;
+        }
+        let mut admitted = self.admitted.lock().expect("sim lock");
+        admitted
+            .check(limits, headers, method, Instant::now())
+            .map(|retry| (429, Some(retry)))
+    }
+
+    fn injected(&self) -> Option<(u16, Option<u64>)> {
         let mut faults = self.faults.lock().expect("sim lock");
         if let Some(status) = faults.fail_next.pop_front() {
             return Some((status, None));

@@ -31,6 +31,7 @@ pub struct Env {
     pub sim_base: String,
     pub ctx: Arc<Context>,
     config: ControllerConfig,
+    http: HttpConfig,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -50,6 +51,15 @@ impl Env {
         crds: Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>,
         tune: impl FnOnce(&mut ControllerConfig),
     ) -> Self {
+        Self::start_with_http(crds, test_http(), tune).await
+    }
+
+    /// Starts with this HTTP stack configuration (budgets, circuit) instead of the tests' one.
+    pub async fn start_with_http(
+        crds: Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>,
+        http: HttpConfig,
+        tune: impl FnOnce(&mut ControllerConfig),
+    ) -> Self {
         let api = ApiServer::new(crds);
         let client = api.client();
         let (sim, sim_base) = Simulator::start(Default::default())
@@ -60,7 +70,7 @@ impl Env {
             ..Default::default()
         };
         tune(&mut config);
-        let ctx = context(&client, &config);
+        let ctx = context(&client, &config, &http);
         let mut env = Self {
             api,
             client,
@@ -68,6 +78,7 @@ impl Env {
             sim_base,
             ctx,
             config,
+            http,
             stop: None,
             task: None,
         };
@@ -97,7 +108,7 @@ impl Env {
     /// A new operator process: fresh context (caches, budgets, failure counts), same cluster and products.
     pub async fn restart(&mut self) {
         self.stop_controllers().await;
-        self.ctx = context(&self.client, &self.config);
+        self.ctx = context(&self.client, &self.config, &self.http);
         self.start_controllers();
     }
 
@@ -372,20 +383,26 @@ impl Drop for Env {
     }
 }
 
-/// The product clients with a generous rate budget and short timeouts, as tests want them.
-pub fn test_providers() -> Providers {
-    Providers::new(Http::new(
-        HttpConfig {
-            requests_per_second: Some(200.try_into().expect("non-zero")),
-            timeout: Duration::from_secs(5),
-            ..Default::default()
-        },
-        Metrics::new(),
-    ))
+/// The HTTP stack as tests want it: a generous rate budget and short timeouts.
+pub fn test_http() -> HttpConfig {
+    HttpConfig {
+        requests_per_second: Some(200.try_into().expect("non-zero")),
+        timeout: Duration::from_secs(5),
+        ..Default::default()
+    }
 }
 
-fn context(client: &Client, config: &ControllerConfig) -> Arc<Context> {
-    Context::new(client.clone(), test_providers(), config.clone())
+/// The product clients with a generous rate budget and short timeouts, as tests want them.
+pub fn test_providers() -> Providers {
+    Providers::new(Http::new(test_http(), Metrics::new()))
+}
+
+fn context(client: &Client, config: &ControllerConfig, http: &HttpConfig) -> Arc<Context> {
+    Context::new(
+        client.clone(),
+        Providers::new(Http::new(http.clone(), Metrics::new())),
+        config.clone(),
+    )
 }
 
 fn merge(base: &mut Value, extra: Value) {

@@ -4,6 +4,7 @@
 //! - `conformance`: the lifecycle every product shares, written once, run for each product;
 //! - `controller`: the generic controller's own behaviour;
 //! - one file per product for what only that product does;
+//! - `scheduler`: per-credential budgets against the products' published limits, and circuits;
 //! - `examples`, `process`: the shipped manifests and the binary;
 //! - `kube_double_tests`: tests of the API server double (`crates/kube-double`).
 
@@ -20,6 +21,7 @@ mod kube_double_tests;
 mod looker;
 mod openapi;
 mod process;
+mod scheduler;
 mod secret_guard;
 mod slashid;
 mod statsig;

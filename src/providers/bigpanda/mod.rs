@@ -14,8 +14,8 @@ mod validate;
 use crate::crd::{BigPandaRegion, BigPandaRole, ProviderKind, ProviderSettings};
 use crate::providers::http::Http;
 use crate::providers::{
-    Account, ApiError, Auth, Desired, Error, Identity, Limits, Listed, Provider, Result, Window,
-    bad_external_id, is_plain_id,
+    Account, ApiError, Auth, Calls, CircuitCause, Desired, Error, Identity, Limits, Listed,
+    Provider, Result, Window, bad_external_id, is_plain_id,
 };
 use model::RoleDto;
 
@@ -37,14 +37,18 @@ pub struct BigPanda {
 }
 
 /// A 401 most often means a key from the other region: say so next to BigPanda's own text.
+/// The same for a circuit opened by such 401s.
 fn hint(e: Error) -> Error {
+    const HINT: &str = " (a BigPanda user API key works only in its organisation's region: check \
+                        the key and the ProviderConfig's region or endpoint)";
     match e {
         Error::Api(mut api) if api.status == Some(401) => {
-            api.message.push_str(
-                " (a BigPanda user API key works only in its organisation's region: check the \
-                 key and the ProviderConfig's region or endpoint)",
-            );
+            api.message.push_str(HINT);
             Error::Api(api)
+        }
+        Error::CircuitOpen(mut open) if open.cause == CircuitCause::Unauthorized => {
+            open.said.push_str(HINT);
+            Error::CircuitOpen(open)
         }
         other => other,
     }
@@ -174,11 +178,7 @@ impl Provider for BigPanda {
     const AUTH: Auth = Auth::Bearer { key: "apiKey" };
     /// BigPanda documents no limit for the Roles API (429 only): a conservative default.
     const LIMITS: Limits = Limits {
-        windows: &[Window {
-            requests: 50,
-            seconds: 20,
-        }],
-        published: false,
+        windows: &[Window::ours(50, 20, Calls::All)],
     };
 
     fn new(http: Http) -> Self {
@@ -325,6 +325,20 @@ mod tests {
         );
         assert!(e.to_string().contains("region"), "{e}");
         assert_eq!(hint(api(403)), api(403));
+        // Also when those 401s opened the credential's circuit.
+        let open = hint(Error::CircuitOpen(crate::providers::CircuitOpen {
+            provider: ProviderKind::BigPanda,
+            operation: "list roles",
+            cause: CircuitCause::Unauthorized,
+            failures: 3,
+            retry_at: std::time::SystemTime::now(),
+            said: "Authorization Required".into(),
+        }));
+        let text = open.to_string();
+        assert!(
+            text.contains("HTTP 401") && text.contains("region"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -60,6 +60,7 @@ impl Harness {
                 requests_per_second: std::num::NonZeroU32::new(1_000_000),
                 concurrency_per_credential: 4,
                 max_inline_wait: Duration::ZERO,
+                ..Default::default()
             },
             Default::default(),
         );

@@ -1,59 +1,109 @@
-//! One request budget per credential: the product's windows as GCRA limiters (all must admit),
-//! bounded concurrency, and pauses from `Retry-After` / `X-Rate-Limit-*`.
+//! One request budget per credential, shaped like the product's published limits: sliding
+//! windows (every one that counts a call must admit it; reads and writes counted apart where the
+//! product separates them), bounded concurrency, pauses from `Retry-After` / `X-Rate-Limit-*`, and
+//! the credential's circuit.
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use super::circuit::Circuit;
+use super::window::SlidingWindow;
 
 /// A product's request budget per credential: windows that all apply at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// `requests` per `seconds`, e.g. Statsig's 100 per 10 s and 900 per 15 min.
+    /// E.g. Statsig's 100 mutations per 10 s and 900 per 15 min, and our own read window.
     pub windows: &'static [Window],
-    /// Whether the product publishes these numbers (false: a conservative default of ours).
-    pub published: bool,
 }
 
 impl Limits {
-    /// For a product that publishes no numbers: a conservative 100 requests per 20 s (it still
+    /// For a product that publishes no numbers: a conservative 100 calls per 20 s (it still
     /// pauses on 429 with `Retry-After` and on exhausted `X-Rate-Limit-*` windows).
     pub const UNPUBLISHED: Limits = Limits {
-        windows: &[Window {
-            requests: 100,
-            seconds: 20,
-        }],
-        published: false,
+        windows: &[Window::ours(100, 20, Calls::All)],
     };
+
+    /// Whether any of the windows is the product's own published figure.
+    pub fn published(&self) -> bool {
+        self.windows.iter().any(|w| w.published)
+    }
 }
 
-/// At most `requests` in any `seconds`.
+/// Which calls a window counts. A write is any call whose method may change something (POST,
+/// PUT, PATCH, DELETE), as products count "mutations".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Calls {
+    All,
+    Reads,
+    Writes,
+}
+
+impl Calls {
+    fn counts(self, write: bool) -> bool {
+        match self {
+            Calls::All => true,
+            Calls::Reads => !write,
+            Calls::Writes => write,
+        }
+    }
+}
+
+/// At most `requests` of `calls` in any `seconds`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {
     pub requests: u32,
     pub seconds: u64,
+    pub calls: Calls,
+    /// The product's published figure (false: a default of ours where it publishes none).
+    pub published: bool,
 }
 
 impl Window {
-    /// The GCRA quota kept below this window: a steady 90 % of its rate, and a burst of a tenth
-    /// of it, so that burst plus refill never exceed `requests` in any `seconds`.
-    fn quota(self) -> Quota {
-        let requests = self.requests.max(1);
-        let period =
-            Duration::from_secs(self.seconds.max(1)).mul_f64(1.0 / (0.9 * requests as f64));
-        let burst = NonZeroU32::new((requests / 10).max(1)).expect("at least one");
-        Quota::with_period(period)
-            .expect("a non-zero period")
-            .allow_burst(burst)
+    /// A window the product publishes.
+    pub const fn published(requests: u32, seconds: u64, calls: Calls) -> Self {
+        Self {
+            requests,
+            seconds,
+            calls,
+            published: true,
+        }
+    }
+
+    /// A window of ours, where the product publishes none.
+    pub const fn ours(requests: u32, seconds: u64, calls: Calls) -> Self {
+        Self {
+            requests,
+            seconds,
+            calls,
+            published: false,
+        }
+    }
+
+    /// How long an admitted call holds its place: the window plus [`WINDOW_MARGIN`].
+    fn length(self) -> Duration {
+        Duration::from_secs(self.seconds.max(1)) + WINDOW_MARGIN
     }
 }
 
+/// Added to every window on our side: calls admitted exactly one window apart may reach the
+/// product closer together than that when the network delays the first more than the second.
+pub const WINDOW_MARGIN: Duration = Duration::from_millis(500);
+
+/// How calls are paced: the product's windows, or a flat rate the operator asked for.
+enum Pacing {
+    Windows(Mutex<Vec<(Calls, SlidingWindow)>>),
+    Flat(DefaultDirectRateLimiter),
+}
+
 pub(super) struct Budget {
-    limiters: Vec<DefaultDirectRateLimiter>,
+    pacing: Pacing,
     paused_until: Mutex<Option<Instant>>,
-    pub(super) permits: Semaphore,
+    permits: Semaphore,
+    pub(super) circuit: Circuit,
 }
 
 impl Budget {
@@ -62,26 +112,53 @@ impl Budget {
         limits: &Limits,
         override_rps: Option<NonZeroU32>,
         concurrency: usize,
+        circuit: Circuit,
     ) -> Self {
-        let limiters = match override_rps {
-            Some(rps) => vec![RateLimiter::direct(Quota::per_second(rps).allow_burst(rps))],
-            None => limits
-                .windows
-                .iter()
-                .map(|w| RateLimiter::direct(w.quota()))
-                .collect(),
+        let pacing = match override_rps {
+            Some(rps) => Pacing::Flat(RateLimiter::direct(Quota::per_second(rps).allow_burst(rps))),
+            None => Pacing::Windows(Mutex::new(
+                limits
+                    .windows
+                    .iter()
+                    .map(|w| (w.calls, SlidingWindow::new(w.requests, w.length())))
+                    .collect(),
+            )),
         };
         Self {
-            limiters,
+            pacing,
             paused_until: Mutex::new(None),
             permits: Semaphore::new(concurrency.max(1)),
+            circuit,
         }
     }
 
-    /// Waits until every window admits one more request.
-    pub(super) async fn until_ready(&self) {
-        for limiter in &self.limiters {
-            limiter.until_ready().await;
+    /// Waits for a concurrency permit and for every window counting this call (a write or a
+    /// read) to admit it, and counts it: the call is to be sent at once. A call waiting for its
+    /// window holds no permit, so reads held by their window never hold up writes.
+    pub(super) async fn admit(&self, write: bool) -> SemaphorePermit<'_> {
+        loop {
+            let permit = self
+                .permits
+                .acquire()
+                .await
+                .expect("budget semaphore never closes");
+            let blocked = match &self.pacing {
+                Pacing::Flat(limiter) => {
+                    limiter.until_ready().await;
+                    return permit;
+                }
+                Pacing::Windows(windows) => {
+                    let mut windows = windows.lock().expect("budget lock poisoned");
+                    // Tokio's clock (the same as the system's, but paused in tests).
+                    let now = tokio::time::Instant::now().into_std();
+                    match try_admit(&mut windows, write, now) {
+                        None => return permit,
+                        Some(until) => until,
+                    }
+                }
+            };
+            drop(permit);
+            tokio::time::sleep_until(blocked.into()).await;
         }
     }
 
@@ -98,22 +175,163 @@ impl Budget {
     }
 }
 
+/// Counts a call at `now` in every window that counts it when all of them admit it (None);
+/// otherwise counts nothing and says when the last of them would.
+fn try_admit(windows: &mut [(Calls, SlidingWindow)], write: bool, now: Instant) -> Option<Instant> {
+    let blocked = windows
+        .iter()
+        .filter(|(calls, _)| calls.counts(write))
+        .filter_map(|(_, w)| w.blocked_until(now))
+        .max();
+    if blocked.is_none() {
+        for (_, w) in windows.iter_mut().filter(|(calls, _)| calls.counts(write)) {
+            w.admit(now);
+        }
+    }
+    blocked
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn window_quota_stays_under_the_window() {
-        // Statsig's long window: 900 per 15 minutes gives about 0.9 per second, burst 90.
-        let q = Window {
-            requests: 900,
-            seconds: 900,
+    const STATSIG_LIKE: Limits = Limits {
+        windows: &[
+            Window::published(100, 10, Calls::Writes),
+            Window::published(900, 900, Calls::Writes),
+            Window::ours(300, 10, Calls::Reads),
+        ],
+    };
+
+    fn windows(limits: &Limits) -> Vec<(Calls, SlidingWindow)> {
+        limits
+            .windows
+            .iter()
+            .map(|w| (w.calls, SlidingWindow::new(w.requests, w.length())))
+            .collect()
+    }
+
+    /// Admits `write` calls as early as allowed from `t0` until `until`; returns their instants.
+    fn drive(
+        windows: &mut [(Calls, SlidingWindow)],
+        write: bool,
+        t0: Instant,
+        until: Duration,
+    ) -> Vec<Duration> {
+        let mut now = t0;
+        let mut out = Vec::new();
+        while now < t0 + until {
+            match try_admit(windows, write, now) {
+                None => out.push(now - t0),
+                Some(t) => now = t,
+            }
         }
-        .quota();
-        assert_eq!(q.burst_size().get(), 90);
-        let per_request = q.replenish_interval().as_secs_f64();
-        assert!((per_request - 1.0 / 0.9).abs() < 0.01, "{per_request}");
-        // Burst plus refill over a whole window stays within it.
-        assert!(90.0 + 900.0 / per_request <= 900.0 + 0.5);
+        out
+    }
+
+    fn in_span(admitted: &[Duration], from: Duration, length: Duration) -> usize {
+        admitted
+            .iter()
+            .filter(|&&t| t >= from && t < from + length)
+            .count()
+    }
+
+    #[test]
+    fn writes_burst_to_the_short_window_and_hold_the_long_one() {
+        let mut w = windows(&STATSIG_LIKE);
+        let t0 = Instant::now();
+        let admitted = drive(&mut w, true, t0, Duration::from_secs(1900));
+        // A whole short window at once.
+        assert_eq!(
+            in_span(&admitted, Duration::ZERO, Duration::from_millis(1)),
+            100
+        );
+        // Never more than 100 in any 10 s, nor 900 in any 15 min.
+        for &from in &admitted {
+            assert!(in_span(&admitted, from, Duration::from_secs(10)) <= 100);
+            assert!(in_span(&admitted, from, Duration::from_secs(900)) <= 900);
+        }
+        // The long window's 900 go out in its first 90-odd seconds, then it waits for them to age.
+        assert_eq!(
+            in_span(&admitted, Duration::ZERO, Duration::from_secs(900)),
+            900
+        );
+        assert_eq!(admitted.len(), 2700);
+    }
+
+    #[test]
+    fn reads_have_their_own_window_and_do_not_spend_writes() {
+        let mut w = windows(&STATSIG_LIKE);
+        let t0 = Instant::now();
+        let reads = drive(&mut w, false, t0, Duration::from_secs(5));
+        assert_eq!(reads.len(), 300);
+        // Writes are untouched by those reads.
+        assert_eq!(try_admit(&mut w, true, t0), None);
+        let writes = drive(&mut w, true, t0, Duration::from_secs(5));
+        assert_eq!(writes.len(), 99);
+        // And a read past its window waits for the read window only.
+        let blocked = try_admit(&mut w, false, t0).expect("read window full");
+        assert_eq!(blocked, t0 + Duration::from_secs(10) + WINDOW_MARGIN);
+    }
+
+    #[test]
+    fn a_window_for_all_calls_counts_reads_and_writes_together() {
+        let mut w = windows(&Limits::UNPUBLISHED);
+        let t0 = Instant::now();
+        assert_eq!(drive(&mut w, false, t0, Duration::from_secs(1)).len(), 100);
+        assert!(try_admit(&mut w, true, t0).is_some());
+        assert!(!Limits::UNPUBLISHED.published());
+        assert!(STATSIG_LIKE.published());
+    }
+
+    #[tokio::test]
+    async fn until_ready_waits_out_the_window() {
+        const LIMITS: Limits = Limits {
+            windows: &[Window::published(3, 1, Calls::All)],
+        };
+        let budget = Budget::new(&LIMITS, None, 4, Circuit::default());
+        let start = tokio::time::Instant::now();
+        for _ in 0..3 {
+            drop(budget.admit(true).await);
+        }
+        // The fourth call waits for the first to leave the window.
+        drop(budget.admit(false).await);
+        assert!(start.elapsed() >= Duration::from_secs(1) + WINDOW_MARGIN);
+    }
+
+    #[tokio::test]
+    async fn a_read_waiting_for_its_window_holds_no_permit() {
+        // One permit; the read window full.
+        let budget = std::sync::Arc::new(Budget::new(&STATSIG_LIKE, None, 1, Circuit::default()));
+        for _ in 0..300 {
+            drop(budget.admit(false).await);
+        }
+        let reader = budget.clone();
+        let waiting_read = tokio::spawn(async move { drop(reader.admit(false).await) });
+        tokio::task::yield_now().await;
+        // The write gets the only permit while the read waits out its window (10 s).
+        let write = tokio::time::timeout(Duration::from_secs(5), budget.admit(true)).await;
+        drop(write.expect("the write is not held up by the waiting read"));
+        waiting_read.abort();
+    }
+
+    #[tokio::test]
+    async fn an_rps_override_replaces_the_windows() {
+        let budget = Budget::new(
+            &Limits::UNPUBLISHED,
+            Some(NonZeroU32::new(500).expect("non-zero")),
+            4,
+            Circuit::default(),
+        );
+        // 400 at once: within the 500/s burst, where the default window would hold the 101st
+        // for 20 s.
+        let all = async {
+            for _ in 0..400 {
+                drop(budget.admit(false).await);
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), all)
+            .await
+            .expect("the override admits them at once");
     }
 }

@@ -1,11 +1,16 @@
 //! One HTTP stack for every product: timeouts, one rate budget per credential (the product's
-//! windows, bounded concurrency, pauses from `Retry-After` / `X-Rate-Limit-*`), metrics, and error
-//! mapping that keeps status, message and Retry-After as data with secrets scrubbed.
+//! windows, reads and writes apart where it separates them, bounded concurrency, pauses from
+//! `Retry-After` / `X-Rate-Limit-*`), a circuit per credential that stops calls after repeated
+//! 401s or 429s, metrics, and error mapping that keeps status, message and Retry-After as data
+//! with secrets scrubbed.
 
 mod budget;
+mod circuit;
 mod parse;
+mod window;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,11 +19,13 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, RequestBuilder};
 use serde::de::DeserializeOwned;
 
-use super::{Account, ApiError, Error, Result};
+use super::{Account, ApiError, CircuitOpen, Error, Result};
 use crate::crd::ProviderKind;
 use crate::metrics::Metrics;
 use budget::Budget;
-pub use budget::{Limits, Window};
+pub use budget::{Calls, Limits, WINDOW_MARGIN, Window};
+pub use circuit::CircuitConfig;
+use circuit::{Circuit, Outcome, Tripped, Unanswered};
 pub use parse::{MAX_RETRY_AFTER, error_message, parse_retry_after, path_segment};
 
 /// Where a product's requests carry the credentials (Secret keys by name). Applied to every
@@ -53,6 +60,8 @@ pub struct HttpConfig {
     /// A 429 whose Retry-After is at most this long is waited out inside the call; longer ones
     /// are returned to the controller, which requeues at Retry-After.
     pub max_inline_wait: Duration,
+    /// When a credential's circuit opens, and for how long.
+    pub circuit: CircuitConfig,
 }
 
 impl Default for HttpConfig {
@@ -62,6 +71,7 @@ impl Default for HttpConfig {
             requests_per_second: None,
             concurrency_per_credential: 4,
             max_inline_wait: Duration::from_secs(10),
+            circuit: CircuitConfig::default(),
         }
     }
 }
@@ -71,6 +81,8 @@ struct Inner {
     config: HttpConfig,
     metrics: Metrics,
     budgets: Mutex<HashMap<String, Arc<Budget>>>,
+    /// Fingerprints credentials for their circuit (keyed per process, never shown).
+    fingerprints: RandomState,
 }
 
 /// Shared HTTP client for all products. Cheap to clone.
@@ -94,6 +106,7 @@ impl Http {
                 config,
                 metrics,
                 budgets: Mutex::default(),
+                fingerprints: RandomState::new(),
             }),
         }
     }
@@ -111,6 +124,7 @@ impl Http {
                     &account.limits,
                     self.inner.config.requests_per_second,
                     self.inner.config.concurrency_per_credential,
+                    Circuit::new(self.inner.config.circuit.clone()),
                 ))
             })
             .clone()
@@ -126,11 +140,14 @@ impl Http {
     ) -> Request<'a> {
         let url = format!("{}{}", account.base_url, path);
         let write = !matches!(method, Method::GET | Method::HEAD);
+        let credential = self.inner.fingerprints.hash_one(&account.credentials);
         let mut request = Request {
             http: self,
             account,
             operation,
             write,
+            mutation: write,
+            credential,
             builder: self
                 .inner
                 .client
@@ -159,6 +176,11 @@ pub struct Request<'a> {
     operation: &'static str,
     builder: RequestBuilder,
     write: bool,
+    /// Whether the product counts it as a mutation (by method, whatever [`Request::reads_only`]
+    /// says): the budget's windows count reads and writes by this.
+    mutation: bool,
+    /// Fingerprint of the credentials, for the circuit.
+    credential: u64,
 }
 
 /// A successful (2xx) response.
@@ -271,19 +293,24 @@ impl Request<'_> {
         let metrics = self.http.metrics();
         let budget = self.http.budget(self.account);
         let max_inline = self.http.inner.config.max_inline_wait;
+        let circuit = &budget.circuit;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let waited = Instant::now();
+            // Fail fast while the circuit is open, before waiting for the budget.
+            circuit
+                .check(self.credential, waited)
+                .map_err(|t| self.circuit_open(t))?;
             if let Some(until) = budget.paused_until() {
                 tokio::time::sleep_until(until.into()).await;
             }
-            let _permit = budget
-                .permits
-                .acquire()
-                .await
-                .expect("budget semaphore never closes");
-            budget.until_ready().await;
+            let _permit = budget.admit(self.mutation).await;
+            // It may have opened while this call waited.
+            let pass = circuit
+                .enter(self.credential, Instant::now())
+                .map_err(|t| self.circuit_open(t))?;
+            let mut probe = Unanswered::new(provider, circuit, self.credential, pass);
             let wait = waited.elapsed();
             if wait > Duration::from_millis(50) {
                 metrics.rate_limit_wait(provider.as_str(), wait.as_secs_f64());
@@ -304,6 +331,7 @@ impl Request<'_> {
                         "transport"
                     };
                     metrics.provider_request(provider.as_str(), self.operation, kind, seconds);
+                    probe.record(Outcome::NoAnswer);
                     return Err(self.error(None, describe_transport(&e), None));
                 }
             };
@@ -315,6 +343,7 @@ impl Request<'_> {
                 seconds,
             );
             let headers = response.headers().clone();
+            let retry_after = parse_retry_after(&headers);
             if let Some(wait) = parse::exhausted_window_wait(&headers) {
                 budget.pause_until(Instant::now() + wait.min(Duration::from_secs(900)));
             }
@@ -327,6 +356,16 @@ impl Request<'_> {
                 // An error status stands on its own; its text is only a help.
                 Err(_) => bytes::Bytes::new(),
             };
+            match status {
+                401 | 429 => probe.record_said(
+                    match status {
+                        401 => Outcome::Unauthorized,
+                        _ => Outcome::RateLimited { retry_after },
+                    },
+                    self.account.credentials.redact(&error_message(&body)),
+                ),
+                _ => probe.record(Outcome::Answered),
+            }
             if (200..300).contains(&status) {
                 return Ok(Response {
                     status,
@@ -337,7 +376,6 @@ impl Request<'_> {
                     write: self.write,
                 });
             }
-            let retry_after = parse_retry_after(&headers);
             if status == 429 {
                 let delay = retry_after.unwrap_or(Duration::from_secs(1 << attempt.min(5)));
                 budget.pause_until(Instant::now() + delay);
@@ -348,6 +386,18 @@ impl Request<'_> {
             }
             return Err(self.error(Some(status), error_message(&body), retry_after));
         }
+    }
+
+    /// The error of a call the open circuit refused.
+    fn circuit_open(&self, tripped: Tripped) -> Error {
+        Error::CircuitOpen(CircuitOpen {
+            provider: self.account.provider,
+            operation: self.operation,
+            cause: tripped.cause,
+            failures: tripped.failures,
+            retry_at: std::time::SystemTime::now() + tripped.retry_in,
+            said: tripped.said,
+        })
     }
 
     fn error(&self, status: Option<u16>, message: String, retry_after: Option<Duration>) -> Error {

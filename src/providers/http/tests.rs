@@ -10,7 +10,7 @@ use super::{MAX_RETRY_AFTER, Response};
 use crate::crd::ProviderSettings;
 use crate::providers::fuzz::Harness;
 use crate::providers::fuzz::server::Answer;
-use crate::providers::{Account, Credentials, ErrorClass, Result};
+use crate::providers::{Account, CircuitCause, Credentials, ErrorClass, Result};
 
 fn send(h: &Harness, method: Method, answer: Answer) -> Result<Response> {
     h.server.script(move |_| answer.clone());
@@ -76,4 +76,104 @@ fn an_unreadable_success_is_an_unknown_outcome_after_a_write_only() {
     let write = send(&h, Method::POST, garbage()).unwrap();
     let err = write.json::<serde_json::Value>().unwrap_err();
     assert_eq!(err.class(), ErrorClass::UnknownOutcome, "{err}");
+}
+
+#[test]
+fn repeated_401s_open_the_circuit_of_those_credentials_only() {
+    let h = Harness::new();
+    h.server
+        .script(|_| Answer::json(401, json!({"message": "invalid key revoked-key-1"})));
+    let key = h.key();
+    let call = |secret: &str| {
+        let credentials = Credentials::new([("apiKey".to_string(), secret.to_string())]);
+        let account = Account::of::<crate::providers::statsig::Statsig>(
+            &h.server.base,
+            ProviderSettings::default(),
+            credentials,
+            key.clone(),
+        );
+        h.rt.block_on(async {
+            let call = h
+                .http
+                .request(&account, "get role", Method::GET, "/x")
+                .send();
+            tokio::time::timeout(Duration::from_secs(10), call)
+                .await
+                .expect("send returns")
+                .unwrap_err()
+        })
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            call("revoked-key-1").class(),
+            ErrorClass::CredentialsRejected
+        );
+    }
+    let refused = call("revoked-key-1");
+    assert!(
+        matches!(refused.class(), ErrorClass::CircuitOpen { cause: CircuitCause::Unauthorized, retry_in }
+            if retry_in > Duration::from_secs(50)),
+        "{refused:?}"
+    );
+    let text = refused.to_string();
+    assert!(
+        text.contains("circuit") && !text.contains("revoked-key-1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the last said: invalid key <redacted>"),
+        "{text}"
+    );
+    assert_eq!(h.server.requests().len(), 3, "the refused call never left");
+    // A changed Secret is new credentials: its circuit starts closed.
+    assert_eq!(
+        call("rotated-key-2").class(),
+        ErrorClass::CredentialsRejected
+    );
+    assert_eq!(h.server.requests().len(), 4);
+}
+
+#[test]
+fn a_run_of_429s_opens_the_circuit_without_spending_more_calls() {
+    let h = Harness::new();
+    h.server.script(|_| {
+        Answer::json(429, json!({"message": "slow down"})).with_header("retry-after", b"0")
+    });
+    let account = Account::of::<crate::providers::statsig::Statsig>(
+        &h.server.base,
+        ProviderSettings::default(),
+        Credentials::default(),
+        h.key(),
+    );
+    let call = || {
+        h.rt.block_on(async {
+            let call = h
+                .http
+                .request(&account, "list roles", Method::GET, "/x")
+                .send();
+            tokio::time::timeout(Duration::from_secs(10), call)
+                .await
+                .expect("send returns")
+                .unwrap_err()
+        })
+    };
+    // Each call tries 4 times (Retry-After 0 is waited out inside it); two calls make 8 in a row.
+    for _ in 0..2 {
+        let err = call();
+        assert!(matches!(err.class(), ErrorClass::RateLimited(_)), "{err}");
+    }
+    assert_eq!(h.server.requests().len(), 8);
+    let err = call();
+    assert!(
+        matches!(
+            err.class(),
+            ErrorClass::CircuitOpen {
+                cause: CircuitCause::RateLimited,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("8 consecutive HTTP 429"), "{err}");
+    assert_eq!(h.server.requests().len(), 8, "refused without a call");
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use crate::crd::{ProviderKind, ProviderSettings, StatsigPermissions, StatsigRole};
 use crate::providers::http::Http;
 use crate::providers::{
-    Account, Auth, Desired, Error, Identity, Limits, Listed, Provider, Result, Window,
+    Account, Auth, Calls, Desired, Error, Identity, Limits, Listed, Provider, Result, Window,
     bad_external_id,
 };
 pub use client::role_path;
@@ -92,19 +92,15 @@ impl Provider for Statsig {
         key: "apiKey",
     };
     const HEADERS: &'static [(&'static str, &'static str)] = &[("statsig-api-version", "20240601")];
-    /// About 100 per 10 s and 900 per 15 min per project (Statsig's Console API docs).
+    /// Mutations: about 100 per 10 s and 900 per 15 min per project (Statsig's Console API docs,
+    /// `providers/statsig.md` "Rate limits"). Reads are not documented as limited: they get a
+    /// generous window of ours, apart from the mutations, so polling never spends write budget.
     const LIMITS: Limits = Limits {
         windows: &[
-            Window {
-                requests: 100,
-                seconds: 10,
-            },
-            Window {
-                requests: 900,
-                seconds: 900,
-            },
+            Window::published(100, 10, Calls::Writes),
+            Window::published(900, 900, Calls::Writes),
+            Window::ours(300, 10, Calls::Reads),
         ],
-        published: true,
     };
 
     fn new(http: Http) -> Self {

@@ -15,8 +15,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::sim::{
-    Answer, JsonBody, Params, ProductSim, Refusal, Routes, SingleApi, Traffic, found, header,
-    sim_args,
+    Answer, JsonBody, Params, ProductSim, PublishedLimits, PublishedWindow, Refusal, Routes,
+    SingleApi, Traffic, found, header, sim_args,
 };
 
 pub type Role = BTreeMap<String, bool>;
@@ -109,6 +109,24 @@ impl StatsigSim {
 }
 
 impl ProductSim for StatsigSim {
+    /// `providers/statsig.md` "Rate limits": about 100 mutations per 10 s and 900 per 15 min,
+    /// per project (each key is its own project here). Reads are not documented as limited.
+    const PUBLISHED_LIMITS: PublishedLimits = PublishedLimits {
+        windows: &[
+            PublishedWindow {
+                requests: 100,
+                seconds: 10,
+                mutations_only: true,
+            },
+            PublishedWindow {
+                requests: 900,
+                seconds: 900,
+                mutations_only: true,
+            },
+        ],
+        per_header: Some("statsig-api-key"),
+    };
+
     fn traffic(&self) -> &Traffic {
         &self.traffic
     }

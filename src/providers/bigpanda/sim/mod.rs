@@ -22,7 +22,9 @@ pub use region::{BigPandaSim, Settings, built_in_id};
 pub use role::ActionsForm;
 pub use role::{RoleInput, SimPermission, SimRole};
 
-use crate::sim::{ProductSim, Routes, Simulated, Traffic, product_router, sim_args};
+use crate::sim::{
+    ProductSim, PublishedLimits, Routes, Simulated, Traffic, product_router, sim_args,
+};
 
 sim_args! {
     /// BigPanda user API key accepted by /bigpanda (the US region).
@@ -59,10 +61,17 @@ impl Simulated for Sim {
     fn main_traffic(&self) -> &Traffic {
         &self.us.traffic
     }
+
+    fn all_traffic(&self) -> Vec<&Traffic> {
+        vec![&self.us.traffic, &self.eu.traffic]
+    }
 }
 
 /// Each region is served as its own API, with its own traffic.
 impl ProductSim for BigPandaSim {
+    /// `providers/bigpanda.md` "Rate limits": nothing published for the Roles API.
+    const PUBLISHED_LIMITS: PublishedLimits = PublishedLimits::NONE;
+
     fn traffic(&self) -> &Traffic {
         &self.traffic
     }

@@ -22,7 +22,7 @@ use axum::middleware;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::sim::{ProductSim, Routes, SingleApi, Traffic, sim_args};
+use crate::sim::{ProductSim, PublishedLimits, Routes, SingleApi, Traffic, sim_args};
 
 sim_args! {
     /// ConfigCat Public API username accepted by /configcat (HTTP Basic).
@@ -262,6 +262,10 @@ impl ConfigCatSim {
 }
 
 impl ProductSim for ConfigCatSim {
+    /// `providers/configcat.md` "Rate limits": 429 + `Retry-After` and `X-Rate-Limit-*` headers
+    /// are documented (the headers are always sent here), the numbers are not.
+    const PUBLISHED_LIMITS: PublishedLimits = PublishedLimits::NONE;
+
     fn traffic(&self) -> &Traffic {
         &self.traffic
     }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::sim::{ProductSim, Routes, SingleApi, Traffic, sim_args};
+use crate::sim::{ProductSim, PublishedLimits, Routes, SingleApi, Traffic, sim_args};
 use state::State;
 
 sim_args! {
@@ -106,6 +106,9 @@ impl LookerSim {
 }
 
 impl ProductSim for LookerSim {
+    /// `providers/looker.md` "Rate limits": 429 is declared, no numbers are published.
+    const PUBLISHED_LIMITS: PublishedLimits = PublishedLimits::NONE;
+
     fn traffic(&self) -> &Traffic {
         &self.traffic
     }

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::sim::{ProductSim, Routes, SingleApi, Traffic, sim_args};
+use crate::sim::{ProductSim, PublishedLimits, Routes, SingleApi, Traffic, sim_args};
 
 mod admin;
 mod named;
@@ -245,6 +245,9 @@ impl SlashIdSim {
 }
 
 impl ProductSim for SlashIdSim {
+    /// `providers/slashid.md` "Rate limits": no numbers published.
+    const PUBLISHED_LIMITS: PublishedLimits = PublishedLimits::NONE;
+
     fn traffic(&self) -> &Traffic {
         &self.traffic
     }

@@ -1,0 +1,155 @@
+//! Sliding-window admission: at most `requests` calls in any span of `length`, bursts up to the
+//! whole window allowed. It keeps the instants of the last `requests` admissions, so the check is
+//! exact (a GCRA / token bucket holding the full rate with a burst of `requests` admits up to
+//! `2 × requests − 1` in one window; see the test `gcra_with_a_full_burst_overshoots_the_window`).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// One window's admissions.
+#[derive(Debug)]
+pub(super) struct SlidingWindow {
+    requests: usize,
+    length: Duration,
+    /// The last `requests` admissions, oldest first.
+    admitted: VecDeque<Instant>,
+}
+
+impl SlidingWindow {
+    pub(super) fn new(requests: u32, length: Duration) -> Self {
+        let requests = requests.max(1) as usize;
+        Self {
+            requests,
+            length,
+            admitted: VecDeque::with_capacity(requests.min(1024)),
+        }
+    }
+
+    /// None when one more call at `now` keeps the window; else the earliest instant it would.
+    pub(super) fn blocked_until(&self, now: Instant) -> Option<Instant> {
+        if self.admitted.len() < self.requests {
+            return None;
+        }
+        // The call `requests` back must have left the window.
+        let free_at = self.admitted[self.admitted.len() - self.requests] + self.length;
+        (free_at > now).then_some(free_at)
+    }
+
+    /// Counts a call at `now` (instants passed in never decrease).
+    pub(super) fn admit(&mut self, now: Instant) {
+        self.admitted.push_back(now);
+        while self.admitted.len() > self.requests {
+            self.admitted.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Admits as fast as the window allows from `start` for `span`, each call at the earliest
+    /// instant allowed; returns the admission instants.
+    fn greedy(window: &mut SlidingWindow, start: Instant, span: Duration) -> Vec<Instant> {
+        let mut now = start;
+        let mut out = Vec::new();
+        while now < start + span {
+            match window.blocked_until(now) {
+                None => {
+                    window.admit(now);
+                    out.push(now);
+                }
+                Some(t) => now = t,
+            }
+        }
+        out
+    }
+
+    /// The most admissions in any half-open span of `length`.
+    fn densest(admitted: &[Instant], length: Duration) -> usize {
+        admitted
+            .iter()
+            .map(|&from| {
+                admitted
+                    .iter()
+                    .filter(|&&t| t >= from && t < from + length)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn a_whole_window_bursts_at_once_and_no_more() {
+        let t0 = Instant::now();
+        let mut w = SlidingWindow::new(100, Duration::from_secs(10));
+        for _ in 0..100 {
+            assert_eq!(w.blocked_until(t0), None);
+            w.admit(t0);
+        }
+        // The 101st waits for the first to leave the window, not a moment less.
+        assert_eq!(w.blocked_until(t0), Some(t0 + Duration::from_secs(10)));
+        assert_eq!(
+            w.blocked_until(t0 + Duration::from_millis(9_999)),
+            Some(t0 + Duration::from_secs(10))
+        );
+        assert_eq!(w.blocked_until(t0 + Duration::from_secs(10)), None);
+    }
+
+    #[test]
+    fn greedy_callers_never_exceed_the_window_and_keep_its_rate() {
+        let t0 = Instant::now();
+        let length = Duration::from_secs(10);
+        let mut w = SlidingWindow::new(100, length);
+        let admitted = greedy(&mut w, t0, Duration::from_secs(95));
+        assert_eq!(densest(&admitted, length), 100);
+        // 10 whole windows (t0, t0+10 s, ..., t0+90 s): the full published rate.
+        assert_eq!(admitted.len(), 1000);
+    }
+
+    #[test]
+    fn spread_callers_never_exceed_the_window() {
+        // Calls arriving every 37 ms with a window of 30 per 1 s: whatever the arrival pattern,
+        // admitted calls never crowd a window.
+        let t0 = Instant::now();
+        let length = Duration::from_secs(1);
+        let mut w = SlidingWindow::new(30, length);
+        let mut admitted = Vec::new();
+        let mut now = t0;
+        for i in 0..400u64 {
+            let arrival = t0 + Duration::from_millis(37 * i);
+            now = now.max(arrival);
+            if let Some(t) = w.blocked_until(now) {
+                now = t;
+            }
+            w.admit(now);
+            admitted.push(now);
+        }
+        assert!(densest(&admitted, length) <= 30);
+    }
+
+    #[test]
+    fn gcra_with_a_full_burst_overshoots_the_window() {
+        use governor::clock::FakeRelativeClock;
+        use governor::{Quota, RateLimiter};
+        use std::num::NonZeroU32;
+        // burst = requests, period = seconds / requests: the obvious governor quota for
+        // "100 per 10 s". Driven with a simulated clock, it admits 199 calls within 10 s, which
+        // is why the budget keeps a sliding window instead.
+        let clock = FakeRelativeClock::default();
+        let quota = Quota::with_period(Duration::from_millis(100))
+            .expect("non-zero")
+            .allow_burst(NonZeroU32::new(100).expect("non-zero"));
+        let limiter = RateLimiter::direct_with_clock(quota, clock.clone());
+        let mut admitted = 0;
+        let mut elapsed = Duration::ZERO;
+        while elapsed < Duration::from_secs(10) {
+            while limiter.check().is_ok() {
+                admitted += 1;
+            }
+            clock.advance(Duration::from_millis(1));
+            elapsed += Duration::from_millis(1);
+        }
+        assert_eq!(admitted, 199);
+    }
+}
