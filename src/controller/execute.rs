@@ -106,6 +106,7 @@ pub async fn converge<K: Managed, P: Provider>(
     desired: Desired<'_, P::Spec>,
 ) -> Result<Outcome> {
     let account = prepare(obj, ctx, provider, desired, true).await?;
+    super::guardrails::check(ctx, obj).await?;
     let product = P::KIND.as_str();
     let mut facts = facts(obj);
     if let Some(id) = &facts.wanted {

@@ -12,6 +12,7 @@ mod decide;
 mod error;
 mod events;
 mod execute;
+mod guardrails;
 mod intent;
 mod reconcile;
 mod relations;
@@ -68,6 +69,8 @@ pub struct Context {
     pub metrics: Metrics,
     pub events: Events,
     pub config: ControllerConfig,
+    /// RoleplanePolicies (tenant guardrails), checked before any product write.
+    pub guardrails: guardrails::Policies,
     failures: Mutex<HashMap<String, u32>>,
 }
 
@@ -80,6 +83,7 @@ impl Context {
             providers,
             events,
             config,
+            guardrails: Default::default(),
             failures: Mutex::default(),
         })
     }
@@ -207,6 +211,13 @@ pub async fn run(
     let mut secrets = Secrets::default();
     let mut tasks = Vec::new();
     let mut watches = Vec::new();
+    // Policy status is written by a cluster-wide install only (namespaced installs just read).
+    let cluster_wide = ctx.config.namespaces.is_empty();
+    tasks.push(tokio::spawn(guardrails::run(
+        ctx.clone(),
+        cluster_wide,
+        stop(),
+    )));
     // ClusterProviderConfig only when every namespace is watched (a namespaced install must not
     // read other namespaces' Secrets).
     let cluster = ctx

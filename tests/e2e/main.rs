@@ -6,6 +6,7 @@
 mod bigpanda;
 mod configcat;
 mod deletion;
+mod guardrails;
 mod looker;
 mod slashid;
 
@@ -337,6 +338,7 @@ async fn main() {
         ),
     ];
     cases.extend(looker::cases());
+    cases.extend(guardrails::cases());
     // ROLEPLANE_E2E_ALL_NAMESPACES=1 runs cluster-wide (ClusterProviderConfig, Namespace reads).
     let all_namespaces =
         std::env::var("ROLEPLANE_E2E_ALL_NAMESPACES").is_ok_and(|v| v == "1" || v == "true");

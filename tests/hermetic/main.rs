@@ -13,6 +13,7 @@ mod conformance;
 mod controller;
 mod deletion;
 mod examples;
+mod guardrails;
 mod harness;
 mod kube_double_tests;
 mod looker;
