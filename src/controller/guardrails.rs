@@ -5,7 +5,9 @@
 //! admission (`crd::admission`), so this catches resources created before a policy, a policy
 //! tightened later, and clusters without the admission policy.
 //!
-//! Also keeps each policy's status: how many namespaces it selects, or that it selects none.
+//! Also keeps each policy's status: how many namespaces it selects, or that it selects none. A
+//! policy change, or (cluster-wide) a Namespace label change while a policy selects by label,
+//! re-checks every resource at once.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -14,6 +16,7 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{ListParams, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
@@ -93,17 +96,52 @@ pub async fn run(
             }
             std::future::ready(())
         });
-    let statuses = async {
+    // A cluster-wide install may list Namespaces: it keeps policy status, and re-checks every
+    // resource when a Namespace's labels change what a selector picks.
+    let cluster_wide = async {
         if write_status {
-            keep_status(&ctx).await;
+            tokio::join!(keep_status(&ctx), watch_namespace_labels(&ctx));
         } else {
             std::future::pending::<()>().await;
         }
     };
     tokio::select! {
         _ = watch => {}
-        _ = statuses => {}
+        _ = cluster_wide => {}
         _ = stop => {}
+    }
+}
+
+/// Signals a policy change when a Namespace appears or its labels change while some policy
+/// selects namespaces by label (a namespace may have just come under, or out from, a ceiling).
+async fn watch_namespace_labels(ctx: &Context) {
+    let api: Api<PartialObjectMeta<Namespace>> = Api::all(ctx.client.clone());
+    let mut labels = HashMap::<String, BTreeMap<String, String>>::new();
+    let mut events = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    while let Some(event) = events.next().await {
+        let news = match event {
+            Ok(watcher::Event::InitApply(n)) => {
+                labels.insert(n.name_any(), n.metadata.labels.unwrap_or_default());
+                false
+            }
+            Ok(watcher::Event::Apply(n)) => {
+                let now = n.metadata.labels.clone().unwrap_or_default();
+                labels.insert(n.name_any(), now.clone()) != Some(now)
+            }
+            Ok(watcher::Event::Delete(n)) => labels.remove(&n.name_any()).is_some(),
+            _ => false,
+        };
+        let by_label = ctx
+            .guardrails
+            .reader
+            .state()
+            .iter()
+            .any(|p| p.spec.namespaces.selector.is_some());
+        if news && by_label {
+            ctx.guardrails.changed.send_modify(|n| *n += 1);
+        }
     }
 }
 

@@ -675,3 +675,35 @@ async fn a_tightened_policy_leaves_the_product_object_alone_and_deletion_still_w
     env.wait_gone::<Role>(NS, "tenant").await;
     assert!(env.sim.statsig.role(STATSIG_KEY, "Tenant").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_labelled_into_a_policy_is_checked_at_once() {
+    // A long poll: only the label change can bring the check this soon.
+    let env = Env::start_with(|c| c.poll_interval = std::time::Duration::from_secs(600)).await;
+    label_namespace(&env, NS, json!({"tier": "sandbox"})).await;
+    apply_policy(
+        &env,
+        policy(
+            "tenants",
+            json!({"selector": {"matchLabels": {"tier": "tenant"}}}),
+            json!({"statsig": {"deniedPermissions": ["createConfigs"]}}),
+        ),
+    )
+    .await;
+    env.statsig_account(NS).await;
+    env.role(NS, "tenant", statsig_spec(json!({"createConfigs": true})))
+        .await;
+    env.wait_role(NS, "tenant", "Ready", is_ready).await;
+    label_namespace(&env, NS, json!({"tier": "tenant"})).await;
+    let denied = env
+        .wait_role(NS, "tenant", "PolicyDenied", failed_with("PolicyDenied"))
+        .await;
+    let message = condition(denied.status.as_ref().expect("status"), "Synced")
+        .expect("Synced")
+        .2;
+    assert!(
+        message
+            .contains("RoleplanePolicy tenants does not allow statsig permission: createConfigs"),
+        "{message}"
+    );
+}
