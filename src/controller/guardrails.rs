@@ -10,6 +10,7 @@
 //! re-checks every resource at once.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,6 +40,8 @@ pub struct Policies {
     reader: Store<RoleplanePolicy>,
     writer: Mutex<Option<Writer<RoleplanePolicy>>>,
     changed: tokio::sync::watch::Sender<u64>,
+    /// The API server does not know the kind (its CRD is not installed): no policy can exist.
+    kind_absent: AtomicBool,
 }
 
 impl Default for Policies {
@@ -48,6 +51,7 @@ impl Default for Policies {
             reader,
             writer: Mutex::new(Some(writer)),
             changed: tokio::sync::watch::Sender::new(0),
+            kind_absent: AtomicBool::new(false),
         }
     }
 }
@@ -75,10 +79,16 @@ pub async fn run(
     let api: Api<RoleplanePolicy> = Api::all(ctx.client.clone());
     let generations = Mutex::new(HashMap::<String, Option<i64>>::new());
     let changed = &ctx.guardrails.changed;
+    let absent = &ctx.guardrails.kind_absent;
     let watch = watcher(api, watcher::Config::default())
         .default_backoff()
         .reflect(writer)
         .for_each(|event| {
+            let not_found = matches!(
+                &event,
+                Err(watcher::Error::InitialListFailed(kube::Error::Api(s))) if s.code == 404
+            );
+            absent.store(not_found, Ordering::Relaxed);
             let mut seen = generations.lock().expect("generations");
             let news = match event {
                 Ok(watcher::Event::Apply(p)) => {
@@ -151,10 +161,22 @@ pub async fn check<K: Managed>(ctx: &Context, obj: &K) -> Result<()> {
         return Ok(());
     };
     let policies = &ctx.guardrails.reader;
-    if tokio::time::timeout(READY_WAIT, policies.wait_until_ready())
-        .await
-        .is_err()
-    {
+    let absent = async {
+        while !ctx.guardrails.kind_absent.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let listed = tokio::time::timeout(READY_WAIT, async {
+        tokio::select! {
+            ready = policies.wait_until_ready() => ready.is_ok(),
+            // Before the first listing only: no RoleplanePolicy CRD, no policy (an install that
+            // has not applied this release's CRDs yet keeps working).
+            () = absent => true,
+        }
+    })
+    .await
+    .unwrap_or(false);
+    if !listed {
         return Err(providers::Error::DependencyNotReady(
             "RoleplanePolicies are not listed yet (is their CRD installed, and may Roleplane list them?); \
              no product write happens before they are known"

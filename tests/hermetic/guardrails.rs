@@ -707,3 +707,17 @@ async fn a_namespace_labelled_into_a_policy_is_checked_at_once() {
         "{message}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_policy_crd_no_policy_exists_and_resources_still_sync() {
+    // An install upgraded before this release's CRDs were applied: the kind is unknown (404).
+    let crds: Vec<_> = roleplane::crd::all()
+        .into_iter()
+        .filter(|c| c.spec.names.kind != "RoleplanePolicy")
+        .collect();
+    let env = Env::start_with_crds(crds, |_| {}).await;
+    env.statsig_account(NS).await;
+    env.role(NS, "tenant", statsig_spec(json!({"createConfigs": true})))
+        .await;
+    env.wait_role(NS, "tenant", "Ready", is_ready).await;
+}
