@@ -721,3 +721,92 @@ async fn without_the_policy_crd_no_policy_exists_and_resources_still_sync() {
         .await;
     env.wait_role(NS, "tenant", "Ready", is_ready).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policies_in_the_docs_apply_and_unknown_names_are_refused() {
+    let env = Env::start().await;
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/guardrails.md"))
+        .expect("docs/guardrails.md");
+    let mut applied = 0;
+    for block in docs.split("```yaml").skip(1) {
+        let block = block.split("```").next().expect("a fenced block");
+        for doc in serde_yaml_ng::Deserializer::from_str(block) {
+            let body = Value::deserialize(doc).expect("valid YAML");
+            if body["kind"] == "RoleplanePolicy" {
+                apply_policy(&env, body).await;
+                applied += 1;
+            }
+        }
+    }
+    assert!(applied >= 3, "{applied} policies in the docs");
+    // Typed names: a misspelt flag is refused when the policy is applied.
+    let api: Api<RoleplanePolicy> = Api::all(env.client.clone());
+    let typo = policy(
+        "typo",
+        json!({"names": [NS]}),
+        json!({"statsig": {"deniedPermissions": ["launchToProd"]}}),
+    );
+    let refused = api
+        .patch("typo", &PatchParams::apply("test"), &Patch::Apply(&typo))
+        .await
+        .expect_err("an unknown flag name is refused");
+    assert!(
+        refused.to_string().contains("launchToProduction"),
+        "{refused}"
+    );
+}
+
+/// Every `object.spec…` and `params.spec…` path the admission policy reads exists in the CRD
+/// schemas (the API server type-checks the policy against them; kube-cel does not).
+#[test]
+fn the_admission_policy_reads_only_fields_the_kinds_have() {
+    let schema_of = |kind: &str| -> Value {
+        let crd = roleplane::crd::all()
+            .into_iter()
+            .find(|c| c.spec.names.kind == kind)
+            .expect("a CRD");
+        serde_json::to_value(&crd.spec.versions[0].schema).expect("json")["openAPIV3Schema"]
+            ["properties"]["spec"]
+            .clone()
+    };
+    let has = |schema: &Value, path: &str| -> bool {
+        let mut at = schema.clone();
+        for part in path.trim_start_matches('.').split('.') {
+            while at["type"] == "array" {
+                at = at["items"].clone();
+            }
+            match at["properties"].get(part) {
+                Some(next) => at = next.clone(),
+                None => return false,
+            }
+        }
+        true
+    };
+    let policy = shipped();
+    let text = format!(
+        "{} {}",
+        policy["spec"]["variables"], policy["spec"]["validations"]
+    );
+    let paths = regex::Regex::new(r"\b(params|object)\.spec((?:\.[A-Za-z0-9]+)+)").expect("regex");
+    let (params, role, group) = (
+        schema_of("RoleplanePolicy"),
+        schema_of("Role"),
+        schema_of("PermissionGroup"),
+    );
+    let mut seen = 0;
+    for found in paths.captures_iter(&text) {
+        // A last segment followed by `(` is a method (`.exists(`), not a field.
+        let mut path = found[2].to_string();
+        if text[found.get(0).expect("match").end()..].starts_with('(') {
+            path.truncate(path.rfind('.').expect("a segment"));
+        }
+        let ok = if &found[1] == "params" {
+            has(&params, &path)
+        } else {
+            has(&role, &path) || has(&group, &path)
+        };
+        assert!(ok, "no field {}", &found[0]);
+        seen += 1;
+    }
+    assert!(seen > 100, "{seen} paths");
+}
