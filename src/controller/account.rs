@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::core::DeserializeGuard;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -99,6 +101,49 @@ impl ConfigKind for ClusterProviderConfig {
     }
 }
 
+/// The configs as the shared watches see them, so that a reconcile finds its config without a
+/// request; a config not (yet) seen there is read from the API server instead.
+#[derive(Default)]
+pub struct ConfigStores {
+    stores: std::sync::OnceLock<Stores>,
+}
+
+struct Stores {
+    /// Per watched namespace (`None`: all).
+    namespaced: Vec<(Option<String>, Store<DeserializeGuard<ProviderConfig>>)>,
+    cluster: Option<Store<DeserializeGuard<ClusterProviderConfig>>>,
+}
+
+impl ConfigStores {
+    /// Set once, when the watches start.
+    pub fn set(
+        &self,
+        namespaced: Vec<(Option<String>, Store<DeserializeGuard<ProviderConfig>>)>,
+        cluster: Option<Store<DeserializeGuard<ClusterProviderConfig>>>,
+    ) {
+        let _ = self.stores.set(Stores {
+            namespaced,
+            cluster,
+        });
+    }
+
+    fn provider_config(&self, namespace: &str, name: &str) -> Option<ProviderConfig> {
+        let stores = self.stores.get()?;
+        let (_, store) = stores
+            .namespaced
+            .iter()
+            .find(|(scope, _)| scope.as_deref().is_none_or(|s| s == namespace))?;
+        let guard = store.get(&ObjectRef::new(name).within(namespace))?;
+        guard.0.as_ref().ok().cloned()
+    }
+
+    fn cluster_provider_config(&self, name: &str) -> Option<ClusterProviderConfig> {
+        let store = self.stores.get()?.cluster.as_ref()?;
+        let guard = store.get(&ObjectRef::new(name))?;
+        guard.0.as_ref().ok().cloned()
+    }
+}
+
 /// Finds the config a resource in `namespace` refers to, enforcing the namespace rules.
 pub async fn config(
     ctx: &Context,
@@ -107,13 +152,18 @@ pub async fn config(
 ) -> Result<ConfigView> {
     match reference.kind {
         ProviderConfigKind::ProviderConfig => {
-            let api: Api<ProviderConfig> = Api::namespaced(ctx.client.clone(), namespace);
-            let pc = api.get_opt(&reference.name).await?.ok_or_else(|| {
-                Error::ProviderConfigNotFound(format!(
-                    "ProviderConfig {namespace}/{} not found",
-                    reference.name
-                ))
-            })?;
+            let pc = match ctx.stores.provider_config(namespace, &reference.name) {
+                Some(pc) => pc,
+                None => {
+                    let api: Api<ProviderConfig> = Api::namespaced(ctx.client.clone(), namespace);
+                    api.get_opt(&reference.name).await?.ok_or_else(|| {
+                        Error::ProviderConfigNotFound(format!(
+                            "ProviderConfig {namespace}/{} not found",
+                            reference.name
+                        ))
+                    })?
+                }
+            };
             Ok(ConfigView::from_namespaced(&pc, namespace, &reference.name))
         }
         ProviderConfigKind::ClusterProviderConfig => {
@@ -124,13 +174,18 @@ pub async fn config(
                     ctx.config.namespaces.join(", ")
                 )));
             }
-            let api: Api<ClusterProviderConfig> = Api::all(ctx.client.clone());
-            let cpc = api.get_opt(&reference.name).await?.ok_or_else(|| {
-                Error::ProviderConfigNotFound(format!(
-                    "ClusterProviderConfig {} not found",
-                    reference.name
-                ))
-            })?;
+            let cpc = match ctx.stores.cluster_provider_config(&reference.name) {
+                Some(cpc) => cpc,
+                None => {
+                    let api: Api<ClusterProviderConfig> = Api::all(ctx.client.clone());
+                    api.get_opt(&reference.name).await?.ok_or_else(|| {
+                        Error::ProviderConfigNotFound(format!(
+                            "ClusterProviderConfig {} not found",
+                            reference.name
+                        ))
+                    })?
+                }
+            };
             let labels = if cpc.spec.allowed_namespaces.selector.is_some() {
                 let ns: Api<Namespace> = Api::all(ctx.client.clone());
                 ns.get_opt(namespace)
@@ -180,6 +235,29 @@ pub fn admits(
                 LabelSelectorOperator::DoesNotExist => value.is_none(),
             }
         })
+}
+
+/// The base URL of the config's account and the key naming its credential (one rate budget and
+/// one listing per key), known without reading the Secret.
+pub fn base_url_and_key<P: Provider>(ctx: &Context, view: &ConfigView) -> Result<(String, String)> {
+    let base_url = view
+        .settings
+        .endpoint
+        .clone()
+        .or_else(|| ctx.config.base_urls.get(P::KIND).map(str::to_string))
+        .or_else(|| P::default_base_url(&view.settings))
+        .ok_or_else(|| {
+            Error::InvalidSpec(format!(
+                "{} sets no endpoint; {} needs one",
+                view.describe, view.provider
+            ))
+        })?;
+    let base_url = base_url.trim_end_matches('/').to_string();
+    let key = format!(
+        "{}|{}|{}/{}",
+        view.provider, base_url, view.secret_namespace, view.secret_name
+    );
+    Ok((base_url, key))
 }
 
 /// Reads the config's Secret (never cached: a rotated key is used on the next call) and builds
@@ -235,23 +313,7 @@ pub fn account_from<P: Provider>(
             P::SECRET_KEYS.join(", ")
         )));
     }
-    let base_url = view
-        .settings
-        .endpoint
-        .clone()
-        .or_else(|| ctx.config.base_urls.get(P::KIND).map(str::to_string))
-        .or_else(|| P::default_base_url(&view.settings))
-        .ok_or_else(|| {
-            Error::InvalidSpec(format!(
-                "{} sets no endpoint; {} needs one",
-                view.describe, view.provider
-            ))
-        })?;
-    let base_url = base_url.trim_end_matches('/').to_string();
-    let key = format!(
-        "{}|{}|{}/{}",
-        view.provider, base_url, view.secret_namespace, view.secret_name
-    );
+    let (base_url, key) = base_url_and_key::<P>(ctx, view)?;
     Ok(Account::of::<P>(
         base_url,
         view.settings.clone(),

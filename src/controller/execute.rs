@@ -4,6 +4,7 @@
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 
+use super::account::ConfigView;
 use super::decide::{self, Adoption, Change, Facts, Found, Lookup, Seen, Step};
 use super::error::{Error, Result};
 use super::report::Outcome;
@@ -22,6 +23,18 @@ pub async fn prepare<K: Managed, P: Provider>(
     desired: Desired<'_, P::Spec>,
     validate: bool,
 ) -> Result<Account> {
+    let view = config_of(obj, ctx, provider, desired, validate).await?;
+    account::account::<P>(ctx, &view).await
+}
+
+/// The config of `obj`, checked to be for `P` (and the spec validated, unless cleaning up).
+async fn config_of<K: Managed, P: Provider>(
+    obj: &K,
+    ctx: &Context,
+    provider: &P,
+    desired: Desired<'_, P::Spec>,
+    validate: bool,
+) -> Result<ConfigView> {
     if validate {
         provider.validate(desired)?;
     }
@@ -36,7 +49,84 @@ pub async fn prepare<K: Managed, P: Provider>(
             view.provider
         )));
     }
-    account::account::<P>(ctx, &view).await
+    Ok(view)
+}
+
+/// Why a credential's listing could not be made: the product's answer (the resources report
+/// it), or the account itself (each resource then finds out on its own, without a call).
+#[derive(Clone)]
+enum ListingFailure {
+    Product(providers::Error),
+    Account,
+}
+
+/// A poll of a resource that was in sync, from its credential's listing (see `listings`): the
+/// outcome when the listing shows the object still matching the spec, None when it cannot tell
+/// (the object is missing from it or differs, or the product's listing lacks the fields): the
+/// object is then read on its own before anything is written.
+async fn poll_from_listing<K: Managed, P: Provider>(
+    obj: &K,
+    ctx: &Context,
+    provider: &P,
+    desired: Desired<'_, P::Spec>,
+    facts: &Facts,
+) -> Result<Option<Outcome>> {
+    let settled = facts.was_ready
+        && !facts.intent
+        && facts.known.is_some()
+        && (facts.wanted.is_none() || facts.wanted == facts.known);
+    // A resource that changed (a new annotation, say) is read afresh: whoever changed it
+    // expects a look at the product now, not at a listing made before.
+    let changed = ctx.take_changed(&super::object_key(obj));
+    let Some(id) = facts
+        .known
+        .as_deref()
+        .filter(|_| settled && !changed && P::LISTS_OBJECTS)
+    else {
+        return Ok(None);
+    };
+    if obj
+        .annotations()
+        .contains_key(crate::crd::POLL_INTERVAL_ANNOTATION)
+    {
+        // Polled on its own schedule: one read beats a listing.
+        return Ok(None);
+    }
+    let view = config_of(obj, ctx, provider, desired, true).await?;
+    let (_, key) = account::base_url_and_key::<P>(ctx, &view)?;
+    let scope = provider.scope(desired.spec);
+    let listing = ctx
+        .listings
+        .get(&key, &scope, ctx.listing_freshness(), || async {
+            let account = account::account::<P>(ctx, &view)
+                .await
+                .map_err(|_| ListingFailure::Account)?;
+            provider
+                .list(&account, &scope)
+                .await
+                .map_err(ListingFailure::Product)
+        })
+        .await;
+    let listing = match listing {
+        Ok(listing) => listing,
+        Err(ListingFailure::Product(e)) => return Err(e.into()),
+        Err(ListingFailure::Account) => return Ok(None),
+    };
+    let Some(object) = listing.get(id).and_then(|l| l.object.as_ref()) else {
+        return Ok(None);
+    };
+    if !provider.drift(desired, object).is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Outcome {
+        provider: P::KIND,
+        account_key: key,
+        summary: provider.summary(desired, object),
+        external_id: id.to_string(),
+        unmanaged_drift: Vec::new(),
+        events: Vec::new(),
+        settle_intent: false,
+    }))
 }
 
 /// The resource's facts, as the decision reads them.
@@ -105,10 +195,18 @@ pub async fn converge<K: Managed, P: Provider>(
     provider: &P,
     desired: Desired<'_, P::Spec>,
 ) -> Result<Outcome> {
+    let mut facts = facts(obj);
+    if let Some(outcome) = poll_from_listing(obj, ctx, provider, desired, &facts).await? {
+        return Ok(outcome);
+    }
     let account = prepare(obj, ctx, provider, desired, true).await?;
     super::guardrails::check(ctx, obj).await?;
     let product = P::KIND.as_str();
-    let mut facts = facts(obj);
+    // Anything written below makes the credential's listing stale.
+    let forget = || {
+        ctx.listings
+            .forget(&account.key, &provider.scope(desired.spec))
+    };
     if let Some(id) = &facts.wanted {
         provider.check_external_id(&account, desired, id)?;
     }
@@ -117,6 +215,7 @@ pub async fn converge<K: Managed, P: Provider>(
     });
     let (found, mut objects) = find(provider, &account, desired, &lookup).await?;
     let mut events = Vec::new();
+    let mut settle_intent = false;
     let (id, object, change) = match decide::step(&facts, product, desired.name, &found) {
         Step::Fail(failure) => return Err(failure.into()),
         Step::Create { recreating } => {
@@ -129,7 +228,9 @@ pub async fn converge<K: Managed, P: Provider>(
                     ),
                 ));
             }
-            let created = intent::create(obj, api, provider, &account, desired).await?;
+            let created = intent::create(obj, api, provider, &account, desired).await;
+            forget();
+            let created = created?;
             let id = provider.id_of(&created);
             events.push((
                 EventType::Normal,
@@ -139,6 +240,12 @@ pub async fn converge<K: Managed, P: Provider>(
             // What the product answered is checked like any read: a difference is corrected.
             facts.was_ready = false;
             let change = decide::change(&facts, &provider.drift(desired, &created));
+            if matches!(change, Change::Update { .. }) {
+                // Another product call follows: the id goes into status first.
+                intent::settle(obj, api, P::KIND, &id).await?;
+            } else {
+                settle_intent = true;
+            }
             (id, created, change)
         }
         Step::Keep { id, adopt, change } => {
@@ -149,7 +256,11 @@ pub async fn converge<K: Managed, P: Provider>(
             let object = objects.swap_remove(at);
             if let Some(adoption) = adopt {
                 if adoption == Adoption::InterruptedCreate {
-                    intent::adopt(obj, api, P::KIND, &id).await?;
+                    if matches!(change, Change::Update { .. }) {
+                        intent::settle(obj, api, P::KIND, &id).await?;
+                    } else {
+                        settle_intent = true;
+                    }
                 }
                 events.push((
                     EventType::Normal,
@@ -171,7 +282,9 @@ pub async fn converge<K: Managed, P: Provider>(
             fields,
             out_of_band,
         } => {
-            let after = provider.update(&account, desired, &object).await?;
+            let after = provider.update(&account, desired, &object).await;
+            forget();
+            let after = after?;
             let left = provider.drift(desired, &after);
             if !left.is_empty() {
                 return Err(providers::Error::Api(providers::ApiError {
@@ -207,9 +320,11 @@ pub async fn converge<K: Managed, P: Provider>(
     };
     Ok(Outcome {
         provider: P::KIND,
+        account_key: account.key.clone(),
         summary: provider.summary(desired, &object),
         external_id: id,
         unmanaged_drift,
         events,
+        settle_intent,
     })
 }

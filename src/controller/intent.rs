@@ -1,8 +1,10 @@
 //! The crash-safe create protocol. Before creating an object whose id the product assigns,
 //! Roleplane records the intent on the resource (annotation, guarded by resourceVersion so two
-//! writers cannot both proceed); after the create it stores the id in status, then drops the
-//! intent. A crash in between leaves the intent, and the next reconcile finds the object by name
-//! and adopts exactly one match (see `decide`).
+//! writers cannot both proceed); after the create the id goes into status, then the intent is
+//! dropped. Where nothing but pure checks follow the create, the id is stored by the reconcile's
+//! own final status write (one write fewer); before any further product call it is stored at
+//! once (`settle`). A crash in between leaves the intent, and the next reconcile finds the
+//! object by name and adopts exactly one match (see `decide`).
 
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
@@ -18,7 +20,8 @@ pub fn pending<K: Resource>(obj: &K) -> bool {
     obj.annotations().contains_key(CREATE_PENDING_ANNOTATION)
 }
 
-/// Records the intent, creates, stores the id and drops the intent. Returns the created object.
+/// Records the intent and creates. Returns the created object; the caller stores its id and then
+/// drops the intent (`settle`, or the final status write followed by `clear`).
 pub async fn create<K: Managed, P: Provider>(
     obj: &K,
     api: &Api<K>,
@@ -39,11 +42,7 @@ pub async fn create<K: Managed, P: Provider>(
     )
     .await?;
     match provider.create(account, desired).await {
-        Ok(created) => {
-            store_id(obj, api, P::KIND, &provider.id_of(&created)).await?;
-            clear(obj, api).await?;
-            Ok(created)
-        }
+        Ok(created) => Ok(created),
         Err(e) => {
             let e = Error::from(e);
             if e.create_certainly_failed() {
@@ -54,13 +53,14 @@ pub async fn create<K: Managed, P: Provider>(
     }
 }
 
-/// Takes on the object an interrupted create left: stores its id, then drops the intent.
-pub async fn adopt<K: Managed>(obj: &K, api: &Api<K>, kind: ProviderKind, id: &str) -> Result<()> {
+/// Stores the id of a created (or an interrupted create's) object, then drops the intent.
+pub async fn settle<K: Managed>(obj: &K, api: &Api<K>, kind: ProviderKind, id: &str) -> Result<()> {
     store_id(obj, api, kind, id).await?;
     clear(obj, api).await
 }
 
-async fn clear<K: Managed>(obj: &K, api: &Api<K>) -> Result<()> {
+/// Drops the intent (once the id is in status).
+pub async fn clear<K: Managed>(obj: &K, api: &Api<K>) -> Result<()> {
     let patch =
         serde_json::json!({ "metadata": { "annotations": { CREATE_PENDING_ANNOTATION: null } } });
     api.patch(

@@ -14,9 +14,11 @@ mod events;
 mod execute;
 mod guardrails;
 mod intent;
+mod listings;
 mod reconcile;
 mod relations;
 mod report;
+mod schedule;
 pub mod status;
 
 pub use error::{Error, Retry, reason};
@@ -72,6 +74,13 @@ pub struct Context {
     /// RoleplanePolicies (tenant guardrails), checked before any product write.
     pub guardrails: guardrails::Policies,
     failures: Mutex<HashMap<String, u32>>,
+    /// The credentials' listings, shared by the resources polled together.
+    listings: listings::Listings,
+    /// The configs as watched (set when the controllers start).
+    stores: account::ConfigStores,
+    /// Resources changed since they were first seen (spec, annotations, ...): their next
+    /// reconcile reads the product object itself, never a shared listing.
+    changed: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Context {
@@ -85,7 +94,26 @@ impl Context {
             config,
             guardrails: Default::default(),
             failures: Mutex::default(),
+            listings: listings::Listings::default(),
+            stores: account::ConfigStores::default(),
+            changed: Mutex::default(),
         })
+    }
+
+    /// Notes that the resource `key` changed: its next reconcile reads afresh.
+    fn note_changed(&self, key: String) {
+        self.changed
+            .lock()
+            .expect("changed set poisoned")
+            .insert(key);
+    }
+
+    /// Whether the resource `key` changed since its last reconcile (and forgets it).
+    fn take_changed(&self, key: &str) -> bool {
+        self.changed
+            .lock()
+            .expect("changed set poisoned")
+            .remove(key)
     }
 
     /// Consecutive failures of one object, counted up (Some) or reset (None).
@@ -103,13 +131,39 @@ impl Context {
 
     /// The poll interval for `obj`: its annotation override, else the default; ±10 % jitter.
     pub fn poll_interval<K: Resource>(&self, obj: &K) -> Duration {
-        let base = obj
-            .annotations()
-            .get(crate::crd::POLL_INTERVAL_ANNOTATION)
-            .and_then(|v| humantime::parse_duration(v.trim()).ok())
-            .filter(|d| *d >= Duration::from_secs(1))
-            .unwrap_or(self.config.poll_interval);
-        base.mul_f64(rand::random_range(0.9..1.1))
+        schedule::own_poll_interval(obj)
+            .unwrap_or(self.config.poll_interval)
+            .mul_f64(rand::random_range(0.9..1.1))
+    }
+
+    /// When an in-sync resource of the credential `key` is polled next: at the credential's
+    /// next tick, at least half an interval away, so that the resources of one credential are
+    /// polled together and one listing serves them all. Ticks are `poll_interval` apart, offset
+    /// per credential by a hash of its key (credentials spread over the interval, and keep
+    /// their offset across restarts). A resource with its own interval (annotation) keeps it.
+    pub fn next_poll<K: Resource>(&self, obj: &K, key: &str) -> Duration {
+        if schedule::own_poll_interval(obj).is_some() {
+            return self.poll_interval(obj);
+        }
+        let interval = self.config.poll_interval.max(Duration::from_secs(1));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        schedule::next_tick(now, interval, key)
+    }
+
+    /// How long one credential's listing serves the resources polled with it.
+    fn listing_freshness(&self) -> Duration {
+        (self.config.poll_interval / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))
+    }
+}
+
+/// What a cached object does not need: `managedFields` and kubectl's last-applied copy of the
+/// manifest (together often larger than the object itself).
+fn lean(meta: &mut kube::core::ObjectMeta) {
+    meta.managed_fields = None;
+    if let Some(annotations) = &mut meta.annotations {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
     }
 }
 
@@ -230,8 +284,10 @@ pub async fn run(
         configs: c.reader.clone(),
         trigger: cluster_released,
     });
+    let mut config_stores = Vec::new();
     for ns in ctx.namespaces_to_watch() {
         let configs = SharedConfigs::<ProviderConfig>::new();
+        config_stores.push((ns.clone(), configs.reader.clone()));
         let (released, released_rx) = unbounded();
         let released = Released {
             namespaced: ReleaseTo {
@@ -273,6 +329,8 @@ pub async fn run(
         };
         watches.push(configs.start(api));
     }
+    ctx.stores
+        .set(config_stores, cluster.as_ref().map(|c| c.reader.clone()));
     if let Some(cluster) = cluster {
         tasks.push(tokio::spawn(config::run(
             ctx.clone(),

@@ -2,6 +2,7 @@
 //! apply (see `execute`, `report`) and cleanup, which deletes or orphans per `deletionPolicy`.
 //! The product is chosen once per reconcile, by the registry, with its block already typed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -38,8 +39,17 @@ pub async fn run<K: Managed>(
     };
     let (reader, writer) = reflector::store::<DeserializeGuard<K>>();
     let released = relations.released.clone();
+    // What each object looked like when last seen (by uid), to tell a change from the first
+    // sight of an object (at start, nothing has changed: polls may use the shared listings).
+    let mut seen: HashMap<u64, u64> = HashMap::new();
+    let noting = ctx.clone();
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
+        .modify(|guard| {
+            if let Ok(obj) = &mut guard.0 {
+                super::lean(obj.meta_mut());
+            }
+        })
         .reflect(writer)
         .touched_objects()
         .predicate_filter(super::meta_hash::<DeserializeGuard<K>>, Default::default())
@@ -49,6 +59,14 @@ pub async fn run<K: Managed>(
                 && let Ok(obj) = &guard.0
             {
                 released.resource_changed(obj);
+                let uid = hash(&obj.meta().uid);
+                if obj.meta().deletion_timestamp.is_some() {
+                    seen.remove(&uid);
+                } else if let Some(now) = super::meta_hash(obj)
+                    && seen.insert(uid, now).is_some_and(|before| before != now)
+                {
+                    noting.note_changed(object_key(obj));
+                }
             }
         });
     let config = kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency);
@@ -88,6 +106,13 @@ async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action>
     result
 }
 
+fn hash(value: &impl std::hash::Hash) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut h);
+    h.finish()
+}
+
 fn error_policy<K: Managed>(
     obj: Arc<DeserializeGuard<K>>,
     error: &Error,
@@ -123,8 +148,14 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
     };
     match result {
         Ok(outcome) => {
+            let next = ctx.next_poll(&*obj, &outcome.account_key);
+            let settle_intent = outcome.settle_intent;
             write_success(&*obj, ctx, api, outcome).await?;
-            Ok(Action::requeue(ctx.poll_interval(&*obj)))
+            if settle_intent {
+                // The id is in status now: the create is settled.
+                super::intent::clear(&*obj, api).await?;
+            }
+            Ok(Action::requeue(next))
         }
         Err(e) => {
             write_failure(&*obj, ctx, api, &e, None).await;
@@ -153,6 +184,7 @@ impl<K: Managed> Visit for Apply<'_, K> {
 }
 
 async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<Action> {
+    ctx.take_changed(&object_key(&*obj));
     let m = obj.managed();
     let status_id = obj.managed_status().and_then(|s| s.external_id.clone());
     let adopted_by_spec = status_id.is_none() && m.external_id.is_some();
@@ -289,7 +321,11 @@ impl<K: Managed> Visit for Delete<'_, K> {
             }
         };
         for id in &ids {
-            provider.delete(&account, desired, id).await?;
+            let deleted = provider.delete(&account, desired, id).await;
+            self.ctx
+                .listings
+                .forget(&account.key, &provider.scope(spec));
+            deleted?;
         }
         Ok((P::KIND, ids))
     }

@@ -116,6 +116,11 @@ impl<C: ConfigKind> SharedConfigs<C> {
     pub fn start(self, api: Api<DeserializeGuard<C>>) -> tokio::task::JoinHandle<()> {
         let stream = watcher(api, watcher::Config::default())
             .default_backoff()
+            .modify(|guard| {
+                if let Ok(config) = &mut guard.0 {
+                    super::lean(config.meta_mut());
+                }
+            })
             .reflect_shared(self.writer)
             .for_each(|_| std::future::ready(()));
         tokio::spawn(stream)

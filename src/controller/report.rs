@@ -14,6 +14,10 @@ use crate::crd::{ConditionStatus, Managed, ManagedStatus, ProviderKind};
 /// What a successful reconcile found, for status, Events and metrics.
 pub struct Outcome {
     pub provider: ProviderKind,
+    /// The credential's key (its resources are polled together).
+    pub account_key: String,
+    /// A create intent to drop once this outcome's status (carrying the id) is written.
+    pub settle_intent: bool,
     pub external_id: String,
     /// The status summary of the object as last seen.
     pub summary: String,
@@ -75,6 +79,15 @@ pub(super) async fn write_success<K: Managed>(
         observed: Some(outcome.summary),
         conditions,
     };
+    // A poll that finds everything as the status already says writes nothing: moving only
+    // lastSyncTime would cost one API write per resource per poll.
+    let unchanged = previous.external_id == next.external_id
+        && previous.provider == next.provider
+        && previous.observed_generation == next.observed_generation
+        && previous.observed == next.observed
+        && previous.last_sync_time.is_some()
+        && status::same(&previous.conditions, &next.conditions)
+        && outcome.events.is_empty();
     let ready_changed = !status::find(&previous.conditions, READY).is_some_and(|c| {
         c.status == ready_status && c.reason == ready_reason && c.message == ready_message
     });
@@ -108,6 +121,9 @@ pub(super) async fn write_success<K: Managed>(
         object_key(obj),
         Some(ready_status == ConditionStatus::True),
     );
+    if unchanged {
+        return Ok(());
+    }
     status::apply_status(api, obj, &next).await?;
     Ok(())
 }

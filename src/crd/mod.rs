@@ -125,7 +125,8 @@ pub struct ManagedStatus {
     /// The generation the conditions describe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// When the product object was last seen matching the spec.
+    /// When the status last changed after the product object was seen matching the spec (an
+    /// in-sync poll that changes nothing else does not write it, to spare the API server).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
     /// A short summary of the product object as last observed.

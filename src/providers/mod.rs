@@ -156,6 +156,10 @@ pub trait Provider: Clone + Send + Sync + 'static {
     const HEADERS: &'static [(&'static str, &'static str)] = &[];
     /// The product's request budget per credential.
     const LIMITS: Limits;
+    /// Whether [`Provider::list`] carries whole objects, enough for the drift check: then one
+    /// listing per credential and poll serves every resource in it. Where it carries only ids
+    /// and names, each resource is read on its own.
+    const LISTS_OBJECTS: bool = true;
 
     fn new(http: Http) -> Self;
     /// The public base URL for a config without an endpoint (None: the config must name one).

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use super::meta;
 use super::registry::Builtin;
 use super::status::ApiError;
-use super::write::{Reply, Writer};
+use super::status::Reply;
+use super::write::Writer;
 
 impl Writer<'_> {
     pub fn delete(&mut self, body: &[u8]) -> Result<Reply, ApiError> {

@@ -41,6 +41,7 @@ mod read;
 mod registry;
 mod routing;
 mod schema;
+mod select;
 mod status;
 mod store;
 mod validate;

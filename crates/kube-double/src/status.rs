@@ -93,6 +93,9 @@ impl FieldError {
     }
 }
 
+/// A successful answer: status code and JSON body.
+pub type Reply = (u16, Value);
+
 /// A request failure: HTTP code, `Status.reason`, message and optional `details`.
 #[derive(Debug, Clone)]
 pub struct ApiError {

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::managed::{self, Entry};
-use super::read::FieldSelector;
 use super::registry::{Registry, ResourceType};
+use super::select::FieldSelector;
 
 /// One request served by the double.
 #[derive(Debug, Clone, PartialEq, Eq)]

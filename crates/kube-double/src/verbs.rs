@@ -5,9 +5,10 @@ use serde_json::{Map, Value, json};
 
 use super::managed;
 use super::meta;
+use super::status::Reply;
 use super::status::{ApiError, FieldError};
 use super::store::Stored;
-use super::write::{Reply, UpdateKind, Writer};
+use super::write::{UpdateKind, Writer};
 
 pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body)

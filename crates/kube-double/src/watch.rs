@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::time::Instant;
 
-use super::read::FieldSelector;
 use super::routing::{Query, Route};
+use super::select::FieldSelector;
 use super::status::ApiError;
 use super::store::{State, Watcher, to_partial};
 

@@ -9,12 +9,9 @@ use super::managed::{self, Actor, Entry};
 use super::meta;
 use super::registry::{Builtin, ResourceType};
 use super::routing::{Query, Route};
-use super::status::{ApiError, FieldError};
+use super::status::{ApiError, FieldError, Reply};
 use super::store::{Key, State, Stored, render};
 use super::validate::{bump_generation, check_object};
-
-/// A successful answer: status code and JSON body.
-pub type Reply = (u16, Value);
 
 pub struct Writer<'a> {
     pub st: &'a mut State,

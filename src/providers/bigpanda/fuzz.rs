@@ -6,16 +6,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
-use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::BigPanda;
 use super::model::{self, RoleDto};
 use crate::crd::{BigPandaAction, BigPandaPermission, BigPandaRole, ProviderSettings};
-use crate::providers::fuzz::contract::{Op, Product, Route};
+use crate::providers::fuzz::contract::{Op, Product, Route, contract_tests};
 use crate::providers::fuzz::server::{Answer, Req};
-use crate::providers::fuzz::{mutate, runner};
-use crate::providers::{Account, Credentials, Desired, Http, Provider};
+use crate::providers::{Account, Credentials};
 
 const NAME: &str = "Ops";
 const ID: &str = "60c5238222fa55553d93d52f";
@@ -121,41 +119,17 @@ static PRODUCT: LazyLock<Product<BigPanda>> = LazyLock::new(|| Product {
     in_sync,
 });
 
-#[test]
-fn recorded_answers_are_read_as_in_sync() {
-    PRODUCT.assert_recorded_answers_work();
-}
-
-#[test]
-fn any_answer_gives_an_error_or_a_faithful_object() {
-    PRODUCT.fuzz(200);
-}
-
-#[test]
-fn a_decodable_mutation_of_a_role_drifts_unless_in_line() {
-    let b = BigPanda::new(Http::new(Default::default(), Default::default()));
-    let valid = wrapped(role());
-    runner(500)
-        .run(&mutate::mutation(), |m| {
-            let bytes = mutate::apply(&valid, &m);
-            let Ok(body) = serde_json::from_slice::<Value>(&bytes) else {
-                return Ok(());
-            };
-            let listed = model::roles(json!([body.clone()]));
-            let single = serde_json::from_value::<RoleDto>(model::unwrap(body));
-            for r in single.into_iter().chain(listed.into_iter().flatten()) {
-                let desired = Desired {
-                    name: NAME,
-                    spec: &PRODUCT.spec,
-                };
-                let drift = b.drift(desired, &r);
-                let _ = b.summary(desired, &r);
-                prop_assert!(!drift.is_empty() || in_sync(&r), "{:?}", r);
-            }
-            Ok(())
-        })
-        .unwrap();
-}
+contract_tests!(PRODUCT, wrapped(role()), |b| {
+    let Ok(body) = serde_json::from_slice::<Value>(b) else {
+        return Vec::new();
+    };
+    let listed = model::roles(json!([body.clone()]));
+    let single = serde_json::from_value::<RoleDto>(model::unwrap(body));
+    single
+        .into_iter()
+        .chain(listed.into_iter().flatten())
+        .collect()
+});
 
 #[test]
 fn actions_of_the_wrong_type_are_an_error() {

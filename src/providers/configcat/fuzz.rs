@@ -4,15 +4,13 @@
 
 use std::sync::LazyLock;
 
-use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 use super::ConfigCat;
 use super::model::PermissionGroup;
 use crate::crd::{ConfigCatPermissions, PermissionGroupSpec, ProviderSettings};
-use crate::providers::fuzz::contract::{Op, Product, Route};
+use crate::providers::fuzz::contract::{Op, Product, Route, contract_tests};
 use crate::providers::fuzz::server::{Answer, Req};
-use crate::providers::fuzz::{mutate, runner};
 use crate::providers::{Account, Credentials, Desired, Http, Provider};
 
 const NAME: &str = "Developers";
@@ -168,36 +166,11 @@ static PRODUCT: LazyLock<Product<ConfigCat>> = LazyLock::new(|| Product {
     in_sync,
 });
 
-#[test]
-fn recorded_answers_are_read_as_in_sync() {
-    PRODUCT.assert_recorded_answers_work();
-}
-
-#[test]
-fn any_answer_gives_an_error_or_a_faithful_object() {
-    PRODUCT.fuzz(200);
-}
-
-#[test]
-fn a_decodable_mutation_of_a_group_drifts_unless_in_line() {
-    let c = ConfigCat::new(Http::new(Default::default(), Default::default()));
-    let valid = group();
-    runner(500)
-        .run(&mutate::mutation(), |m| {
-            let bytes = mutate::apply(&valid, &m);
-            if let Ok(g) = serde_json::from_slice::<PermissionGroup>(&bytes) {
-                let desired = Desired {
-                    name: NAME,
-                    spec: &PRODUCT.spec,
-                };
-                let drift = c.drift(desired, &g);
-                let _ = c.summary(desired, &g);
-                prop_assert!(!drift.is_empty() || in_sync(&g), "{:?}", g);
-            }
-            Ok(())
-        })
-        .unwrap();
-}
+contract_tests!(PRODUCT, group(), |b| serde_json::from_slice::<
+    PermissionGroup,
+>(b)
+.into_iter()
+.collect());
 
 #[test]
 fn a_flag_sent_as_a_string_is_drift() {

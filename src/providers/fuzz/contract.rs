@@ -305,6 +305,34 @@ impl<P: Provider> Product<P> {
         }
     }
 
+    /// The drift oracle over decoding alone: any mutation of the recorded object `valid` that
+    /// still decodes (`decode` gives the objects read from those bytes) shows drift unless it is
+    /// really in line with the spec.
+    pub fn mutations_drift_unless_in_line(
+        &'static self,
+        valid: Value,
+        decode: fn(&[u8]) -> Vec<P::Object>,
+    ) {
+        let provider = P::new(crate::providers::Http::new(
+            Default::default(),
+            Default::default(),
+        ));
+        let desired = Desired {
+            name: self.name,
+            spec: &self.spec,
+        };
+        runner(500)
+            .run(&mutate::mutation(), |m| {
+                for o in decode(&mutate::apply(&valid, &m)) {
+                    let drift = provider.drift(desired, &o);
+                    let _ = provider.summary(desired, &o);
+                    prop_assert!(!drift.is_empty() || (self.in_sync)(&o), "{:?}", o);
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
     /// The property: any one answer mutated, every operation.
     pub fn fuzz(&'static self, default_cases: u32) {
         let h = Harness::new();
@@ -343,3 +371,27 @@ impl<P: Provider> Product<P> {
             .unwrap_or_else(|e| panic!("{}: {e}", std::any::type_name::<P>()));
     }
 }
+
+/// The three contract properties of one product, as tests: recorded answers read as in sync,
+/// any mutated answer gives an error or a faithful object, and any decodable mutation of the
+/// recorded object drifts unless in line (`$valid` and `$decode` as in
+/// `Product::mutations_drift_unless_in_line`).
+macro_rules! contract_tests {
+    ($product:expr, $valid:expr, $decode:expr) => {
+        #[test]
+        fn recorded_answers_are_read_as_in_sync() {
+            $product.assert_recorded_answers_work();
+        }
+
+        #[test]
+        fn any_answer_gives_an_error_or_a_faithful_object() {
+            $product.fuzz(200);
+        }
+
+        #[test]
+        fn a_decodable_mutation_drifts_unless_in_line() {
+            $product.mutations_drift_unless_in_line($valid, $decode);
+        }
+    };
+}
+pub(crate) use contract_tests;

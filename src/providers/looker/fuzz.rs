@@ -5,15 +5,13 @@
 
 use std::sync::LazyLock;
 
-use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::Looker;
 use super::model::Role;
 use crate::crd::{LookerPermissionSet, LookerRole, LookerSetRef, ProviderSettings};
-use crate::providers::fuzz::contract::{Op, Outcome, Product, Route};
+use crate::providers::fuzz::contract::{Op, Outcome, Product, Route, contract_tests};
 use crate::providers::fuzz::server::{Answer, Req};
-use crate::providers::fuzz::{mutate, runner};
 use crate::providers::{Account, Credentials, Desired, Http, Provider};
 
 const NAME: &str = "Analyst";
@@ -151,36 +149,9 @@ static PRODUCT: LazyLock<Product<Looker>> = LazyLock::new(|| Product {
     in_sync,
 });
 
-#[test]
-fn recorded_answers_are_read_as_in_sync() {
-    PRODUCT.assert_recorded_answers_work();
-}
-
-#[test]
-fn any_answer_gives_an_error_or_a_faithful_object() {
-    PRODUCT.fuzz(200);
-}
-
-#[test]
-fn a_decodable_mutation_of_a_role_drifts_unless_in_line() {
-    let l = Looker::new(Http::new(Default::default(), Default::default()));
-    let valid = role();
-    runner(500)
-        .run(&mutate::mutation(), |m| {
-            let bytes = mutate::apply(&valid, &m);
-            if let Ok(r) = serde_json::from_slice::<Role>(&bytes) {
-                let desired = Desired {
-                    name: NAME,
-                    spec: &PRODUCT.spec,
-                };
-                let drift = l.drift(desired, &r);
-                let _ = l.summary(desired, &r);
-                prop_assert!(!drift.is_empty() || in_sync(&r), "{:?}", r);
-            }
-            Ok(())
-        })
-        .unwrap();
-}
+contract_tests!(PRODUCT, role(), |b| serde_json::from_slice::<Role>(b)
+    .into_iter()
+    .collect());
 
 #[test]
 fn a_role_without_its_sets_drifts() {

@@ -4,16 +4,14 @@
 
 use std::sync::LazyLock;
 
-use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::SlashId;
 use super::model::{Envelope, Role, Tagged};
 use crate::crd::{ProductSettings, ProviderSettings, SlashIdRole, SlashIdSettings};
-use crate::providers::fuzz::contract::{Op, Product, Route};
+use crate::providers::fuzz::contract::{Op, Product, Route, contract_tests};
 use crate::providers::fuzz::server::{Answer, Req};
-use crate::providers::fuzz::{mutate, runner};
-use crate::providers::{Account, Credentials, Desired, Http, Provider};
+use crate::providers::{Account, Credentials};
 
 const NAME: &str = "billing";
 const PERMISSIONS: [&str; 2] = ["audit.read", "billing.read"];
@@ -112,40 +110,15 @@ static PRODUCT: LazyLock<Product<SlashId>> = LazyLock::new(|| Product {
     in_sync,
 });
 
-#[test]
-fn recorded_answers_are_read_as_in_sync() {
-    PRODUCT.assert_recorded_answers_work();
-}
-
-#[test]
-fn any_answer_gives_an_error_or_a_faithful_object() {
-    PRODUCT.fuzz(200);
-}
-
-#[test]
-fn a_decodable_mutation_of_a_role_drifts_unless_in_line() {
-    let s = SlashId::new(Http::new(Default::default(), Default::default()));
-    let valid = json!({"result": role()});
-    runner(500)
-        .run(&mutate::mutation(), |m| {
-            let bytes = mutate::apply(&valid, &m);
-            if let Ok(r) = serde_json::from_slice::<Envelope<Role>>(&bytes) {
-                let tagged = Tagged {
-                    role: r.result,
-                    etag: None,
-                };
-                let desired = Desired {
-                    name: NAME,
-                    spec: &PRODUCT.spec,
-                };
-                let drift = s.drift(desired, &tagged);
-                let _ = s.summary(desired, &tagged);
-                prop_assert!(!drift.is_empty() || in_sync(&tagged), "{:?}", tagged);
-            }
-            Ok(())
+contract_tests!(PRODUCT, json!({"result": role()}), |b| {
+    serde_json::from_slice::<Envelope<Role>>(b)
+        .map(|r| Tagged {
+            role: r.result,
+            etag: None,
         })
-        .unwrap();
-}
+        .into_iter()
+        .collect()
+});
 
 #[test]
 fn an_answer_about_another_role_is_an_error() {

@@ -117,6 +117,8 @@ impl Provider for SlashId {
     };
     /// SlashID publishes no numbers (429 with Retry-After is honoured): a conservative default.
     const LIMITS: Limits = Limits::UNPUBLISHED;
+    /// `GET /rbac/roles` names the roles, nothing more.
+    const LISTS_OBJECTS: bool = false;
 
     fn new(http: Http) -> Self {
         Self { http }

@@ -4,16 +4,14 @@
 
 use std::sync::LazyLock;
 
-use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::Statsig;
 use super::model::{Envelope, RoleDto};
 use crate::crd::{NamedFlag, ProviderSettings, StatsigPermissions, StatsigRole};
-use crate::providers::fuzz::contract::{Op, Outcome, Product, Route};
+use crate::providers::fuzz::contract::{Op, Outcome, Product, Route, contract_tests};
 use crate::providers::fuzz::server::{Answer, Req};
-use crate::providers::fuzz::{mutate, runner};
-use crate::providers::{Account, Credentials, Desired, Http, Provider};
+use crate::providers::{Account, Credentials};
 
 const NAME: &str = "Analyst";
 
@@ -104,36 +102,16 @@ static PRODUCT: LazyLock<Product<Statsig>> = LazyLock::new(|| Product {
     in_sync,
 });
 
-#[test]
-fn recorded_answers_are_read_as_in_sync() {
-    PRODUCT.assert_recorded_answers_work();
-}
-
-#[test]
-fn any_answer_gives_an_error_or_a_faithful_object() {
-    PRODUCT.fuzz(200);
-}
-
-#[test]
-fn a_decodable_mutation_of_a_role_drifts_unless_in_line() {
-    let s = Statsig::new(Http::new(Default::default(), Default::default()));
-    let envelope = json!({"message": "Role fetched.", "data": role()});
-    runner(500)
-        .run(&mutate::mutation(), |m| {
-            let bytes = mutate::apply(&envelope, &m);
-            if let Ok(r) = serde_json::from_slice::<Envelope<RoleDto>>(&bytes) {
-                let desired = Desired {
-                    name: NAME,
-                    spec: &PRODUCT.spec,
-                };
-                let drift = s.drift(desired, &r.data);
-                let _ = s.summary(desired, &r.data);
-                prop_assert!(!drift.is_empty() || in_sync(&r.data), "{:?}", r.data);
-            }
-            Ok(())
-        })
-        .unwrap();
-}
+contract_tests!(
+    PRODUCT,
+    json!({"message": "Role fetched.", "data": role()}),
+    |b| {
+        serde_json::from_slice::<Envelope<RoleDto>>(b)
+            .map(|e| e.data)
+            .into_iter()
+            .collect()
+    }
+);
 
 #[test]
 fn flags_sent_as_strings_are_an_error_not_a_role() {

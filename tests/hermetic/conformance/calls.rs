@@ -8,6 +8,8 @@ pub enum Operation {
     Create,
     Update,
     Poll,
+    /// The timed poll of every resource of a credential (per tick, not per resource).
+    PollAll,
     Delete,
 }
 
@@ -17,6 +19,7 @@ impl Operation {
             Operation::Create => "create",
             Operation::Update => "update",
             Operation::Poll => "poll",
+            Operation::PollAll => "poll all",
             Operation::Delete => "delete",
         }
     }
@@ -56,6 +59,7 @@ fn every_product_documents_every_operation() {
             Operation::Create,
             Operation::Update,
             Operation::Poll,
+            Operation::PollAll,
             Operation::Delete,
         ] {
             let calls = documented(*product, op, &[]);

@@ -135,8 +135,21 @@ async fn events(env: &Env) -> Vec<(String, String, String)> {
 pub async fn create_goes_ready_with_the_minimum_calls<F: Fixture>() {
     let env = start::<F>(NEVER).await;
     F::traffic(&env).clear_requests();
+    let kube_from = env.api.requests().len();
     create::<F>(&env, F::spec(NAME), json!({})).await;
     let obj = ready::<F>(&env).await;
+    settle::<F>(&env).await;
+    // Roleplane's own writes to the resource: the finalizer, the create intent, the status
+    // carrying the new id, and the intent dropped. (Events aside.)
+    let writes: Vec<String> = kube_writes(&env, kube_from)
+        .into_iter()
+        .filter(|w| !w.contains("fieldManager=test") && !w.contains("/events"))
+        .collect();
+    assert_eq!(
+        writes.len(),
+        4,
+        "Kubernetes writes for one create: {writes:#?}"
+    );
     let id = external_id(&obj);
     assert_eq!(F::named(&env, NAME), vec![id.clone()]);
     assert!(F::holds(&env, &id, false), "the product object differs");
@@ -457,4 +470,150 @@ pub async fn server_errors_back_off_and_recover<F: Fixture>() {
     // The first back-off is 5 s (±20 %): no hot retry.
     assert!(waited >= 3900, "retried {waited} ms after a 503");
     assert_eq!(F::named(&env, NAME).len(), 1);
+}
+
+/// Four resources of one credential, all Ready.
+async fn several<F: Fixture>(env: &Env) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        env.apply::<F::Kind>(
+            NS,
+            json!({"metadata": {"name": format!("{RESOURCE}-{i}")}, "spec": F::spec(&format!("{NAME}{i}"))}),
+        )
+        .await;
+    }
+    for i in 0..4 {
+        let obj = env
+            .wait_managed::<F::Kind>(NS, &format!("{RESOURCE}-{i}"), "Ready", |o| {
+                o.managed_status().is_some_and(is_ready)
+            })
+            .await;
+        ids.push(external_id(&obj));
+    }
+    ids
+}
+
+/// Requests to the Kubernetes API that change a resource, from the `from`th on. (A config's
+/// status may be written when its own check runs: it refreshes its count of users.)
+fn kube_writes(env: &Env, from: usize) -> Vec<String> {
+    env.api
+        .requests()
+        .into_iter()
+        .skip(from)
+        .filter(|r| r.method != "GET" && !r.path.contains("providerconfigs/"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+/// How polls look to the product: once per credential and tick, the listing (paged) where it
+/// carries whole objects, else one read per resource; never a write, to the product or to
+/// Kubernetes.
+fn assert_polls_only<F: Fixture>(env: &Env, ids: &[String], kube_from: usize) {
+    let calls = calls::<F>(env);
+    let written = writes::<F>(env);
+    assert!(written.is_empty(), "polls must not write: {calls:#?}");
+    let per_resource: Vec<&String> = calls
+        .iter()
+        .filter(|c| {
+            ids.iter()
+                .any(|id| c.ends_with(&format!("/{}", encoded(id))))
+        })
+        .collect();
+    if F::LISTS_OBJECTS {
+        assert!(
+            per_resource.is_empty(),
+            "resources were read one by one: {per_resource:#?}"
+        );
+    } else {
+        assert!(!per_resource.is_empty(), "{calls:#?}");
+    }
+    let writes = kube_writes(env, kube_from);
+    assert!(
+        writes.is_empty(),
+        "Kubernetes writes during polls: {writes:#?}"
+    );
+}
+
+fn encoded(id: &str) -> String {
+    id.replace('/', "%2F")
+}
+
+/// The calls of the timed polls of the resources `ids` (named `{NAME}{i}`), as documented: the
+/// credential's listing where it serves them all, else each resource's read.
+fn listing_calls<F: Fixture>(env: &Env, ids: &[String]) -> usize {
+    let documented: std::collections::HashSet<String> = ids
+        .iter()
+        .enumerate()
+        .flat_map(|(i, id)| {
+            let name = format!("{NAME}{i}");
+            documented(
+                F::PRODUCT,
+                Operation::PollAll,
+                &F::placeholders(env, &name, id),
+            )
+        })
+        .collect();
+    calls::<F>(env)
+        .iter()
+        .filter(|c| documented.contains(*c))
+        .count()
+}
+
+pub async fn timed_polls_list_once_per_credential_and_write_nothing<F: Fixture>() {
+    let env = start::<F>(Duration::from_secs(2)).await;
+    let ids = several::<F>(&env).await;
+    // Past the first aligned poll after the creates.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    F::traffic(&env).clear_requests();
+    let kube_from = env.api.requests().len();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    // Three ticks of the credential.
+    while listing_calls::<F>(&env, &ids) < 3 * if F::LISTS_OBJECTS { 1 } else { ids.len() } {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no polls happened: {:#?}",
+            calls::<F>(&env)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_polls_only::<F>(&env, &ids, kube_from);
+    for i in 0..4 {
+        let obj = env
+            .get::<F::Kind>(NS, &format!("{RESOURCE}-{i}"))
+            .await
+            .expect("resource");
+        assert!(is_ready(status(&obj)));
+    }
+}
+
+pub async fn restart_with_everything_in_sync_lists_and_writes_nothing<F: Fixture>() {
+    let mut env = start::<F>(NEVER).await;
+    let ids = several::<F>(&env).await;
+    settle::<F>(&env).await;
+    env.stop_controllers().await;
+    F::traffic(&env).clear_requests();
+    let kube_from = env.api.requests().len();
+    env.restart().await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let seen =
+        |env: &Env| listing_calls::<F>(env, &ids) >= if F::LISTS_OBJECTS { 1 } else { ids.len() };
+    while !seen(&env) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the restart never looked at the product"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    settle::<F>(&env).await;
+    assert_polls_only::<F>(&env, &ids, kube_from);
+    if F::LISTS_OBJECTS {
+        // One listing serves every resource; the config's own credentials check after the
+        // restart may read a one-item page of the same endpoint (Statsig, BigPanda).
+        let listings = listing_calls::<F>(&env, &ids);
+        assert!(
+            listings <= 2,
+            "one listing serves every resource after a restart: {:#?}",
+            calls::<F>(&env)
+        );
+    }
 }

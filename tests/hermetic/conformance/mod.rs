@@ -38,6 +38,9 @@ pub trait Fixture: Send + Sync + 'static {
     /// Whether the product's answers tell how much of its rate-limit window is left (ConfigCat's
     /// `X-Rate-Limit-*`): the client then waits for the window's reset and never earns a 429.
     const ADVERTISES_BUDGET: bool = false;
+    /// Whether the product's listing carries whole objects (polls list once per credential),
+    /// or only names (each resource is read on its own).
+    const LISTS_OBJECTS: bool = true;
 
     /// Whether the product object `id` holds what `spec` (`changed`: with `change`) says.
     fn holds(env: &Env, id: &str, changed: bool) -> bool;
@@ -97,5 +100,7 @@ conformance! {
         wrong_credentials_are_rejected_without_writes_or_leaks,
         rate_limit_waits_for_retry_after,
         server_errors_back_off_and_recover,
+        timed_polls_list_once_per_credential_and_write_nothing,
+        restart_with_everything_in_sync_lists_and_writes_nothing,
     }
 }
