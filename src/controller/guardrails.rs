@@ -42,6 +42,9 @@ pub struct Policies {
     changed: tokio::sync::watch::Sender<u64>,
     /// The API server does not know the kind (its CRD is not installed): no policy can exist.
     kind_absent: AtomicBool,
+    /// Namespace labels from the cluster-wide Namespace watch, once listed (None before, and in
+    /// namespaced installs, which read their Namespace when a policy selects by label).
+    namespace_labels: Mutex<Option<HashMap<String, BTreeMap<String, String>>>>,
 }
 
 impl Default for Policies {
@@ -52,6 +55,7 @@ impl Default for Policies {
             writer: Mutex::new(Some(writer)),
             changed: tokio::sync::watch::Sender::new(0),
             kind_absent: AtomicBool::new(false),
+            namespace_labels: Mutex::new(None),
         }
     }
 }
@@ -126,22 +130,43 @@ pub async fn run(
 /// selects namespaces by label (a namespace may have just come under, or out from, a ceiling).
 async fn watch_namespace_labels(ctx: &Context) {
     let api: Api<PartialObjectMeta<Namespace>> = Api::all(ctx.client.clone());
-    let mut labels = HashMap::<String, BTreeMap<String, String>>::new();
+    let mut listing = HashMap::<String, BTreeMap<String, String>>::new();
     let mut events = watcher(api, watcher::Config::default())
         .default_backoff()
         .boxed();
+    let shared = &ctx.guardrails.namespace_labels;
     while let Some(event) = events.next().await {
         let news = match event {
-            Ok(watcher::Event::InitApply(n)) => {
-                labels.insert(n.name_any(), n.metadata.labels.unwrap_or_default());
+            Ok(watcher::Event::Init) => {
+                listing.clear();
                 false
+            }
+            Ok(watcher::Event::InitApply(n)) => {
+                listing.insert(n.name_any(), n.metadata.labels.unwrap_or_default());
+                false
+            }
+            Ok(watcher::Event::InitDone) => {
+                let mut shared = shared.lock().expect("namespace labels");
+                let news = shared.as_ref().is_some_and(|old| *old != listing);
+                *shared = Some(std::mem::take(&mut listing));
+                news
             }
             Ok(watcher::Event::Apply(n)) => {
                 let now = n.metadata.labels.clone().unwrap_or_default();
-                labels.insert(n.name_any(), now.clone()) != Some(now)
+                let mut shared = shared.lock().expect("namespace labels");
+                shared
+                    .get_or_insert_default()
+                    .insert(n.name_any(), now.clone())
+                    != Some(now)
             }
-            Ok(watcher::Event::Delete(n)) => labels.remove(&n.name_any()).is_some(),
-            _ => false,
+            Ok(watcher::Event::Delete(n)) => {
+                let mut shared = shared.lock().expect("namespace labels");
+                shared
+                    .get_or_insert_default()
+                    .remove(&n.name_any())
+                    .is_some()
+            }
+            Err(_) => false,
         };
         let by_label = ctx
             .guardrails
@@ -190,17 +215,26 @@ pub async fn check<K: Managed>(ctx: &Context, obj: &K) -> Result<()> {
     }
     policies.sort_by_key(|p| p.name_any());
     let namespace = obj.namespace().unwrap_or_default();
-    let labels = if policies
+    let watched = ctx
+        .guardrails
+        .namespace_labels
+        .lock()
+        .expect("namespace labels")
+        .as_ref()
+        .and_then(|all| all.get(&namespace).cloned());
+    let labels = if !policies
         .iter()
         .any(|p| p.spec.namespaces.selector.is_some())
     {
+        BTreeMap::new()
+    } else if let Some(labels) = watched {
+        labels
+    } else {
         let api: Api<Namespace> = Api::all(ctx.client.clone());
         api.get_opt(&namespace)
             .await?
             .and_then(|n| n.metadata.labels)
             .unwrap_or_default()
-    } else {
-        BTreeMap::new()
     };
     let messages: Vec<String> = policies
         .iter()
