@@ -98,10 +98,11 @@ pub async fn run(
                 Ok(watcher::Event::Apply(p)) => {
                     seen.insert(p.name_any(), p.metadata.generation) != Some(p.metadata.generation)
                 }
-                Ok(watcher::Event::InitApply(p)) => {
-                    seen.insert(p.name_any(), p.metadata.generation);
-                    false
-                }
+                // A re-listing (after a watch gap) reports what changed meanwhile; the first
+                // listing is what every resource is about to be checked against anyway.
+                Ok(watcher::Event::InitApply(p)) => seen
+                    .insert(p.name_any(), p.metadata.generation)
+                    .is_some_and(|old| old != p.metadata.generation),
                 Ok(watcher::Event::Delete(p)) => seen.remove(&p.name_any()).is_some(),
                 _ => false,
             };
