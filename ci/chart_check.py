@@ -47,6 +47,7 @@ CRD_FILES = [
     "permissiongroups.roleplane.dev.yaml",
     "providerconfigs.roleplane.dev.yaml",
     "clusterproviderconfigs.roleplane.dev.yaml",
+    "roleplanepolicies.roleplane.dev.yaml",
 ]
 NAMESPACED_KINDS = ["roles", "permissiongroups", "providerconfigs"]
 ALL_KINDS = NAMESPACED_KINDS + ["clusterproviderconfigs"]
@@ -58,6 +59,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "ha": {"replicaCount": 2},
     "no-metrics": {"metrics": {"enabled": False}},
     "no-secret-guard": {"admissionPolicies": {"secretGuard": False}},
+    "no-guardrails": {"admissionPolicies": {"guardrails": False}},
     # Not part of the brief's four, but the optional objects deserve a render too.
     "optional-objects": {
         "networkPolicy": {"enabled": True},
@@ -429,7 +431,8 @@ def check_secrets_finalizer_only(docs: list[Doc], guarded: bool = True) -> None:
     if patching and guarded:
         check_secret_guard(docs)
     if not guarded:
-        expect(not of_kind(docs, "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"), "secret guard rendered although switched off")
+        names = [d.name for d in of_kind(docs, "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")]
+        expect(f"{RELEASE}-secret-guard" not in names, "secret guard rendered although switched off")
 
 
 def check_secret_guard(docs: list[Doc]) -> None:
@@ -450,6 +453,40 @@ def check_secret_guard(docs: list[Doc]) -> None:
     bindings = [b for b in of_kind(docs, "ValidatingAdmissionPolicyBinding") if b.obj["spec"].get("policyName") == guards[0].name]
     expect(len(bindings) == 1, f"expected one binding of the secret guard, found {len(bindings)}")
     expect(bindings[0].obj["spec"].get("validationActions") == ["Deny"], f"secret guard binding actions {bindings[0].obj['spec'].get('validationActions')}")
+
+
+GUARDRAILS = f"{RELEASE}-guardrails"
+
+
+def check_guardrails(docs: list[Doc], enabled: bool = True) -> None:
+    """The tenant guardrails: a ValidatingAdmissionPolicy whose parameters are every
+    RoleplanePolicy, over Roles and PermissionGroups, refusing with a message naming the policy."""
+    policies = [p for p in of_kind(docs, "ValidatingAdmissionPolicy") if p.name == GUARDRAILS]
+    bindings = [b for b in of_kind(docs, "ValidatingAdmissionPolicyBinding") if b.obj["spec"].get("policyName") == GUARDRAILS]
+    if not enabled:
+        expect(not policies and not bindings, "guardrails rendered although switched off")
+        return
+    expect(len(policies) == 1, f"expected the guardrails policy, found {[p.name for p in of_kind(docs, 'ValidatingAdmissionPolicy')]}")
+    spec = policies[0].obj["spec"]
+    expect(spec.get("paramKind") == {"apiVersion": f"{GROUP}/v1alpha1", "kind": "RoleplanePolicy"}, f"guardrails paramKind {spec.get('paramKind')}")
+    rules = spec["matchConstraints"]["resourceRules"]
+    expect(len(rules) == 1 and rules[0]["apiGroups"] == [GROUP] and sorted(rules[0]["resources"]) == ["permissiongroups", "roles"] and sorted(rules[0]["operations"]) == ["CREATE", "UPDATE"], f"guardrails match {rules}")
+    conditions = [c["expression"] for c in spec.get("matchConditions") or []]
+    expect(conditions == ["request.operation == 'CREATE' || object.spec != oldObject.spec"], f"guardrails apply to {conditions}: metadata-only updates (finalizers) must pass")
+    names = [v["name"] for v in spec.get("variables") or []]
+    expect("applies" in names, f"guardrails variables {names}")
+    validations = spec["validations"]
+    expect(len(validations) >= 5, f"{len(validations)} guardrail validations")
+    for v in validations:
+        expect(v["expression"].startswith("!variables.applies || "), f"a validation ignores the policy's namespaces: {v['expression'][:80]}")
+        expect("params.metadata.name" in v.get("messageExpression", ""), "a guardrail message does not name the policy")
+        expect(bool(v.get("message")), "a guardrail validation has no fallback message")
+    for product in ("statsig", "configcat", "slashid", "looker", "bigpanda"):
+        expect(any(f"params.spec.{product}" in v["expression"] for v in validations), f"guardrails do not check {product}")
+    expect(len(bindings) == 1, f"expected one binding of the guardrails, found {len(bindings)}")
+    binding = bindings[0].obj["spec"]
+    expect(binding.get("validationActions") == ["Deny"], f"guardrails binding actions {binding.get('validationActions')}")
+    expect(binding.get("paramRef") == {"selector": {}, "parameterNotFoundAction": "Allow"}, f"guardrails paramRef {binding.get('paramRef')}")
 
 
 def check_leases_release_namespace_only(docs: list[Doc]) -> None:
@@ -483,6 +520,8 @@ def check_default(docs: list[Doc]) -> None:
         expect(verbs_granted(rules, GROUP, f"{kind}/status") == {"get", "patch", "update"}, f"ClusterRole verbs on {kind}/status")
         expect(verbs_granted(rules, GROUP, f"{kind}/finalizers") == {"update"}, f"ClusterRole verbs on {kind}/finalizers")
     expect(verbs_granted(rules, "", "secrets") == {"get", "list", "watch", "patch"}, "ClusterRole secrets verbs")
+    expect(verbs_granted(rules, GROUP, "roleplanepolicies") == {"get", "list", "watch"}, f"ClusterRole verbs on roleplanepolicies: {sorted(verbs_granted(rules, GROUP, 'roleplanepolicies'))}")
+    expect(verbs_granted(rules, GROUP, "roleplanepolicies/status") == {"patch"}, "ClusterRole verbs on roleplanepolicies/status")
     expect(verbs_granted(rules, "", "namespaces") == {"get", "list", "watch"}, "ClusterRole namespaces verbs")
     expect(verbs_granted(rules, "events.k8s.io", "events") == {"create", "patch"}, "ClusterRole events verbs")
     expect(len(of_kind(docs, "ClusterRoleBinding")) == 1, "expected one ClusterRoleBinding")
@@ -515,6 +554,10 @@ def check_namespaced(docs: list[Doc]) -> None:
     expect(len(namespace_readers) == 1, f"expected one ClusterRole reading the watched Namespaces, found {len(namespace_readers)}")
     cluster_bindings = of_kind(docs, "ClusterRoleBinding")
     expect([b.obj["roleRef"]["name"] for b in cluster_bindings] == [namespace_readers[0].name], f"ClusterRoleBindings in namespaced mode: {[b.name for b in cluster_bindings]}")
+    # RoleplanePolicies are cluster-scoped: read cluster-wide, never written in namespaced mode.
+    policy_verbs = verbs_granted(rules_of(namespace_readers[0]), GROUP, "roleplanepolicies")
+    expect(policy_verbs == {"get", "list", "watch"}, f"namespaced mode: verbs on roleplanepolicies {sorted(policy_verbs)}")
+    expect(not verbs_granted(rules_of(namespace_readers[0]), GROUP, "roleplanepolicies/status"), "namespaced mode writes policy status")
     for ns in ("team-a", "team-b"):
         roles = [r for r in of_kind(docs, "Role") if r.namespace == ns]
         expect(len(roles) == 1, f"expected one Role in {ns}, found {len(roles)}")
@@ -696,6 +739,8 @@ def main(argv: list[str] | None = None) -> int:
             guarded = values.get("admissionPolicies", {}).get("secretGuard", True)
             runner.run(f"{scenario}: secrets patched only for the finalizer{', guarded at admission' if guarded else ''}; no RBAC wildcards", lambda docs=docs, guarded=guarded: check_secrets_finalizer_only(docs, guarded))
             runner.run(f"{scenario}: lease permissions only in {NAMESPACE}", lambda docs=docs: check_leases_release_namespace_only(docs))
+            guardrails = values.get("admissionPolicies", {}).get("guardrails", True)
+            runner.run(f"{scenario}: guardrails admission policy {'over Roles and PermissionGroups, parameters every RoleplanePolicy' if guardrails else 'left out'}", lambda docs=docs, guardrails=guardrails: check_guardrails(docs, guardrails))
             runner.run(f"{scenario}: bindings point at rendered roles and the service account", lambda docs=docs: check_rbac_bindings(docs))
 
         scenario_checks: dict[str, tuple[str, Callable[[list[Doc]], None]]] = {

@@ -27,6 +27,7 @@ pub mod reason {
     pub const PROVIDER_UNAVAILABLE: &str = "ProviderUnavailable";
     pub const PROVIDER_REJECTED: &str = "ProviderRejected";
     pub const KUBERNETES_ERROR: &str = "KubernetesError";
+    pub const POLICY_DENIED: &str = "PolicyDenied";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,9 @@ pub enum Error {
     AmbiguousExternalObject(String),
     #[error("{0}")]
     InUse(String),
+    /// The spec grants more than a RoleplanePolicy of its namespace allows.
+    #[error("{0}")]
+    PolicyDenied(String),
     #[error(transparent)]
     Provider(#[from] providers::Error),
     #[error("kubernetes API: {0}")]
@@ -85,6 +89,7 @@ impl Error {
             Error::CredentialsMissing(_) => CREDENTIALS_MISSING,
             Error::AmbiguousExternalObject(_) => AMBIGUOUS_EXTERNAL_OBJECT,
             Error::InUse(_) => IN_USE,
+            Error::PolicyDenied(_) => POLICY_DENIED,
             Error::Kube(_) => KUBERNETES_ERROR,
             Error::Provider(e) => match e.class() {
                 ErrorClass::InvalidSpec => INVALID_SPEC,
@@ -111,7 +116,8 @@ impl Error {
             | Error::ProviderConfigNotFound(_)
             | Error::NamespaceNotAllowed(_)
             | Error::CredentialsMissing(_)
-            | Error::AmbiguousExternalObject(_) => Retry::OnChange,
+            | Error::AmbiguousExternalObject(_)
+            | Error::PolicyDenied(_) => Retry::OnChange,
             Error::InUse(_) => Retry::After(Duration::from_secs(10)),
             Error::Kube(_) => Retry::Backoff,
             Error::Provider(e) => match e.class() {

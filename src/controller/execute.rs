@@ -195,6 +195,9 @@ pub async fn converge<K: Managed, P: Provider>(
     provider: &P,
     desired: Desired<'_, P::Spec>,
 ) -> Result<Outcome> {
+    // Tenant guardrails first: a resource over its namespace's ceiling is reported even when a
+    // poll finds it in sync, and nothing below writes to the product.
+    super::guardrails::check(ctx, obj).await?;
     let mut facts = facts(obj);
     if let Some(outcome) = poll_from_listing(obj, ctx, provider, desired, &facts).await? {
         return Ok(outcome);

@@ -12,6 +12,7 @@ pub(crate) mod decide;
 mod error;
 mod events;
 pub(crate) mod execute;
+mod guardrails;
 mod intent;
 mod listings;
 mod reconcile;
@@ -70,6 +71,8 @@ pub struct Context {
     pub metrics: Metrics,
     pub events: Events,
     pub config: ControllerConfig,
+    /// RoleplanePolicies (tenant guardrails), checked before any product write.
+    pub guardrails: guardrails::Policies,
     failures: Mutex<HashMap<String, u32>>,
     /// The credentials' listings, shared by the resources polled together.
     listings: listings::Listings,
@@ -89,6 +92,7 @@ impl Context {
             providers,
             events,
             config,
+            guardrails: Default::default(),
             failures: Mutex::default(),
             listings: listings::Listings::default(),
             stores: account::ConfigStores::default(),
@@ -261,6 +265,13 @@ pub async fn run(
     let mut secrets = Secrets::default();
     let mut tasks = Vec::new();
     let mut watches = Vec::new();
+    // Policy status is written by a cluster-wide install only (namespaced installs just read).
+    let cluster_wide = ctx.config.namespaces.is_empty();
+    tasks.push(tokio::spawn(guardrails::run(
+        ctx.clone(),
+        cluster_wide,
+        stop(),
+    )));
     // ClusterProviderConfig only when every namespace is watched (a namespaced install must not
     // read other namespaces' Secrets).
     let cluster = ctx

@@ -71,7 +71,8 @@ pub async fn run<K: Managed>(
         });
     let config = kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency);
     let controller = Controller::for_stream(stream, reader.clone()).with_config(config);
-    let controller = relations::wire_managed(controller, reader, relations);
+    let controller = relations::wire_managed(controller, reader, relations)
+        .reconcile_all_on(ctx.guardrails.changes());
     let out =
         controller
             .graceful_shutdown_on(stop)

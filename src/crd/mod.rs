@@ -29,12 +29,15 @@ macro_rules! flags {
     };
 }
 
+pub mod admission;
 mod condition;
+pub mod policy;
 pub mod products;
 mod provider_config;
 mod role;
 
 pub use condition::{Condition, ConditionStatus};
+pub use policy::{RoleplanePolicy, RoleplanePolicySpec, RoleplanePolicyStatus};
 pub use products::*;
 pub use provider_config::*;
 pub use role::*;
@@ -53,6 +56,7 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         ClusterProviderConfig::crd(),
         Role::crd(),
         PermissionGroup::crd(),
+        RoleplanePolicy::crd(),
     ]
 }
 

@@ -53,7 +53,7 @@ products!(flat declare_modules);
 pub use credentials::Credentials;
 pub use error::{ApiError, CircuitCause, CircuitOpen, Error, ErrorClass, Result, found, gone};
 pub use http::{Auth, Calls, Http, Limits, Window};
-pub use registry::{BaseUrls, Providers, SimArgs, Simulator};
+pub use registry::{BaseUrls, Providers, SimArgs, Simulator, admission_rules, breaches};
 
 use std::future::Future;
 

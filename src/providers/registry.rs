@@ -12,24 +12,26 @@ use std::sync::Arc;
 use axum::Router;
 
 use super::{Http, Provider, Visit, VisitKind};
-use crate::crd::{ProductSpec, ProviderKind};
+use crate::crd::policy::{AdmissionRule, Breach};
+use crate::crd::{ProductCeilings, ProductSpec, ProviderKind};
 use crate::sim::{Simulated, Traffic};
 
-/// The products. `roles` add a block to `Role` (`name: Provider(Block) [settings Settings]`);
-/// `kinds` own a kind of their own (`name: Provider(Spec) kind Kind [settings Settings]`).
+/// The products. `roles` add a block to `Role` (`name: Provider(Block) ceiling Ceiling [settings
+/// Settings]`); `kinds` own a kind of their own (`name: Provider(Spec) kind Kind ceiling Ceiling
+/// [settings Settings]`). `Ceiling` is the product's block in a RoleplanePolicy.
 /// The name is the manifest name (`provider: statsig`, `spec.statsig`), the module name and the
 /// simulator prefix; the provider type, lower-cased, must equal it.
 macro_rules! products {
     (@list $shape:ident $then:ident) => {
         products!(@expand $shape $then
             roles {
-                statsig: Statsig(StatsigRole),
-                slashid: SlashId(SlashIdRole) settings SlashIdSettings,
-                looker: Looker(LookerRole),
-                bigpanda: BigPanda(BigPandaRole) settings BigPandaSettings,
+                statsig: Statsig(StatsigRole) ceiling StatsigCeiling,
+                slashid: SlashId(SlashIdRole) ceiling SlashIdCeiling settings SlashIdSettings,
+                looker: Looker(LookerRole) ceiling LookerCeiling,
+                bigpanda: BigPanda(BigPandaRole) ceiling BigPandaCeiling settings BigPandaSettings,
             }
             kinds {
-                configcat: ConfigCat(PermissionGroupSpec) kind PermissionGroup,
+                configcat: ConfigCat(PermissionGroupSpec) kind PermissionGroup ceiling ConfigCatCeiling,
             }
         );
     };
@@ -37,8 +39,8 @@ macro_rules! products {
         $then! { $($list)* }
     };
     (@expand flat $then:ident
-        roles { $( $name:ident : $Variant:ident ( $Block:ident ) $( settings $Settings:ident )? , )* }
-        kinds { $( $kname:ident : $KVariant:ident ( $KSpec:ident ) kind $Kind:ident $( settings $KSettings:ident )? , )* }
+        roles { $( $name:ident : $Variant:ident ( $Block:ident ) ceiling $Ceiling:ident $( settings $Settings:ident )? , )* }
+        kinds { $( $kname:ident : $KVariant:ident ( $KSpec:ident ) kind $Kind:ident ceiling $KCeiling:ident $( settings $KSettings:ident )? , )* }
     ) => {
         $then! { $( $name $Variant, )* $( $kname $KVariant, )* }
     };
@@ -83,6 +85,24 @@ macro_rules! define_registry {
                     $( ProviderKind::$Variant => visitor.visit(&self.$name).await, )*
                 }
             }
+        }
+
+        /// What `spec` grants beyond one policy's `ceilings` (only its own product's block counts).
+        pub fn breaches(spec: ProductSpec<'_>, ceilings: &ProductCeilings) -> Vec<Breach> {
+            match spec {
+                $( ProductSpec::$Variant(s) => ceilings
+                    .$name
+                    .as_ref()
+                    .map(|c| super::$name::guard::check(s, c))
+                    .unwrap_or_default(), )*
+            }
+        }
+
+        /// Every product's admission checks (CEL), in registry order.
+        pub fn admission_rules() -> Vec<AdmissionRule> {
+            let mut rules = Vec::new();
+            $( rules.extend(super::$name::guard::admission()); )*
+            rules
         }
 
         /// Default base URLs per product, used by configs that set no endpoint.

@@ -7,6 +7,7 @@ mod bigpanda;
 mod configcat;
 mod deletion;
 mod diff;
+mod guardrails;
 mod looker;
 mod slashid;
 
@@ -339,6 +340,7 @@ async fn main() {
     ];
     cases.extend(looker::cases());
     cases.extend(diff::cases());
+    cases.extend(guardrails::cases());
     // ROLEPLANE_E2E_ALL_NAMESPACES=1 runs cluster-wide (ClusterProviderConfig, Namespace reads).
     let all_namespaces =
         std::env::var("ROLEPLANE_E2E_ALL_NAMESPACES").is_ok_and(|v| v == "1" || v == "true");

@@ -15,6 +15,7 @@ mod controller;
 mod deletion;
 mod diff;
 mod examples;
+mod guardrails;
 mod harness;
 mod import;
 mod kube_double_tests;

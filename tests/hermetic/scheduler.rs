@@ -179,8 +179,13 @@ async fn a_revoked_key_opens_its_circuit_while_another_key_keeps_working() {
     }
     env.wait_role(NS, "b0", "Ready", is_ready).await;
 
-    // The key is revoked: Statsig answers 401 to it, and the 2 s polls find out.
+    // The key is revoked: Statsig answers 401 to it. A timed poll would find out with one
+    // shared listing (one 401 for all eight); each role is changed instead, so each reads the
+    // product on its own and the 401s add up.
     env.sim.statsig.revoke_key(STATSIG_KEY);
+    for i in 0..N {
+        env.poke::<Role>(NS, &format!("a{i}"), "revoked").await;
+    }
     let mut circuit_messages = 0;
     for i in 0..N {
         let role = env

@@ -79,3 +79,41 @@ pub enum BigPandaRegion {
     Us,
     Eu,
 }
+
+/// What a RoleplanePolicy lets BigPanda roles grant.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BigPandaCeiling {
+    /// When set, the only resource types (e.g. `users`, `environments`) a role may hold
+    /// permissions on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 128),
+        inner(length(min = 1, max = 128), regex(pattern = r"^[a-z][a-z0-9_]*$"))
+    )]
+    pub allowed_resource_types: Option<Vec<String>>,
+    /// Resource types a role may hold no permission on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 128),
+        inner(length(min = 1, max = 128), regex(pattern = r"^[a-z][a-z0-9_]*$"))
+    )]
+    pub denied_resource_types: Vec<String>,
+    /// Actions a role may not grant, on one resource type or on every type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 128))]
+    pub denied_actions: Vec<BigPandaDeniedActions>,
+}
+
+/// Actions denied on one resource type (or on all).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BigPandaDeniedActions {
+    /// The resource type (e.g. `roles`); left out, the actions are denied on every type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[a-z][a-z0-9_]*$"))]
+    pub resource_type: Option<String>,
+    /// The actions denied (e.g. `full_access`).
+    #[schemars(length(min = 1, max = 3))]
+    pub actions: Vec<BigPandaAction>,
+}

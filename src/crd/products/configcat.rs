@@ -223,3 +223,41 @@ mod tests {
         );
     }
 }
+
+/// What a RoleplanePolicy lets ConfigCat permission groups grant. Each `allowed…` list, when
+/// set, is the whole of what may be granted; left out, it does not limit.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigCatCeiling {
+    /// `can…` flags a PermissionGroup may not set to true (e.g. `canManageMembers`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "flag_list_schema")]
+    pub denied_permissions: Vec<String>,
+    /// The only `can…` flags a PermissionGroup may set to true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "optional_flag_list_schema")]
+    pub allowed_permissions: Option<Vec<String>>,
+    /// The `accessType` values allowed (a group that sets none has `custom`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 3))]
+    pub allowed_access_types: Option<Vec<AccessType>>,
+    /// The environment access values allowed in `newEnvironmentAccessType` and
+    /// `environmentAccesses` (`none` grants nothing and is always allowed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 3))]
+    pub allowed_environment_access_types: Option<Vec<EnvironmentAccessType>>,
+    /// The approval rights allowed in `approvalPermissionType`,
+    /// `newEnvironmentApprovalPermissionType` and `environmentApprovalPermissions`
+    /// (`cannotApprove` grants nothing and is always allowed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4))]
+    pub allowed_approval_permission_types: Option<Vec<ApprovalPermissionType>>,
+}
+
+fn flag_list_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    crate::crd::policy::name_list(ConfigCatPermissions::NAMES, 64)
+}
+
+fn optional_flag_list_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    flag_list_schema(g)
+}

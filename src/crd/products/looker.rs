@@ -88,3 +88,38 @@ mod tests {
         );
     }
 }
+
+/// What a RoleplanePolicy lets Looker roles grant. Each `allowed…` list, when set, is the whole
+/// of what may be granted; left out, it does not limit.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LookerCeiling {
+    /// The only permissions an inline `permissionSet` may list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 256),
+        inner(length(min = 1, max = 128), regex(pattern = r"^[a-z][a-z0-9_]*$"))
+    )]
+    pub allowed_permissions: Option<Vec<String>>,
+    /// Permissions an inline `permissionSet` may not list (e.g. `sudo`, `develop`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 256),
+        inner(length(min = 1, max = 128), regex(pattern = r"^[a-z][a-z0-9_]*$"))
+    )]
+    pub denied_permissions: Vec<String>,
+    /// The only models an inline `modelSet` may list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256), inner(length(min = 1, max = 255)))]
+    pub allowed_models: Option<Vec<String>>,
+    /// Models an inline `modelSet` may not list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256), inner(length(min = 1, max = 255)))]
+    pub denied_models: Vec<String>,
+    /// Whether `permissionSetRef` and `modelSetRef` may name existing sets, whose content
+    /// Roleplane does not own and cannot check against this policy. Default false: a reference is
+    /// refused where this policy limits permissions (for `permissionSetRef`) or models (for
+    /// `modelSetRef`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_set_references: bool,
+}

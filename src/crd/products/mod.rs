@@ -33,8 +33,8 @@ fn either(names: &[&str]) -> String {
 
 macro_rules! define_api {
     (
-        roles { $( $name:ident : $Variant:ident ( $Block:ident ) $( settings $Settings:ident )? , )* }
-        kinds { $( $kname:ident : $KVariant:ident ( $KSpec:ident ) kind $Kind:ident $( settings $KSettings:ident )? , )* }
+        roles { $( $name:ident : $Variant:ident ( $Block:ident ) ceiling $Ceiling:ident $( settings $Settings:ident )? , )* }
+        kinds { $( $kname:ident : $KVariant:ident ( $KSpec:ident ) kind $Kind:ident ceiling $KCeiling:ident $( settings $KSettings:ident )? , )* }
     ) => {
         $( pub mod $name; pub use $name::*; )*
         $( pub mod $kname; pub use $kname::*; )*
@@ -114,6 +114,19 @@ macro_rules! define_api {
                 $( $( (stringify!($name), stringify!($Settings)).0, )? )*
                 $( $( (stringify!($kname), stringify!($KSettings)).0, )? )*
             ];
+        }
+
+        /// The per-product blocks of a RoleplanePolicy (each only limits its own product).
+        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+        pub struct ProductCeilings {
+            $(
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $name: Option<$Ceiling>,
+            )*
+            $(
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $kname: Option<$KCeiling>,
+            )*
         }
 
         /// The product-specific part of a managed resource, typed.

@@ -90,3 +90,30 @@ mod tests {
         );
     }
 }
+
+/// What a RoleplanePolicy lets SlashID roles grant. Patterns are a permission name, or a prefix
+/// ending in `*` (`reports.*`; `*` alone matches every name).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SlashIdCeiling {
+    /// When set, every permission of a role must match one of these patterns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 64),
+        inner(
+            length(min = 1, max = 256),
+            regex(pattern = r"^(\*|[A-Za-z0-9][\w./\\:-]*\*?)$")
+        )
+    )]
+    pub allowed_permissions: Option<Vec<String>>,
+    /// No permission of a role may match one of these patterns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 64),
+        inner(
+            length(min = 1, max = 256),
+            regex(pattern = r"^(\*|[A-Za-z0-9][\w./\\:-]*\*?)$")
+        )
+    )]
+    pub denied_permissions: Vec<String>,
+}

@@ -131,3 +131,36 @@ mod tests {
         );
     }
 }
+
+/// What a RoleplanePolicy lets Statsig roles grant.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsigCeiling {
+    /// Typed permission flags (their names under `statsig.permissions`, e.g.
+    /// `launchToProduction`) a Role may not set to true.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "denied_flags_schema")]
+    pub denied_permissions: Vec<String>,
+    /// Flags under `statsig.additionalPermissions` (Statsig's snake_case names) a Role may not
+    /// enable; `*` denies every flag newer than this release.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 64),
+        inner(length(min = 1, max = 128), regex(pattern = r"^(\*|[a-z][a-z0-9_]*)$"))
+    )]
+    pub denied_additional_permissions: Vec<String>,
+}
+
+impl StatsigCeiling {
+    /// The manifest names of the typed flags, in declaration order.
+    pub fn flag_names() -> Vec<String> {
+        StatsigPermissions::NAMES
+            .iter()
+            .map(|n| crate::crd::policy::camel(n))
+            .collect()
+    }
+}
+
+fn denied_flags_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    crate::crd::policy::name_list(&StatsigCeiling::flag_names(), 64)
+}

@@ -7,6 +7,7 @@ mod client;
 mod desired;
 #[cfg(test)]
 mod fuzz;
+pub mod guard;
 mod model;
 pub mod sim;
 

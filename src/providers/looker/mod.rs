@@ -9,6 +9,7 @@ mod catalogue;
 mod client;
 #[cfg(test)]
 mod fuzz;
+pub mod guard;
 pub mod model;
 mod plan;
 mod roles;

@@ -7,6 +7,7 @@
 mod client;
 #[cfg(test)]
 mod fuzz;
+pub mod guard;
 mod mapping;
 pub mod model;
 pub mod sim;

@@ -4,6 +4,7 @@
 mod client;
 #[cfg(test)]
 mod fuzz;
+pub mod guard;
 pub mod model;
 pub mod sim;
 
