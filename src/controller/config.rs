@@ -187,7 +187,7 @@ impl VisitKind for CheckAccess<'_> {
         let account = account::account_from::<P>(self.ctx, self.view, self.secret)?;
         provider.check_access(&account).await?;
         let counts = match self.list {
-            Some(users) => Some(count(provider, &account, users).await),
+            Some(users) => Some(count(self.ctx, provider, &account, users).await),
             None => None,
         };
         Ok((account.base_url, counts))
@@ -195,8 +195,14 @@ impl VisitKind for CheckAccess<'_> {
 }
 
 /// Lists the config's scope (the whole account, or for products listed per scope, the scopes its
-/// users name): the objects there, and how many a user manages.
-async fn count<P: Provider>(provider: &P, account: &Account, users: &[User]) -> Result<(u32, u32)> {
+/// users name): the objects there, and how many a user manages. The listing is the one the
+/// credential's resources are polled against (shared while fresh, either way round).
+async fn count<P: Provider>(
+    ctx: &Context,
+    provider: &P,
+    account: &Account,
+    users: &[User],
+) -> Result<(u32, u32)> {
     let scopes: BTreeSet<String> = match P::SCOPE_FIELD {
         Some(field) => users
             .iter()
@@ -210,9 +216,15 @@ async fn count<P: Provider>(provider: &P, account: &Account, users: &[User]) -> 
         .collect();
     let (mut objects, mut with_user) = (0u32, 0u32);
     for scope in &scopes {
-        for listed in provider.list(account, scope).await? {
+        let listing = ctx
+            .listings
+            .get(&account.key, scope, ctx.listing_freshness(), || {
+                provider.list(account, scope)
+            })
+            .await?;
+        for id in listing.keys() {
             objects += 1;
-            with_user += u32::from(managed.contains(listed.id.as_str()));
+            with_user += u32::from(managed.contains(id.as_str()));
         }
     }
     Ok((objects, with_user))

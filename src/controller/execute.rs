@@ -173,18 +173,36 @@ pub async fn find<P: Provider>(
             )
         }
         Lookup::Name => {
-            let mut objects = Vec::new();
-            for listed in provider.find_named(account, desired).await? {
-                // Listings that lack the fields drift needs are completed by a read.
-                let object = match listed.object {
-                    Some(o) => Some(o),
-                    None => provider.observe(account, desired, &listed.id).await?,
-                };
-                objects.extend(object);
-            }
-            (Found::Named(objects.iter().map(seen).collect()), objects)
+            let named = provider.find_named(account, desired).await?;
+            found_named(provider, account, desired, named).await?
         }
     })
+}
+
+/// What a lookup by name found among `named` (the listed objects carrying the name): listed
+/// objects that lack the fields drift needs are completed by a read.
+pub async fn found_named<P: Provider>(
+    provider: &P,
+    account: &Account,
+    desired: Desired<'_, P::Spec>,
+    named: impl IntoIterator<Item = providers::Listed<P::Object>>,
+) -> Result<(Found, Vec<P::Object>)> {
+    let mut objects = Vec::new();
+    for listed in named {
+        let object = match listed.object {
+            Some(o) => Some(o),
+            None => provider.observe(account, desired, &listed.id).await?,
+        };
+        objects.extend(object);
+    }
+    let seen = objects
+        .iter()
+        .map(|o| Seen {
+            id: provider.id_of(o),
+            drift: provider.drift(desired, o),
+        })
+        .collect();
+    Ok((Found::Named(seen), objects))
 }
 
 /// Finds the object and brings it in line with the spec (or reports it, under ObserveOnly).

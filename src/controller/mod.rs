@@ -14,7 +14,7 @@ mod events;
 pub(crate) mod execute;
 mod guardrails;
 mod intent;
-mod listings;
+pub(crate) mod listings;
 mod reconcile;
 mod relations;
 mod report;

@@ -110,7 +110,8 @@ impl AdmissionRule {
     }
 }
 
-/// `snake_case` to `camelCase` (a flag's wire name to its manifest name).
+/// `snake_case` to `camelCase` (a flag's wire name to its manifest name; the drift report
+/// and the policy both name flags as the manifest does).
 pub fn camel(snake: &str) -> String {
     let mut out = String::with_capacity(snake.len());
     let mut upper = false;

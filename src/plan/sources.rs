@@ -5,7 +5,6 @@
 //! variables `ROLEPLANE_SECRET_<SECRET>_<KEY>`, the cluster's Secret, a Secret in the files. The
 //! values only ever reach the product's client: never the output or an error.
 
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -15,11 +14,13 @@ use kube::{Api, ResourceExt};
 
 use super::load::Loaded;
 use crate::controller::account::{self, ConfigView};
-use crate::controller::decide::{Found, Seen};
+use crate::controller::decide::Found;
+use crate::controller::execute;
+use crate::controller::listings::Listings;
 use crate::controller::{Context, ControllerConfig, Error};
 use crate::crd::{
-    ClusterProviderConfig, ManagedStatus, PermissionGroup, ProviderConfig, ProviderConfigKind,
-    ProviderConfigReference, Role,
+    ClusterProviderConfig, Managed, ManagedStatus, PermissionGroup, ProviderConfig,
+    ProviderConfigKind, ProviderConfigReference, Role,
 };
 use crate::providers::{Account, BaseUrls, Desired, Listed, Provider, Providers};
 
@@ -32,9 +33,9 @@ pub struct Sources {
     pub base_urls: BaseUrls,
     /// Environment variables (a snapshot: tests pass their own).
     pub env: BTreeMap<String, String>,
-    /// Listings already taken, by product, account and scope (`Vec<Listed<P::Object>>`): one
-    /// listing serves every resource of a plan that is looked up by name there.
-    listings: tokio::sync::Mutex<BTreeMap<String, Arc<dyn Any + Send + Sync>>>,
+    /// Listings already taken, by account and scope: one listing serves every resource of a
+    /// plan that is looked up by name there.
+    listings: Listings,
 }
 
 /// The environment variable holding key `key` of Secret `secret`: `ROLEPLANE_SECRET_`, the
@@ -254,39 +255,23 @@ impl Sources {
         desired: Desired<'_, P::Spec>,
     ) -> Result<(Found, Vec<P::Object>), Error> {
         let scope = provider.scope(desired.spec);
-        let key = format!("{}|{}|{scope}", P::KIND, account.key);
-        let listing = {
-            let mut cache = self.listings.lock().await;
-            let cached = cache
-                .get(&key)
-                .cloned()
-                .and_then(|l| l.downcast::<Vec<Listed<P::Object>>>().ok());
-            match cached {
-                Some(listing) => listing,
-                None => {
-                    let listing = Arc::new(provider.list(account, &scope).await?);
-                    cache.insert(key, listing.clone());
-                    listing
-                }
-            }
-        };
-        let mut objects = Vec::new();
-        for listed in listing.iter().filter(|l| l.name == desired.name) {
-            // Listings that lack the fields drift needs are completed by a read.
-            let object = match &listed.object {
-                Some(o) => Some(o.clone()),
-                None => provider.observe(account, desired, &listed.id).await?,
-            };
-            objects.extend(object);
-        }
-        let seen = objects
-            .iter()
-            .map(|o| Seen {
-                id: provider.id_of(o),
-                drift: provider.drift(desired, o),
-            })
+        // A plan is short: a listing serves it to the end (an hour at most).
+        let listing = self
+            .listings
+            .get(
+                &account.key,
+                &scope,
+                std::time::Duration::from_secs(3600),
+                || provider.list(account, &scope),
+            )
+            .await?;
+        let mut named: Vec<Listed<P::Object>> = listing
+            .values()
+            .filter(|l| l.name == desired.name)
+            .cloned()
             .collect();
-        Ok((Found::Named(seen), objects))
+        named.sort_by(|a, b| a.id.cmp(&b.id));
+        execute::found_named(provider, account, desired, named).await
     }
 
     /// What the cluster says about a resource: its status and whether a create is pending.
@@ -295,36 +280,33 @@ impl Sources {
             return Ok(Live::default());
         };
         let client = ctx.client.clone();
-        let (status, annotations, object) = match kind {
-            "Role" => match Api::<Role>::namespaced(client, namespace)
-                .get_opt(name)
-                .await?
-            {
-                Some(r) => (
-                    r.status.clone(),
-                    r.annotations().clone(),
-                    serde_json::to_value(&r).ok(),
-                ),
-                None => return Ok(Live::default()),
-            },
-            _ => match Api::<PermissionGroup>::namespaced(client, namespace)
-                .get_opt(name)
-                .await?
-            {
-                Some(g) => (
-                    g.status.clone(),
-                    g.annotations().clone(),
-                    serde_json::to_value(&g).ok(),
-                ),
-                None => return Ok(Live::default()),
-            },
+        let found = match kind {
+            "Role" => live_of::<Role>(client, namespace, name).await?,
+            _ => live_of::<PermissionGroup>(client, namespace, name).await?,
         };
-        Ok(Live {
-            status,
-            create_pending: annotations.contains_key(crate::crd::CREATE_PENDING_ANNOTATION),
-            object,
-        })
+        Ok(found.unwrap_or_default())
     }
+}
+
+/// The resource `namespace/name` of kind `K` as the cluster has it, if it exists.
+async fn live_of<K: Managed>(
+    client: kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Live>, Error> {
+    let Some(obj) = Api::<K>::namespaced(client, namespace)
+        .get_opt(name)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Live {
+        status: obj.managed_status().cloned(),
+        create_pending: obj
+            .annotations()
+            .contains_key(crate::crd::CREATE_PENDING_ANNOTATION),
+        object: serde_json::to_value(&obj).ok(),
+    }))
 }
 
 /// A resource as the cluster has it.

@@ -13,9 +13,7 @@ use roleplane::providers::BaseUrls;
 use serde_json::{Value, json};
 
 use crate::conformance::Fixture;
-use crate::conformance::fixtures::{
-    bigpanda::BigPanda, configcat::ConfigCat, looker::Looker, slashid::SlashId, statsig::Statsig,
-};
+use crate::conformance::fixtures::{bigpanda::BigPanda, statsig::Statsig};
 use crate::harness::*;
 
 /// A manifest of `F`'s kind.
@@ -167,26 +165,7 @@ async fn plans_every_step_without_writing<F: Fixture>() {
     assert!(!F::traffic(&env).requests().is_empty(), "diff read nothing");
 }
 
-macro_rules! per_product {
-    ($($product:ident: $fixture:ty),* $(,)?) => {
-        $(
-            mod $product {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn plans_create_update_in_sync_and_blocked_without_writing() {
-                    super::plans_every_step_without_writing::<$fixture>().await;
-                }
-            }
-        )*
-    };
-}
-
-per_product! {
-    statsig: super::Statsig,
-    configcat: super::ConfigCat,
-    slashid: super::SlashId,
-    looker: super::Looker,
-    bigpanda: super::BigPanda,
-}
+crate::conformance::per_product!(plans_create_update_in_sync_and_blocked_without_writing => plans_every_step_without_writing);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocked_reasons_are_the_controllers_and_bad_documents_do_not_stop_the_plan() {

@@ -20,18 +20,7 @@ use crate::harness::{Env, NS, STATSIG_KEY, condition, failed_with, is_ready};
 
 /// The guardrails policy as `deploy/roleplane.yaml` ships it.
 fn shipped() -> Value {
-    let rendered = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/deploy/roleplane.yaml"
-    ))
-    .expect("deploy/roleplane.yaml");
-    serde_yaml_ng::Deserializer::from_str(&rendered)
-        .map(|doc| Value::deserialize(doc).expect("yaml"))
-        .find(|d| {
-            d["kind"] == "ValidatingAdmissionPolicy"
-                && d["metadata"]["name"] == "roleplane-guardrails"
-        })
-        .expect("deploy/ ships the guardrails policy")
+    crate::harness::shipped_admission_policy("roleplane-guardrails")
 }
 
 /// `text` with every `variables.<name>` replaced by its expression: kube-cel binds no variables;

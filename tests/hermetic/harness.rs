@@ -440,3 +440,17 @@ pub fn is_ready(status: &ManagedStatus) -> bool {
 pub fn failed_with(reason: &'static str) -> impl Fn(&ManagedStatus) -> bool {
     move |s| matches!(condition(s, "Synced"), Some((ConditionStatus::False, r, _)) if r == reason)
 }
+
+/// The ValidatingAdmissionPolicy `name` as `deploy/roleplane.yaml` ships it.
+pub fn shipped_admission_policy(name: &str) -> Value {
+    use serde::Deserialize;
+    let rendered = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/roleplane.yaml"
+    ))
+    .expect("deploy/roleplane.yaml");
+    serde_yaml_ng::Deserializer::from_str(&rendered)
+        .map(|doc| Value::deserialize(doc).expect("yaml"))
+        .find(|d| d["kind"] == "ValidatingAdmissionPolicy" && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("deploy/ ships the admission policy {name}"))
+}

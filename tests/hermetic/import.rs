@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::conformance::Fixture;
 use crate::conformance::fixtures::{
-    bigpanda::BigPanda, configcat::ConfigCat, looker::Looker, slashid::SlashId, statsig::Statsig,
+    bigpanda::BigPanda, configcat::ConfigCat, looker::Looker, statsig::Statsig,
 };
 use crate::diff::{manifest, run_cli, sources, stream};
 use crate::harness::*;
@@ -132,26 +132,7 @@ async fn round_trip<F: Fixture>() {
     assert_eq!(after.manifests, Vec::<Value>::new());
 }
 
-macro_rules! per_product {
-    ($($product:ident: $fixture:ty),* $(,)?) => {
-        $(
-            mod $product {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn imported_manifests_go_ready_with_no_product_writes() {
-                    super::round_trip::<$fixture>().await;
-                }
-            }
-        )*
-    };
-}
-
-per_product! {
-    statsig: super::Statsig,
-    configcat: super::ConfigCat,
-    slashid: super::SlashId,
-    looker: super::Looker,
-    bigpanda: super::BigPanda,
-}
+crate::conformance::per_product!(imported_manifests_go_ready_with_no_product_writes => round_trip);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn built_ins_are_imported_observe_only() {

@@ -7,25 +7,13 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube_cel::{AdmissionRequest, VapEvaluator, VapExpression};
 use roleplane::crd::CREDENTIALS_FINALIZER;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 const OPERATOR: &str = "system:serviceaccount:roleplane-system:roleplane";
 
 /// The secret guard policy as `deploy/roleplane.yaml` ships it.
 fn policy() -> Value {
-    let rendered = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/deploy/roleplane.yaml"
-    ))
-    .expect("deploy/roleplane.yaml");
-    serde_yaml_ng::Deserializer::from_str(&rendered)
-        .map(|doc| Value::deserialize(doc).expect("yaml"))
-        .find(|d| {
-            d["kind"] == "ValidatingAdmissionPolicy"
-                && d["metadata"]["name"] == "roleplane-secret-guard"
-        })
-        .expect("deploy/ ships the secret guard")
+    crate::harness::shipped_admission_policy("roleplane-secret-guard")
 }
 
 fn request(username: &str) -> AdmissionRequest {

@@ -10,6 +10,7 @@ pub mod sim;
 
 use std::collections::BTreeMap;
 
+use crate::crd::policy::camel;
 use crate::crd::{ProviderKind, ProviderSettings, StatsigPermissions, StatsigRole};
 use crate::providers::http::Http;
 use crate::providers::{
@@ -63,22 +64,6 @@ pub fn drift(role: &StatsigRole, observed: &BTreeMap<String, bool>) -> Vec<Strin
         (have != f.enabled).then(|| format!("statsig.additionalPermissions[{}]", f.name))
     });
     typed.chain(extra).collect()
-}
-
-fn camel(snake: &str) -> String {
-    let mut out = String::with_capacity(snake.len());
-    let mut upper = false;
-    for c in snake.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.push(c.to_ascii_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 impl Provider for Statsig {

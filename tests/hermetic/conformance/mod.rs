@@ -104,3 +104,24 @@ conformance! {
         restart_with_everything_in_sync_lists_and_writes_nothing,
     }
 }
+
+/// One test per product outside the lifecycle: `per_product!(test => scenario)` makes
+/// `super::scenario::<Fixture>()` the test `<product>::test` of the calling module.
+macro_rules! per_product {
+    ($test:ident => $scenario:ident) => {
+        crate::conformance::per_product!(@one statsig Statsig $test $scenario);
+        crate::conformance::per_product!(@one configcat ConfigCat $test $scenario);
+        crate::conformance::per_product!(@one slashid SlashId $test $scenario);
+        crate::conformance::per_product!(@one looker Looker $test $scenario);
+        crate::conformance::per_product!(@one bigpanda BigPanda $test $scenario);
+    };
+    (@one $product:ident $fixture:ident $test:ident $scenario:ident) => {
+        mod $product {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                super::$scenario::<crate::conformance::fixtures::$product::$fixture>().await;
+            }
+        }
+    };
+}
+pub(crate) use per_product;
