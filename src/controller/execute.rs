@@ -41,6 +41,12 @@ async fn config_of<K: Managed, P: Provider>(
     let namespace = obj.namespace().unwrap_or_default();
     let m = obj.managed();
     let view = account::config(ctx, &namespace, &m.provider_config_ref).await?;
+    config_is_for::<P>(&view)?;
+    Ok(view)
+}
+
+/// Refuses a config for another product than the spec's block names.
+pub fn config_is_for<P: Provider>(view: &ConfigView) -> Result<()> {
     if view.provider != P::KIND {
         return Err(Error::InvalidSpec(format!(
             "the spec has a {} block but {} is for {}",
@@ -49,7 +55,7 @@ async fn config_of<K: Managed, P: Provider>(
             view.provider
         )));
     }
-    Ok(view)
+    Ok(())
 }
 
 /// Why a credential's listing could not be made: the product's answer (the resources report

@@ -276,14 +276,7 @@ impl Visit for PlanVisit<'_> {
             .sources
             .config(self.namespace, &self.managed.provider_config_ref)
             .await?;
-        if view.provider != P::KIND {
-            return Err(Error::InvalidSpec(format!(
-                "the spec has a {} block but {} is for {}",
-                P::KIND,
-                view.describe,
-                view.provider
-            )));
-        }
+        crate::controller::execute::config_is_for::<P>(&view)?;
         let account = self.sources.account::<P>(&view).await?;
         let facts = self.facts;
         if let Some(id) = &facts.wanted {
