@@ -280,6 +280,10 @@ async fn an_open_circuit_probes_after_its_cool_down_and_closes_when_the_key_work
     }
     let revoked = std::time::Instant::now();
     env.sim.statsig.revoke_key(STATSIG_KEY);
+    // Each role reads on its own (a timed poll would share one listing, one 401 for all).
+    for i in 0..N {
+        env.poke::<Role>(NS, &format!("p{i}"), "revoked").await;
+    }
     // Wait for a resource that reports the open circuit (the others got the 401s themselves).
     let open = |s: &roleplane::crd::ManagedStatus| matches!(condition(s, "Synced"), Some((ConditionStatus::False, _, m)) if m.contains("circuit"));
     let deadline = tokio::time::Instant::now() + WAIT;
