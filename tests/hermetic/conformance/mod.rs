@@ -6,7 +6,7 @@
 //! documented table and the code cannot disagree.
 
 mod calls;
-mod fixtures;
+pub(crate) mod fixtures;
 mod lifecycle;
 
 use std::future::Future;
