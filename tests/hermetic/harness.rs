@@ -12,7 +12,7 @@ use roleplane::controller::{Context, ControllerConfig};
 use roleplane::crd::{ConditionStatus, Managed, ManagedStatus, ProviderConfig, ProviderKind, Role};
 use roleplane::metrics::Metrics;
 use roleplane::providers::http::{Http, HttpConfig};
-use roleplane::providers::{Providers, Simulator};
+use roleplane::providers::{Providers, SimArgs, Simulator};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -31,6 +31,7 @@ pub struct Env {
     pub sim_base: String,
     pub ctx: Arc<Context>,
     config: ControllerConfig,
+    http: HttpConfig,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -50,17 +51,26 @@ impl Env {
         crds: Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>,
         tune: impl FnOnce(&mut ControllerConfig),
     ) -> Self {
+        Self::start_custom(crds, Default::default(), test_http(), tune).await
+    }
+
+    /// Starts with simulators accepting `sim`'s credentials and product clients configured by
+    /// `http` (the fault suite: real budgets, short timeouts).
+    pub async fn start_custom(
+        crds: Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>,
+        sim: SimArgs,
+        http: HttpConfig,
+        tune: impl FnOnce(&mut ControllerConfig),
+    ) -> Self {
         let api = ApiServer::new(crds);
         let client = api.client();
-        let (sim, sim_base) = Simulator::start(Default::default())
-            .await
-            .expect("simulator starts");
+        let (sim, sim_base) = Simulator::start(sim).await.expect("simulator starts");
         let mut config = ControllerConfig {
             poll_interval: Duration::from_secs(2),
             ..Default::default()
         };
         tune(&mut config);
-        let ctx = context(&client, &config);
+        let ctx = context(&client, &config, &http);
         let mut env = Self {
             api,
             client,
@@ -68,6 +78,7 @@ impl Env {
             sim_base,
             ctx,
             config,
+            http,
             stop: None,
             task: None,
         };
@@ -97,7 +108,7 @@ impl Env {
     /// A new operator process: fresh context (caches, budgets, failure counts), same cluster and products.
     pub async fn restart(&mut self) {
         self.stop_controllers().await;
-        self.ctx = context(&self.client, &self.config);
+        self.ctx = context(&self.client, &self.config, &self.http);
         self.start_controllers();
     }
 
@@ -372,20 +383,26 @@ impl Drop for Env {
     }
 }
 
-/// The product clients with a generous rate budget and short timeouts, as tests want them.
-pub fn test_providers() -> Providers {
-    Providers::new(Http::new(
-        HttpConfig {
-            requests_per_second: Some(200.try_into().expect("non-zero")),
-            timeout: Duration::from_secs(5),
-            ..Default::default()
-        },
-        Metrics::new(),
-    ))
+/// The product clients' settings tests want: a generous rate budget and short timeouts.
+pub fn test_http() -> HttpConfig {
+    HttpConfig {
+        requests_per_second: Some(200.try_into().expect("non-zero")),
+        timeout: Duration::from_secs(5),
+        ..Default::default()
+    }
 }
 
-fn context(client: &Client, config: &ControllerConfig) -> Arc<Context> {
-    Context::new(client.clone(), test_providers(), config.clone())
+/// The product clients with [`test_http`]'s settings.
+pub fn test_providers() -> Providers {
+    Providers::new(Http::new(test_http(), Metrics::new()))
+}
+
+fn context(client: &Client, config: &ControllerConfig, http: &HttpConfig) -> Arc<Context> {
+    Context::new(
+        client.clone(),
+        Providers::new(Http::new(http.clone(), Metrics::new())),
+        config.clone(),
+    )
 }
 
 fn merge(base: &mut Value, extra: Value) {
