@@ -7,7 +7,9 @@
 //! - `429-burst`: a budget of 5 requests per 3 s window, 429 + Retry-After beyond it;
 //! - `latency-spikes`: 20 % of requests held past the client's 1 s request timeout;
 //! - `slashid-408`: every SlashID write applied, then answered 408;
-//! - `looker-token-expiry`: Looker tokens live 1 s.
+//! - `looker-token-expiry`: Looker tokens live 1 s;
+//! - `sigkill`: the operator runs as `roleplane run` processes, killed with SIGKILL at random
+//!   points (4N times over the run) and started again each time.
 //!
 //! Each creates N resources per product, changes them, deletes them, and counts duplicates,
 //! lost objects and leftovers (all must be 0), calls per resource, the shortest retry after a
@@ -39,8 +41,11 @@ mod conformance {
 }
 
 mod capture;
+mod kill;
 mod storm;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use roleplane::crd::ProviderKind;
@@ -66,16 +71,18 @@ enum Scenario {
     LatencySpikes,
     SlashId408,
     LookerTokenExpiry,
+    SigKill,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 6] = [
+    const ALL: [Scenario; 7] = [
         Scenario::Baseline,
         Scenario::ServerErrors,
         Scenario::RateLimited,
         Scenario::LatencySpikes,
         Scenario::SlashId408,
         Scenario::LookerTokenExpiry,
+        Scenario::SigKill,
     ];
 
     fn name(self) -> &'static str {
@@ -86,6 +93,7 @@ impl Scenario {
             Scenario::LatencySpikes => "latency-spikes",
             Scenario::SlashId408 => "slashid-408",
             Scenario::LookerTokenExpiry => "looker-token-expiry",
+            Scenario::SigKill => "sigkill",
         }
     }
 
@@ -211,7 +219,7 @@ async fn scenario_run(
         timeout: TIMEOUT,
         ..Default::default()
     };
-    let env = Env::start_custom(roleplane::crd::all(), sim_args(&canary), http, |c| {
+    let mut env = Env::start_custom(roleplane::crd::all(), sim_args(&canary), http, |c| {
         c.poll_interval = Duration::from_secs(600);
     })
     .await;
@@ -220,6 +228,24 @@ async fn scenario_run(
         Scenario::LookerTokenExpiry => env.sim.looker.set_token_ttl(Duration::from_secs(1)),
         _ => {}
     }
+    // SIGKILL: the in-process controllers stop; `roleplane run` processes take over, killed at
+    // random points 4N times in all and started again each time.
+    let chaos = match scenario {
+        Scenario::SigKill => {
+            env.stop_controllers().await;
+            let operator = Arc::new(kill::Operator::new(&env, "sigkill").await);
+            let stop = Arc::new(AtomicBool::new(false));
+            let made = Arc::new(AtomicUsize::new(0));
+            let task = tokio::spawn(kill::chaos(
+                operator.clone(),
+                4 * n,
+                stop.clone(),
+                made.clone(),
+            ));
+            Some((operator, stop, made, task))
+        }
+        _ => None,
+    };
     let mut runs = Vec::new();
     for product in products {
         let (env, canary) = (&env, canary.as_str());
@@ -233,8 +259,30 @@ async fn scenario_run(
             }
         });
     }
-    let rows = futures::future::join_all(runs).await;
-    let visible = storm::visible_text(&env).await;
+    let mut rows = futures::future::join_all(runs).await;
+    let mut visible = storm::visible_text(&env).await;
+    if let Some((operator, stop, made, task)) = chaos {
+        stop.store(true, Ordering::SeqCst);
+        let _ = task.await;
+        let kills = made.load(Ordering::SeqCst);
+        let log = operator.log();
+        let lines = log.lines().count();
+        for row in &mut rows {
+            row.notes.push(format!(
+                "{kills} SIGKILLs of the operator during the run (all products); \
+                 its processes logged {lines} lines"
+            ));
+        }
+        if kills == 0 || lines == 0 {
+            // Whatever converged, it was not the processes this scenario is about.
+            rows[0].converged = None;
+            rows[0]
+                .notes
+                .push("the operator processes did not run".into());
+        }
+        // The processes' debug logs are searched for the canary with the rest.
+        visible.push_str(&log);
+    }
     (rows, visible)
 }
 
