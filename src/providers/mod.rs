@@ -296,15 +296,56 @@ pub trait VisitKind {
     fn visit<P: Provider>(self, provider: &P) -> impl Future<Output = Self::Output> + Send;
 }
 
-/// Whether `id` is a plain identifier (letters, digits, `-`, `_`, `.`; 1 to 128 characters): the
-/// form of every product id that is not a name, and never a path trick.
+/// Whether `id` is a plain identifier: 1 to 128 letters, digits, `-`, `_` and `.`, with dots
+/// only between other characters (no `..`). The form of every product id that is not a name;
+/// never a path trick, a percent-escape or a control character. The CRDs say the same with
+/// [`PLAIN_ID_PATTERN`].
 pub fn is_plain_id(id: &str) -> bool {
     (1..=128).contains(&id.len())
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        && id != "."
-        && id != ".."
+        && !id.starts_with('.')
+        && !id.ends_with('.')
+        && !id.contains("..")
+}
+
+/// [`is_plain_id`] as a regular expression (with a 128-character bound beside it), for the
+/// CRDs' rules.
+pub const PLAIN_ID_PATTERN: &str = r"^[A-Za-z0-9_-]+([.][A-Za-z0-9_-]+)*$";
+
+/// What is wrong with `name` as the name of a product object, if anything: blank, spaces at
+/// either end, a control character (newline, tab, NUL...), or longer than `max` characters.
+pub fn name_problem(name: &str, max: usize) -> Option<String> {
+    if name.trim().is_empty() {
+        return Some("must not be blank".into());
+    }
+    if name.trim() != name {
+        return Some("must not start or end with spaces".into());
+    }
+    if name.chars().any(char::is_control) {
+        return Some("must not contain control characters (newlines, tabs, ...)".into());
+    }
+    let count = name.chars().count();
+    (count > max).then(|| format!("must be at most {max} characters, not {count}"))
+}
+
+/// What keeps `value` from being one URL path segment as is, if anything: `/` or `\`, a `%`
+/// (a percent-escape would be decoded again on the way), `..`, or a control character.
+/// Segments are percent-encoded anyway; this refuses what a proxy or a product could still read
+/// as another path.
+pub fn segment_problem(value: &str) -> Option<&'static str> {
+    if value.contains(['/', '\\']) {
+        Some("must not contain / or \\ (it is a URL path segment)")
+    } else if value.contains('%') {
+        Some("must not contain % (it is a URL path segment; percent-escapes are not allowed)")
+    } else if value.contains("..") {
+        Some("must not contain .. (it is a URL path segment)")
+    } else if value.chars().any(char::is_control) {
+        Some("must not contain control characters")
+    } else {
+        None
+    }
 }
 
 /// An `externalId` that does not have the product's form: invalid input, named as such.
@@ -318,20 +359,52 @@ mod tests {
 
     #[test]
     fn plain_ids_exclude_path_tricks_and_control_characters() {
+        let pattern = regex_lite(PLAIN_ID_PATTERN);
         for ok in ["42", "60c5238222fa55553d93d52f", "role-1_a.b"] {
             assert!(is_plain_id(ok), "{ok}");
+            assert!(pattern(ok), "{ok}");
         }
         for bad in [
             "",
             "..",
             ".",
             "../../admin",
+            "a..b",
+            ".hidden",
+            "trailing.",
             "a/b",
+            "a%2Fb",
             "a b",
             "line\nbreak",
             &"x".repeat(129),
         ] {
             assert!(!is_plain_id(bad), "{bad:?}");
+            if bad.len() <= 128 {
+                assert!(!pattern(bad), "{bad:?}");
+            }
+        }
+    }
+
+    /// The pattern, as the CEL rules apply it (whole-string match).
+    fn regex_lite(pattern: &'static str) -> impl Fn(&str) -> bool {
+        let re = regex::Regex::new(pattern).unwrap();
+        move |s| re.is_match(s)
+    }
+
+    #[test]
+    fn names_and_segments_name_their_problem() {
+        assert_eq!(name_problem("Analyst", 255), None);
+        for bad in ["", "  ", " a", "a ", "line1\nline2", "tab\there", "nul\0"] {
+            assert!(name_problem(bad, 255).is_some(), "{bad:?}");
+        }
+        assert!(
+            name_problem(&"é".repeat(11), 10)
+                .unwrap()
+                .contains("at most 10")
+        );
+        assert_eq!(segment_problem("Custom Role"), None);
+        for bad in ["a/b", "a\\b", "50%off", "%2e%2e", "..", "x/../y", "a\u{7f}"] {
+            assert!(segment_problem(bad).is_some(), "{bad:?}");
         }
     }
 }

@@ -3,7 +3,6 @@
 //! simulator serves.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -132,9 +131,9 @@ async fn record_and_inject<S: ProductSim>(
         .await
         .unwrap_or_default();
     let body_json = serde_json::from_slice(&bytes).ok();
-    let latency = traffic.faults().latency_ms;
-    if latency > 0 {
-        tokio::time::sleep(Duration::from_millis(latency)).await;
+    let delay = traffic.faults().delay();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
     let response = match traffic.intercept(&S::PUBLISHED_LIMITS, &parts.headers, &method) {
         Some((429, retry)) => {
@@ -170,6 +169,7 @@ async fn record_and_inject<S: ProductSim>(
         body: body_json,
         status: response.status().as_u16(),
         at_ms: arrived_ms,
+        done_ms: traffic.now_ms(),
     });
     response
 }

@@ -22,6 +22,32 @@ pub struct Faults {
     pub fail_next: VecDeque<u16>,
     /// Added to every API request.
     pub latency_ms: u64,
+    /// Share of API requests (0.0 to 1.0), drawn at random, answered `failureStatus` instead of
+    /// being served (a storm of server errors).
+    pub failure_ratio: f64,
+    /// The status of those random failures (503 when unset).
+    pub failure_status: Option<u16>,
+    /// Share of API requests (0.0 to 1.0), drawn at random, delayed by `spikeMs` on top of
+    /// `latencyMs` before being served (spikes past a client's request timeout).
+    pub spike_ratio: f64,
+    pub spike_ms: u64,
+}
+
+impl Faults {
+    /// The delay before serving one request: the latency, plus a spike when one is drawn.
+    pub fn delay(&self) -> Duration {
+        let spike = if draw(self.spike_ratio) {
+            self.spike_ms
+        } else {
+            0
+        };
+        Duration::from_millis(self.latency_ms.saturating_add(spike))
+    }
+}
+
+/// True with probability `ratio` (never for 0 or less, always for 1 or more).
+fn draw(ratio: f64) -> bool {
+    ratio > 0.0 && rand::random::<f64>() < ratio
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -47,6 +73,8 @@ pub struct RecordedRequest {
     /// When the request arrived, in milliseconds since the simulator started (the log itself is
     /// in completion order).
     pub at_ms: u64,
+    /// When its answer was ready, on the same clock.
+    pub done_ms: u64,
 }
 
 /// Faults, budget window and request log of one product.
@@ -151,6 +179,9 @@ impl Traffic {
         if let Some(status) = faults.fail_next.pop_front() {
             return Some((status, None));
         }
+        if draw(faults.failure_ratio) {
+            return Some((faults.failure_status.unwrap_or(503), None));
+        }
         let limit = faults.rate_limit.clone()?;
         let mut window = self.window.lock().expect("sim lock");
         let length = Duration::from_secs(limit.window_seconds.max(1));
@@ -163,5 +194,34 @@ impl Traffic {
         }
         window.1 += 1;
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_failures_and_spikes_follow_their_ratio() {
+        let traffic = Traffic::new();
+        traffic.set_faults(Faults {
+            failure_ratio: 0.3,
+            failure_status: Some(502),
+            ..Default::default()
+        });
+        let failed = (0..2000)
+            .filter(|_| traffic.injected() == Some((502, None)))
+            .count();
+        assert!((450..750).contains(&failed), "{failed} of 2000");
+        traffic.set_faults(Faults::default());
+        assert!((0..100).all(|_| traffic.injected().is_none()));
+        let spiky = Faults {
+            latency_ms: 5,
+            spike_ratio: 1.0,
+            spike_ms: 100,
+            ..Default::default()
+        };
+        assert_eq!(spiky.delay(), Duration::from_millis(105));
+        assert_eq!(Faults::default().delay(), Duration::ZERO);
     }
 }

@@ -12,7 +12,7 @@ use roleplane::controller::{Context, ControllerConfig};
 use roleplane::crd::{ConditionStatus, Managed, ManagedStatus, ProviderConfig, ProviderKind, Role};
 use roleplane::metrics::Metrics;
 use roleplane::providers::http::{Http, HttpConfig};
-use roleplane::providers::{Providers, Simulator};
+use roleplane::providers::{Providers, SimArgs, Simulator};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -51,20 +51,20 @@ impl Env {
         crds: Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>,
         tune: impl FnOnce(&mut ControllerConfig),
     ) -> Self {
-        Self::start_with_http(crds, test_http(), tune).await
+        Self::start_custom(crds, Default::default(), test_http(), tune).await
     }
 
-    /// Starts with this HTTP stack configuration (budgets, circuit) instead of the tests' one.
-    pub async fn start_with_http(
+    /// Starts with simulators accepting `sim`'s credentials and product clients configured by
+    /// `http` (the fault suite: real budgets, short timeouts).
+    pub async fn start_custom(
         crds: Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>,
+        sim: SimArgs,
         http: HttpConfig,
         tune: impl FnOnce(&mut ControllerConfig),
     ) -> Self {
         let api = ApiServer::new(crds);
         let client = api.client();
-        let (sim, sim_base) = Simulator::start(Default::default())
-            .await
-            .expect("simulator starts");
+        let (sim, sim_base) = Simulator::start(sim).await.expect("simulator starts");
         let mut config = ControllerConfig {
             poll_interval: Duration::from_secs(2),
             ..Default::default()
@@ -383,7 +383,7 @@ impl Drop for Env {
     }
 }
 
-/// The HTTP stack as tests want it: a generous rate budget and short timeouts.
+/// The product clients' settings tests want: a generous rate budget and short timeouts.
 pub fn test_http() -> HttpConfig {
     HttpConfig {
         requests_per_second: Some(200.try_into().expect("non-zero")),
@@ -392,7 +392,7 @@ pub fn test_http() -> HttpConfig {
     }
 }
 
-/// The product clients with a generous rate budget and short timeouts, as tests want them.
+/// The product clients with [`test_http`]'s settings.
 pub fn test_providers() -> Providers {
     Providers::new(Http::new(test_http(), Metrics::new()))
 }

@@ -8,6 +8,7 @@
 //! - `examples`, `process`: the shipped manifests and the binary;
 //! - `kube_double_tests`: tests of the API server double (`crates/kube-double`).
 
+mod bad_input;
 mod bigpanda;
 mod configcat;
 mod conformance;

@@ -91,7 +91,7 @@ async fn creates_under_one_key_stay_within_statsig_windows_and_never_get_a_429()
         timeout: Duration::from_secs(5),
         ..Default::default()
     };
-    let env = Env::start_with_http(roleplane::crd::all(), http, |c| {
+    let env = Env::start_custom(roleplane::crd::all(), Default::default(), http, |c| {
         c.poll_interval = Duration::from_secs(60);
     })
     .await;
@@ -161,7 +161,7 @@ async fn a_revoked_key_opens_its_circuit_while_another_key_keeps_working() {
         circuit: circuit.clone(),
         ..test_http()
     };
-    let env = Env::start_with_http(roleplane::crd::all(), http, |_| {}).await;
+    let env = Env::start_custom(roleplane::crd::all(), Default::default(), http, |_| {}).await;
     env.statsig_account(NS).await;
     env.sim.statsig.add_key("console-key-b");
     env.secret(NS, "statsig-b", &[("apiKey", "console-key-b")])
@@ -268,7 +268,7 @@ async fn an_open_circuit_probes_after_its_cool_down_and_closes_when_the_key_work
         circuit: circuit.clone(),
         ..test_http()
     };
-    let env = Env::start_with_http(roleplane::crd::all(), http, |_| {}).await;
+    let env = Env::start_custom(roleplane::crd::all(), Default::default(), http, |_| {}).await;
     env.statsig_account(NS).await;
     const N: usize = 5;
     for i in 0..N {

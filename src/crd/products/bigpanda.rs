@@ -6,9 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use super::Rules;
 
-/// BigPanda roles may be renamed (they are keyed by id); nothing beyond the field rules below.
+/// BigPanda roles may be renamed (they are keyed by id); ids are plain identifiers (24 hex
+/// characters, in practice), used as URL path segments.
 pub(super) const RULES: Rules = Rules {
-    role: &[],
+    role: &[(
+        "!has(self.bigpanda) || !has(self.externalId) || (size(self.externalId) <= 128 && self.externalId.matches('^[A-Za-z0-9_-]+([.][A-Za-z0-9_-]+)*$'))",
+        "externalId must be a BigPanda role id: letters, digits, - _ and single dots (no /, % or ..)",
+    )],
     config: &[],
 };
 
@@ -43,7 +47,10 @@ pub struct BigPandaPermission {
     pub resource_type: String,
     /// Environment id, only for `resourceType: environments`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 64))]
+    #[schemars(
+        length(min = 1, max = 64),
+        regex(pattern = r"^[A-Za-z0-9_-]+([.][A-Za-z0-9_-]+)*$")
+    )]
     pub resource_id: Option<String>,
     /// Actions granted.
     #[schemars(length(min = 1, max = 3))]

@@ -158,6 +158,8 @@ pub struct EnvironmentApproval {
     printcolumn = r#"{"name":"AGE","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[x_kube(validation = kube::core::Rule::new("self.productId == oldSelf.productId").message("productId is immutable"))]
+#[x_kube(validation = kube::core::Rule::new(r"!self.name.matches('\\p{Cc}|^\\s|\\s$')").message("name must not start or end with spaces or contain control characters"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.externalId) || self.externalId.matches('^[1-9][0-9]{0,18}$')").message("externalId must be a ConfigCat permissionGroupId: a positive integer"))]
 #[x_kube(validation = kube::core::Rule::new("!has(self.environmentAccesses) || size(self.environmentAccesses) == 0 || (has(self.accessType) && self.accessType == 'custom')").message("environmentAccesses is only allowed with accessType: custom"))]
 #[x_kube(validation = kube::core::Rule::new("!has(self.environmentApprovalPermissions) || size(self.environmentApprovalPermissions) == 0 || (has(self.approvalPermissionType) && self.approvalPermissionType == 'custom')").message("environmentApprovalPermissions is only allowed with approvalPermissionType: custom"))]
 #[serde(rename_all = "camelCase")]

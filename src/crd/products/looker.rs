@@ -6,8 +6,12 @@ use serde::{Deserialize, Serialize};
 use super::Rules;
 
 /// Looker instances have no public default URL: a Looker config names its endpoint.
+/// Looker role ids are plain identifiers (digits, in practice), used as URL path segments.
 pub(super) const RULES: Rules = Rules {
-    role: &[],
+    role: &[(
+        "!has(self.looker) || !has(self.externalId) || (size(self.externalId) <= 128 && self.externalId.matches('^[A-Za-z0-9_-]+([.][A-Za-z0-9_-]+)*$'))",
+        "externalId must be a Looker role id: letters, digits, - _ and single dots (no /, % or ..)",
+    )],
     config: &[(
         "self.provider != 'looker' || has(self.endpoint)",
         "spec.endpoint is required for looker",
@@ -62,9 +66,12 @@ pub struct LookerModelSet {
 #[x_kube(validation = kube::core::Rule::new("has(self.id) != has(self.name)").message("set exactly one of id or name"))]
 #[serde(rename_all = "camelCase")]
 pub struct LookerSetRef {
-    /// Set id.
+    /// Set id (letters, digits, `-`, `_` and single dots; digits, in practice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 64))]
+    #[schemars(
+        length(min = 1, max = 64),
+        regex(pattern = r"^[A-Za-z0-9_-]+([.][A-Za-z0-9_-]+)*$")
+    )]
     pub id: Option<String>,
     /// Set name (exact match).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -22,6 +22,9 @@ fn rule(schema: &mut Schema, rule: String, message: String) {
         .expect("a CEL rule serializes");
 }
 
+/// Every product's names: no spaces at either end, no control characters (newlines, tabs...).
+const NAME_RULE: &str = r"!self.name.matches('\\p{Cc}|^\\s|\\s$')";
+
 /// "a, b or c".
 fn either(names: &[&str]) -> String {
     match names {
@@ -183,6 +186,11 @@ macro_rules! define_api {
                 same.join(" && "),
                 "the product block cannot change; create a new Role instead".into(),
             );
+            rule(
+                schema,
+                NAME_RULE.into(),
+                "name must not start or end with spaces or contain control characters".into(),
+            );
             $( for (r, m) in $name::RULES.role {
                 rule(schema, (*r).into(), (*m).into());
             } )*
@@ -215,6 +223,9 @@ impl std::fmt::Display for ProviderKind {
         f.write_str(self.as_str())
     }
 }
+
+#[cfg(test)]
+mod name_rules_tests;
 
 #[cfg(test)]
 mod tests {

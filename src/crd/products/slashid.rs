@@ -18,6 +18,10 @@ pub(super) const RULES: Rules = Rules {
             "!has(self.slashid) || (size(self.name) >= 2 && size(self.name) <= 100 && self.name.matches('^[A-Za-z0-9][A-Za-z0-9_.:-]*[A-Za-z0-9]$'))",
             "SlashID role names are 2-100 characters of A-Z a-z 0-9 _ . : - and start and end with a letter or digit",
         ),
+        (
+            "!has(self.slashid) || !has(self.externalId) || self.externalId == self.name || (self.externalId.endsWith('/' + self.name) && self.externalId.matches('^[A-Za-z0-9][A-Za-z0-9-]{0,127}/[^/]+$'))",
+            "externalId must be name or orgId/name: SlashID keys roles on their name",
+        ),
     ],
     config: &[(
         "self.provider != 'slashid' || has(self.slashid)",

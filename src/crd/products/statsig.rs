@@ -5,12 +5,23 @@ use serde::{Deserialize, Serialize};
 
 use super::Rules;
 
-/// Statsig keys roles on their name, so a Role's `name` cannot change.
+/// Statsig keys roles on their name, so a Role's `name` cannot change, is a URL path segment
+/// (`/console/v1/roles/{name}`), and is the only `externalId` a Statsig Role can have.
 pub(super) const RULES: Rules = Rules {
-    role: &[(
-        "!has(self.statsig) || self.name == oldSelf.name",
-        "name is immutable: Statsig keys roles on their name",
-    )],
+    role: &[
+        (
+            "!has(self.statsig) || self.name == oldSelf.name",
+            "name is immutable: Statsig keys roles on their name",
+        ),
+        (
+            r#"!has(self.statsig) || !self.name.matches('[/%\\\\\\p{Cc}]|[.][.]')"#,
+            r"Statsig role names are URL path segments: no /, \, %, .. or control characters",
+        ),
+        (
+            "!has(self.statsig) || !has(self.externalId) || self.externalId == self.name",
+            "externalId must equal name: Statsig keys roles on their name",
+        ),
+    ],
     config: &[],
 };
 

@@ -5,7 +5,10 @@ use std::collections::BTreeSet;
 
 use super::mapping::{ENVIRONMENTS, label};
 use crate::crd::{BigPandaAction, BigPandaRole};
-use crate::providers::{Error, Result};
+use crate::providers::{Error, Result, is_plain_id, name_problem};
+
+/// BigPanda documents no length limit for role names: the CRD's bound.
+const MAX_NAME_CHARS: usize = 255;
 
 fn is_user_id(id: &str) -> bool {
     id.len() == 24
@@ -23,8 +26,8 @@ fn is_resource_type(t: &str) -> bool {
 /// Checks the role: its name, user ids, and one entry per permission with valid actions.
 pub fn check(name: &str, role: &BigPandaRole) -> Result<()> {
     let invalid = |m: String| Err(Error::InvalidSpec(format!("bigpanda: {m}")));
-    if name.trim().is_empty() || name.trim() != name {
-        return invalid("name must not be blank or start or end with spaces".into());
+    if let Some(problem) = name_problem(name, MAX_NAME_CHARS) {
+        return invalid(format!("name {name:?} {problem}"));
     }
     if let Some(users) = &role.users {
         let mut seen = BTreeSet::new();
@@ -59,8 +62,10 @@ pub fn check(name: &str, role: &BigPandaRole) -> Result<()> {
                     p.resource_type
                 ));
             }
-            if id.trim().is_empty() || id.trim() != id {
-                return invalid(format!("{at}.resourceId: {id:?} is not an environment id"));
+            if !is_plain_id(id) {
+                return invalid(format!(
+                    "{at}.resourceId: {id:?} is not an environment id (letters, digits, - _ and single dots)"
+                ));
             }
         }
         if p.actions.is_empty() {
@@ -188,6 +193,13 @@ mod tests {
                 "{err} should mention {want}"
             );
         }
-        assert!(check(" Ops", &role()).is_err());
+        for bad in [" Ops", "", "line1\nline2", &"x".repeat(256)] {
+            assert!(check(bad, &role()).is_err(), "{bad:?}");
+        }
+        let traversal = BigPandaRole {
+            permissions: vec![perm(ENVIRONMENTS, Some("../x"), &[BigPandaAction::Read])],
+            ..role()
+        };
+        assert!(check("Ops", &traversal).is_err());
     }
 }

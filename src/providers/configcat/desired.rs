@@ -22,7 +22,7 @@ use crate::crd::{
     AccessType, ApprovalPermissionType, EnvironmentAccessType, EnvironmentApprovalPermissionType,
     PermissionGroupSpec,
 };
-use crate::providers::{Error, Result};
+use crate::providers::{Error, Result, name_problem};
 
 /// ConfigCat's limit on group names.
 pub const MAX_NAME_CHARS: usize = 255;
@@ -93,23 +93,24 @@ fn is_uuid(s: &str) -> bool {
 
 /// The numeric `permissionGroupId` an external id names.
 pub fn group_id(external_id: &str) -> Result<i64> {
-    external_id.trim().parse().map_err(|_| {
-        Error::InvalidSpec(format!(
-            "configcat: externalId must be a numeric permissionGroupId, got {external_id:?}"
-        ))
-    })
+    // Digits only: no sign, spaces or leading `+` that `parse` would accept, so the id is
+    // sent exactly as written (it is the `/v1/permissions/{permissionGroupId}` segment).
+    let digits = (1..=19).contains(&external_id.len())
+        && !external_id.starts_with('0')
+        && external_id.bytes().all(|b| b.is_ascii_digit());
+    match external_id.parse::<i64>() {
+        Ok(id) if digits && id > 0 => Ok(id),
+        _ => Err(Error::InvalidSpec(format!(
+            "configcat: externalId must be a numeric permissionGroupId (a positive integer), got {external_id:?}"
+        ))),
+    }
 }
 
 /// Checks the manifest without calling ConfigCat.
 pub fn validate(name: &str, spec: &PermissionGroupSpec) -> Result<()> {
     let invalid = |m: String| Err(Error::InvalidSpec(format!("configcat: {m}")));
-    if name.trim().is_empty() || name.chars().count() > MAX_NAME_CHARS {
-        return invalid(format!(
-            "name must be 1 to {MAX_NAME_CHARS} characters, not blank"
-        ));
-    }
-    if name.trim() != name {
-        return invalid("name must not start or end with spaces".into());
+    if let Some(problem) = name_problem(name, MAX_NAME_CHARS) {
+        return invalid(format!("name {name:?} {problem}"));
     }
     if !is_uuid(&spec.product_id) {
         return invalid(format!("productId {:?} is not a uuid", spec.product_id));

@@ -268,6 +268,19 @@ fn validate_rejects_duplicates_and_bad_names_and_ids_must_be_numeric() {
             .contains("numeric permissionGroupId")
     );
     assert_eq!(group_id("7").unwrap(), 7);
+    for bad in [
+        " 7",
+        "+7",
+        "-7",
+        "0",
+        "7/../8",
+        "%37",
+        "99999999999999999999",
+        "",
+    ] {
+        assert!(group_id(bad).is_err(), "{bad:?}");
+    }
+    assert!(validate("line1\nline2", &custom()).is_err());
 }
 
 #[test]

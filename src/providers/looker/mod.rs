@@ -21,13 +21,16 @@ use crate::crd::{LookerRole, ProviderKind, ProviderSettings};
 use crate::providers::http::Http;
 use crate::providers::{
     Account, Auth, Desired, Error, Identity, Limits, Listed, Provider, Result, bad_external_id,
-    found, is_plain_id,
+    found, is_plain_id, name_problem,
 };
 use model::{Role, SetKind};
 use plan::Want;
 
 // Every Looker instance has its own URL: configs name it as their endpoint.
 base_url_flag!();
+
+/// Looker documents no length limit for role names: the CRD's bound.
+const MAX_NAME_CHARS: usize = 255;
 
 #[derive(Clone)]
 pub struct Looker {
@@ -68,11 +71,25 @@ impl Provider for Looker {
 
     fn validate(&self, desired: Desired<'_, LookerRole>) -> Result<()> {
         let name = desired.name;
-        if name.trim().is_empty() || name.trim() != name || name.chars().any(char::is_control) {
-            return Err(Error::InvalidSpec(
-                "name must not be blank, start or end with spaces, or hold control characters"
-                    .into(),
-            ));
+        if let Some(problem) = name_problem(name, MAX_NAME_CHARS) {
+            return Err(Error::InvalidSpec(format!("name {name:?} {problem}")));
+        }
+        // Referenced set ids are URL path segments (`/permission_sets/{id}`).
+        let refs = [
+            (
+                "looker.permissionSetRef.id",
+                &desired.spec.permission_set_ref,
+            ),
+            ("looker.modelSetRef.id", &desired.spec.model_set_ref),
+        ];
+        for (field, set) in refs {
+            if let Some(id) = set.as_ref().and_then(|r| r.id.as_deref())
+                && !is_plain_id(id)
+            {
+                return Err(Error::InvalidSpec(format!(
+                    "{field}: {id:?} is not a Looker id (letters, digits, - _ and single dots)"
+                )));
+            }
         }
         wants(desired.spec).map(drop)
     }
@@ -211,6 +228,18 @@ mod tests {
             }),
             ..good.clone()
         };
+        for bad in ["", "line1\nline2", "Analyst "] {
+            assert!(l.validate(target(bad, &good)).is_err(), "{bad:?}");
+        }
+        let traversal = LookerRole {
+            model_set_ref: Some(LookerSetRef {
+                id: Some("../../admin".into()),
+                name: None,
+            }),
+            ..good.clone()
+        };
+        let err = l.validate(target("Analyst", &traversal)).unwrap_err();
+        assert!(err.to_string().contains("looker.modelSetRef.id"), "{err}");
         let err = l.validate(target("Analyst", &both)).unwrap_err();
         assert!(err.to_string().contains("looker.modelSet"), "{err}");
         let none = LookerRole {

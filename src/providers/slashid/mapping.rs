@@ -57,13 +57,23 @@ pub(super) fn full_name(org_id: &str, id_or_name: &str) -> String {
     }
 }
 
-/// The role name an external id stands for: `name` or `{org}/name` (None for any other form).
+/// The role name an external id stands for: `name` or `{org}/name` with an organisation id of
+/// the form `orgId` has (None for any other form, so no `..`, `%` or control character in the
+/// prefix reaches the URL).
 pub(super) fn named_by(external_id: &str) -> Option<&str> {
     match external_id.split_once('/') {
-        Some((org, name)) if !org.is_empty() && !name.contains('/') => Some(name),
+        Some((org, name)) if is_org_id(org) && !name.contains('/') => Some(name),
         Some(_) => None,
         None => Some(external_id),
     }
+}
+
+/// The form of `spec.slashid.orgId` (the CRD's pattern): letters, digits and `-`, starting with
+/// a letter or digit, at most 128 characters.
+fn is_org_id(org: &str) -> bool {
+    (1..=128).contains(&org.len())
+        && org.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && org.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// The permission list as sent: sorted and without duplicates (SlashID treats it as a set).
@@ -185,7 +195,13 @@ mod tests {
         assert_eq!(full_name("sim-org", "parent/shared"), "parent/shared");
         assert_eq!(named_by("sim-org/billing"), Some("billing"));
         assert_eq!(named_by("billing"), Some("billing"));
-        for bad in ["/billing", "a/b/c"] {
+        for bad in [
+            "/billing",
+            "a/b/c",
+            "../billing",
+            "%2e%2e/billing",
+            "org\n/billing",
+        ] {
             assert_eq!(named_by(bad), None, "{bad}");
         }
     }

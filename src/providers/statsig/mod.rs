@@ -15,12 +15,15 @@ use crate::crd::{ProviderKind, ProviderSettings, StatsigPermissions, StatsigRole
 use crate::providers::http::Http;
 use crate::providers::{
     Account, Auth, Calls, Desired, Error, Identity, Limits, Listed, Provider, Result, Window,
-    bad_external_id,
+    bad_external_id, name_problem, segment_problem,
 };
 pub use client::role_path;
 use model::{RoleDto, RoleUpdateDto};
 
 pub const DEFAULT_BASE_URL: &str = "https://statsigapi.net";
+
+/// Statsig documents no length limit for role names: the CRD's bound.
+const MAX_NAME_CHARS: usize = 255;
 
 base_url_flag!(
     "statsig-url",
@@ -115,15 +118,14 @@ impl Provider for Statsig {
                 )));
             }
         }
-        if desired.name.trim() != desired.name {
-            return Err(Error::InvalidSpec(
-                "name must not start or end with spaces".into(),
-            ));
-        }
-        if desired.name.chars().any(char::is_control) {
-            return Err(Error::InvalidSpec(
-                "name must not contain control characters".into(),
-            ));
+        // The name is the role's key and its URL path segment (`/console/v1/roles/{name}`).
+        let name = desired.name;
+        if let Some(problem) =
+            name_problem(name, MAX_NAME_CHARS).or_else(|| segment_problem(name).map(str::to_string))
+        {
+            return Err(Error::InvalidSpec(format!(
+                "name {name:?} {problem}: Statsig keys roles on their name"
+            )));
         }
         Ok(())
     }
@@ -338,5 +340,27 @@ mod tests {
                 .contains("statsig.permissions.createConfigs"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn validate_refuses_names_that_are_not_one_clean_path_segment() {
+        let s = Statsig::new(Http::new(Default::default(), Default::default()));
+        let r = role();
+        let check = |name| s.validate(Desired { name, spec: &r });
+        check("Custom Role").unwrap();
+        for bad in [
+            "line1\nline2/../x",
+            "a/b",
+            "..",
+            "x..y",
+            "100%",
+            "back\\slash",
+            " padded",
+            "",
+        ] {
+            let err = check(bad).unwrap_err();
+            assert!(matches!(err, Error::InvalidSpec(_)), "{bad:?}: {err:?}");
+            assert!(err.to_string().contains("name"), "{err}");
+        }
     }
 }
