@@ -245,19 +245,29 @@ fn take_calls(sims: &[Simulator]) -> Vec<BTreeMap<&'static str, Calls>> {
                     let mut c = Calls::default();
                     let requests = traffic.requests();
                     if verbose() {
-                        let mut shapes: BTreeMap<String, usize> = BTreeMap::new();
+                        // Shape (digits masked) → arrival times in seconds since the sim started.
+                        let mut shapes: BTreeMap<String, Vec<f64>> = BTreeMap::new();
                         for r in &requests {
                             let path: String = r
                                 .path
                                 .chars()
                                 .map(|ch| if ch.is_ascii_digit() { '9' } else { ch })
                                 .collect();
-                            *shapes
+                            shapes
                                 .entry(format!("{} {} {}", r.method, path, r.status))
-                                .or_default() += 1;
+                                .or_default()
+                                .push(r.at_ms as f64 / 1000.0);
                         }
-                        for (shape, count) in shapes {
-                            println!("    [{}] {count:>6} x {shape}", kind.as_str());
+                        for (shape, mut at) in shapes {
+                            at.sort_by(f64::total_cmp);
+                            let first: Vec<String> =
+                                at.iter().take(6).map(|t| format!("{t:.1}")).collect();
+                            println!(
+                                "    [{}] {:>6} x {shape}  at {} s",
+                                kind.as_str(),
+                                at.len(),
+                                first.join(", ")
+                            );
                         }
                     }
                     for r in requests {
