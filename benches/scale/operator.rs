@@ -1,0 +1,107 @@
+//! The operator under test: `roleplane run` as a subprocess (so that its peak RSS is its own),
+//! pointed at the counting proxy through a kubeconfig of its own.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+pub struct Operator {
+    child: Child,
+    pid: u32,
+}
+
+/// Memory figures of a running process, from `/proc/<pid>/status` (KiB).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Memory {
+    /// Peak resident set size.
+    pub hwm_kib: u64,
+    pub rss_kib: u64,
+    /// Anonymous memory (heap, stacks) of the RSS.
+    pub anon_kib: u64,
+    /// File-backed memory (the binary's pages) of the RSS.
+    pub file_kib: u64,
+}
+
+impl Memory {
+    pub fn mib(kib: u64) -> f64 {
+        kib as f64 / 1024.0
+    }
+}
+
+impl Operator {
+    /// Starts `roleplane run` against `kubeconfig`, watching `namespaces`, with `extra_env`.
+    pub fn start(
+        kubeconfig: &PathBuf,
+        namespaces: &[String],
+        poll_interval: Duration,
+        extra_env: &[(String, String)],
+        log: &PathBuf,
+    ) -> std::io::Result<Self> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)?;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_roleplane"));
+        command
+            .arg("run")
+            .arg("--namespaces")
+            .arg(namespaces.join(","))
+            .arg("--poll-interval")
+            .arg(format!("{}ms", poll_interval.as_millis()))
+            .arg("--http-addr")
+            .arg("127.0.0.1:0")
+            .env("KUBECONFIG", kubeconfig)
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("ROLEPLANE_MAX_REQUESTS_PER_SECOND")
+            .env("ROLEPLANE_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true);
+        for (k, v) in extra_env {
+            command.env(k, v);
+        }
+        let child = command.spawn()?;
+        let pid = child.id().expect("just started");
+        Ok(Self { child, pid })
+    }
+
+    pub fn memory(&self) -> Memory {
+        let text =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or(0)
+        };
+        Memory {
+            hwm_kib: field("VmHWM:"),
+            rss_kib: field("VmRSS:"),
+            anon_kib: field("RssAnon:"),
+            file_kib: field("RssFile:"),
+        }
+    }
+
+    /// Whether it is still running (it exits on a fatal error).
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGTERM, as Kubernetes stops a pod; returns its memory figures read just before.
+    pub async fn stop(mut self) -> Memory {
+        let memory = self.memory();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status();
+        if tokio::time::timeout(Duration::from_secs(15), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+        memory
+    }
+}
