@@ -63,7 +63,7 @@ pub struct RunArgs {
     #[arg(long, env = "ROLEPLANE_POLL_INTERVAL", default_value = "10m", value_parser = duration)]
     pub poll_interval: Duration,
     /// Concurrent reconciles per kind.
-    #[arg(long, env = "ROLEPLANE_CONCURRENCY", default_value_t = 4)]
+    #[arg(long, env = "ROLEPLANE_CONCURRENCY", default_value_t = 16)]
     pub concurrency: u16,
     /// Address of the HTTP server for /metrics, /healthz and /readyz.
     #[arg(long, env = "ROLEPLANE_HTTP_ADDR", default_value = "0.0.0.0:8080")]

@@ -80,6 +80,15 @@ pub enum Retry {
 pub const CREDENTIALS_BACKOFF: Duration = Duration::from_secs(300);
 
 impl Error {
+    /// How long the credential's budget has no room, when that is all that stopped the
+    /// reconcile: it is requeued for then, not reported (no status write, no back-off).
+    pub fn budget_wait(&self) -> Option<Duration> {
+        match self {
+            Error::Provider(providers::Error::BudgetWait(b)) => Some(b.wait),
+            _ => None,
+        }
+    }
+
     pub fn reason(&self) -> &'static str {
         use reason::*;
         match self {
@@ -156,9 +165,12 @@ impl Error {
     }
 }
 
-/// Exponential back-off for the `n`th consecutive failure: 5 s doubling to 5 min, ±20 % jitter.
+/// Exponential back-off for the `n`th consecutive failure: 1 s doubling to 5 min, ±20 % jitter.
+/// (Transient failures of idempotent calls are already retried inside the call; what reaches
+/// here is a whole reconcile failing, often on a create, which a product failing at random
+/// passes on the next try or the one after.)
 pub fn backoff(failures: u32) -> Duration {
-    let base = 5f64 * 2f64.powi(failures.min(10) as i32);
+    let base = 2f64.powi(failures.min(10) as i32);
     let capped = base.min(300.0);
     Duration::from_secs_f64(capped * rand::random_range(0.8..1.2))
 }
@@ -234,8 +246,10 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        assert!(backoff(0) >= Duration::from_secs(4) && backoff(0) <= Duration::from_secs(6));
-        assert!(backoff(3) >= Duration::from_secs(32));
+        assert!(
+            backoff(0) >= Duration::from_millis(800) && backoff(0) <= Duration::from_millis(1200)
+        );
+        assert!(backoff(3) >= Duration::from_secs(6));
         assert!(backoff(30) <= Duration::from_secs(360));
     }
 

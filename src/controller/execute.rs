@@ -212,6 +212,10 @@ pub async fn found_named<P: Provider>(
 }
 
 /// Finds the object and brings it in line with the spec (or reports it, under ObserveOnly).
+/// The longest wait for a credential's budget a reconcile spends in its controller slot; a
+/// longer one requeues the resource for when the budget has room.
+const BUDGET_WAIT_IN_SLOT: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub async fn converge<K: Managed, P: Provider>(
     obj: &K,
     ctx: &Context,
@@ -226,7 +230,20 @@ pub async fn converge<K: Managed, P: Provider>(
     if let Some(outcome) = poll_from_listing(obj, ctx, provider, desired, &facts).await? {
         return Ok(outcome);
     }
-    let account = prepare(obj, ctx, provider, desired, true).await?;
+    let view = config_of(obj, ctx, provider, desired, true).await?;
+    let (_, key) = account::base_url_and_key::<P>(&ctx.config.base_urls, &view)?;
+    if let Some(wait) = ctx.providers.http.busy_for(&key)
+        && wait > BUDGET_WAIT_IN_SLOT
+    {
+        // Wait outside the controller's slot: others' credentials may have budget now.
+        return Err(providers::Error::BudgetWait(providers::BudgetWait {
+            provider: P::KIND,
+            operation: "reconcile",
+            wait,
+        })
+        .into());
+    }
+    let account = account::account::<P>(ctx, &view).await?;
     let product = P::KIND.as_str();
     // Anything written below makes the credential's listing stale.
     let forget = || {

@@ -57,7 +57,7 @@ impl Default for ControllerConfig {
         Self {
             namespaces: Vec::new(),
             poll_interval: Duration::from_secs(600),
-            concurrency: 4,
+            concurrency: 16,
             base_urls: BaseUrls::default(),
             instance: "roleplane".into(),
         }

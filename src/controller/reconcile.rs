@@ -157,10 +157,14 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
             }
             Ok(Action::requeue(next))
         }
-        Err(e) => {
-            write_failure(&*obj, ctx, api, &e, None).await;
-            Err(e)
-        }
+        // Not a failure: nothing to report, and no back-off.
+        Err(e) => match e.budget_wait() {
+            Some(wait) => Ok(Action::requeue(wait)),
+            None => {
+                write_failure(&*obj, ctx, api, &e, None).await;
+                Err(e)
+            }
+        },
     }
 }
 

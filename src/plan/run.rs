@@ -176,6 +176,9 @@ fn sources(c: &Connection, loaded: load::Loaded, client: Option<kube::Client>) -
     let http = Http::new(
         HttpConfig {
             timeout: c.request_timeout,
+            // No controller to requeue a call the budget holds back: a plan waits for its
+            // credential's windows (and a 429's Retry-After) however long they say.
+            max_inline_wait: Duration::from_secs(3600),
             ..Default::default()
         },
         Metrics::new(),

@@ -85,6 +85,20 @@ fn retry_at_text(at: SystemTime) -> String {
         .unwrap_or_default()
 }
 
+/// A call not sent yet: the credential's budget (its windows, or a pause after a 429) has no
+/// room for longer than a call waits inline. The caller retries after `wait`.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error(
+    "{provider} {operation}: not sent yet: the request budget of these credentials has room \
+     again in {}s",
+    wait.as_secs().max(1)
+)]
+pub struct BudgetWait {
+    pub provider: ProviderKind,
+    pub operation: &'static str,
+    pub wait: Duration,
+}
+
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum Error {
     /// The desired state cannot be sent (found before or by the product's own catalogue).
@@ -102,6 +116,9 @@ pub enum Error {
     /// Not sent: the credential's circuit is open.
     #[error(transparent)]
     CircuitOpen(#[from] CircuitOpen),
+    /// Not sent yet: the credential's budget has no room for a while.
+    #[error(transparent)]
+    BudgetWait(#[from] BudgetWait),
     /// Any other product answer, classified by status.
     #[error(transparent)]
     Api(#[from] ApiError),
@@ -136,6 +153,7 @@ impl Error {
                 cause: e.cause,
                 retry_in: e.retry_in(),
             },
+            Error::BudgetWait(e) => ErrorClass::RateLimited(Some(e.wait)),
             Error::Api(e) => match e.status {
                 Some(401 | 403) => ErrorClass::CredentialsRejected,
                 Some(429) => ErrorClass::RateLimited(e.retry_after),

@@ -9,6 +9,7 @@ mod error;
 #[cfg(test)]
 mod fuzz;
 pub mod http;
+pub mod memo;
 
 /// A product's operator flags: `--<name>-url` (env `ROLEPLANE_<NAME>_URL`), the base URL of its
 /// configs without an endpoint; none for a product without a public default.
@@ -51,7 +52,9 @@ macro_rules! declare_modules {
 products!(flat declare_modules);
 
 pub use credentials::Credentials;
-pub use error::{ApiError, CircuitCause, CircuitOpen, Error, ErrorClass, Result, found, gone};
+pub use error::{
+    ApiError, BudgetWait, CircuitCause, CircuitOpen, Error, ErrorClass, Result, found, gone,
+};
 pub use http::{Auth, Calls, Http, Limits, Window};
 pub use registry::{BaseUrls, Providers, SimArgs, Simulator, admission_rules, breaches};
 

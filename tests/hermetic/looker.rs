@@ -360,6 +360,8 @@ async fn unknown_permissions_and_missing_parents_are_invalid_spec_before_any_wri
         &env.wait_role(NS, "analysts", "InvalidSpec", invalid(3))
             .await,
     );
+    // The catalogue kept since the last check refuses them, so it is read afresh before the
+    // spec is called invalid (a kept catalogue never refuses on its own).
     assert_eq!(
         calls(&env),
         [format!("GET /roles/{id}"), "GET /permissions".into()]

@@ -129,6 +129,8 @@ async fn concurrent_creates_burst_a_whole_window_and_wait_for_the_next() {
     let http = HttpConfig {
         timeout: Duration::from_secs(5),
         concurrency_per_credential: 16,
+        // Calls wait for the next window here (in the controller, longer waits are requeued).
+        max_inline_wait: Duration::from_secs(30),
         ..Default::default()
     };
     let statsig = Statsig::new(Http::new(http, Metrics::new()));
@@ -321,4 +323,56 @@ async fn an_open_circuit_probes_after_its_cool_down_and_closes_when_the_key_work
     // The opening 401s, those in flight, and at most one probe per second of cool-down since.
     let bound = u64::from(circuit.unauthorized + concurrency - 1) + revoked.elapsed().as_secs() + 1;
     assert!(rejected <= bound, "{rejected} > {bound}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_waiting_for_its_budget_holds_up_no_other_product() {
+    use crate::conformance::Fixture;
+    use crate::conformance::fixtures::slashid::SlashId;
+    // One reconcile at a time; Statsig answers a 429 with a Retry-After of a minute once two
+    // calls are spent, which pauses that credential's budget.
+    let env = Env::start_with(|c| {
+        c.concurrency = 1;
+        c.poll_interval = Duration::from_secs(600);
+    })
+    .await;
+    env.sim
+        .traffic(ProviderKind::Statsig)
+        .set_faults(roleplane::sim::Faults {
+            rate_limit: Some(roleplane::sim::RateLimit {
+                requests: 2,
+                window_seconds: 60,
+                retry_after_seconds: Some(60),
+            }),
+            ..Default::default()
+        });
+    env.statsig_account(NS).await;
+    SlashId::account(&env, NS, true).await;
+    for i in 0..4 {
+        env.role(NS, &format!("s{i}"), role_spec("statsig", &format!("S{i}")))
+            .await;
+    }
+    // Until the pause has begun.
+    let statsig = env.sim.traffic(ProviderKind::Statsig);
+    for _ in 0..100 {
+        if statsig.requests().iter().any(|r| r.status == 429) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let started = std::time::Instant::now();
+    env.role(NS, "other", SlashId::spec("other")).await;
+    env.wait_role(NS, "other", "Ready", is_ready).await;
+    // The Statsig roles wait outside the only slot: a reconcile sleeping until the pause ends
+    // would have held the SlashID role up for a minute.
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(20),
+        "SlashID waited {waited:?}"
+    );
+    // And no call was spent while the credential was paused (beyond those already on the way).
+    let log = statsig.requests();
+    let paused_at = log.iter().find(|r| r.status == 429).expect("a 429").at_ms;
+    let during: Vec<_> = log.iter().filter(|r| r.at_ms > paused_at + 1000).collect();
+    assert!(during.is_empty(), "sent while paused: {during:#?}");
 }

@@ -134,8 +134,13 @@ impl Budget {
 
     /// Waits for a concurrency permit and for every window counting this call (a write or a
     /// read) to admit it, and counts it: the call is to be sent at once. A call waiting for its
-    /// window holds no permit, so reads held by their window never hold up writes.
-    pub(super) async fn admit(&self, write: bool) -> SemaphorePermit<'_> {
+    /// window holds no permit, so reads held by their window never hold up writes. A window
+    /// with no room for longer than `max_wait` returns that wait instead, counting nothing.
+    pub(super) async fn admit(
+        &self,
+        write: bool,
+        max_wait: Duration,
+    ) -> Result<SemaphorePermit<'_>, Duration> {
         loop {
             let permit = self
                 .permits
@@ -145,14 +150,17 @@ impl Budget {
             let blocked = match &self.pacing {
                 Pacing::Flat(limiter) => {
                     limiter.until_ready().await;
-                    return permit;
+                    return Ok(permit);
                 }
                 Pacing::Windows(windows) => {
                     let mut windows = windows.lock().expect("budget lock poisoned");
                     // Tokio's clock (the same as the system's, but paused in tests).
                     let now = tokio::time::Instant::now().into_std();
                     match try_admit(&mut windows, write, now) {
-                        None => return permit,
+                        None => return Ok(permit),
+                        Some(until) if until.saturating_duration_since(now) > max_wait => {
+                            return Err(until.saturating_duration_since(now));
+                        }
                         Some(until) => until,
                     }
                 }
@@ -160,6 +168,24 @@ impl Budget {
             drop(permit);
             tokio::time::sleep_until(blocked.into()).await;
         }
+    }
+
+    /// When a call (a write if `write`) would be admitted, if not now: the end of a pause
+    /// after a 429, or when the windows counting it next have room. Counts nothing.
+    pub(super) fn ready_at(&self, write: bool) -> Option<Instant> {
+        let now = tokio::time::Instant::now().into_std();
+        let windows = match &self.pacing {
+            Pacing::Windows(windows) => windows
+                .lock()
+                .expect("budget lock poisoned")
+                .iter()
+                .filter(|(calls, _)| calls.counts(write))
+                .filter_map(|(_, w)| w.blocked_until(now))
+                .max(),
+            // A flat rate set by the operator paces smoothly: never long.
+            Pacing::Flat(_) => None,
+        };
+        windows.max(self.paused_until())
     }
 
     pub(super) fn pause_until(&self, until: Instant) {
@@ -284,6 +310,34 @@ mod tests {
         assert!(STATSIG_LIKE.published());
     }
 
+    /// Longer than any wait in these tests.
+    const LONG: Duration = Duration::from_secs(3600);
+
+    #[tokio::test]
+    async fn a_wait_longer_than_allowed_is_returned_without_counting() {
+        let budget = Budget::new(&STATSIG_LIKE, None, 4, Circuit::default());
+        for _ in 0..100 {
+            drop(budget.admit(true, LONG).await.expect("within the window"));
+        }
+        let wait = budget
+            .admit(true, Duration::from_secs(1))
+            .await
+            .expect_err("the 10 s window is full");
+        assert!(
+            wait > Duration::from_secs(9) && wait <= Duration::from_secs(11),
+            "{wait:?}"
+        );
+        // Nothing was counted: reads still pass, and the writes' wait is unchanged.
+        drop(
+            budget
+                .admit(false, Duration::ZERO)
+                .await
+                .expect("reads have room"),
+        );
+        assert!(budget.ready_at(true).is_some());
+        assert!(budget.ready_at(false).is_none());
+    }
+
     #[tokio::test]
     async fn until_ready_waits_out_the_window() {
         const LIMITS: Limits = Limits {
@@ -292,10 +346,10 @@ mod tests {
         let budget = Budget::new(&LIMITS, None, 4, Circuit::default());
         let start = tokio::time::Instant::now();
         for _ in 0..3 {
-            drop(budget.admit(true).await);
+            drop(budget.admit(true, LONG).await);
         }
         // The fourth call waits for the first to leave the window.
-        drop(budget.admit(false).await);
+        drop(budget.admit(false, LONG).await);
         assert!(start.elapsed() >= Duration::from_secs(1) + WINDOW_MARGIN);
     }
 
@@ -304,13 +358,13 @@ mod tests {
         // One permit; the read window full.
         let budget = std::sync::Arc::new(Budget::new(&STATSIG_LIKE, None, 1, Circuit::default()));
         for _ in 0..300 {
-            drop(budget.admit(false).await);
+            drop(budget.admit(false, LONG).await);
         }
         let reader = budget.clone();
-        let waiting_read = tokio::spawn(async move { drop(reader.admit(false).await) });
+        let waiting_read = tokio::spawn(async move { drop(reader.admit(false, LONG).await) });
         tokio::task::yield_now().await;
         // The write gets the only permit while the read waits out its window (10 s).
-        let write = tokio::time::timeout(Duration::from_secs(5), budget.admit(true)).await;
+        let write = tokio::time::timeout(Duration::from_secs(5), budget.admit(true, LONG)).await;
         drop(write.expect("the write is not held up by the waiting read"));
         waiting_read.abort();
     }
@@ -327,7 +381,7 @@ mod tests {
         // for 20 s.
         let all = async {
             for _ in 0..400 {
-                drop(budget.admit(false).await);
+                drop(budget.admit(false, LONG).await);
             }
         };
         tokio::time::timeout(Duration::from_secs(10), all)

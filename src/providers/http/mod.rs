@@ -58,7 +58,8 @@ pub struct HttpConfig {
     /// Concurrent requests per credential.
     pub concurrency_per_credential: usize,
     /// A 429 whose Retry-After is at most this long is waited out inside the call; longer ones
-    /// are returned to the controller, which requeues at Retry-After.
+    /// are returned to the controller, which requeues at Retry-After. The same for a wait for
+    /// the credential's budget: a longer one returns [`Error::BudgetWait`] without a call.
     pub max_inline_wait: Duration,
     /// When a credential's circuit opens, and for how long.
     pub circuit: CircuitConfig,
@@ -130,6 +131,22 @@ impl Http {
             .clone()
     }
 
+    /// How long the budget of the credential `key` (an [`Account::key`]) will not admit a
+    /// read or a write, whichever is longer; None when both are admitted now. Lets a reconcile
+    /// wait for its credential's budget without holding one of its controller's slots (which
+    /// would hold up resources of other credentials and products).
+    pub fn busy_for(&self, key: &str) -> Option<Duration> {
+        let budget = self
+            .inner
+            .budgets
+            .lock()
+            .expect("budget map poisoned")
+            .get(key)
+            .cloned()?;
+        let ready = budget.ready_at(true).max(budget.ready_at(false))?;
+        Some(ready.saturating_duration_since(tokio::time::Instant::now().into_std()))
+    }
+
     /// Starts a request to `account.base_url` + `path`, authenticated as `account.auth` says.
     pub fn request<'a>(
         &'a self,
@@ -140,6 +157,14 @@ impl Http {
     ) -> Request<'a> {
         let url = format!("{}{}", account.base_url, path);
         let write = !matches!(method, Method::GET | Method::HEAD);
+        let resend = if !write {
+            Resend::Read
+        } else if method == Method::POST {
+            Resend::Never
+        } else {
+            // Every PUT, PATCH and DELETE Roleplane sends sets values (never "add to a list").
+            Resend::Write
+        };
         let credential = self.inner.fingerprints.hash_one(&account.credentials);
         let mut request = Request {
             http: self,
@@ -147,6 +172,8 @@ impl Http {
             operation,
             write,
             mutation: write,
+            resend,
+            session: false,
             credential,
             builder: self
                 .inner
@@ -179,6 +206,11 @@ pub struct Request<'a> {
     /// Whether the product counts it as a mutation (by method, whatever [`Request::reads_only`]
     /// says): the budget's windows count reads and writes by this.
     mutation: bool,
+    /// Whether it is sent again after a transient failure, and after which.
+    resend: Resend,
+    /// Authenticated with a session token (see [`Request::session_token`]): a 401 says the token
+    /// expired, not that the credentials were rejected.
+    session: bool,
     /// Fingerprint of the credentials, for the circuit.
     credential: u64,
 }
@@ -240,6 +272,16 @@ impl Request<'_> {
     /// cannot be read is then a product fault, not an unknown outcome.
     pub fn reads_only(mut self) -> Self {
         self.write = false;
+        self.resend = Resend::Read;
+        self
+    }
+
+    /// Marks a request authenticated with a short-lived session token the product's client
+    /// obtained itself (Looker's login): its 401 means the token expired, which the client
+    /// handles by logging in again, so it does not count towards the credential's circuit (a
+    /// rejected login does).
+    pub fn session_token(mut self) -> Self {
+        self.session = true;
         self
     }
 
@@ -295,6 +337,7 @@ impl Request<'_> {
         let max_inline = self.http.inner.config.max_inline_wait;
         let circuit = &budget.circuit;
         let mut attempt = 0;
+        let mut transient_retries = transient_backoff();
         loop {
             attempt += 1;
             let waited = Instant::now();
@@ -302,10 +345,26 @@ impl Request<'_> {
             circuit
                 .check(self.credential, waited)
                 .map_err(|t| self.circuit_open(t))?;
-            if let Some(until) = budget.paused_until() {
-                tokio::time::sleep_until(until.into()).await;
-            }
-            let _permit = budget.admit(self.mutation).await;
+            let _permit = loop {
+                // A wait longer than a call waits inline is the caller's to schedule: a
+                // reconcile must not hold its controller's slot for it.
+                if let Some(until) = budget.paused_until() {
+                    let wait = until.saturating_duration_since(Instant::now());
+                    if wait > max_inline {
+                        return Err(self.budget_wait(wait));
+                    }
+                    tokio::time::sleep_until(until.into()).await;
+                }
+                let permit = budget
+                    .admit(self.mutation, max_inline)
+                    .await
+                    .map_err(|wait| self.budget_wait(wait))?;
+                // A 429 may have come back (and paused the credential) while this call waited
+                // for its permit: it waits for that pause too, never sent before Retry-After.
+                if budget.paused_until().is_none() {
+                    break permit;
+                }
+            };
             // It may have opened while this call waited.
             let pass = circuit
                 .enter(self.credential, Instant::now())
@@ -332,6 +391,12 @@ impl Request<'_> {
                     };
                     metrics.provider_request(provider.as_str(), self.operation, kind, seconds);
                     probe.record(Outcome::NoAnswer);
+                    let unsent = e.is_connect();
+                    if let Some(delay) = self.retry_transient(unsent, &mut transient_retries) {
+                        drop((probe, _permit));
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
                     return Err(self.error(None, describe_transport(&e), None));
                 }
             };
@@ -357,6 +422,7 @@ impl Request<'_> {
                 Err(_) => bytes::Bytes::new(),
             };
             match status {
+                401 if self.session => probe.record(Outcome::Answered),
                 401 | 429 => probe.record_said(
                     match status {
                         401 => Outcome::Unauthorized,
@@ -384,8 +450,57 @@ impl Request<'_> {
                 }
                 return Err(self.error(Some(status), error_message(&body), Some(delay)));
             }
+            if matches!(status, 408 | 500 | 502 | 503 | 504)
+                && retry_after.is_none()
+                && let Some(delay) =
+                    self.retry_transient(matches!(status, 502..=504), &mut transient_retries)
+            {
+                drop((probe, _permit));
+                tokio::time::sleep(delay).await;
+                continue;
+            }
             return Err(self.error(Some(status), error_message(&body), retry_after));
         }
+    }
+
+    /// The wait before sending this request again after a transient failure, or `None` when
+    /// it is not sent again: `unapplied` says the failure shows the product did not act (a 502,
+    /// 503 or 504 from in front of it, or no connection); a read is sent again after any 5xx,
+    /// 408 or lost answer. A write that may have been applied (a 500, a 408 such as SlashID's,
+    /// a timeout) is re-observed by the controller instead, and a create never resent (the
+    /// create protocol finds out). Also `None` once the retries are spent. One failed call
+    /// would otherwise fail the whole reconcile and put the resource into back-off, so a
+    /// product failing a third of its calls at random would take minutes to converge.
+    fn retry_transient(
+        &self,
+        unapplied: bool,
+        retries: &mut impl Iterator<Item = Duration>,
+    ) -> Option<Duration> {
+        let resend = match self.resend {
+            Resend::Read => true,
+            Resend::Write => unapplied,
+            Resend::Never => false,
+        };
+        if !resend {
+            return None;
+        }
+        let delay = retries.next()?;
+        tracing::debug!(
+            provider = self.account.provider.as_str(),
+            operation = self.operation,
+            delay_ms = delay.as_millis() as u64,
+            "transient product failure, sending the request again"
+        );
+        Some(delay)
+    }
+
+    /// The error of a call not sent because the budget has no room for `wait`.
+    fn budget_wait(&self, wait: Duration) -> Error {
+        Error::BudgetWait(super::BudgetWait {
+            provider: self.account.provider,
+            operation: self.operation,
+            wait,
+        })
     }
 
     /// The error of a call the open circuit refused.
@@ -409,6 +524,29 @@ impl Request<'_> {
             retry_after,
         })
     }
+}
+
+/// Which transient failures a request is sent again after (see [`Request::retry_transient`]).
+#[derive(Clone, Copy, Debug)]
+enum Resend {
+    /// Changes nothing: after any 5xx, 408 or lost answer.
+    Read,
+    /// Sets values (PUT, PATCH, DELETE): only when the product certainly did not act.
+    Write,
+    /// A create: never.
+    Never,
+}
+
+/// Retries of a request after transient failures: two more attempts, 0.2 s then
+/// 0.4 s, with jitter (each attempt is admitted by the budget again).
+fn transient_backoff() -> impl Iterator<Item = Duration> {
+    use backon::BackoffBuilder;
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(2))
+        .with_max_times(2)
+        .with_jitter()
+        .build()
 }
 
 fn describe_transport(e: &reqwest::Error) -> String {

@@ -14,18 +14,7 @@ use crate::providers::{Account, CircuitCause, Credentials, ErrorClass, Result};
 
 fn send(h: &Harness, method: Method, answer: Answer) -> Result<Response> {
     h.server.script(move |_| answer.clone());
-    let account = Account::of::<crate::providers::statsig::Statsig>(
-        &h.server.base,
-        ProviderSettings::default(),
-        Credentials::default(),
-        h.key(),
-    );
-    h.rt.block_on(async {
-        let call = h.http.request(&account, "op", method, "/x").send();
-        tokio::time::timeout(Duration::from_secs(10), call)
-            .await
-            .expect("send returns")
-    })
+    send_scripted(h, method)
 }
 
 #[test]
@@ -176,4 +165,59 @@ fn a_run_of_429s_opens_the_circuit_without_spending_more_calls() {
     );
     assert!(err.to_string().contains("8 consecutive HTTP 429"), "{err}");
     assert_eq!(h.server.requests().len(), 8, "refused without a call");
+}
+
+/// Answers 503 to the first `failures` requests and 200 after.
+fn flaky(h: &Harness, failures: usize) {
+    let seen = std::sync::atomic::AtomicUsize::new(0);
+    h.server.script(move |_| {
+        if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < failures {
+            Answer::json(503, json!({"message": "try again"}))
+        } else {
+            Answer::json(200, json!({}))
+        }
+    });
+}
+
+fn send_scripted(h: &Harness, method: Method) -> Result<Response> {
+    let account = Account::of::<crate::providers::statsig::Statsig>(
+        &h.server.base,
+        ProviderSettings::default(),
+        Credentials::default(),
+        h.key(),
+    );
+    h.rt.block_on(async {
+        let call = h.http.request(&account, "op", method, "/x").send();
+        tokio::time::timeout(Duration::from_secs(10), call)
+            .await
+            .expect("send returns")
+    })
+}
+
+#[test]
+fn calls_are_sent_again_after_a_transient_failure_only_when_that_cannot_apply_twice() {
+    let h = Harness::new();
+    for method in [Method::GET, Method::PUT, Method::PATCH, Method::DELETE] {
+        flaky(&h, 2);
+        send_scripted(&h, method.clone()).expect("the third attempt succeeds");
+        assert_eq!(h.server.requests().len(), 3, "{method}");
+        // Two retries at most: a third failure is the caller's.
+        flaky(&h, 3);
+        let err = send_scripted(&h, method.clone()).unwrap_err();
+        assert_eq!(err.status(), Some(503), "{method}");
+        assert_eq!(h.server.requests().len(), 3, "{method}");
+    }
+    // A write the product may have applied (500, or SlashID's 408) is re-observed, not resent.
+    for status in [500, 408] {
+        h.server
+            .script(move |_| Answer::json(status, json!({"message": "maybe"})));
+        let err = send_scripted(&h, Method::PATCH).unwrap_err();
+        assert_eq!(err.status(), Some(status));
+        assert_eq!(h.server.requests().len(), 1, "PATCH after {status}");
+    }
+    // A create may have been applied: the controller's create protocol finds out, not a resend.
+    flaky(&h, 1);
+    let err = send_scripted(&h, Method::POST).unwrap_err();
+    assert_eq!(err.class(), ErrorClass::ProviderUnavailable);
+    assert_eq!(h.server.requests().len(), 1);
 }

@@ -139,6 +139,11 @@ impl Client {
                 .http
                 .request(account, operation, method.clone(), &path)
                 .secret_header("authorization", &format!("Bearer {}", token.as_str()));
+            if !retried {
+                // A 401 here most likely means the cached token expired: log in again rather
+                // than count it against the credentials. A fresh token refused counts.
+                request = request.session_token();
+            }
             if !query.is_empty() {
                 request = request.query(query);
             }

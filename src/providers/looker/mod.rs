@@ -19,6 +19,7 @@ mod token;
 
 use crate::crd::{LookerRole, ProviderKind, ProviderSettings};
 use crate::providers::http::Http;
+use crate::providers::memo::Memo;
 use crate::providers::{
     Account, Auth, Desired, Error, Identity, Limits, Listed, Provider, Result, bad_external_id,
     found, is_plain_id, name_problem,
@@ -35,6 +36,8 @@ const MAX_NAME_CHARS: usize = 255;
 #[derive(Clone)]
 pub struct Looker {
     client: client::Client,
+    /// The instance's permission catalogue, per credential (see `memo`).
+    catalogue: Memo<Vec<model::Permission>>,
 }
 
 fn wants(block: &LookerRole) -> Result<(Want<'_>, Want<'_>)> {
@@ -62,6 +65,7 @@ impl Provider for Looker {
     fn new(http: Http) -> Self {
         Self {
             client: client::Client::new(http),
+            catalogue: Memo::default(),
         }
     }
 

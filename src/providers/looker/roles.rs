@@ -29,13 +29,23 @@ fn definitely_failed(e: &Error) -> bool {
 }
 
 impl Looker {
-    /// Checks inline permission names against the instance's catalogue (one read, no write).
+    /// Checks inline permission names against the instance's catalogue (one read per
+    /// credential a minute, no write). A name unknown to a kept catalogue is checked against a
+    /// fresh one before it is refused (the instance may have been upgraded since).
     async fn check_permissions(&self, account: &Account, want: &Want<'_>) -> Result<()> {
-        if let Want::Owned(items) = want {
-            let catalogue = self.client.permissions(account).await?;
-            catalogue::check(items, &catalogue)?;
+        let Want::Owned(items) = want else {
+            return Ok(());
+        };
+        let read = || self.client.permissions(account);
+        let kept = self.catalogue.kept(&account.key).is_some();
+        let catalogue = self.catalogue.get(&account.key, read).await?;
+        match catalogue::check(items, &catalogue) {
+            Err(_) if kept => {
+                let fresh = self.catalogue.fresh(&account.key, read).await?;
+                catalogue::check(items, &fresh)
+            }
+            checked => checked,
         }
-        Ok(())
     }
 
     /// The set the role should use for `kind`: a resolved reference or a (created) owned set.

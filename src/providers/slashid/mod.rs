@@ -14,6 +14,7 @@ pub mod sim;
 
 use crate::crd::{ProviderKind, ProviderSettings, SlashIdRole};
 use crate::providers::http::Http;
+use crate::providers::memo::Memo;
 use crate::providers::{
     Account, Auth, Desired, Error, Identity, Limits, Listed, Provider, Result, bad_external_id,
     found, gone,
@@ -33,6 +34,8 @@ base_url_flag!(
 #[derive(Clone)]
 pub struct SlashId {
     http: Http,
+    /// The organisation's permission names, per credential and org (see `memo`).
+    permissions: Memo<Vec<String>>,
 }
 
 /// A 408 from a write: SlashID did not reach the requested consistency in time, but the write
@@ -42,6 +45,11 @@ fn unknown_on_408(e: Error) -> Error {
         Error::Api(api) if api.status == Some(408) => Error::UnknownOutcome(api),
         other => other,
     }
+}
+
+/// Where an organisation's permission names are kept: per credential and org.
+fn permissions_key(account: &Account, org: &Org<'_>) -> String {
+    format!("{}|{}", account.key, org.id)
 }
 
 impl SlashId {
@@ -56,14 +64,36 @@ impl SlashId {
         if wanted.is_empty() {
             return Ok(());
         }
-        let existing = self.list_permissions(account, org).await?;
+        let key = permissions_key(account, org);
+        let read = || self.list_permissions(account, org);
+        let kept = self.permissions.kept(&key).is_some();
+        let mut existing = self.permissions.get(&key, read).await?;
+        let missing = |existing: &[String]| wanted.iter().any(|n| !existing.contains(n));
+        if missing(&existing) && kept {
+            // Never write on a kept answer's word: someone may have created it since.
+            existing = self.permissions.fresh(&key, read).await?;
+        }
+        if !missing(&existing) {
+            return Ok(());
+        }
+        let mut now = existing.to_vec();
         for name in wanted.iter().filter(|n| !existing.contains(n)) {
             match self.create_permission(account, org, name).await {
                 Err(e) if e.status() == Some(409) => {}
-                other => other.map_err(unknown_on_408)?,
+                Err(e) => {
+                    self.permissions.forget(&key);
+                    return Err(unknown_on_408(e));
+                }
+                Ok(()) => {}
             }
+            now.push(name.clone());
         }
+        self.permissions.fresh(&key, || async { Ok(now) }).await?;
         Ok(())
+    }
+
+    fn forget_permissions(&self, account: &Account, org: &Org<'_>) {
+        self.permissions.forget(&permissions_key(account, org));
     }
 
     /// After a create (204 also answers for an existing role, left untouched; 409 refuses): the
@@ -121,7 +151,10 @@ impl Provider for SlashId {
     const LISTS_OBJECTS: bool = false;
 
     fn new(http: Http) -> Self {
-        Self { http }
+        Self {
+            http,
+            permissions: Memo::default(),
+        }
     }
 
     fn default_base_url(_: &ProviderSettings) -> Option<String> {
@@ -256,7 +289,11 @@ impl Provider for SlashId {
         let conflict = match self.create_role(account, &org, &body).await {
             Ok(()) => None,
             Err(e) if e.status() == Some(409) => Some(e),
-            Err(e) => return Err(unknown_on_408(e)),
+            Err(e) => {
+                // Perhaps a permission it names was deleted since it was listed.
+                self.forget_permissions(account, &org);
+                return Err(unknown_on_408(e));
+            }
         };
         let sent = Role {
             name: full.clone(),
@@ -309,7 +346,10 @@ impl Provider for SlashId {
                     }
                     etag = fresh.etag;
                 }
-                Err(e) => return Err(unknown_on_408(e)),
+                Err(e) => {
+                    self.forget_permissions(account, &org);
+                    return Err(unknown_on_408(e));
+                }
             }
         }
         Ok(Tagged {

@@ -455,8 +455,10 @@ pub async fn rate_limit_waits_for_retry_after<F: Fixture>() {
 
 pub async fn server_errors_back_off_and_recover<F: Fixture>() {
     let env = start::<F>(NEVER).await;
+    // The first call (a read) fails three times: sent again twice inside the call, then the
+    // reconcile fails and backs off.
     F::traffic(&env).set_faults(Faults {
-        fail_next: [503].into(),
+        fail_next: [503, 503, 503].into(),
         ..Default::default()
     });
     create::<F>(&env, F::spec(NAME), json!({})).await;
@@ -465,10 +467,24 @@ pub async fn server_errors_back_off_and_recover<F: Fixture>() {
     assert!(note.contains("HTTP 503"), "{note}");
     let log = requests::<F>(&env);
     let failed = log.iter().position(|r| r.status == 503).expect("a 503");
-    let retried = log.get(failed + 1).expect("a retry");
-    let waited = retried.at_ms - log[failed].at_ms;
-    // The first back-off is 5 s (±20 %): no hot retry.
-    assert!(waited >= 3900, "retried {waited} ms after a 503");
+    let gaps: Vec<u64> = (failed..failed + 3)
+        .map(|i| log.get(i + 1).expect("a retry").at_ms - log[i].at_ms)
+        .collect();
+    assert!(
+        log[failed..failed + 3].iter().all(|r| r.status == 503),
+        "{log:#?}"
+    );
+    // Inside the call: 0.2 s, then 0.4 s (each up to twice that with jitter); then the
+    // reconcile's back-off, 1 s (±20 %). No hot retry anywhere.
+    assert!(
+        gaps[0] >= 190 && gaps[1] >= 390,
+        "retried after {gaps:?} ms"
+    );
+    assert!(
+        gaps[2] >= 790,
+        "retried {} ms after the reconcile failed",
+        gaps[2]
+    );
     assert_eq!(F::named(&env, NAME).len(), 1);
 }
 
