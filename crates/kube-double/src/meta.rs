@@ -96,16 +96,17 @@ const DNS1123_LABEL: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 const QUALIFIED_NAME: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const LABEL_VALUE: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 
-/// Compiled regexes, cached per thread (schemas and name rules reuse a handful).
-pub fn cached_regex(pattern: &str) -> Option<regex::Regex> {
+/// Compiled regexes, cached per thread (schemas and name rules reuse a handful). Shared, not
+/// cloned: a cloned `Regex` starts with empty matching caches and rebuilds its automaton.
+pub fn cached_regex(pattern: &str) -> Option<std::rc::Rc<regex::Regex>> {
+    type Cache = std::collections::HashMap<String, Option<std::rc::Rc<regex::Regex>>>;
     thread_local! {
-        static CACHE: std::cell::RefCell<std::collections::HashMap<String, Option<regex::Regex>>> =
-            Default::default();
+        static CACHE: std::cell::RefCell<Cache> = Default::default();
     }
     CACHE.with(|c| {
         c.borrow_mut()
             .entry(pattern.to_string())
-            .or_insert_with(|| regex::Regex::new(pattern).ok())
+            .or_insert_with(|| regex::Regex::new(pattern).ok().map(std::rc::Rc::new))
             .clone()
     })
 }

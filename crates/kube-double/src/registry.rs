@@ -30,6 +30,8 @@ pub struct ResourceType {
     pub status_subresource: bool,
     /// `openAPIV3Schema` of a CRD; `None` for built-ins.
     pub schema: Option<Value>,
+    /// Its CEL rules, compiled once (kube-apiserver compiles them when the CRD is stored).
+    pub cel: Option<std::sync::Arc<kube::core::cel::CompiledSchema>>,
     pub builtin: Option<Builtin>,
 }
 
@@ -63,6 +65,7 @@ fn builtin(group: &str, plural: &str, kind: &str, b: Builtin) -> ResourceType {
         // Namespace status is kept on updates (namespaces/status); the others have none.
         status_subresource: b == Builtin::Namespace,
         schema: None,
+        cel: None,
         builtin: Some(b),
     }
 }
@@ -107,6 +110,9 @@ fn from_crd(crd: &CustomResourceDefinition) -> ResourceType {
             .unwrap_or_else(|| format!("{}List", names.kind)),
         namespaced: spec.scope == "Namespaced",
         status_subresource: subresources.is_some_and(|s| s.status.is_some()),
+        cel: Some(std::sync::Arc::new(kube::core::cel::compile_schema(
+            &schema,
+        ))),
         schema: Some(schema),
         builtin: None,
     }

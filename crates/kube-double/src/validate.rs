@@ -35,8 +35,9 @@ pub fn check_object(
                 // Like kube-apiserver, CEL rules run once the object is structurally valid;
                 // transition rules (oldSelf) only on updates.
                 if structural_ok
+                    && let Some(cel) = &rt.cel
                     && let Err(failures) =
-                        kube::core::cel::Validator::new().validate(schema, obj, old)
+                        kube::core::cel::Validator::new().validate_compiled(cel, obj, old)
                 {
                     for f in failures.into_vec() {
                         let field = if f.field_path.is_empty() {
