@@ -185,24 +185,30 @@ impl VisitKind for CheckAccess<'_> {
 
     async fn visit<P: Provider>(self, provider: &P) -> Self::Output {
         let account = account::account_from::<P>(self.ctx, self.view, self.secret)?;
-        provider.check_access(&account).await?;
         let counts = match self.list {
             Some(users) => Some(count(self.ctx, provider, &account, users).await),
             None => None,
         };
+        // A listing made with these credentials (now, or by their resources' poll a moment
+        // ago) was an authenticated read already: the check would be a second one.
+        if !matches!(counts, Some(Ok(Some(_)))) {
+            provider.check_access(&account).await?;
+        }
+        let counts = counts.map(|c| c.map(|listed| listed.unwrap_or_default()));
         Ok((account.base_url, counts))
     }
 }
 
 /// Lists the config's scope (the whole account, or for products listed per scope, the scopes its
-/// users name): the objects there, and how many a user manages. The listing is the one the
-/// credential's resources are polled against (shared while fresh, either way round).
+/// users name): the objects there, and how many a user manages; None when there is no scope to
+/// list (no users of a product listed per scope). The listing is the one the credential's
+/// resources are polled against (shared while fresh, either way round).
 async fn count<P: Provider>(
     ctx: &Context,
     provider: &P,
     account: &Account,
     users: &[User],
-) -> Result<(u32, u32)> {
+) -> Result<Option<(u32, u32)>> {
     let scopes: BTreeSet<String> = match P::SCOPE_FIELD {
         Some(field) => users
             .iter()
@@ -227,7 +233,7 @@ async fn count<P: Provider>(
             with_user += u32::from(managed.contains(id.as_str()));
         }
     }
-    Ok((objects, with_user))
+    Ok((!scopes.is_empty()).then_some((objects, with_user)))
 }
 
 /// How long until the inventory is due again (zero: list now). It is taken once per poll

@@ -236,10 +236,12 @@ pub async fn converge<K: Managed, P: Provider>(
         && wait > BUDGET_WAIT_IN_SLOT
     {
         // Wait outside the controller's slot: others' credentials may have budget now.
+        // Spread the wake-ups a little: many resources of one credential wait for one instant.
+        let jitter = std::time::Duration::from_millis(rand::random_range(0..250));
         return Err(providers::Error::BudgetWait(providers::BudgetWait {
             provider: P::KIND,
             operation: "reconcile",
-            wait,
+            wait: wait + jitter,
         })
         .into());
     }

@@ -170,9 +170,9 @@ impl Budget {
         }
     }
 
-    /// When a call (a write if `write`) would be admitted, if not now: the end of a pause
-    /// after a 429, or when the windows counting it next have room. Counts nothing.
-    pub(super) fn ready_at(&self, write: bool) -> Option<Instant> {
+    /// When `room` calls (writes if `write`) would be admitted, if not now: the end of a pause
+    /// after a 429, or when the windows counting them have that much room. Counts nothing.
+    pub(super) fn ready_at(&self, write: bool, room: usize) -> Option<Instant> {
         let now = tokio::time::Instant::now().into_std();
         let windows = match &self.pacing {
             Pacing::Windows(windows) => windows
@@ -180,7 +180,7 @@ impl Budget {
                 .expect("budget lock poisoned")
                 .iter()
                 .filter(|(calls, _)| calls.counts(write))
-                .filter_map(|(_, w)| w.blocked_until(now))
+                .filter_map(|(_, w)| w.room_at(now, room))
                 .max(),
             // A flat rate set by the operator paces smoothly: never long.
             Pacing::Flat(_) => None,
@@ -334,8 +334,8 @@ mod tests {
                 .await
                 .expect("reads have room"),
         );
-        assert!(budget.ready_at(true).is_some());
-        assert!(budget.ready_at(false).is_none());
+        assert!(budget.ready_at(true, 1).is_some());
+        assert!(budget.ready_at(false, 1).is_none());
     }
 
     #[tokio::test]

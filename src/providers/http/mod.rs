@@ -132,9 +132,10 @@ impl Http {
     }
 
     /// How long the budget of the credential `key` (an [`Account::key`]) will not admit a
-    /// read or a write, whichever is longer; None when both are admitted now. Lets a reconcile
-    /// wait for its credential's budget without holding one of its controller's slots (which
-    /// would hold up resources of other credentials and products).
+    /// reconcile's worth of reads and writes (as many as the credential's calls in flight);
+    /// None when it would now. Lets a reconcile wait for its credential's budget without
+    /// holding one of its controller's slots (which would hold up resources of other
+    /// credentials and products), and start only when it is likely to finish without waiting.
     pub fn busy_for(&self, key: &str) -> Option<Duration> {
         let budget = self
             .inner
@@ -143,7 +144,10 @@ impl Http {
             .expect("budget map poisoned")
             .get(key)
             .cloned()?;
-        let ready = budget.ready_at(true).max(budget.ready_at(false))?;
+        let room = self.inner.config.concurrency_per_credential;
+        let ready = budget
+            .ready_at(true, room)
+            .max(budget.ready_at(false, room))?;
         Some(ready.saturating_duration_since(tokio::time::Instant::now().into_std()))
     }
 

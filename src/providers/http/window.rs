@@ -27,11 +27,19 @@ impl SlidingWindow {
 
     /// None when one more call at `now` keeps the window; else the earliest instant it would.
     pub(super) fn blocked_until(&self, now: Instant) -> Option<Instant> {
-        if self.admitted.len() < self.requests {
+        self.room_at(now, 1)
+    }
+
+    /// None when `room` more calls at `now` keep the window (at most the whole window); else
+    /// the earliest instant they would.
+    pub(super) fn room_at(&self, now: Instant, room: usize) -> Option<Instant> {
+        let room = room.clamp(1, self.requests);
+        // The call `requests - room + 1` back must have left the window.
+        let back = self.requests - room + 1;
+        if self.admitted.len() < back {
             return None;
         }
-        // The call `requests` back must have left the window.
-        let free_at = self.admitted[self.admitted.len() - self.requests] + self.length;
+        let free_at = self.admitted[self.admitted.len() - back] + self.length;
         (free_at > now).then_some(free_at)
     }
 
@@ -94,6 +102,28 @@ mod tests {
             Some(t0 + Duration::from_secs(10))
         );
         assert_eq!(w.blocked_until(t0 + Duration::from_secs(10)), None);
+    }
+
+    #[test]
+    fn room_for_several_calls_waits_for_as_many_to_leave() {
+        let t0 = Instant::now();
+        let second = Duration::from_secs(1);
+        let mut w = SlidingWindow::new(5, Duration::from_secs(10));
+        for i in 0..4 {
+            w.admit(t0 + second * i);
+        }
+        // One left now; room for 3 once the first two have left the window.
+        assert_eq!(w.room_at(t0 + second * 4, 1), None);
+        assert_eq!(
+            w.room_at(t0 + second * 4, 3),
+            Some(t0 + Duration::from_secs(11))
+        );
+        assert_eq!(w.room_at(t0 + Duration::from_secs(11), 3), None);
+        // More than the window holds is the whole window.
+        assert_eq!(
+            w.room_at(t0 + second * 4, 50),
+            Some(t0 + Duration::from_secs(13))
+        );
     }
 
     #[test]
