@@ -237,7 +237,9 @@ async fn count<P: Provider>(
 }
 
 /// How long until the inventory is due again (zero: list now). It is taken once per poll
-/// interval, and again when the config's generation changes.
+/// interval, and again when the config's generation changes. (Its time moves only when its
+/// numbers change, so once they have held for an interval every check lists; checks come once
+/// per poll interval, and share the listing their resources' poll made.)
 fn inventory_due_in(
     previous: &ProviderConfigStatus,
     generation: Option<i64>,
@@ -308,6 +310,15 @@ async fn check<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Resul
     let (hold, outcome) = check_credentials(ctx, &view, cleanup_pending, list).await;
     let users = found.as_ref().map(|u| u.len() as u32);
     let inventory = match &outcome {
+        // The same numbers again: no status write just to move the time.
+        Ok((_, Some(Ok((objects, managed)))))
+            if previous
+                .inventory
+                .as_ref()
+                .is_some_and(|i| (i.objects, i.managed) == (*objects, *managed)) =>
+        {
+            previous.inventory.clone()
+        }
         Ok((_, Some(Ok((objects, managed))))) => Some(Inventory {
             objects: *objects,
             managed: *managed,

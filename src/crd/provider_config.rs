@@ -80,7 +80,8 @@ pub struct Inventory {
     /// be brought under management with `roleplane import`.
     #[schemars(extend("format" = "int64"))]
     pub managed: u32,
-    /// When the listing was taken.
+    /// When a listing first gave these numbers (listings that find the same numbers do not move
+    /// it, so an account that does not change costs no status write per poll).
     pub last_listed_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
 }
 

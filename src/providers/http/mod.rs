@@ -280,6 +280,16 @@ impl Request<'_> {
         self
     }
 
+    /// Marks a create the product refuses to repeat (a duplicate answers 409, which the caller
+    /// handles as "already there"): it may then be sent again after a failure that shows the
+    /// product did not act (502, 503, 504, no connection), like a `PUT`.
+    pub fn refused_if_repeated(mut self) -> Self {
+        if matches!(self.resend, Resend::Never) {
+            self.resend = Resend::Write;
+        }
+        self
+    }
+
     /// Marks a request authenticated with a short-lived session token the product's client
     /// obtained itself (Looker's login): its 401 means the token expired, which the client
     /// handles by logging in again, so it does not count towards the credential's circuit (a
@@ -427,6 +437,9 @@ impl Request<'_> {
             };
             match status {
                 401 if self.session => probe.record(Outcome::Answered),
+                // A call sent alongside the one whose 429 paused the credential: one burst,
+                // one count (the circuit counts pauses that did not help, not their echoes).
+                429 if budget.paused_until().is_some() => probe.record(Outcome::NoAnswer),
                 401 | 429 => probe.record_said(
                     match status {
                         401 => Outcome::Unauthorized,

@@ -220,4 +220,18 @@ fn calls_are_sent_again_after_a_transient_failure_only_when_that_cannot_apply_tw
     let err = send_scripted(&h, Method::POST).unwrap_err();
     assert_eq!(err.class(), ErrorClass::ProviderUnavailable);
     assert_eq!(h.server.requests().len(), 1);
+    // Unless the product refuses a repeat (409), which its caller handles.
+    flaky(&h, 1);
+    let account = Account::of::<crate::providers::statsig::Statsig>(
+        &h.server.base,
+        ProviderSettings::default(),
+        Credentials::default(),
+        h.key(),
+    );
+    h.rt.block_on(async {
+        let call = h.http.request(&account, "op", Method::POST, "/x");
+        call.refused_if_repeated().send().await
+    })
+    .expect("sent again after the 503");
+    assert_eq!(h.server.requests().len(), 2);
 }

@@ -131,6 +131,23 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Response> {
+        self.call_with(account, operation, method, path, query, body, false)
+            .await
+    }
+
+    /// [`Client::call`]; `refused_if_repeated`: a create Looker refuses to repeat (409 for a
+    /// taken name, which the caller handles), see `Request::refused_if_repeated`.
+    #[allow(clippy::too_many_arguments)]
+    async fn call_with(
+        &self,
+        account: &Account,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        refused_if_repeated: bool,
+    ) -> Result<Response> {
         let path = api_path(account, path);
         let mut retried = false;
         loop {
@@ -143,6 +160,9 @@ impl Client {
                 // A 401 here most likely means the cached token expired: log in again rather
                 // than count it against the credentials. A fresh token refused counts.
                 request = request.session_token();
+            }
+            if refused_if_repeated {
+                request = request.refused_if_repeated();
             }
             if !query.is_empty() {
                 request = request.query(query);

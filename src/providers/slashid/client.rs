@@ -126,7 +126,9 @@ impl SlashId {
         org: &Org<'_>,
         body: &PostRoleRequest<'_>,
     ) -> Result<()> {
+        // Idempotent by name: an existing role answers 204 (and is checked by the caller).
         self.write(account, org, "create role", Method::POST, "/rbac/roles")
+            .refused_if_repeated()
             .json(body)
             .send()
             .await?;
@@ -196,6 +198,8 @@ impl SlashId {
             Method::POST,
             "/rbac/permissions",
         )
+        // Idempotent by name (409 for a permission that exists, which the caller accepts).
+        .refused_if_repeated()
         .json(&PostPermissionRequest { name })
         .send()
         .await?;

@@ -47,7 +47,8 @@ impl Client {
             SetKind::Model => "create model set",
         };
         let body = kind.body(Some(name), Some(items));
-        self.call(account, op, Method::POST, kind.path(), &[], Some(&body))
+        // A set's name is unique: a repeated create answers 409, and the caller reuses the set.
+        self.call_with(account, op, Method::POST, kind.path(), &[], Some(&body), true)
             .await?
             .json()
     }
