@@ -189,7 +189,13 @@ impl Traffic {
             *window = (Instant::now(), 0);
         }
         if window.1 >= limit.requests {
-            let left = length.saturating_sub(window.0.elapsed()).as_secs().max(1);
+            // What is left of the window in whole seconds, rounded up as a product would (a
+            // client that honours it must not come back before the window has room).
+            let left = length
+                .saturating_sub(window.0.elapsed())
+                .as_millis()
+                .div_ceil(1000)
+                .max(1) as u64;
             return Some((429, Some(limit.retry_after_seconds.unwrap_or(left))));
         }
         window.1 += 1;

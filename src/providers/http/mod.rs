@@ -426,6 +426,15 @@ impl Request<'_> {
             if let Some(wait) = parse::exhausted_window_wait(&headers) {
                 budget.pause_until(Instant::now() + wait.min(Duration::from_secs(900)));
             }
+            // A call sent alongside one whose 429 already paused the credential: one burst, one
+            // count (the circuit counts pauses that did not help, not their echoes).
+            let echo = status == 429 && budget.paused_until().is_some();
+            let pause = (status == 429)
+                .then(|| retry_after.unwrap_or(Duration::from_secs(1 << attempt.min(5))));
+            if let Some(delay) = pause {
+                // At once, before the body is read: calls about to start must see it.
+                budget.pause_until(Instant::now() + delay);
+            }
             let body = match response.bytes().await {
                 Ok(body) => body,
                 // A success cut short is no answer: never read it as an empty or partial one.
@@ -437,9 +446,7 @@ impl Request<'_> {
             };
             match status {
                 401 if self.session => probe.record(Outcome::Answered),
-                // A call sent alongside the one whose 429 paused the credential: one burst,
-                // one count (the circuit counts pauses that did not help, not their echoes).
-                429 if budget.paused_until().is_some() => probe.record(Outcome::NoAnswer),
+                429 if echo => probe.record(Outcome::NoAnswer),
                 401 | 429 => probe.record_said(
                     match status {
                         401 => Outcome::Unauthorized,
@@ -459,9 +466,7 @@ impl Request<'_> {
                     write: self.write,
                 });
             }
-            if status == 429 {
-                let delay = retry_after.unwrap_or(Duration::from_secs(1 << attempt.min(5)));
-                budget.pause_until(Instant::now() + delay);
+            if let Some(delay) = pause {
                 if delay <= max_inline && attempt < 4 {
                     continue;
                 }
