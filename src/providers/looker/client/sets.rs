@@ -48,9 +48,17 @@ impl Client {
         };
         let body = kind.body(Some(name), Some(items));
         // A set's name is unique: a repeated create answers 409, and the caller reuses the set.
-        self.call_with(account, op, Method::POST, kind.path(), &[], Some(&body), true)
-            .await?
-            .json()
+        self.call_with(
+            account,
+            op,
+            Method::POST,
+            kind.path(),
+            &[],
+            Some(&body),
+            true,
+        )
+        .await?
+        .json()
     }
 
     pub async fn update_set(
