@@ -180,6 +180,15 @@ fn flaky(h: &Harness, failures: usize) {
 }
 
 fn send_scripted(h: &Harness, method: Method) -> Result<Response> {
+    send_built(h, method, |r| r)
+}
+
+/// Sends a request to the scripted server, as `build` finishes it.
+fn send_built(
+    h: &Harness,
+    method: Method,
+    build: impl FnOnce(super::Request<'_>) -> super::Request<'_>,
+) -> Result<Response> {
     let account = Account::of::<crate::providers::statsig::Statsig>(
         &h.server.base,
         ProviderSettings::default(),
@@ -187,7 +196,7 @@ fn send_scripted(h: &Harness, method: Method) -> Result<Response> {
         h.key(),
     );
     h.rt.block_on(async {
-        let call = h.http.request(&account, "op", method, "/x").send();
+        let call = build(h.http.request(&account, "op", method, "/x")).send();
         tokio::time::timeout(Duration::from_secs(10), call)
             .await
             .expect("send returns")
@@ -222,16 +231,6 @@ fn calls_are_sent_again_after_a_transient_failure_only_when_that_cannot_apply_tw
     assert_eq!(h.server.requests().len(), 1);
     // Unless the product refuses a repeat (409), which its caller handles.
     flaky(&h, 1);
-    let account = Account::of::<crate::providers::statsig::Statsig>(
-        &h.server.base,
-        ProviderSettings::default(),
-        Credentials::default(),
-        h.key(),
-    );
-    h.rt.block_on(async {
-        let call = h.http.request(&account, "op", Method::POST, "/x");
-        call.refused_if_repeated().send().await
-    })
-    .expect("sent again after the 503");
+    send_built(&h, Method::POST, |r| r.refused_if_repeated()).expect("sent again after the 503");
     assert_eq!(h.server.requests().len(), 2);
 }
