@@ -686,3 +686,50 @@ fn slashids_description_accepts_the_bodies_sent_and_rejects_bad_ones() {
             .is_err()
     );
 }
+
+/// The org's permission names are read once for many creates, and a kept list never decides
+/// on its own: a name it lacks is looked up afresh (not created blindly), and a create that
+/// fails drops it.
+#[tokio::test]
+async fn permission_names_are_kept_per_credential_but_never_trusted_alone() {
+    let d = direct(settings()).await;
+    let lists = |d: &Direct| {
+        let log = d.sim.slashid.traffic.requests();
+        log.iter()
+            .filter(|r| r.method == "GET" && r.path == "/rbac/permissions")
+            .count()
+    };
+    let create = |name: &'static str, permissions: &'static [&'static str]| {
+        let r = role("kept", permissions);
+        let slashid = &d.slashid;
+        let account = &d.account;
+        async move { slashid.create(account, Desired { name, spec: &r }).await }
+    };
+    create("first", &["p.one"]).await.expect("created");
+    create("second", &["p.one"]).await.expect("created");
+    assert_eq!(lists(&d), 1, "one read for both creates");
+    assert_eq!(d.statuses("POST").len(), 3, "p.one once, two roles");
+
+    // Created out of band: the kept list lacks it, so it is read afresh, not created again.
+    d.sim.slashid.put_permission(ORG, "p.two");
+    d.sim.slashid.put_permission(ORG, "p.three");
+    create("third", &["p.two"]).await.expect("created");
+    assert_eq!(lists(&d), 2);
+    assert_eq!(d.statuses("POST").len(), 4, "only the role: p.two exists");
+
+    // Deleted out of band: the kept list still names it, SlashID refuses the role, and the
+    // list is dropped, so the next attempt reads it and creates the permission first.
+    assert!(d.sim.slashid.remove_permission(ORG, "p.three"));
+    create("fourth", &["p.three"])
+        .await
+        .expect_err("p.three is gone");
+    assert_eq!(lists(&d), 2, "the refusal came from the kept list");
+    create("fourth", &["p.three"]).await.expect("created");
+    assert_eq!(lists(&d), 3);
+    assert!(
+        d.sim
+            .slashid
+            .permissions(ORG)
+            .contains(&"p.three".to_string())
+    );
+}
