@@ -48,22 +48,26 @@ pub struct Harness {
 
 impl Harness {
     pub fn new() -> Self {
+        Self::with(|_| {})
+    }
+
+    /// With the HTTP stack's settings changed by `tune`.
+    pub fn with(tune: impl FnOnce(&mut HttpConfig)) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("runtime");
         let server = rt.block_on(Server::start());
-        let http = Http::new(
-            HttpConfig {
-                timeout: Duration::from_secs(5),
-                requests_per_second: std::num::NonZeroU32::new(1_000_000),
-                concurrency_per_credential: 4,
-                max_inline_wait: Duration::ZERO,
-                ..Default::default()
-            },
-            Default::default(),
-        );
+        let mut config = HttpConfig {
+            timeout: Duration::from_secs(5),
+            requests_per_second: std::num::NonZeroU32::new(1_000_000),
+            concurrency_per_credential: 4,
+            max_inline_wait: Duration::ZERO,
+            ..Default::default()
+        };
+        tune(&mut config);
+        let http = Http::new(config, Default::default());
         Self {
             rt,
             server,

@@ -63,6 +63,11 @@ pub(super) enum Outcome {
     Answered,
     /// No answer (transport failure, timeout, or the call was dropped): proves nothing.
     NoAnswer,
+    /// A 429 to a call sent alongside the one whose 429 already paused the credential: the same
+    /// burst, so it neither counts again nor breaks the run. A probe that gets it failed, though.
+    RateLimitEcho {
+        retry_after: Option<Duration>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -181,6 +186,12 @@ impl Circuit {
             return None;
         }
         let (cause, retry_after) = match outcome {
+            Outcome::RateLimitEcho { .. } if pass == Pass::Closed => return None,
+            Outcome::RateLimitEcho { retry_after } | Outcome::RateLimited { retry_after } => {
+                state.rate_limited += 1;
+                state.unauthorized = 0;
+                (CircuitCause::RateLimited, retry_after)
+            }
             Outcome::Answered => {
                 *state = State {
                     credential,
@@ -199,11 +210,6 @@ impl Circuit {
                 state.unauthorized += 1;
                 state.rate_limited = 0;
                 (CircuitCause::Unauthorized, None)
-            }
-            Outcome::RateLimited { retry_after } => {
-                state.rate_limited += 1;
-                state.unauthorized = 0;
-                (CircuitCause::RateLimited, retry_after)
             }
         };
         let failures = match cause {
@@ -413,6 +419,44 @@ mod tests {
         let tripped = c.enter(KEY, t0).unwrap_err();
         assert_eq!(tripped.cause, CircuitCause::RateLimited);
         assert_eq!(tripped.retry_in, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn the_echoes_of_one_burst_count_once_and_do_not_break_the_run() {
+        let c = circuit();
+        let t0 = Instant::now();
+        let limited = Outcome::RateLimited { retry_after: None };
+        let echo = Outcome::RateLimitEcho { retry_after: None };
+        // Four bursts of 429s, each seen by ten calls: four counted, so it opens on the fourth.
+        for burst in 1..=4 {
+            let opened = fail(&c, t0, limited);
+            for _ in 0..9 {
+                // Sent before the burst's first answer paused the credential.
+                assert_eq!(c.record(KEY, Pass::Closed, echo, t0), None, "burst {burst}");
+            }
+            assert_eq!(opened, (burst == 4).then_some(CircuitCause::RateLimited));
+        }
+        assert_eq!(c.enter(KEY, t0).unwrap_err().failures, 4);
+    }
+
+    #[test]
+    fn a_probe_answered_by_an_echo_failed() {
+        let c = circuit();
+        let t0 = Instant::now();
+        for _ in 0..4 {
+            fail(&c, t0, Outcome::RateLimited { retry_after: None });
+        }
+        let t1 = t0 + Duration::from_secs(60);
+        assert_eq!(c.enter(KEY, t1), Ok(Pass::Probe));
+        let echo = Outcome::RateLimitEcho { retry_after: None };
+        assert_eq!(
+            c.record(KEY, Pass::Probe, echo, t1),
+            Some(CircuitCause::RateLimited)
+        );
+        assert_eq!(
+            c.enter(KEY, t1).unwrap_err().retry_in,
+            Duration::from_secs(120)
+        );
     }
 
     #[test]

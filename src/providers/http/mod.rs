@@ -423,12 +423,13 @@ impl Request<'_> {
             );
             let headers = response.headers().clone();
             let retry_after = parse_retry_after(&headers);
+            // A call sent alongside one whose 429 already paused the credential: one burst, one
+            // count (the circuit counts pauses that did not help, not their echoes). Asked before
+            // this answer's own headers pause it.
+            let echo = status == 429 && budget.paused_until().is_some();
             if let Some(wait) = parse::exhausted_window_wait(&headers) {
                 budget.pause_until(Instant::now() + wait.min(Duration::from_secs(900)));
             }
-            // A call sent alongside one whose 429 already paused the credential: one burst, one
-            // count (the circuit counts pauses that did not help, not their echoes).
-            let echo = status == 429 && budget.paused_until().is_some();
             let pause = (status == 429)
                 .then(|| retry_after.unwrap_or(Duration::from_secs(1 << attempt.min(5))));
             if let Some(delay) = pause {
@@ -446,7 +447,7 @@ impl Request<'_> {
             };
             match status {
                 401 if self.session => probe.record(Outcome::Answered),
-                429 if echo => probe.record(Outcome::NoAnswer),
+                429 if echo => probe.record(Outcome::RateLimitEcho { retry_after }),
                 401 | 429 => probe.record_said(
                     match status {
                         401 => Outcome::Unauthorized,

@@ -124,10 +124,21 @@ fn repeated_401s_open_the_circuit_of_those_credentials_only() {
 
 #[test]
 fn a_run_of_429s_opens_the_circuit_without_spending_more_calls() {
-    let h = Harness::new();
-    h.server.script(|_| {
-        Answer::json(429, json!({"message": "slow down"})).with_header("retry-after", b"0")
-    });
+    let plain = Answer::json(429, json!({"message": "slow down"})).with_header("retry-after", b"0");
+    // ConfigCat's shape: the window's own headers say it is spent (and pause the credential).
+    let window = plain
+        .clone()
+        .with_header("x-rate-limit-remaining", b"0")
+        .with_header("x-rate-limit-reset", b"0.05");
+    for answer in [plain, window] {
+        a_run_of_429s_opens_the_circuit(answer);
+    }
+}
+
+fn a_run_of_429s_opens_the_circuit(answer: Answer) {
+    // Waits out the short pauses inside the call, so each call tries four times.
+    let h = Harness::with(|c| c.max_inline_wait = Duration::from_secs(1));
+    h.server.script(move |_| answer.clone());
     let account = Account::of::<crate::providers::statsig::Statsig>(
         &h.server.base,
         ProviderSettings::default(),
