@@ -177,8 +177,15 @@ struct CheckAccess<'a> {
     list: Option<&'a [User]>,
 }
 
-/// The base URL reached, and the inventory (objects, managed) when one was taken.
-type Checked = (String, Option<Result<(u32, u32)>>);
+/// What a check found.
+struct Checked {
+    /// The base URL reached.
+    base_url: String,
+    /// The credential's key: the config is checked at its credential's tick, with its users.
+    key: String,
+    /// The inventory (objects, managed), when one was taken.
+    counts: Option<Result<(u32, u32)>>,
+}
 
 impl VisitKind for CheckAccess<'_> {
     type Output = Result<Checked>;
@@ -195,7 +202,11 @@ impl VisitKind for CheckAccess<'_> {
             provider.check_access(&account).await?;
         }
         let counts = counts.map(|c| c.map(|listed| listed.unwrap_or_default()));
-        Ok((account.base_url, counts))
+        Ok(Checked {
+            base_url: account.base_url,
+            key: account.key,
+            counts,
+        })
     }
 }
 
@@ -306,12 +317,16 @@ async fn check<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Resul
     let generation = obj.meta().generation;
     let previous = obj.config_status().cloned().unwrap_or_default();
     let due_in = inventory_due_in(&previous, generation, ctx.config.poll_interval);
-    let list = found.as_deref().filter(|_| due_in.is_zero());
+    // Due, or due before the listing the credential's resources make at this tick goes stale:
+    // checks come at the ticks, so one a few ms short of an interval must list too.
+    let list = found
+        .as_deref()
+        .filter(|_| due_in <= ctx.listing_freshness());
     let (hold, outcome) = check_credentials(ctx, &view, cleanup_pending, list).await;
     let users = found.as_ref().map(|u| u.len() as u32);
-    let inventory = match &outcome {
+    let inventory = match outcome.as_ref().map(|c| &c.counts) {
         // The same numbers again: no status write just to move the time.
-        Ok((_, Some(Ok((objects, managed)))))
+        Ok(Some(Ok((objects, managed))))
             if previous
                 .inventory
                 .as_ref()
@@ -319,12 +334,12 @@ async fn check<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Resul
         {
             previous.inventory.clone()
         }
-        Ok((_, Some(Ok((objects, managed))))) => Some(Inventory {
+        Ok(Some(Ok((objects, managed)))) => Some(Inventory {
             objects: *objects,
             managed: *managed,
             last_listed_time: Time(Timestamp::now()),
         }),
-        Ok((_, Some(Err(e)))) => {
+        Ok(Some(Err(e))) => {
             tracing::warn!(config = %view.describe, error = %e, "could not list the config's objects");
             previous.inventory.clone()
         }
@@ -339,10 +354,13 @@ async fn check<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Resul
         );
     }
     let (st, why, message) = match &outcome {
-        Ok((url, _)) => (
+        Ok(checked) => (
             ConditionStatus::True,
             reason::AVAILABLE,
-            format!("{} accepted the credentials at {url}", view.provider),
+            format!(
+                "{} accepted the credentials at {}",
+                view.provider, checked.base_url
+            ),
         ),
         Err(e) => (ConditionStatus::False, e.reason(), e.to_string()),
     };
@@ -373,15 +391,11 @@ async fn check<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Resul
             status::event(&ctx.events, &*obj, type_, why, "CheckCredentials", message).await;
         }
     }
-    outcome.map(|(_, counts)| match hold {
+    outcome.map(|checked| match hold {
         Hold::Draining => Action::requeue(DRAINING_RECHECK),
-        // Back when the inventory is due (a check in between, e.g. for a Secret change, did
-        // not list): one listing per poll interval, whatever the jitter.
-        _ if counts.is_none() && !due_in.is_zero() => Action::requeue(
-            ctx.poll_interval(&*obj)
-                .min(due_in + std::time::Duration::from_secs(1)),
-        ),
-        _ => Action::requeue(ctx.poll_interval(&*obj)),
+        // Checked again at the credential's next tick, when its resources are polled: the
+        // check and the inventory share their listing, one per credential per interval.
+        _ => Action::requeue(ctx.next_poll(&*obj, &checked.key)),
     })
 }
 

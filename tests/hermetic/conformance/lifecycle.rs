@@ -575,11 +575,50 @@ fn listing_calls<F: Fixture>(env: &Env, ids: &[String]) -> usize {
         .count()
 }
 
+/// The config's own check comes at its credential's tick and shares the resources' listing:
+/// every call is a listing page (or Looker's login), and each page is listed once per tick.
+fn assert_one_listing_per_tick<F: Fixture>(env: &Env, ids: &[String], interval: Duration) {
+    let documented: std::collections::HashSet<String> = ids
+        .iter()
+        .enumerate()
+        .flat_map(|(i, id)| {
+            let name = format!("{NAME}{i}");
+            documented(
+                F::PRODUCT,
+                Operation::PollAll,
+                &F::placeholders(env, &name, id),
+            )
+        })
+        .collect();
+    let mut at: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    for r in requests::<F>(env) {
+        if r.path.ends_with("/login") {
+            continue;
+        }
+        let call = format!("{} {}", r.method, r.path);
+        assert!(
+            documented.contains(&call),
+            "only the listing is called at a tick (the config's check shares it): {:#?}",
+            calls::<F>(env)
+        );
+        at.entry(call).or_default().push(r.at_ms);
+    }
+    let half = interval.as_millis() as u64 / 2;
+    for (call, times) in at {
+        assert!(
+            times.windows(2).all(|w| w[1] - w[0] >= half),
+            "{call} listed twice at one tick (the config and its resources apart): {times:?}"
+        );
+    }
+}
+
 pub async fn timed_polls_list_once_per_credential_and_write_nothing<F: Fixture>() {
-    let env = start::<F>(Duration::from_secs(2)).await;
+    // Long enough that a listing is fresh for a quarter of it only (1 s), as in production.
+    let interval = Duration::from_secs(4);
+    let env = start::<F>(interval).await;
     let ids = several::<F>(&env).await;
     // Past the first aligned poll after the creates.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(interval * 3 / 2).await;
     F::traffic(&env).clear_requests();
     let kube_from = env.api.requests().len();
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -593,6 +632,9 @@ pub async fn timed_polls_list_once_per_credential_and_write_nothing<F: Fixture>(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_polls_only::<F>(&env, &ids, kube_from);
+    if F::LISTS_OBJECTS {
+        assert_one_listing_per_tick::<F>(&env, &ids, interval);
+    }
     for i in 0..4 {
         let obj = env
             .get::<F::Kind>(NS, &format!("{RESOURCE}-{i}"))
