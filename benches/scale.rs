@@ -303,9 +303,18 @@ fn per_product(calls: &[BTreeMap<&'static str, Calls>]) -> BTreeMap<&'static str
 fn k8s_writes(seen: &[proxy::Seen]) -> (usize, BTreeMap<&'static str, usize>, usize) {
     let mut by = BTreeMap::new();
     let mut total = 0;
+    let mut shapes: BTreeMap<String, usize> = BTreeMap::new();
     for s in seen.iter().filter(|s| s.is_write()) {
         *by.entry(s.target()).or_default() += 1;
         total += 1;
+        if verbose() && s.target() != "event" {
+            *shapes
+                .entry(format!("{} {}", s.method, s.path))
+                .or_default() += 1;
+        }
+    }
+    for (shape, count) in shapes.iter().take(40) {
+        println!("    [kubernetes] {count:>4} x {shape}");
     }
     (total, by, seen.len() - total)
 }

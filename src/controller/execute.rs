@@ -220,6 +220,7 @@ pub async fn converge<K: Managed, P: Provider>(
     obj: &K,
     ctx: &Context,
     api: &Api<K>,
+    finalizer: &intent::Finalizer,
     provider: &P,
     desired: Desired<'_, P::Spec>,
 ) -> Result<Outcome> {
@@ -273,7 +274,7 @@ pub async fn converge<K: Managed, P: Provider>(
                     ),
                 ));
             }
-            let created = intent::create(obj, api, provider, &account, desired).await;
+            let created = intent::create(obj, api, finalizer, provider, &account, desired).await;
             forget();
             let created = created?;
             let id = provider.id_of(&created);
@@ -294,6 +295,8 @@ pub async fn converge<K: Managed, P: Provider>(
             (id, created, change)
         }
         Step::Keep { id, adopt, change } => {
+            // The object is Roleplane's to update, and to delete with the resource.
+            finalizer.ensure(obj, api).await?;
             let at = objects
                 .iter()
                 .position(|o| provider.id_of(o) == id)

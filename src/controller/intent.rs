@@ -5,6 +5,13 @@
 //! own final status write (one write fewer); before any further product call it is stored at
 //! once (`settle`). A crash in between leaves the intent, and the next reconcile finds the
 //! object by name and adopts exactly one match (see `decide`).
+//!
+//! A resource seen for the first time gets its finalizer with the first write that needs it
+//! ([`Finalizer`]): the intent, when the next step is a create, so a create costs one object
+//! write fewer. The finalizer is on the resource before any product object is created, updated
+//! or named in its status, as before.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
@@ -12,35 +19,89 @@ use kube::{Api, Resource, ResourceExt};
 
 use super::error::{Error, Result, reason};
 use super::status::{self, READY, SYNCED};
-use crate::crd::{CREATE_PENDING_ANNOTATION, ConditionStatus, Managed, ProviderKind};
+use crate::crd::{CREATE_PENDING_ANNOTATION, ConditionStatus, FINALIZER, Managed, ProviderKind};
 use crate::providers::{Account, Desired, Provider};
+
+/// The cleanup finalizer of a resource that does not carry it yet (a new one): added by the
+/// first write of this reconcile that needs it, or by [`Finalizer::ensure`] on its own.
+pub struct Finalizer {
+    missing: AtomicBool,
+}
+
+impl Finalizer {
+    pub fn new(missing: bool) -> Self {
+        Self {
+            missing: AtomicBool::new(missing),
+        }
+    }
+
+    /// The finalizers `obj` must carry, when ours is still to be added.
+    fn wanted<K: Resource>(&self, obj: &K) -> Option<Vec<String>> {
+        self.missing.load(Ordering::SeqCst).then(|| {
+            let mut all = obj.finalizers().to_vec();
+            all.push(FINALIZER.to_string());
+            all
+        })
+    }
+
+    /// Adds the finalizer now, unless it is on already: before an existing product object is
+    /// updated or named in the resource's status. Guarded by resourceVersion (the list is
+    /// written whole).
+    pub async fn ensure<K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug>(
+        &self,
+        obj: &K,
+        api: &Api<K>,
+    ) -> Result<()> {
+        let Some(finalizers) = self.wanted(obj) else {
+            return Ok(());
+        };
+        let patch = serde_json::json!({
+            "metadata": { "resourceVersion": obj.resource_version(), "finalizers": finalizers }
+        });
+        api.patch(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
+        self.missing.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+}
 
 /// Whether `obj` carries a create intent.
 pub fn pending<K: Resource>(obj: &K) -> bool {
     obj.annotations().contains_key(CREATE_PENDING_ANNOTATION)
 }
 
-/// Records the intent and creates. Returns the created object; the caller stores its id and then
-/// drops the intent (`settle`, or the final status write followed by `clear`).
+/// Records the intent (with the finalizer, when it is still missing) and creates. Returns the
+/// created object; the caller stores its id and then drops the intent (`settle`, or the final
+/// status write followed by `clear`).
 pub async fn create<K: Managed, P: Provider>(
     obj: &K,
     api: &Api<K>,
+    finalizer: &Finalizer,
     provider: &P,
     account: &Account,
     desired: Desired<'_, P::Spec>,
 ) -> Result<P::Object> {
-    let patch = serde_json::json!({
-        "metadata": {
-            "resourceVersion": obj.resource_version(),
-            "annotations": { CREATE_PENDING_ANNOTATION: Timestamp::now().to_string() },
-        }
+    let mut metadata = serde_json::json!({
+        "resourceVersion": obj.resource_version(),
+        "annotations": { CREATE_PENDING_ANNOTATION: Timestamp::now().to_string() },
     });
+    let finalizers = finalizer.wanted(obj);
+    if let Some(finalizers) = &finalizers {
+        metadata["finalizers"] = serde_json::json!(finalizers);
+    }
     api.patch(
         &obj.name_any(),
         &PatchParams::default(),
-        &Patch::Merge(&patch),
+        &Patch::Merge(&serde_json::json!({ "metadata": metadata })),
     )
     .await?;
+    if finalizers.is_some() {
+        finalizer.missing.store(false, Ordering::SeqCst);
+    }
     match provider.create(account, desired).await {
         Ok(created) => Ok(created),
         Err(e) => {

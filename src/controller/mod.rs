@@ -175,6 +175,16 @@ fn object_key<K: Resource>(obj: &K) -> String {
 /// status writes (so writing status cannot loop), nor for our own create intent (recorded and
 /// dropped within the reconcile that creates).
 fn meta_hash<K: Resource>(obj: &K) -> Option<u64> {
+    hash_meta(obj, None)
+}
+
+/// [`meta_hash`] for Roles and PermissionGroups, whose cleanup finalizer is added by the
+/// reconcile that creates (which has looked already), never by a reconcile of its own.
+fn managed_meta_hash<K: Resource>(obj: &K) -> Option<u64> {
+    hash_meta(obj, Some(crate::crd::FINALIZER))
+}
+
+fn hash_meta<K: Resource>(obj: &K, own_finalizer: Option<&str>) -> Option<u64> {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     let meta = obj.meta();
@@ -183,7 +193,11 @@ fn meta_hash<K: Resource>(obj: &K) -> Option<u64> {
         .as_ref()
         .map(|t| t.0.as_second())
         .hash(&mut h);
-    meta.finalizers.hash(&mut h);
+    for f in meta.finalizers.iter().flatten() {
+        if Some(f.as_str()) != own_finalizer {
+            f.hash(&mut h);
+        }
+    }
     for (k, v) in meta.annotations.iter().flatten() {
         if k != crate::crd::CREATE_PENDING_ANNOTATION {
             (k, v).hash(&mut h);

@@ -20,7 +20,7 @@ use super::error::{Error, Result};
 use super::execute::{self, find};
 use super::relations::{self, Relations};
 use super::report::{write_failure, write_success};
-use super::{Context, object_key, status};
+use super::{Context, intent, object_key, status};
 use crate::crd::{DeletionPolicy, FINALIZER, Managed, ManagementPolicy};
 use crate::providers::{Desired, Identity, Provider, Visit};
 
@@ -52,7 +52,10 @@ pub async fn run<K: Managed>(
         })
         .reflect(writer)
         .touched_objects()
-        .predicate_filter(super::meta_hash::<DeserializeGuard<K>>, Default::default())
+        .predicate_filter(
+            super::managed_meta_hash::<DeserializeGuard<K>>,
+            Default::default(),
+        )
         // A resource whose cleanup finished no longer holds its config: let the config know.
         .inspect(move |event| {
             if let Ok(guard) = event
@@ -62,7 +65,7 @@ pub async fn run<K: Managed>(
                 let uid = hash(&obj.meta().uid);
                 if obj.meta().deletion_timestamp.is_some() {
                     seen.remove(&uid);
-                } else if let Some(now) = super::meta_hash(obj)
+                } else if let Some(now) = super::managed_meta_hash(obj)
                     && seen.insert(uid, now).is_some_and(|before| before != now)
                 {
                     noting.note_changed(object_key(obj));
@@ -84,14 +87,35 @@ async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action>
     let started = Instant::now();
     let namespace = obj.namespace().unwrap_or_default();
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
-    let result = finalizer::finalizer(&api, FINALIZER, obj.clone(), |event| async {
-        match event {
-            Finalizer::Apply(o) => apply(o, &ctx, &api).await,
-            Finalizer::Cleanup(o) => cleanup(o, &ctx, &api).await,
+    // Without the finalizer (new): it goes on with the first write that needs it (see
+    // `intent`), not in a write and a reconcile of its own; the finalizer helper below only
+    // ever sees resources that carry it (or are being deleted). A resource that lost it while
+    // naming a product object gets it back before anything else.
+    let missing = !obj.finalizers().iter().any(|f| f == FINALIZER);
+    let result = if missing && obj.meta().deletion_timestamp.is_none() {
+        let finalizer = intent::Finalizer::new(true);
+        let names_object = obj
+            .managed_status()
+            .is_some_and(|s| s.external_id.is_some())
+            || intent::pending(&*obj);
+        let ensured = match names_object {
+            true => finalizer.ensure(&*obj, &api).await,
+            false => Ok(()),
+        };
+        match ensured {
+            Ok(()) => apply(obj.clone(), &ctx, &api, finalizer).await,
+            Err(e) => Err(e),
         }
-    })
-    .await
-    .map_err(super::finalizer_error);
+    } else {
+        finalizer::finalizer(&api, FINALIZER, obj.clone(), |event| async {
+            match event {
+                Finalizer::Apply(o) => apply(o, &ctx, &api, intent::Finalizer::new(false)).await,
+                Finalizer::Cleanup(o) => cleanup(o, &ctx, &api).await,
+            }
+        })
+        .await
+        .map_err(super::finalizer_error)
+    };
     let reason = result.as_ref().err().map(Error::reason);
     ctx.metrics
         .reconciled(K::KIND, reason, started.elapsed().as_secs_f64());
@@ -134,13 +158,19 @@ async fn reconcile_guarded<K: Managed>(
     Err(super::report_unreadable::<K>(&ctx, invalid).await)
 }
 
-async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<Action> {
+async fn apply<K: Managed>(
+    obj: Arc<K>,
+    ctx: &Context,
+    api: &Api<K>,
+    finalizer: intent::Finalizer,
+) -> Result<Action> {
     let result = match obj.product() {
         Ok(product) => {
             let apply = Apply {
                 obj: &*obj,
                 ctx,
                 api,
+                finalizer: &finalizer,
             };
             ctx.providers.visit(product, apply).await
         }
@@ -148,6 +178,8 @@ async fn apply<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<A
     };
     match result {
         Ok(outcome) => {
+            // Its status is about to name a product object.
+            finalizer.ensure(&*obj, api).await?;
             let next = ctx.next_poll(&*obj, &outcome.account_key);
             let settle_intent = outcome.settle_intent;
             write_success(&*obj, ctx, api, outcome).await?;
@@ -173,6 +205,7 @@ struct Apply<'a, K> {
     obj: &'a K,
     ctx: &'a Context,
     api: &'a Api<K>,
+    finalizer: &'a intent::Finalizer,
 }
 
 impl<K: Managed> Visit for Apply<'_, K> {
@@ -183,7 +216,15 @@ impl<K: Managed> Visit for Apply<'_, K> {
             name: &self.obj.managed().name,
             spec,
         };
-        execute::converge(self.obj, self.ctx, self.api, provider, desired).await
+        execute::converge(
+            self.obj,
+            self.ctx,
+            self.api,
+            self.finalizer,
+            provider,
+            desired,
+        )
+        .await
     }
 }
 
@@ -193,7 +234,7 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result
     let status_id = obj.managed_status().and_then(|s| s.external_id.clone());
     let adopted_by_spec = status_id.is_none() && m.external_id.is_some();
     let id = status_id.or_else(|| m.external_id.clone());
-    let intent = super::intent::pending(&*obj);
+    let intent = intent::pending(&*obj);
     let done = |ctx: &Context| {
         ctx.metrics.set_ready(K::KIND, object_key(&*obj), None);
     };

@@ -485,3 +485,44 @@ async fn every_drift_correction_names_its_own_fields() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_role_gets_its_finalizer_with_the_create_and_one_that_lost_it_gets_it_back() {
+    use roleplane::crd::FINALIZER;
+    let env = Env::start().await;
+    env.statsig_account(NS).await;
+    env.role(NS, "editors", spec("Editors")).await;
+    let role = env.wait_role(NS, "editors", "Ready", is_ready).await;
+    let has_finalizer = |r: &Role| {
+        r.metadata
+            .finalizers
+            .iter()
+            .flatten()
+            .any(|f| f == FINALIZER)
+    };
+    assert!(has_finalizer(&role));
+    // Someone strips it (kubectl patch): the next poll puts it back, before anything else.
+    let api: kube::Api<Role> = kube::Api::namespaced(env.client.clone(), NS);
+    api.patch(
+        "editors",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .expect("finalizer stripped");
+    let role = env
+        .wait_managed::<Role>(NS, "editors", "finalizer back", has_finalizer)
+        .await;
+    assert!(is_ready(role.status.as_ref().expect("status")));
+    // And deleting still deletes the product object.
+    env.delete::<Role>(NS, "editors").await;
+    env.wait_gone::<Role>(NS, "editors").await;
+    assert!(env.sim.statsig.roles(STATSIG_KEY).is_empty());
+    assert_eq!(
+        env.mutations(ProviderKind::Statsig)
+            .iter()
+            .filter(|m| m.starts_with("POST"))
+            .count(),
+        1
+    );
+}

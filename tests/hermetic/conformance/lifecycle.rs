@@ -139,7 +139,7 @@ pub async fn create_goes_ready_with_the_minimum_calls<F: Fixture>() {
     create::<F>(&env, F::spec(NAME), json!({})).await;
     let obj = ready::<F>(&env).await;
     settle::<F>(&env).await;
-    // Roleplane's own writes to the resource: the finalizer, the create intent, the status
+    // Roleplane's own writes to the resource: the create intent with the finalizer, the status
     // carrying the new id, and the intent dropped. (Events aside.)
     let writes: Vec<String> = kube_writes(&env, kube_from)
         .into_iter()
@@ -147,7 +147,7 @@ pub async fn create_goes_ready_with_the_minimum_calls<F: Fixture>() {
         .collect();
     assert_eq!(
         writes.len(),
-        4,
+        3,
         "Kubernetes writes for one create: {writes:#?}"
     );
     let id = external_id(&obj);
