@@ -204,20 +204,71 @@ pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>) -> Vec<FieldError>
         }
         Builtin::Event => validate_event(obj, old, &mut errs),
         Builtin::Namespace => {}
-        Builtin::CustomResourceDefinition => {
-            let spec = &obj["spec"];
-            let want = format!("{}.{}", s(&spec["names"], "plural"), s(spec, "group"));
-            let name = s(&obj["metadata"], "name");
-            if name != want {
-                errs.push(FieldError::invalid(
-                    "metadata.name",
-                    &Value::from(name),
-                    "must be spec.names.plural+\".\"+spec.group",
-                ));
+        Builtin::CustomResourceDefinition => validate_crd(obj, &mut errs),
+    }
+    errs
+}
+
+/// The apiextensions rules a CRD the double serves can break (`ValidateCustomResourceDefinition`):
+/// its name, group, scope, names and storage version.
+fn validate_crd(obj: &Value, errs: &mut Vec<FieldError>) {
+    let spec = &obj["spec"];
+    let names = &spec["names"];
+    let want = format!("{}.{}", s(names, "plural"), s(spec, "group"));
+    let name = s(&obj["metadata"], "name");
+    if name != want {
+        errs.push(FieldError::invalid(
+            "metadata.name",
+            &Value::from(name),
+            "must be spec.names.plural+\".\"+spec.group",
+        ));
+    }
+    let group = s(spec, "group");
+    if group.is_empty() {
+        errs.push(FieldError::required("spec.group", ""));
+    } else if !group.contains('.') {
+        errs.push(FieldError::invalid(
+            "spec.group",
+            &Value::from(group),
+            "should be a domain with at least one dot",
+        ));
+    }
+    let scope = &spec["scope"];
+    if scope != "Namespaced" && scope != "Cluster" {
+        errs.push(FieldError::not_supported(
+            "spec.scope",
+            scope,
+            &[Value::from("Cluster"), Value::from("Namespaced")],
+        ));
+    }
+    for field in ["plural", "singular"] {
+        let v = s(names, field);
+        if field == "plural" && v.is_empty() {
+            errs.push(FieldError::required("spec.names.plural", ""));
+        }
+        if !v.is_empty() {
+            for msg in meta::dns_label_errors(v) {
+                let path = format!("spec.names.{field}");
+                errs.push(FieldError::invalid(&path, &Value::from(v), &msg));
             }
         }
     }
-    errs
+    if s(names, "kind").is_empty() {
+        errs.push(FieldError::required("spec.names.kind", ""));
+    }
+    let versions = spec["versions"].as_array().map_or(&[][..], Vec::as_slice);
+    if versions.is_empty() {
+        errs.push(FieldError::required(
+            "spec.versions",
+            "must have exactly one version marked as storage version",
+        ));
+    } else if versions.iter().filter(|v| v["storage"] == true).count() != 1 {
+        errs.push(FieldError::invalid(
+            "spec.versions",
+            &spec["versions"],
+            "must have exactly one version marked as storage version",
+        ));
+    }
 }
 
 /// events.k8s.io/v1 rules (`ValidateEventCreate`/`ValidateEventUpdate` for the v1 API).

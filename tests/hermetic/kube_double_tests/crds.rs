@@ -111,13 +111,40 @@ async fn a_created_crd_serves_its_kind_and_deleting_it_removes_its_objects() {
 }
 
 #[tokio::test]
-async fn crd_name_must_be_plural_dot_group_and_spec_changes_are_not_implemented() {
+async fn crds_are_validated_and_spec_changes_are_not_implemented() {
     let srv = ApiServer::new(vec![]);
     let crds: Api<CustomResourceDefinition> = Api::all(srv.client());
     let mut wrong = Widget::crd();
     wrong.metadata.name = Some("widgets.example.com".into());
     let refused = api_error(crds.create(&PostParams::default(), &wrong).await);
     assert_eq!(refused.code, 422, "{refused:?}");
+    assert!(refused.message.contains("metadata.name"), "{refused:?}");
+    // No storage version; a group without a dot.
+    let mut unstored = Widget::crd();
+    unstored.spec.versions[0].storage = false;
+    let refused = api_error(crds.create(&PostParams::default(), &unstored).await);
+    assert_eq!(refused.code, 422, "{refused:?}");
+    assert!(refused.message.contains("storage version"), "{refused:?}");
+    let mut dotless = Widget::crd();
+    dotless.spec.group = "widgets".into();
+    dotless.metadata.name = Some("widgets.widgets".into());
+    let refused = api_error(crds.create(&PostParams::default(), &dotless).await);
+    assert_eq!(refused.code, 422, "{refused:?}");
+    assert!(refused.message.contains("spec.group"), "{refused:?}");
+    // What the double cannot enforce: 501, not a panic.
+    let mut scaled = Widget::crd();
+    scaled.spec.versions[0].subresources = Some(serde_json::from_value(
+        json!({"scale": {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"}}),
+    ).unwrap());
+    let refused = api_error(crds.create(&PostParams::default(), &scaled).await);
+    assert_eq!(refused.code, 501, "{refused:?}");
+    assert!(
+        crds.list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     crds.create(&PostParams::default(), &Widget::crd())
         .await
         .unwrap();
