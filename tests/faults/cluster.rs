@@ -82,11 +82,15 @@ impl Cluster {
         cluster
     }
 
-    /// Creates the namespace of scenario `slug`: `rp-faults-<stamp>-<slug>`.
+    /// Creates the namespace of scenario `slug`: `rp-faults-<stamp>-<slug>`, labelled
+    /// `app.kubernetes.io/created-by=roleplane-faults` (to find what an aborted run left).
     pub async fn namespace(&self, slug: &str) -> String {
         let name = format!("{}-{slug}", self.prefix);
-        let namespace: Namespace =
-            serde_json::from_value(json!({"metadata": {"name": name}})).expect("namespace");
+        let namespace: Namespace = serde_json::from_value(json!({"metadata": {
+            "name": name,
+            "labels": {"app.kubernetes.io/created-by": "roleplane-faults"},
+        }}))
+        .expect("namespace");
         Api::<Namespace>::all(self.client.clone())
             .create(&PostParams::default(), &namespace)
             .await
