@@ -7,6 +7,8 @@
 //! `cargo test` (no `--bench` argument) it runs a smoke size against the double and fails only
 //! when the objects do not all go Ready or the operator dies. See `docs/performance.md`.
 
+#[path = "scale/crds.rs"]
+mod crds;
 #[path = "scale/operator.rs"]
 mod operator;
 #[path = "scale/products.rs"]
@@ -22,7 +24,6 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube_double::ApiServer;
 use roleplane::crd::{PermissionGroup, ProviderConfig, ProviderKind, Role};
@@ -142,30 +143,7 @@ async fn cluster(smoke: bool) -> Cluster {
     let client = kube::Client::try_default()
         .await
         .expect("a client from KUBECONFIG");
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let mut created_crds = vec![];
-    for crd in roleplane::crd::all() {
-        let name = crd.metadata.name.clone().expect("named");
-        if crds.get_opt(&name).await.expect("read CRD").is_none() {
-            crds.create(&PostParams::default(), &crd)
-                .await
-                .expect("create CRD");
-            created_crds.push(name.clone());
-        }
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let c = crds.get(&name).await.expect("read CRD");
-            let established = c.status.and_then(|s| s.conditions).is_some_and(|cs| {
-                cs.iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True")
-            });
-            if established {
-                break;
-            }
-            assert!(Instant::now() < deadline, "CRD {name} not Established");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
+    let created_crds = crds::install(&client, roleplane::crd::all()).await;
     Cluster {
         client,
         name: format!(
@@ -767,10 +745,7 @@ async fn cleanup(cluster: &Cluster, namespaces: &[String]) {
         let ns_api: Api<Namespace> = Api::all(client.clone());
         let _ = ns_api.delete(ns, &Default::default()).await;
     }
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for name in &cluster.created_crds {
-        let _ = crds.delete(name, &Default::default()).await;
-    }
+    crds::remove(client, &cluster.created_crds).await;
     println!(
         "cleaned up: namespaces {namespaces:?}, CRDs created here {:?}",
         cluster.created_crds

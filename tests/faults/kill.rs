@@ -1,6 +1,8 @@
-//! The operator as a process (`roleplane run` against the API server double over loopback),
-//! killed with SIGKILL at random points and started again, while a scenario runs.
+//! The operator as a process (`roleplane run` against the API server double over loopback, or
+//! in cluster mode against the cluster of the suite's kubeconfig, restricted to the scenario's
+//! namespace), killed with SIGKILL at random points and started again, while a scenario runs.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -13,8 +15,17 @@ use crate::harness::Env;
 
 /// The operator process, its kubeconfig and its log file.
 pub struct Operator {
-    kubeconfig: PathBuf,
+    /// `KUBECONFIG` for the process.
+    kubeconfig: OsString,
+    /// A kubeconfig file this suite wrote (removed on drop).
+    written: Option<PathBuf>,
+    /// `--namespaces` (cluster mode).
+    namespaces: Option<String>,
     log: PathBuf,
+}
+
+fn log_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("roleplane-faults-{}-{tag}.log", std::process::id()))
 }
 
 impl Operator {
@@ -29,8 +40,20 @@ impl Operator {
         let kubeconfig = dir.join(format!("{id}.kubeconfig"));
         std::fs::write(&kubeconfig, kube_double::ApiServer::kubeconfig(&url)).expect("kubeconfig");
         Self {
+            kubeconfig: kubeconfig.clone().into(),
+            written: Some(kubeconfig),
+            namespaces: None,
+            log: log_path(tag),
+        }
+    }
+
+    /// `roleplane run` processes against the cluster of `kubeconfig`, watching `namespaces`.
+    pub fn in_cluster(kubeconfig: OsString, namespaces: &[String], tag: &str) -> Self {
+        Self {
             kubeconfig,
-            log: dir.join(format!("{id}.log")),
+            written: None,
+            namespaces: Some(namespaces.join(",")),
+            log: log_path(tag),
         }
     }
 
@@ -41,16 +64,20 @@ impl Operator {
             .append(true)
             .open(&self.log)
             .expect("log file");
-        Command::new(env!("CARGO_BIN_EXE_roleplane"))
-            .args([
-                "run",
-                "--http-addr",
-                "127.0.0.1:0",
-                "--poll-interval",
-                "10m",
-                "--request-timeout",
-                "5s",
-            ])
+        let mut command = Command::new(env!("CARGO_BIN_EXE_roleplane"));
+        command.args([
+            "run",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--poll-interval",
+            "10m",
+            "--request-timeout",
+            "5s",
+        ]);
+        if let Some(namespaces) = &self.namespaces {
+            command.args(["--namespaces", namespaces]);
+        }
+        command
             .env("KUBECONFIG", &self.kubeconfig)
             .env(
                 "ROLEPLANE_LOG",
@@ -73,7 +100,9 @@ impl Operator {
 
 impl Drop for Operator {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.kubeconfig);
+        if let Some(written) = &self.written {
+            let _ = std::fs::remove_file(written);
+        }
         let _ = std::fs::remove_file(&self.log);
     }
 }

@@ -1,7 +1,8 @@
 //! The fault suite (`cargo test --test faults`; issue 12): the real controllers against the API
 //! server double and the product simulators, under storms of faults, for every product.
 //!
-//! Scenarios (each its own cluster double, simulators and controllers, three at a time):
+//! Scenarios (each its own cluster double, or namespace in cluster mode, simulators and
+//! controllers, three at a time):
 //! - `baseline`: no faults, the reference figures;
 //! - `5xx-30%`: 30 % of product requests answered 503;
 //! - `429-burst`: a budget of 5 requests per 3 s window, 429 + Retry-After beyond it;
@@ -18,10 +19,21 @@
 //! products, must not appear in the debug log, Events, statuses or metrics.
 //!
 //! The default run (CI, `cargo test`) is every scenario at N = 3 without the known failures
-//! (`KNOWN`, none today). `ROLEPLANE_FAULTS_N=<n>` is the full run: every scenario and product
-//! at N = n, known failures included. `ROLEPLANE_FAULTS_SCENARIOS=a,b` runs only
-//! those. The suite is hermetic: with `KUBECONFIG` set it says so and still runs against the
-//! double (the real-cluster runs are `tests/e2e`).
+//! (`KNOWN`, none today), then the loopback check below. `ROLEPLANE_FAULTS_N=<n>` is the full
+//! run: every scenario and product at N = n, known failures included.
+//! `ROLEPLANE_FAULTS_SCENARIOS=a,b` runs only those.
+//!
+//! Cluster mode (`cluster.rs`): with `KUBECONFIG` set, the same scenarios run against that
+//! cluster (the simulators and the operator stay on this machine, on loopback): the CRDs it
+//! lacks are installed (and only those removed at the end), each scenario gets its own
+//! namespace `rp-faults-<stamp>-<scenario>` with controllers (and `sigkill`'s `roleplane run
+//! --namespaces`) restricted to it, and each namespace is deleted at the scenario's end while
+//! its operator still runs; finalizers still there after a minute are stripped, and said so.
+//! `ROLEPLANE_FAULTS_CLUSTER=loopback` runs cluster mode against an API server double served on
+//! loopback through a kubeconfig (the code does not know it is a double past that point);
+//! `ROLEPLANE_FAULTS_CLUSTER=off` stays hermetic with `KUBECONFIG` set. The default run ends with
+//! the CI-sized loopback check: `baseline` and `sigkill` at N = 2 in cluster mode, a double
+//! without CRDs on loopback, printed as a second table.
 
 #[allow(dead_code)]
 #[path = "../hermetic/harness.rs"]
@@ -41,9 +53,11 @@ mod conformance {
 }
 
 mod capture;
+mod cluster;
 mod kill;
 mod storm;
 
+use std::ffi::OsString;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -53,6 +67,7 @@ use roleplane::providers::SimArgs;
 use roleplane::providers::http::HttpConfig;
 use roleplane::sim::{Faults, RateLimit};
 
+use cluster::Cluster;
 use conformance::Fixture;
 use fixtures::{
     bigpanda::BigPanda, configcat::ConfigCat, looker::Looker, slashid::SlashId, statsig::Statsig,
@@ -94,6 +109,14 @@ impl Scenario {
             Scenario::SlashId408 => "slashid-408",
             Scenario::LookerTokenExpiry => "looker-token-expiry",
             Scenario::SigKill => "sigkill",
+        }
+    }
+
+    /// The name as a DNS label (cluster mode's namespaces).
+    fn slug(self) -> &'static str {
+        match self {
+            Scenario::ServerErrors => "5xx-30",
+            other => other.name(),
         }
     }
 
@@ -167,7 +190,7 @@ fn sim_args(canary: &str) -> SimArgs {
 }
 
 /// The product's Secret, rewritten with the canary where its simulator takes it.
-async fn use_canary(env: &Env, product: ProviderKind, canary: &str) {
+async fn use_canary(env: &Env, ns: &str, product: ProviderKind, canary: &str) {
     let data: &[(&str, &str)] = match product {
         ProviderKind::Statsig => return,
         ProviderKind::ConfigCat => &[("username", "sim-user"), ("password", canary)],
@@ -175,32 +198,54 @@ async fn use_canary(env: &Env, product: ProviderKind, canary: &str) {
         ProviderKind::Looker => &[("clientId", "sim-client-id"), ("clientSecret", canary)],
         ProviderKind::BigPanda => &[("apiKey", canary)],
     };
-    env.secret(NS, &format!("{}-creds", product.as_str()), data)
+    env.secret(ns, &format!("{}-creds", product.as_str()), data)
         .await;
 }
 
-async fn product_run<F: Fixture>(env: &Env, scenario: Scenario, n: usize, canary: &str) -> Row {
-    F::account(env, NS, true).await;
-    use_canary(env, F::PRODUCT, canary).await;
+async fn product_run<F: Fixture>(
+    env: &Env,
+    ns: &str,
+    scenario: Scenario,
+    n: usize,
+    canary: &str,
+) -> Row {
+    F::account(env, ns, true).await;
+    use_canary(env, ns, F::PRODUCT, canary).await;
     F::traffic(env).set_faults(scenario.faults());
-    storm::run::<F>(env, scenario.name(), n).await
+    storm::run::<F>(env, ns, scenario.name(), n).await
 }
 
-/// One scenario in its own cluster: every product it covers at once.
+/// One scenario in its own cluster double (`cluster`: None), or in its own namespace of the
+/// cluster: every product it covers at once.
 async fn scenario_run(
     scenario: Scenario,
     products: Vec<ProviderKind>,
     n: usize,
     canary: String,
+    cluster: Option<&Cluster>,
 ) -> (Vec<Row>, String) {
     let http = HttpConfig {
         timeout: TIMEOUT,
         ..Default::default()
     };
-    let mut env = Env::start_custom(roleplane::crd::all(), sim_args(&canary), http, |c| {
-        c.poll_interval = Duration::from_secs(600);
-    })
-    .await;
+    let (mut env, ns) = match cluster {
+        None => {
+            let env = Env::start_custom(roleplane::crd::all(), sim_args(&canary), http, |c| {
+                c.poll_interval = Duration::from_secs(600);
+            })
+            .await;
+            (env, NS.to_string())
+        }
+        Some(cluster) => {
+            let ns = cluster.namespace(scenario.slug()).await;
+            let env = Env::connect(cluster.client.clone(), sim_args(&canary), http, |c| {
+                c.poll_interval = Duration::from_secs(600);
+                c.namespaces = vec![ns.clone()];
+            })
+            .await;
+            (env, ns)
+        }
+    };
     match scenario {
         Scenario::SlashId408 => env.sim.slashid.set_apply_then_408_next(u32::MAX),
         Scenario::LookerTokenExpiry => env.sim.looker.set_token_ttl(Duration::from_secs(1)),
@@ -211,7 +256,14 @@ async fn scenario_run(
     let chaos = match scenario {
         Scenario::SigKill => {
             env.stop_controllers().await;
-            let operator = Arc::new(kill::Operator::new(&env, "sigkill").await);
+            let operator = Arc::new(match cluster {
+                None => kill::Operator::new(&env, "sigkill").await,
+                Some(cluster) => kill::Operator::in_cluster(
+                    cluster.kubeconfig.clone(),
+                    std::slice::from_ref(&ns),
+                    "cluster-sigkill",
+                ),
+            });
             let stop = Arc::new(AtomicBool::new(false));
             let made = Arc::new(AtomicUsize::new(0));
             let task = tokio::spawn(kill::chaos(
@@ -226,19 +278,23 @@ async fn scenario_run(
     };
     let mut runs = Vec::new();
     for product in products {
-        let (env, canary) = (&env, canary.as_str());
+        let (env, ns, canary) = (&env, ns.as_str(), canary.as_str());
         runs.push(async move {
             match product {
-                ProviderKind::Statsig => product_run::<Statsig>(env, scenario, n, canary).await,
-                ProviderKind::ConfigCat => product_run::<ConfigCat>(env, scenario, n, canary).await,
-                ProviderKind::SlashId => product_run::<SlashId>(env, scenario, n, canary).await,
-                ProviderKind::Looker => product_run::<Looker>(env, scenario, n, canary).await,
-                ProviderKind::BigPanda => product_run::<BigPanda>(env, scenario, n, canary).await,
+                ProviderKind::Statsig => product_run::<Statsig>(env, ns, scenario, n, canary).await,
+                ProviderKind::ConfigCat => {
+                    product_run::<ConfigCat>(env, ns, scenario, n, canary).await
+                }
+                ProviderKind::SlashId => product_run::<SlashId>(env, ns, scenario, n, canary).await,
+                ProviderKind::Looker => product_run::<Looker>(env, ns, scenario, n, canary).await,
+                ProviderKind::BigPanda => {
+                    product_run::<BigPanda>(env, ns, scenario, n, canary).await
+                }
             }
         });
     }
     let mut rows = futures::future::join_all(runs).await;
-    let mut visible = storm::visible_text(&env).await;
+    let mut visible = storm::visible_text(&env, cluster.map(|_| ns.as_str())).await;
     if let Some((operator, stop, made, task)) = chaos {
         stop.store(true, Ordering::SeqCst);
         let _ = task.await;
@@ -260,6 +316,13 @@ async fn scenario_run(
         }
         // The processes' debug logs are searched for the canary with the rest.
         visible.push_str(&log);
+        if cluster.is_some() {
+            // An operator (in-process again) to release the finalizers as the namespace goes.
+            env.restart().await;
+        }
+    }
+    if let Some(cluster) = cluster {
+        cluster.delete_namespace(&ns).await;
     }
     (rows, visible)
 }
@@ -324,6 +387,51 @@ fn print_table(rows: &[Row]) {
 /// Scenarios run at the same time.
 const AT_ONCE: usize = 3;
 
+/// Where the scenarios run.
+enum Target {
+    /// Each scenario in its own in-process API server double (`check`: then the CI-sized run of
+    /// the cluster-mode path over a loopback double too).
+    Hermetic { check: bool },
+    /// The cluster of this `KUBECONFIG`.
+    Kubeconfig(OsString),
+    /// The cluster-mode path against a double served on loopback (`ROLEPLANE_FAULTS_CLUSTER=loopback`).
+    Loopback,
+}
+
+/// One scenario to run: `table` 0 is the asked run, 1 the cluster-mode check.
+struct Planned<'a> {
+    table: usize,
+    scenario: Scenario,
+    products: Vec<ProviderKind>,
+    n: usize,
+    cluster: Option<&'a Cluster>,
+}
+
+/// The CI-sized cluster-mode check of the default run: these scenarios at this N.
+const CHECK: [Scenario; 2] = [Scenario::Baseline, Scenario::SigKill];
+const CHECK_N: usize = 2;
+
+/// A kube API double on loopback, reached only through the kubeconfig written for it: from
+/// here on the suite treats it as it would a real cluster. It starts without CRDs, so that the
+/// suite installs (and removes) them through the API.
+async fn loopback() -> (Cluster, std::path::PathBuf) {
+    let api = kube_double::ApiServer::new(vec![]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = api.listen(listener).expect("the double listens");
+    let path = std::env::temp_dir().join(format!(
+        "roleplane-faults-{}-loopback.kubeconfig",
+        std::process::id()
+    ));
+    std::fs::write(&path, kube_double::ApiServer::kubeconfig(&url)).expect("kubeconfig");
+    let name = format!(
+        "the kube API double served on loopback ({url}), through the kubeconfig {}",
+        path.display()
+    );
+    (Cluster::connect(path.clone().into(), name).await, path)
+}
+
 fn main() {
     let asked: Option<usize> = std::env::var("ROLEPLANE_FAULTS_N")
         .ok()
@@ -331,12 +439,49 @@ fn main() {
     // The full run: a chosen N, every scenario and product, known failures included.
     let full = asked.is_some();
     let n = asked.unwrap_or(3);
-    match std::env::var_os("KUBECONFIG") {
-        Some(_) => println!(
-            "faults: KUBECONFIG is set, but this suite runs hermetically (API server double + \
-             simulators); real-cluster runs are tests/e2e"
+    // `ROLEPLANE_FAULTS_SCENARIOS=baseline,429-burst` runs only those.
+    let only = std::env::var("ROLEPLANE_FAULTS_SCENARIOS").unwrap_or_default();
+    let default_run = asked.is_none() && only.is_empty();
+    let kubeconfig = std::env::var_os("KUBECONFIG").filter(|k| !k.is_empty());
+    let target = match std::env::var("ROLEPLANE_FAULTS_CLUSTER").as_deref() {
+        Ok("loopback") => Target::Loopback,
+        Ok("off") => Target::Hermetic { check: false },
+        Ok(other) if !other.is_empty() => {
+            eprintln!(
+                "faults: ROLEPLANE_FAULTS_CLUSTER={other}: expected `loopback` or `off` (unset: \
+                 the cluster of KUBECONFIG if set, else hermetic)"
+            );
+            std::process::exit(2);
+        }
+        _ => match kubeconfig.clone() {
+            Some(k) => Target::Kubeconfig(k),
+            None => Target::Hermetic { check: default_run },
+        },
+    };
+    match &target {
+        Target::Hermetic { check } => {
+            if kubeconfig.is_some() {
+                println!("faults: KUBECONFIG is set, but ROLEPLANE_FAULTS_CLUSTER=off");
+            }
+            println!("faults: hermetic (API server double + simulators), N = {n} per product");
+            if *check {
+                println!(
+                    "faults: then the cluster-mode path (CRDs installed through the API, a \
+                     namespace per scenario, `roleplane run --namespaces`) against an API server \
+                     double on loopback, through a kubeconfig: {} at N = {CHECK_N}",
+                    CHECK.map(Scenario::name).join(", ")
+                );
+            }
+        }
+        Target::Kubeconfig(k) => println!(
+            "faults: cluster mode, against the cluster of KUBECONFIG={} (simulators and \
+             operator on this machine), N = {n} per product",
+            k.to_string_lossy()
         ),
-        None => println!("faults: hermetic (API server double + simulators), N = {n} per product"),
+        Target::Loopback => println!(
+            "faults: cluster mode against an API server double on loopback \
+             (ROLEPLANE_FAULTS_CLUSTER=loopback), N = {n} per product"
+        ),
     }
     let log = capture::install();
     let canary = canary();
@@ -346,8 +491,6 @@ fn main() {
         .build()
         .expect("runtime");
     let started = Instant::now();
-    // `ROLEPLANE_FAULTS_SCENARIOS=baseline,429-burst` runs only those.
-    let only = std::env::var("ROLEPLANE_FAULTS_SCENARIOS").unwrap_or_default();
     let chosen = |s: &Scenario| only.is_empty() || only.split(',').any(|o| o == s.name());
     let picked: Vec<(Scenario, Vec<ProviderKind>)> = Scenario::ALL
         .into_iter()
@@ -368,25 +511,90 @@ fn main() {
             }
         }
     }
-    let results = runtime.block_on(async {
+    let check = matches!(target, Target::Hermetic { check: true });
+    let (results, cleanup) = runtime.block_on(async {
         use futures::StreamExt;
-        let runs = picked
+        let mut written = None;
+        let main_cluster = match &target {
+            Target::Hermetic { .. } => None,
+            Target::Kubeconfig(k) => {
+                let name = format!("the cluster of KUBECONFIG={}", k.to_string_lossy());
+                Some(Cluster::connect(k.clone(), name).await)
+            }
+            Target::Loopback => {
+                let (cluster, path) = loopback().await;
+                written = Some(path);
+                Some(cluster)
+            }
+        };
+        let check_cluster = match check {
+            true => {
+                let (cluster, path) = loopback().await;
+                written = Some(path);
+                Some(cluster)
+            }
+            false => None,
+        };
+        if let Some(c) = main_cluster.as_ref().or(check_cluster.as_ref()) {
+            println!("faults: cluster mode API server: {}", c.name);
+        }
+        let mut planned: Vec<Planned> = picked
             .into_iter()
-            .map(|(s, products)| scenario_run(s, products, n, canary.clone()));
+            .map(|(scenario, products)| Planned {
+                table: 0,
+                scenario,
+                products,
+                n,
+                cluster: main_cluster.as_ref(),
+            })
+            .collect();
+        if let Some(c) = &check_cluster {
+            planned.extend(CHECK.map(|scenario| Planned {
+                table: 1,
+                scenario,
+                products: scenario.run_products(false),
+                n: CHECK_N,
+                cluster: Some(c),
+            }));
+        }
+        let runs = planned.into_iter().map(|p| {
+            let canary = canary.clone();
+            async move {
+                let result = scenario_run(p.scenario, p.products, p.n, canary, p.cluster).await;
+                (p.table, result)
+            }
+        });
         // A few scenarios at a time: all at once starve the simulators on two cores, and
         // requests the operator sent before a 429 then arrive late enough to look early.
-        futures::stream::iter(runs)
+        let results = futures::stream::iter(runs)
             .buffered(AT_ONCE)
             .collect::<Vec<_>>()
-            .await
+            .await;
+        let mut cleanup = Ok(());
+        for cluster in [main_cluster, check_cluster].into_iter().flatten() {
+            if let Err(left) = cluster.finish().await {
+                cleanup = Err(left);
+            }
+        }
+        if let Some(path) = written {
+            let _ = std::fs::remove_file(path);
+        }
+        (results, cleanup)
     });
-    let mut rows = Vec::new();
+    let mut tables: [Vec<Row>; 2] = [Vec::new(), Vec::new()];
     let mut visible = String::new();
-    for (r, v) in results {
-        rows.extend(r);
+    for (table, (r, v)) in results {
+        tables[table].extend(r);
         visible.push_str(&v);
     }
-    print_table(&rows);
+    print_table(&tables[0]);
+    if check {
+        println!(
+            "\ncluster mode over a loopback API server double (the KUBECONFIG code path), N = {CHECK_N}:"
+        );
+        print_table(&tables[1]);
+    }
+    let rows: Vec<Row> = tables.into_iter().flatten().collect();
     let statuses: String = rows.iter().map(|r| r.statuses.as_str()).collect();
     let logs = log.text();
     let leaks: Vec<&str> = [
@@ -417,8 +625,14 @@ fn main() {
         .filter(|r| !r.ok() && known(r.scenario, r.kind).is_none())
         .map(|r| format!("{} {}", r.scenario, r.product))
         .collect();
-    if !failed.is_empty() || !leaks.is_empty() {
-        eprintln!("faults: FAILED: {failed:?} canary leaks: {leaks:?}");
+    if !failed.is_empty() || !leaks.is_empty() || cleanup.is_err() {
+        eprintln!(
+            "faults: FAILED: {failed:?} canary leaks: {leaks:?}{}",
+            match &cleanup {
+                Ok(()) => String::new(),
+                Err(left) => format!(" left in the cluster: {left:?}"),
+            }
+        );
         std::process::exit(1);
     }
     println!("faults: ok");

@@ -12,7 +12,7 @@ use roleplane::sim::RecordedRequest;
 use serde_json::{Value, json};
 
 use crate::conformance::Fixture;
-use crate::harness::{Env, NS};
+use crate::harness::Env;
 
 /// How long one phase (create, change, delete) may take before the run counts as not converged.
 pub const PHASE: Duration = Duration::from_secs(150);
@@ -86,9 +86,10 @@ fn product_name(i: usize) -> String {
 
 async fn status_of<K: Managed>(
     env: &Env,
+    ns: &str,
     name: &str,
 ) -> Option<(bool, Option<i64>, Option<String>)> {
-    let obj = env.get::<K>(NS, name).await?;
+    let obj = env.get::<K>(ns, name).await?;
     let generation = obj.meta().generation;
     let status = obj.managed_status()?;
     let ready = status.observed_generation == generation
@@ -129,9 +130,9 @@ where
     true
 }
 
-/// Creates, changes and deletes `n` resources of `F`'s product under whatever faults `env`'s
-/// simulator has been given, and counts.
-pub async fn run<F: Fixture>(env: &Env, scenario: &'static str, n: usize) -> Row {
+/// Creates, changes and deletes `n` resources of `F`'s product in namespace `ns` under whatever
+/// faults `env`'s simulator has been given, and counts.
+pub async fn run<F: Fixture>(env: &Env, ns: &str, scenario: &'static str, n: usize) -> Row {
     let product = F::PRODUCT;
     let mut row = Row {
         scenario,
@@ -153,10 +154,10 @@ pub async fn run<F: Fixture>(env: &Env, scenario: &'static str, n: usize) -> Row
         statuses: String::new(),
     };
     let started = Instant::now();
-    let api: Api<F::Kind> = Api::namespaced(env.client.clone(), NS);
+    let api: Api<F::Kind> = Api::namespaced(env.client.clone(), ns);
     for i in 0..n {
         env.apply::<F::Kind>(
-            NS,
+            ns,
             json!({"metadata": {"name": resource(product, i)}, "spec": F::spec(&product_name(i))}),
         )
         .await;
@@ -164,7 +165,7 @@ pub async fn run<F: Fixture>(env: &Env, scenario: &'static str, n: usize) -> Row
     let mut ids: BTreeMap<usize, String> = BTreeMap::new();
     let mut mark = Instant::now();
     let created = phase(n, async |i| {
-        match status_of::<F::Kind>(env, &resource(product, i)).await {
+        match status_of::<F::Kind>(env, ns, &resource(product, i)).await {
             Some((true, _, Some(id))) => {
                 ids.insert(i, id);
                 true
@@ -196,7 +197,7 @@ pub async fn run<F: Fixture>(env: &Env, scenario: &'static str, n: usize) -> Row
     }
     mark = Instant::now();
     let changed = phase(n, async |i| {
-        match status_of::<F::Kind>(env, &resource(product, i)).await {
+        match status_of::<F::Kind>(env, ns, &resource(product, i)).await {
             Some((true, Some(2), Some(id))) => F::holds(env, &id, true),
             _ => false,
         }
@@ -208,7 +209,7 @@ pub async fn run<F: Fixture>(env: &Env, scenario: &'static str, n: usize) -> Row
             .push("change: not every object holds the change in time".into());
     }
     for i in 0..n {
-        if let Some(obj) = env.get::<F::Kind>(NS, &resource(product, i)).await {
+        if let Some(obj) = env.get::<F::Kind>(ns, &resource(product, i)).await {
             row.statuses
                 .push_str(&serde_json::to_string(&obj.managed_status()).unwrap_or_default());
         }
@@ -219,11 +220,11 @@ pub async fn run<F: Fixture>(env: &Env, scenario: &'static str, n: usize) -> Row
             row.notes.push(format!("{id} lost after the change"));
             row.lost += 1;
         }
-        env.delete::<F::Kind>(NS, &resource(product, i)).await;
+        env.delete::<F::Kind>(ns, &resource(product, i)).await;
     }
     mark = Instant::now();
     let deleted = phase(n, async |i| {
-        env.get::<F::Kind>(NS, &resource(product, i))
+        env.get::<F::Kind>(ns, &resource(product, i))
             .await
             .is_none()
     })
@@ -336,18 +337,29 @@ pub fn leaks(haystack: &str, value: &str) -> bool {
 }
 
 /// Everything the operator wrote where people look: Events, statuses, and the metrics text.
-pub async fn visible_text(env: &Env) -> String {
+/// `scope`: only in that namespace (cluster mode: the suite's own); `None`: everywhere (the
+/// hermetic run's double holds nothing else), ClusterProviderConfigs included.
+pub async fn visible_text(env: &Env, scope: Option<&str>) -> String {
     use k8s_openapi::api::events::v1::Event;
     use kube::api::ListParams;
     use roleplane::crd::{ClusterProviderConfig, PermissionGroup, ProviderConfig, Role};
+    fn api<K>(env: &Env, scope: Option<&str>) -> Api<K>
+    where
+        K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+    {
+        match scope {
+            Some(ns) => Api::namespaced(env.client.clone(), ns),
+            None => Api::all(env.client.clone()),
+        }
+    }
     let mut out = String::new();
     let all = ListParams::default();
-    let events: Api<Event> = Api::all(env.client.clone());
+    let events: Api<Event> = api(env, scope);
     for e in events.list(&all).await.expect("events").items {
         out.push_str(&serde_json::to_string(&e).unwrap_or_default());
     }
     let text = |v: Value| serde_json::to_string(&v).unwrap_or_default();
-    for r in Api::<Role>::all(env.client.clone())
+    for r in api::<Role>(env, scope)
         .list(&all)
         .await
         .expect("roles")
@@ -355,7 +367,7 @@ pub async fn visible_text(env: &Env) -> String {
     {
         out.push_str(&text(json!(r.status)));
     }
-    for g in Api::<PermissionGroup>::all(env.client.clone())
+    for g in api::<PermissionGroup>(env, scope)
         .list(&all)
         .await
         .expect("groups")
@@ -363,7 +375,7 @@ pub async fn visible_text(env: &Env) -> String {
     {
         out.push_str(&text(json!(g.status)));
     }
-    for c in Api::<ProviderConfig>::all(env.client.clone())
+    for c in api::<ProviderConfig>(env, scope)
         .list(&all)
         .await
         .expect("configs")
@@ -371,13 +383,16 @@ pub async fn visible_text(env: &Env) -> String {
     {
         out.push_str(&text(json!(c.status)));
     }
-    for c in Api::<ClusterProviderConfig>::all(env.client.clone())
-        .list(&all)
-        .await
-        .expect("cluster configs")
-        .items
-    {
-        out.push_str(&text(json!(c.status)));
+    // Cluster mode creates none (its operator watches namespaces, where they cannot be used).
+    if scope.is_none() {
+        for c in Api::<ClusterProviderConfig>::all(env.client.clone())
+            .list(&all)
+            .await
+            .expect("cluster configs")
+            .items
+        {
+            out.push_str(&text(json!(c.status)));
+        }
     }
     out.push_str(&env.ctx.metrics.encode());
     out

@@ -1,5 +1,6 @@
 //! One hermetic environment per test: the Kubernetes API double, the product simulators on
-//! loopback, and the real controllers running against both.
+//! loopback, and the real controllers running against both. (The fault suite can also connect
+//! an environment to another API server through a client: `Env::connect`.)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +25,7 @@ pub const STATSIG_KEY: &str = "console-sim-key";
 pub const WAIT: Duration = Duration::from_secs(60);
 
 pub struct Env {
-    pub api: ApiServer,
+    pub api: Double,
     pub client: Client,
     pub sim: Simulator,
     /// `http://127.0.0.1:PORT` of the simulators.
@@ -64,6 +65,29 @@ impl Env {
     ) -> Self {
         let api = ApiServer::new(crds);
         let client = api.client();
+        Self::assemble(Double(Some(api)), client, sim, http, tune).await
+    }
+
+    /// Like [`Env::start_custom`], against the API server `client` talks to (the fault suite's
+    /// cluster mode: a real cluster, or the double over loopback through a kubeconfig). Such an
+    /// environment has no [`Env::api`]; CRDs are the caller's business.
+    #[allow(dead_code)] // tests/faults only
+    pub async fn connect(
+        client: Client,
+        sim: SimArgs,
+        http: HttpConfig,
+        tune: impl FnOnce(&mut ControllerConfig),
+    ) -> Self {
+        Self::assemble(Double(None), client, sim, http, tune).await
+    }
+
+    async fn assemble(
+        api: Double,
+        client: Client,
+        sim: SimArgs,
+        http: HttpConfig,
+        tune: impl FnOnce(&mut ControllerConfig),
+    ) -> Self {
         let (sim, sim_base) = Simulator::start(sim).await.expect("simulator starts");
         let mut config = ControllerConfig {
             poll_interval: Duration::from_secs(2),
@@ -372,6 +396,20 @@ impl Env {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// The API server double of an environment: every environment has one, but those connected to
+/// another API server ([`Env::connect`]); using it there is a test bug, and panics saying so.
+pub struct Double(Option<ApiServer>);
+
+impl std::ops::Deref for Double {
+    type Target = ApiServer;
+
+    fn deref(&self) -> &ApiServer {
+        self.0
+            .as_ref()
+            .expect("this environment is connected to another API server than the double")
     }
 }
 

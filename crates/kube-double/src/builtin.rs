@@ -1,22 +1,29 @@
 //! Built-in kinds: typed decoding (through k8s-openapi, which drops unknown fields and rejects
 //! wrong types like the real decoder), defaulting and the kube-apiserver validation rules of
-//! Namespace, Secret (Opaque only), events.k8s.io/v1 Event and Lease.
+//! Namespace, Secret (Opaque only), events.k8s.io/v1 Event, Lease and
+//! apiextensions.k8s.io/v1 CustomResourceDefinition (its name rule; the schema rules the double
+//! enforces on custom resources are checked when it is created, see `registry::try_from_crd`).
 
 use base64::Engine;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 
-use super::meta::{NameRule, dns_subdomain_errors, qualified_name_errors};
+use super::meta::{self, NameRule, dns_subdomain_errors, qualified_name_errors};
 use super::registry::Builtin;
 use super::status::{ApiError, FieldError};
 
 fn roundtrip<T: DeserializeOwned + Serialize>(obj: &Value, kind: &str) -> Result<Value, ApiError> {
-    let typed: T = serde_json::from_value(obj.clone()).map_err(|e| {
+    let typed: T = typed(obj, kind)?;
+    Ok(serde_json::to_value(typed).expect("typed object serializes"))
+}
+
+/// `obj` as the typed struct (400 as the real decoder answers when it does not fit).
+pub fn typed<T: DeserializeOwned>(obj: &Value, kind: &str) -> Result<T, ApiError> {
+    serde_json::from_value(obj.clone()).map_err(|e| {
         ApiError::bad_request(format!(
             "{kind} in version \"v1\" cannot be handled as a {kind}: {e}"
         ))
-    })?;
-    Ok(serde_json::to_value(typed).expect("typed object serializes"))
+    })
 }
 
 /// Decodes into the typed struct and back: unknown fields vanish, wrong types fail (400).
@@ -27,6 +34,10 @@ pub fn decode(b: Builtin, obj: &Value) -> Result<Value, ApiError> {
         Builtin::Secret => roundtrip::<core::v1::Secret>(obj, "Secret")?,
         Builtin::Event => roundtrip::<events::v1::Event>(obj, "Event")?,
         Builtin::Lease => roundtrip::<coordination::v1::Lease>(obj, "Lease")?,
+        Builtin::CustomResourceDefinition => {
+            use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as ext;
+            roundtrip::<ext::CustomResourceDefinition>(obj, "CustomResourceDefinition")?
+        }
     };
     // Go's omitempty: empty maps/lists at the top level are not serialized.
     if let Value::Object(m) = &mut v {
@@ -73,6 +84,30 @@ pub fn prepare(b: Builtin, obj: &mut Value, creating: bool) {
                 }
                 obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
             }
+        }
+        // Established at once (kube-apiserver's naming and establishing controllers take a
+        // moment; clients wait for the condition either way).
+        Builtin::CustomResourceDefinition if creating => {
+            let now = meta::now();
+            let condition = |type_: &str, reason: &str, message: &str| {
+                json!({"type": type_, "status": "True", "lastTransitionTime": now,
+                       "reason": reason, "message": message})
+            };
+            let stored: Vec<Value> = obj["spec"]["versions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|v| v["storage"] == true)
+                .map(|v| v["name"].clone())
+                .collect();
+            obj["status"] = json!({
+                "conditions": [
+                    condition("NamesAccepted", "NoConflicts", "no conflicts found"),
+                    condition("Established", "InitialNamesAccepted", "the initial names have been accepted"),
+                ],
+                "acceptedNames": obj["spec"]["names"],
+                "storedVersions": stored,
+            });
         }
         _ => {}
     }
@@ -169,8 +204,71 @@ pub fn validate(b: Builtin, obj: &Value, old: Option<&Value>) -> Vec<FieldError>
         }
         Builtin::Event => validate_event(obj, old, &mut errs),
         Builtin::Namespace => {}
+        Builtin::CustomResourceDefinition => validate_crd(obj, &mut errs),
     }
     errs
+}
+
+/// The apiextensions rules a CRD the double serves can break (`ValidateCustomResourceDefinition`):
+/// its name, group, scope, names and storage version.
+fn validate_crd(obj: &Value, errs: &mut Vec<FieldError>) {
+    let spec = &obj["spec"];
+    let names = &spec["names"];
+    let want = format!("{}.{}", s(names, "plural"), s(spec, "group"));
+    let name = s(&obj["metadata"], "name");
+    if name != want {
+        errs.push(FieldError::invalid(
+            "metadata.name",
+            &Value::from(name),
+            "must be spec.names.plural+\".\"+spec.group",
+        ));
+    }
+    let group = s(spec, "group");
+    if group.is_empty() {
+        errs.push(FieldError::required("spec.group", ""));
+    } else if !group.contains('.') {
+        errs.push(FieldError::invalid(
+            "spec.group",
+            &Value::from(group),
+            "should be a domain with at least one dot",
+        ));
+    }
+    let scope = &spec["scope"];
+    if scope != "Namespaced" && scope != "Cluster" {
+        errs.push(FieldError::not_supported(
+            "spec.scope",
+            scope,
+            &[Value::from("Cluster"), Value::from("Namespaced")],
+        ));
+    }
+    for field in ["plural", "singular"] {
+        let v = s(names, field);
+        if field == "plural" && v.is_empty() {
+            errs.push(FieldError::required("spec.names.plural", ""));
+        }
+        if !v.is_empty() {
+            for msg in meta::dns_label_errors(v) {
+                let path = format!("spec.names.{field}");
+                errs.push(FieldError::invalid(&path, &Value::from(v), &msg));
+            }
+        }
+    }
+    if s(names, "kind").is_empty() {
+        errs.push(FieldError::required("spec.names.kind", ""));
+    }
+    let versions = spec["versions"].as_array().map_or(&[][..], Vec::as_slice);
+    if versions.is_empty() {
+        errs.push(FieldError::required(
+            "spec.versions",
+            "must have exactly one version marked as storage version",
+        ));
+    } else if versions.iter().filter(|v| v["storage"] == true).count() != 1 {
+        errs.push(FieldError::invalid(
+            "spec.versions",
+            &spec["versions"],
+            "must have exactly one version marked as storage version",
+        ));
+    }
 }
 
 /// events.k8s.io/v1 rules (`ValidateEventCreate`/`ValidateEventUpdate` for the v1 API).

@@ -3,7 +3,10 @@
 //! finalizer (see `Writer::update`). Deleting a namespace plays kube-apiserver and the namespace
 //! controller together: the namespace turns `Terminating` (no new content may be created in
 //! it), everything in it is deleted as above, and the namespace goes once it is empty (see
-//! `State::settle_namespaces`). DeleteOptions and deletecollection are not implemented.
+//! `State::settle_namespaces`). Deleting a CRD likewise: it turns `Terminating` (finalizer
+//! `customresourcecleanup.apiextensions.k8s.io`, no new custom resources), its custom
+//! resources are deleted, and it goes, its kind no longer served, once none is left (see
+//! `State::settle_crds`). DeleteOptions and deletecollection are not implemented.
 
 use serde_json::{Value, json};
 
@@ -11,6 +14,7 @@ use super::meta;
 use super::registry::Builtin;
 use super::status::ApiError;
 use super::status::Reply;
+use super::store::CRD_CLEANUP;
 use super::write::Writer;
 
 impl Writer<'_> {
@@ -34,12 +38,15 @@ impl Writer<'_> {
         if rt.builtin == Some(Builtin::Namespace) {
             return Ok((200, self.terminate_namespace(&name, stored)));
         }
+        if rt.builtin == Some(Builtin::CustomResourceDefinition) {
+            return Ok((200, self.terminate_crd(&name, stored)));
+        }
         if meta::finalizers(&stored.obj).is_empty() {
             let gone = self
                 .st
                 .commit_delete(self.route.ty, &key)
                 .expect("object exists");
-            self.st.settle_namespaces();
+            self.st.settle();
             let status = json!({
                 "kind": "Status",
                 "apiVersion": "v1",
@@ -89,6 +96,63 @@ impl Writer<'_> {
                     .collect::<Vec<_>>()
             })
             .collect();
+        self.delete_all(content);
+        self.st.settle();
+        let now = self.st.objects[self.route.ty].get(&self.key(name)).cloned();
+        match now {
+            Some(s) => self.out(&s.obj, &s.managed),
+            None => self.out(&obj, &stored.managed),
+        }
+    }
+
+    /// Marks the CRD `Terminating` and deletes its custom resources, as kube-apiserver's CRD
+    /// finalizer does; the CRD goes (and its kind is no longer served) once none is left.
+    fn terminate_crd(&mut self, name: &str, stored: super::store::Stored) -> Value {
+        let key = self.key(name);
+        let mut obj = stored.obj;
+        if meta::meta_str(&obj, "deletionTimestamp").is_none() {
+            obj["metadata"]["deletionTimestamp"] = Value::from(meta::now());
+            obj["metadata"]["deletionGracePeriodSeconds"] = Value::from(0);
+            let mut finalizers = meta::finalizers(&obj);
+            if !finalizers.iter().any(|f| f == CRD_CLEANUP) {
+                finalizers.push(CRD_CLEANUP.to_string());
+            }
+            obj["metadata"]["finalizers"] = json!(finalizers);
+            let conditions = obj["status"]["conditions"]
+                .as_array_mut()
+                .map(std::mem::take)
+                .unwrap_or_default();
+            let mut conditions: Vec<Value> = conditions
+                .into_iter()
+                .filter(|c| c["type"] != "Terminating")
+                .collect();
+            conditions.push(json!({
+                "type": "Terminating", "status": "True", "lastTransitionTime": meta::now(),
+                "reason": "InstanceDeletionInProgress",
+                "message": "CustomResource deletion is in progress",
+            }));
+            obj["status"]["conditions"] = json!(conditions);
+            obj = self
+                .st
+                .commit_update(self.route.ty, key, obj, stored.managed.clone());
+        }
+        if let Some(ty) = self.st.crd_type(&obj) {
+            let content: Vec<(usize, super::store::Key)> = self.st.objects[ty]
+                .keys()
+                .map(|k| (ty, k.clone()))
+                .collect();
+            self.delete_all(content);
+        }
+        self.st.settle();
+        let now = self.st.objects[self.route.ty].get(&self.key(name)).cloned();
+        match now {
+            Some(s) => self.out(&s.obj, &s.managed),
+            None => self.out(&obj, &stored.managed),
+        }
+    }
+
+    /// Deletes these objects as DELETE does: at once without finalizers, else marked.
+    fn delete_all(&mut self, content: Vec<(usize, super::store::Key)>) {
         for (ty, k) in content {
             let Some(item) = self.st.objects[ty].get(&k).cloned() else {
                 continue;
@@ -104,12 +168,6 @@ impl Writer<'_> {
                 }
                 self.st.commit_update(ty, k, obj, item.managed);
             }
-        }
-        self.st.settle_namespaces();
-        let now = self.st.objects[self.route.ty].get(&self.key(name)).cloned();
-        match now {
-            Some(s) => self.out(&s.obj, &s.managed),
-            None => self.out(&obj, &stored.managed),
         }
     }
 }

@@ -7,9 +7,12 @@
 //!
 //! It serves only what Roleplane and its tests use, and does not grow with the products:
 //! core/v1 namespaces and secrets, events.k8s.io/v1 events, coordination.k8s.io/v1 leases,
-//! and the CRDs given to `new` (one served version each; their schemas are pruned, defaulted
-//! and validated, `x-kubernetes-validations` CEL rules run through kube-cel, transition rules
-//! on updates, without ratcheting). Other kinds and the discovery documents answer 404.
+//! apiextensions.k8s.io/v1 CustomResourceDefinitions, and the custom resources of the CRDs
+//! given to `new` or created through the API (one served version each; their schemas are
+//! pruned, defaulted and validated, `x-kubernetes-validations` CEL rules run through kube-cel,
+//! transition rules on updates, without ratcheting). A CRD is `Established` as soon as it is
+//! stored; deleting one deletes its custom resources (finalizers honoured) and then it; its
+//! spec cannot be changed (501). Other kinds and the discovery documents answer 404.
 //! Verbs: get; list (`limit`/`continue`) and watch (resourceVersion replay, bookmarks, 410
 //! Expired from before `compact()`), both with `metadata.name`/`metadata.namespace` field
 //! selectors and `PartialObjectMetadata` responses; create; update (PUT; it creates leases and
@@ -77,9 +80,34 @@ impl ApiServer {
     /// Empty server knowing the built-in kinds plus these CRDs; panics on a CRD using what
     /// the double does not enforce.
     pub fn new(crds: Vec<CustomResourceDefinition>) -> Self {
-        let registry = registry::Registry::new(&crds);
+        let mut st = State::new(registry::Registry::new());
+        let ty = st
+            .registry
+            .builtin(registry::Builtin::CustomResourceDefinition);
+        let route = Route {
+            ty,
+            namespace: None,
+            name: None,
+            status: false,
+        };
+        let query = Query::parse(None);
+        for crd in crds {
+            // Panics on what the double cannot enforce; then stored (Established) as if applied.
+            registry::from_crd(&crd);
+            let name = crd.metadata.name.clone().unwrap_or_default();
+            let mut w = Writer {
+                st: &mut st,
+                route: &route,
+                query: &query,
+                manager: "kube-double".into(),
+            };
+            let body = serde_json::to_value(&crd).expect("CRD serializes");
+            if let Err(e) = w.create(body, None) {
+                panic!("CRD {name} refused: {}", e.to_status());
+            }
+        }
         Self {
-            state: Arc::new(Mutex::new(State::new(registry))),
+            state: Arc::new(Mutex::new(st)),
         }
     }
 

@@ -1,7 +1,9 @@
-//! The resource types the double serves: four built-in kinds plus the CRDs given to
-//! `ApiServer::new`, and lookup by group/version/plural. A CRD using what the double does not
-//! implement (several served versions, no schema, the scale subresource, an unsupported schema
-//! keyword) is refused at construction, so no test can pass against a server ignoring a rule.
+//! The resource types the double serves: five built-in kinds (CustomResourceDefinition among
+//! them) plus the CRDs given to `ApiServer::new` or created through the API, and lookup by
+//! group/version/plural. A CRD using what the double does not implement (several served
+//! versions, no schema, the scale subresource, an unsupported schema keyword) is refused (a
+//! panic at construction, 501 when created through the API), so no test can pass against a
+//! server ignoring a rule. A deleted CRD's type stays in the list, no longer served.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::Value;
@@ -15,6 +17,7 @@ pub enum Builtin {
     Secret,
     Event,
     Lease,
+    CustomResourceDefinition,
 }
 
 #[derive(Debug, Clone)]
@@ -33,6 +36,8 @@ pub struct ResourceType {
     /// Its CEL rules, compiled once (kube-apiserver compiles them when the CRD is stored).
     pub cel: Option<std::sync::Arc<kube::core::cel::CompiledSchema>>,
     pub builtin: Option<Builtin>,
+    /// `false` once the CRD defining it is gone (its index stays: it is the storage key).
+    pub served: bool,
 }
 
 impl ResourceType {
@@ -61,45 +66,48 @@ fn builtin(group: &str, plural: &str, kind: &str, b: Builtin) -> ResourceType {
         plural: plural.into(),
         kind: kind.into(),
         list_kind: format!("{kind}List"),
-        namespaced: b != Builtin::Namespace,
-        // Namespace status is kept on updates (namespaces/status); the others have none.
-        status_subresource: b == Builtin::Namespace,
+        namespaced: !matches!(b, Builtin::Namespace | Builtin::CustomResourceDefinition),
+        // Namespace and CRD status is kept on updates (their /status); the others have none.
+        status_subresource: matches!(b, Builtin::Namespace | Builtin::CustomResourceDefinition),
         schema: None,
         cel: None,
         builtin: Some(b),
+        served: true,
     }
 }
 
 /// The resource type of one CRD; panics on what the double does not implement.
-fn from_crd(crd: &CustomResourceDefinition) -> ResourceType {
-    let spec = &crd.spec;
-    let names = &spec.names;
-    let unsupported = |what: &str| -> ! {
+pub fn from_crd(crd: &CustomResourceDefinition) -> ResourceType {
+    try_from_crd(crd).unwrap_or_else(|what| {
         panic!(
             "CRD {}: {what} is not supported by the kube API test double",
-            names.plural
+            crd.spec.names.plural
         )
-    };
+    })
+}
+
+/// The resource type of one CRD, or what the double does not implement in it.
+pub fn try_from_crd(crd: &CustomResourceDefinition) -> Result<ResourceType, String> {
+    let spec = &crd.spec;
+    let names = &spec.names;
     let served: Vec<_> = spec.versions.iter().filter(|v| v.served).collect();
     let [v] = served.as_slice() else {
-        unsupported("serving other than exactly one version")
+        return Err("serving other than exactly one version".into());
     };
     let subresources = v.subresources.as_ref();
     if subresources.is_some_and(|s| s.scale.is_some()) {
-        unsupported("the scale subresource");
+        return Err("the scale subresource".into());
     }
     let Some(schema) = v
         .schema
         .as_ref()
         .and_then(|s| s.open_api_v3_schema.as_ref())
     else {
-        unsupported("a version without openAPIV3Schema")
+        return Err("a version without openAPIV3Schema".into());
     };
     let schema = serde_json::to_value(schema).expect("schema serializes");
-    if let Err(what) = schema::check_supported(&schema, "") {
-        unsupported(&what);
-    }
-    ResourceType {
+    schema::check_supported(&schema, "")?;
+    Ok(ResourceType {
         group: spec.group.clone(),
         version: v.name.clone(),
         plural: names.plural.clone(),
@@ -115,7 +123,8 @@ fn from_crd(crd: &CustomResourceDefinition) -> ResourceType {
         ))),
         schema: Some(schema),
         builtin: None,
-    }
+        served: true,
+    })
 }
 
 /// All types served, indexed by position (the index is the storage key of a type).
@@ -125,21 +134,35 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(crds: &[CustomResourceDefinition]) -> Self {
-        let mut types = vec![
+    /// The built-in kinds only (CRDs are added as they are created).
+    pub fn new() -> Self {
+        let types = vec![
             builtin("", "namespaces", "Namespace", Builtin::Namespace),
             builtin("", "secrets", "Secret", Builtin::Secret),
             builtin("events.k8s.io", "events", "Event", Builtin::Event),
             builtin("coordination.k8s.io", "leases", "Lease", Builtin::Lease),
+            builtin(
+                "apiextensions.k8s.io",
+                "customresourcedefinitions",
+                "CustomResourceDefinition",
+                Builtin::CustomResourceDefinition,
+            ),
         ];
-        types.extend(crds.iter().map(from_crd));
         Self { types }
     }
 
     /// Index of the type serving `group/version/plural`, if any.
     pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<usize> {
+        self.types.iter().position(|t| {
+            t.served && t.group == group && t.version == version && t.plural == plural
+        })
+    }
+
+    /// Index of the built-in kind `b`.
+    pub fn builtin(&self, b: Builtin) -> usize {
         self.types
             .iter()
-            .position(|t| t.group == group && t.version == version && t.plural == plural)
+            .position(|t| t.builtin == Some(b))
+            .expect("built-in kinds are always registered")
     }
 }

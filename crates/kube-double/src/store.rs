@@ -69,6 +69,9 @@ impl Watcher {
     }
 }
 
+/// The finalizer kube-apiserver puts on a CRD being deleted, until its custom resources are gone.
+pub const CRD_CLEANUP: &str = "customresourcecleanup.apiextensions.k8s.io";
+
 /// Watch history kept for resumption; older revisions answer 410 Expired.
 const HISTORY_LIMIT: usize = 10_000;
 
@@ -111,6 +114,86 @@ impl State {
 
     pub fn rt(&self, ty: usize) -> &ResourceType {
         &self.registry.types[ty]
+    }
+
+    /// Serves a new resource type (a CRD just created); returns its index.
+    pub fn register(&mut self, rt: ResourceType) -> usize {
+        self.registry.types.push(rt);
+        self.objects.push(BTreeMap::new());
+        self.registry.types.len() - 1
+    }
+
+    /// The index of the served type a stored CRD object defines, if any.
+    pub fn crd_type(&self, crd: &Value) -> Option<usize> {
+        let spec = &crd["spec"];
+        let group = spec["group"].as_str()?;
+        let plural = spec["names"]["plural"].as_str()?;
+        self.registry
+            .types
+            .iter()
+            .position(|t| t.served && t.is_crd() && t.group == group && t.plural == plural)
+    }
+
+    /// Removes what deletions finished: terminating namespaces and CRDs nothing is left in.
+    pub fn settle(&mut self) {
+        self.settle_namespaces();
+        self.settle_crds();
+    }
+
+    /// Removes every terminating CRD none of whose custom resources is left (the finalizer of
+    /// kube-apiserver's CRD cleanup controller goes), and stops serving its type.
+    fn settle_crds(&mut self) {
+        let crd_ty = self
+            .registry
+            .builtin(super::registry::Builtin::CustomResourceDefinition);
+        let terminating: Vec<Key> = self.objects[crd_ty]
+            .iter()
+            .filter(|(_, s)| s.obj["metadata"]["deletionTimestamp"].is_string())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in terminating {
+            let obj = self.objects[crd_ty][&key].obj.clone();
+            let ty = self.crd_type(&obj);
+            if ty.is_some_and(|ty| !self.objects[ty].is_empty()) {
+                continue;
+            }
+            let finalizers = super::meta::finalizers(&obj);
+            let others: Vec<&String> = finalizers
+                .iter()
+                .filter(|f| f.as_str() != CRD_CLEANUP)
+                .collect();
+            if let Some(ty) = ty {
+                self.registry.types[ty].served = false;
+            }
+            if others.is_empty() {
+                self.commit_delete(crd_ty, &key);
+            } else if others.len() != finalizers.len() {
+                let mut obj = obj;
+                obj["metadata"]["finalizers"] = Value::from(
+                    others
+                        .iter()
+                        .map(|f| Value::from(f.as_str()))
+                        .collect::<Vec<_>>(),
+                );
+                let managed = self.objects[crd_ty][&key].managed.clone();
+                self.commit_update(crd_ty, key, obj, managed);
+            }
+        }
+    }
+
+    /// Whether the type `ty` is a custom resource whose CRD is being deleted.
+    pub fn crd_terminating(&self, ty: usize) -> bool {
+        let rt = self.rt(ty);
+        if !rt.is_crd() {
+            return false;
+        }
+        let crd_ty = self
+            .registry
+            .builtin(super::registry::Builtin::CustomResourceDefinition);
+        let name = format!("{}.{}", rt.plural, rt.group);
+        self.objects[crd_ty]
+            .get(&(String::new(), name))
+            .is_some_and(|s| s.obj["metadata"]["deletionTimestamp"].is_string())
     }
 
     /// Stores (for DELETED: removes) the object stamped with the next resourceVersion and

@@ -166,6 +166,21 @@ impl Writer<'_> {
         if self.st.objects[self.route.ty].contains_key(&key) {
             return Err(ApiError::already_exists(&rt.group, &rt.plural, &name));
         }
+        if self.st.crd_terminating(self.route.ty) {
+            return Err(ApiError::new(
+                405,
+                "MethodNotAllowed",
+                "create not allowed while custom resource definition is terminating",
+            ));
+        }
+        // A new CRD: its kind is served from now on (or 501 if the double cannot enforce it).
+        let defines = match rt.builtin {
+            Some(Builtin::CustomResourceDefinition) => {
+                let crd = builtin::typed(&obj, "CustomResourceDefinition")?;
+                Some(super::registry::try_from_crd(&crd).map_err(ApiError::unsupported)?)
+            }
+            _ => None,
+        };
         let managed = managed.unwrap_or_else(|| {
             let mut entries = vec![];
             managed::record_update(&mut entries, &self.actor(), None, &obj);
@@ -174,6 +189,9 @@ impl Writer<'_> {
         let stored = self
             .st
             .commit_create(self.route.ty, key, obj, managed.clone());
+        if let Some(defined) = defines {
+            self.st.register(defined);
+        }
         Ok((201, self.out(&stored, &managed)))
     }
 
@@ -264,6 +282,12 @@ impl Writer<'_> {
             builtin::prepare(b, &mut cand, false);
         }
         check_object(&rt, &mut cand, Some(&old.obj))?;
+        if rt.builtin == Some(Builtin::CustomResourceDefinition) && cand["spec"] != old.obj["spec"]
+        {
+            return Err(ApiError::unsupported(
+                "changing the spec of a CustomResourceDefinition",
+            ));
+        }
         bump_generation(&rt, &old.obj, &mut cand);
         let entries = managed.unwrap_or_else(|| {
             let mut e = old.managed.clone();
@@ -288,7 +312,7 @@ impl Writer<'_> {
                 .st
                 .commit_delete(self.route.ty, &key)
                 .expect("object exists");
-            self.st.settle_namespaces();
+            self.st.settle();
             return Ok((200, self.out(&gone, &entries)));
         }
         let stored = self

@@ -2,6 +2,7 @@
 //! a small `Widget` CRD (derived with `kube::CustomResource`) plus built-in kinds. Each asserts
 //! what a real kube-apiserver does, or the double's 501 for what it does not implement.
 
+mod crds;
 mod crud;
 mod runtime;
 mod unsupported;
