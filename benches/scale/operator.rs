@@ -43,7 +43,18 @@ impl Operator {
             .create(true)
             .append(true)
             .open(log)?;
-        let mut command = Command::new(env!("CARGO_BIN_EXE_roleplane"));
+        // `ROLEPLANE_BENCH_OPERATOR_WRAPPER="heaptrack -o /tmp/rp"`: run the operator under a
+        // profiler (its memory figures are then the wrapper's, not the operator's).
+        let wrapper = std::env::var("ROLEPLANE_BENCH_OPERATOR_WRAPPER").unwrap_or_default();
+        let mut wrapper = wrapper.split_whitespace();
+        let mut command = match wrapper.next() {
+            Some(program) => {
+                let mut c = Command::new(program);
+                c.args(wrapper).arg(env!("CARGO_BIN_EXE_roleplane"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_roleplane")),
+        };
         command
             .arg("run")
             .arg("--namespaces")

@@ -101,7 +101,11 @@ async fn reconcile_guarded<K: ConfigKind>(
     ctx: Arc<Context>,
 ) -> Result<Action> {
     match &guard.0 {
-        Ok(obj) => reconcile(Arc::new(obj.clone()), ctx).await,
+        Ok(obj) => {
+            let key = config_key(obj);
+            let kind = kind_name(K::KIND);
+            super::guarded(kind, &key, reconcile(Arc::new(obj.clone()), ctx)).await
+        }
         Err(invalid) => Err(super::report_unreadable::<K>(&ctx, invalid).await),
     }
 }

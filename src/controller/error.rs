@@ -28,6 +28,7 @@ pub mod reason {
     pub const PROVIDER_REJECTED: &str = "ProviderRejected";
     pub const KUBERNETES_ERROR: &str = "KubernetesError";
     pub const POLICY_DENIED: &str = "PolicyDenied";
+    pub const INTERNAL_ERROR: &str = "InternalError";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,10 @@ pub enum Error {
     Provider(#[from] providers::Error),
     #[error("kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+    /// A reconcile panicked (a bug in Roleplane): reported, retried with back-off, and never
+    /// the end of the controller that ran it.
+    #[error("internal error in Roleplane (please report it): {0}; retrying with back-off")]
+    Internal(String),
 }
 
 impl From<Failure> for Error {
@@ -100,6 +105,7 @@ impl Error {
             Error::InUse(_) => IN_USE,
             Error::PolicyDenied(_) => POLICY_DENIED,
             Error::Kube(_) => KUBERNETES_ERROR,
+            Error::Internal(_) => INTERNAL_ERROR,
             Error::Provider(e) => match e.class() {
                 ErrorClass::InvalidSpec => INVALID_SPEC,
                 ErrorClass::DependencyNotReady => DEPENDENCY_NOT_READY,
@@ -128,7 +134,7 @@ impl Error {
             | Error::AmbiguousExternalObject(_)
             | Error::PolicyDenied(_) => Retry::OnChange,
             Error::InUse(_) => Retry::After(Duration::from_secs(10)),
-            Error::Kube(_) => Retry::Backoff,
+            Error::Kube(_) | Error::Internal(_) => Retry::Backoff,
             Error::Provider(e) => match e.class() {
                 ErrorClass::InvalidSpec
                 | ErrorClass::AlreadyExists

@@ -39,7 +39,9 @@ pub struct Listings {
 impl Listings {
     /// The listing of `scope` under the credential `key`: a fresh one (younger than `fresh`)
     /// if there is one, one being made if one is, else the one `list` makes now. One credential
-    /// and scope always list the same product's objects and fail with the same error type.
+    /// and scope always list the same product's objects. Callers may report failures in their
+    /// own error types (a config's check, its resources' poll): a failure made by a caller of
+    /// another type is not shared, this caller lists for itself.
     pub async fn get<O, E, F, Fut>(
         &self,
         key: &str,
@@ -63,18 +65,18 @@ impl Listings {
                 })
                 .clone()
         };
+        let mut unused = Some(list);
         let (_, result) = slot
             .cell
-            .get_or_init(|| async {
-                let listed = match list().await {
-                    Ok(items) => {
-                        let by_id: Snapshot<O> =
-                            items.into_iter().map(|l| (l.id.clone(), l)).collect();
-                        Ok(Arc::new(by_id) as Shared)
-                    }
-                    Err(e) => Err(Arc::new(e) as Shared),
-                };
-                (Instant::now(), listed)
+            .get_or_init(|| {
+                let list = unused.take().expect("initialised once");
+                async move {
+                    let listed = match list().await {
+                        Ok(items) => Ok(Arc::new(by_id(items)) as Shared),
+                        Err(e) => Err(Arc::new(e) as Shared),
+                    };
+                    (Instant::now(), listed)
+                }
             })
             .await;
         match result {
@@ -82,10 +84,12 @@ impl Listings {
                 .clone()
                 .downcast::<Snapshot<O>>()
                 .expect("one product's objects per credential")),
-            Err(any) => Err(any
-                .downcast_ref::<E>()
-                .expect("one error type per credential")
-                .clone()),
+            Err(any) => match (any.downcast_ref::<E>(), unused) {
+                (Some(e), _) => Err(e.clone()),
+                // Another kind of caller failed (it made the listing): list for ourselves.
+                (None, Some(list)) => list().await.map(|items| Arc::new(by_id(items))),
+                (None, None) => unreachable!("a listing this caller made fails in its type"),
+            },
         }
     }
 
@@ -102,6 +106,10 @@ impl Listings {
     pub fn held(&self) -> usize {
         self.slots.lock().expect("listings lock poisoned").len()
     }
+}
+
+fn by_id<O>(items: Vec<Listed<O>>) -> Snapshot<O> {
+    items.into_iter().map(|l| (l.id.clone(), l)).collect()
 }
 
 fn usable((at, result): &Done, fresh: Duration) -> bool {
@@ -174,6 +182,36 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         listings.get("j", "", Duration::ZERO, list).await.unwrap();
         assert_eq!(listings.held(), 1, "stale listings are not kept");
+    }
+
+    #[tokio::test]
+    async fn a_failure_of_another_kind_of_caller_is_not_shared_and_never_panics() {
+        // The config's check and its resources' poll share listings but report failures in
+        // their own types: the second caller lists for itself.
+        #[derive(Clone, Debug, PartialEq)]
+        struct PollFailure;
+        let listings = Listings::default();
+        let failing = || async {
+            Err::<Vec<Listed<u32>>, _>(providers::Error::DependencyNotReady("down".into()))
+        };
+        let e = listings
+            .get("k", "", Duration::from_secs(60), failing)
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), "down");
+        let polled = listings
+            .get("k", "", Duration::from_secs(60), || async {
+                Err::<Vec<Listed<u32>>, _>(PollFailure)
+            })
+            .await;
+        assert_eq!(polled.unwrap_err(), PollFailure);
+        let recovered = listings
+            .get("k", "", Duration::from_secs(60), || async {
+                Ok::<_, PollFailure>(vec![listed("a")])
+            })
+            .await
+            .expect("listed for itself");
+        assert!(recovered.contains_key("a"));
     }
 
     #[tokio::test]

@@ -237,6 +237,29 @@ async fn report_unreadable<K: Resource<DynamicType = ()>>(
     Error::InvalidSpec(message)
 }
 
+/// Runs a reconcile; a panic in it (a bug) becomes [`Error::Internal`] instead of ending the
+/// controller that runs it (kube-runtime propagates a reconciler's panic into its stream, which
+/// would stop every resource of that kind until a restart).
+async fn guarded(
+    kind: &str,
+    key: &str,
+    reconcile: impl std::future::Future<Output = error::Result<kube::runtime::controller::Action>>,
+) -> error::Result<kube::runtime::controller::Action> {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(reconcile).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_string());
+            tracing::error!(kind, object = key, panic = %what, "reconcile panicked; retrying with back-off");
+            Err(Error::Internal(what))
+        }
+    }
+}
+
 /// The error of a `finalizer()` run, unwrapped to ours.
 fn finalizer_error(e: kube::runtime::finalizer::Error<Error>) -> Error {
     use kube::runtime::finalizer::Error as F;
@@ -414,4 +437,32 @@ where
             }
         })
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_reconcile_is_an_internal_error_not_the_end_of_the_controller() {
+        let failed = guarded("Role", "ns/a", async {
+            if true {
+                panic!("one error type per credential");
+            }
+            Ok(kube::runtime::controller::Action::await_change())
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(failed.reason(), reason::INTERNAL_ERROR);
+        assert_eq!(failed.retry(), Retry::Backoff);
+        assert!(
+            failed.to_string().contains("one error type per credential"),
+            "{failed}"
+        );
+        let fine = guarded("Role", "ns/a", async {
+            Ok(kube::runtime::controller::Action::await_change())
+        })
+        .await;
+        assert!(fine.is_ok());
+    }
 }

@@ -152,7 +152,18 @@ async fn reconcile_guarded<K: Managed>(
     ctx: Arc<Context>,
 ) -> Result<Action> {
     let invalid = match &guard.0 {
-        Ok(obj) => return reconcile(Arc::new(obj.clone()), ctx).await,
+        Ok(obj) => {
+            let obj = Arc::new(obj.clone());
+            let key = object_key(&*obj);
+            let result = super::guarded(K::KIND, &key, reconcile(obj.clone(), ctx.clone())).await;
+            if let Err(e @ Error::Internal(_)) = &result {
+                // Said on the resource too: Synced=False, reason InternalError, and an Event.
+                let api: Api<K> =
+                    Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+                write_failure(&*obj, &ctx, &api, e, None).await;
+            }
+            return result;
+        }
         Err(invalid) => invalid,
     };
     Err(super::report_unreadable::<K>(&ctx, invalid).await)
