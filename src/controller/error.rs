@@ -154,8 +154,12 @@ impl Error {
     }
 
     /// Whether a failed create certainly did not happen (so the create intent can be dropped).
+    /// A wait for the budget never says so: a product's create may make several calls, and the
+    /// wait may come after the one that created (keeping the intent is always safe: the next
+    /// look finds the object, or nothing, and goes on from there).
     pub fn create_certainly_failed(&self) -> bool {
         match self {
+            Error::Provider(providers::Error::BudgetWait(_)) => false,
             Error::Provider(e) => matches!(
                 e.class(),
                 ErrorClass::InvalidSpec
@@ -200,6 +204,27 @@ mod tests {
             message: String::new(),
             retry_after,
         }))
+    }
+
+    #[test]
+    fn a_budget_wait_never_says_a_create_failed() {
+        // It may come after the call that created (a read-back): the intent must stay.
+        let wait = Error::Provider(providers::Error::BudgetWait(providers::BudgetWait {
+            provider: product(),
+            operation: "get role",
+            wait: Duration::from_secs(3),
+        }));
+        assert!(!wait.create_certainly_failed());
+        assert!(api(429, None).create_certainly_failed());
+        let after = providers::Error::Api(ApiError {
+            provider: product(),
+            operation: "get role",
+            status: Some(429),
+            message: String::new(),
+            retry_after: None,
+        })
+        .after_create(product(), "create role");
+        assert!(!Error::Provider(after).create_certainly_failed());
     }
 
     #[test]

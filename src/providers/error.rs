@@ -165,6 +165,24 @@ impl Error {
         }
     }
 
+    /// The error of a call made after the product accepted a create (a read-back, a lookup of
+    /// the new id): the object exists whatever this says, so the create must not read as
+    /// certainly failed. A product answer becomes an unknown outcome (the controller keeps its
+    /// create intent and adopts the object at its next look); a wait for the budget stays one.
+    pub fn after_create(self, provider: ProviderKind, operation: &'static str) -> Error {
+        match self {
+            Error::Api(api) => Error::UnknownOutcome(api),
+            Error::CircuitOpen(e) => Error::UnknownOutcome(ApiError {
+                provider,
+                operation,
+                status: None,
+                message: e.to_string(),
+                retry_after: None,
+            }),
+            other => other,
+        }
+    }
+
     /// The product's HTTP status, when there is one.
     pub fn status(&self) -> Option<u16> {
         match self {

@@ -200,6 +200,63 @@ async fn status_408_on_create_is_re_observed_and_nothing_is_created_twice() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_back_refused_after_the_create_keeps_the_intent_and_adopts_the_role_once() {
+    // No poll, and the config's own check done first: the create's calls are the only ones.
+    let env = Env::start_with(|c| c.poll_interval = Duration::from_secs(600)).await;
+    account(&env, ORG).await;
+    env.sim.slashid.put_permission(ORG, "billing.read");
+    env.wait_managed::<ProviderConfig>(NS, "slashid", "config Ready", |p| {
+        p.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.status == roleplane::crd::ConditionStatus::True)
+        })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    env.sim.slashid.traffic.clear_requests();
+    // Three calls go through (the lookup, the permission names, the create); the fourth, the
+    // read-back of the new role, gets 429 with a Retry-After longer than a call waits inline.
+    env.sim.slashid.traffic.set_faults(Faults {
+        rate_limit: Some(roleplane::sim::RateLimit {
+            requests: 3,
+            window_seconds: 2,
+            retry_after_seconds: Some(11),
+        }),
+        ..Default::default()
+    });
+    env.role(NS, "billing", spec(&["billing.read"])).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while count(&env, "GET /rbac/roles/sim-org%2Fbilling-viewer 429") == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "{:?}", calls(&env));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    env.sim.slashid.traffic.set_faults(Faults::default());
+    // The role exists: it is this resource's (its create intent says so), never AlreadyExists.
+    env.wait_role(NS, "billing", "Ready", is_ready).await;
+    let log = calls(&env);
+    assert_eq!(
+        log[..4],
+        [
+            "GET /rbac/roles/sim-org%2Fbilling-viewer 404",
+            "GET /rbac/permissions 200",
+            "POST /rbac/roles 204",
+            "GET /rbac/roles/sim-org%2Fbilling-viewer 429",
+        ],
+        "{log:?}"
+    );
+    assert_eq!(count(&env, "POST /rbac/roles"), 1, "{log:?}");
+    assert_eq!(env.sim.slashid.roles(ORG), [ID]);
+    let reasons: Vec<String> = env
+        .events(NS, "billing")
+        .await
+        .into_iter()
+        .map(|(_, reason, _)| reason)
+        .collect();
+    assert!(!reasons.iter().any(|r| r == "AlreadyExists"), "{reasons:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_408_on_update_and_delete_is_re_observed_and_not_written_twice() {
     let env = Env::start().await;
     account(&env, ORG).await;

@@ -107,7 +107,10 @@ impl BigPanda {
             Ok(created) if !created.id.is_empty() => Ok(created),
             Ok(_) => {
                 // Created, but the answer carried no role: find it by its (unique) name.
-                let mut named = self.named(account, desired.name).await?;
+                let mut named = self
+                    .named(account, desired.name)
+                    .await
+                    .map_err(|e| e.after_create(account.provider, "create role"))?;
                 match named.len() {
                     1 => Ok(named.remove(0)),
                     n => Err(Error::UnknownOutcome(ApiError {

@@ -129,7 +129,8 @@ impl SlashId {
                     etag: None,
                 }),
             },
-            Err(e) => Err(e),
+            // The create went through (204 or 409): whatever the read-back says, the role exists.
+            Err(e) => Err(e.after_create(ProviderKind::SlashId, "create role")),
         }
     }
 }
