@@ -554,11 +554,9 @@ fn encoded(id: &str) -> String {
     id.replace('/', "%2F")
 }
 
-/// The calls of the timed polls of the resources `ids` (named `{NAME}{i}`), as documented: the
-/// credential's listing where it serves them all, else each resource's read.
-fn listing_calls<F: Fixture>(env: &Env, ids: &[String]) -> usize {
-    let documented: std::collections::HashSet<String> = ids
-        .iter()
+/// The documented calls of a timed poll of the resources `ids` (named `{NAME}{i}`).
+fn poll_all_calls<F: Fixture>(env: &Env, ids: &[String]) -> std::collections::HashSet<String> {
+    ids.iter()
         .enumerate()
         .flat_map(|(i, id)| {
             let name = format!("{NAME}{i}");
@@ -568,7 +566,13 @@ fn listing_calls<F: Fixture>(env: &Env, ids: &[String]) -> usize {
                 &F::placeholders(env, &name, id),
             )
         })
-        .collect();
+        .collect()
+}
+
+/// The calls of the timed polls of the resources `ids` (named `{NAME}{i}`), as documented: the
+/// credential's listing where it serves them all, else each resource's read.
+fn listing_calls<F: Fixture>(env: &Env, ids: &[String]) -> usize {
+    let documented = poll_all_calls::<F>(env, ids);
     calls::<F>(env)
         .iter()
         .filter(|c| documented.contains(*c))
@@ -578,18 +582,7 @@ fn listing_calls<F: Fixture>(env: &Env, ids: &[String]) -> usize {
 /// The config's own check comes at its credential's tick and shares the resources' listing:
 /// every call is a listing page (or Looker's login), and each page is listed once per tick.
 fn assert_one_listing_per_tick<F: Fixture>(env: &Env, ids: &[String], interval: Duration) {
-    let documented: std::collections::HashSet<String> = ids
-        .iter()
-        .enumerate()
-        .flat_map(|(i, id)| {
-            let name = format!("{NAME}{i}");
-            documented(
-                F::PRODUCT,
-                Operation::PollAll,
-                &F::placeholders(env, &name, id),
-            )
-        })
-        .collect();
+    let documented = poll_all_calls::<F>(env, ids);
     let mut at: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
     for r in requests::<F>(env) {
         if r.path.ends_with("/login") {
