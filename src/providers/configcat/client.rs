@@ -54,7 +54,8 @@ impl ConfigCat {
         account: &Account,
         product_id: &str,
     ) -> Result<Vec<PermissionGroup>> {
-        self.http
+        let response = self
+            .http
             .request(
                 account,
                 "list permission groups",
@@ -62,8 +63,16 @@ impl ConfigCat {
                 &product_groups_path(product_id),
             )
             .send()
-            .await?
-            .json()
+            .await?;
+        let groups: Vec<PermissionGroup> = response.json()?;
+        // Listed ids are adopted as `externalId`: each must be a permissionGroupId.
+        if let Some(bad) = groups.iter().find(|g| g.permission_group_id <= 0) {
+            let id = bad.permission_group_id;
+            return Err(response.unexpected(format!(
+                "a listed permission group's id {id} is not a permissionGroupId"
+            )));
+        }
+        Ok(groups)
     }
 
     pub(super) async fn get_group(&self, account: &Account, id: i64) -> Result<PermissionGroup> {

@@ -198,3 +198,20 @@ fn an_answer_about_another_group_is_an_error() {
         assert!(PRODUCT.outcome(op, route, answer).is_err(), "{op:?}");
     }
 }
+
+#[test]
+fn a_listed_group_without_a_real_id_fails_the_listing() {
+    // Found by the fuzz in CI: `"permissionGroupId": 0` in the listing was listed under "0",
+    // an id its own check refuses (and `import` would have written it as externalId).
+    let mut zero = group();
+    zero["permissionGroupId"] = json!(0);
+    for op in [Op::List, Op::FindNamed] {
+        let answer = Answer::json(200, json!([zero.clone()]));
+        assert!(
+            PRODUCT
+                .outcome(op, "list permission groups", answer)
+                .is_err(),
+            "{op:?}"
+        );
+    }
+}
