@@ -102,9 +102,9 @@ async fn reconcile_guarded<K: ConfigKind>(
 ) -> Result<Action> {
     match &guard.0 {
         Ok(obj) => {
-            let key = config_key(obj);
             let kind = kind_name(K::KIND);
-            super::guarded(kind, &key, reconcile(Arc::new(obj.clone()), ctx)).await
+            let key = || config_key(obj);
+            super::guarded(kind, key, reconcile(Arc::new(obj.clone()), ctx)).await
         }
         Err(invalid) => Err(super::report_unreadable::<K>(&ctx, invalid).await),
     }

@@ -239,10 +239,10 @@ async fn report_unreadable<K: Resource<DynamicType = ()>>(
 
 /// Runs a reconcile; a panic in it (a bug) becomes [`Error::Internal`] instead of ending the
 /// controller that runs it (kube-runtime propagates a reconciler's panic into its stream, which
-/// would stop every resource of that kind until a restart).
+/// would stop every resource of that kind in its namespace until a restart).
 async fn guarded(
     kind: &str,
-    key: &str,
+    key: impl FnOnce() -> String,
     reconcile: impl std::future::Future<Output = error::Result<kube::runtime::controller::Action>>,
 ) -> error::Result<kube::runtime::controller::Action> {
     use futures::FutureExt;
@@ -254,7 +254,8 @@ async fn guarded(
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic".to_string());
-            tracing::error!(kind, object = key, panic = %what, "reconcile panicked; retrying with back-off");
+            let object = key();
+            tracing::error!(kind, object, panic = %what, "reconcile panicked; retrying with back-off");
             Err(Error::Internal(what))
         }
     }
@@ -445,7 +446,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_reconcile_is_an_internal_error_not_the_end_of_the_controller() {
-        let failed = guarded("Role", "ns/a", async {
+        let failed = guarded("Role", || "ns/a".into(), async {
             if true {
                 panic!("one error type per credential");
             }
@@ -459,7 +460,7 @@ mod tests {
             failed.to_string().contains("one error type per credential"),
             "{failed}"
         );
-        let fine = guarded("Role", "ns/a", async {
+        let fine = guarded("Role", || "ns/a".into(), async {
             Ok(kube::runtime::controller::Action::await_change())
         })
         .await;

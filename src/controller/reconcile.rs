@@ -154,8 +154,9 @@ async fn reconcile_guarded<K: Managed>(
     let invalid = match &guard.0 {
         Ok(obj) => {
             let obj = Arc::new(obj.clone());
-            let key = object_key(&*obj);
-            let result = super::guarded(K::KIND, &key, reconcile(obj.clone(), ctx.clone())).await;
+            // The key is made only if the reconcile panics (this runs for every reconcile).
+            let key = || object_key(&*obj);
+            let result = super::guarded(K::KIND, key, reconcile(obj.clone(), ctx.clone())).await;
             if let Err(e @ Error::Internal(_)) = &result {
                 // Said on the resource too: Synced=False, reason InternalError, and an Event.
                 let api: Api<K> =
