@@ -152,12 +152,16 @@ pub fn facts<K: Managed>(obj: &K) -> Facts {
     }
 }
 
-/// Looks where `lookup` says; returns what was found and the objects themselves.
+/// Looks where `lookup` says; returns what was found and the objects themselves. With
+/// `listings`, a lookup by name in a product without a name search joins the credential's
+/// listing if one is being made right now (creates that arrive together list once); it never
+/// uses one made before it asked, which could miss an object someone else just gave the name.
 pub async fn find<P: Provider>(
     provider: &P,
     account: &Account,
     desired: Desired<'_, P::Spec>,
     lookup: &Lookup,
+    listings: Option<&super::listings::Listings>,
 ) -> Result<(Found, Vec<P::Object>)> {
     let seen = |o: &P::Object| Seen {
         id: provider.id_of(o),
@@ -179,7 +183,22 @@ pub async fn find<P: Provider>(
             )
         }
         Lookup::Name => {
-            let named = provider.find_named(account, desired).await?;
+            let named = match listings.filter(|_| !P::SEARCHES_BY_NAME) {
+                Some(listings) => {
+                    let scope = provider.scope(desired.spec);
+                    let listing = listings
+                        .get(&account.key, &scope, std::time::Duration::ZERO, || {
+                            provider.list(account, &scope)
+                        })
+                        .await?;
+                    listing
+                        .values()
+                        .filter(|l| l.name == desired.name)
+                        .cloned()
+                        .collect()
+                }
+                None => provider.find_named(account, desired).await?,
+            };
             found_named(provider, account, desired, named).await?
         }
     })
@@ -259,7 +278,9 @@ pub async fn converge<K: Managed, P: Provider>(
     let lookup = decide::lookup(&facts, P::IDENTITY, || {
         provider.name_key(&account, desired.name)
     });
-    let (found, mut objects) = find(provider, &account, desired, &lookup).await?;
+    // A create that may have happened (the intent is there) is looked for in a new listing.
+    let shared = (!facts.intent).then_some(&ctx.listings);
+    let (found, mut objects) = find(provider, &account, desired, &lookup, shared).await?;
     let mut events = Vec::new();
     let mut settle_intent = false;
     let (id, object, change) = match decide::step(&facts, product, desired.name, &found) {
@@ -275,7 +296,16 @@ pub async fn converge<K: Managed, P: Provider>(
                 ));
             }
             let created = intent::create(obj, api, finalizer, provider, &account, desired).await;
-            forget();
+            // The listing gains what was created; after a failure, whether anything was
+            // created is not known, so the listing is made again.
+            match &created {
+                Ok(object) => ctx.listings.insert(
+                    &account.key,
+                    &provider.scope(desired.spec),
+                    provider.listed(object.clone()),
+                ),
+                Err(_) => forget(),
+            }
             let created = created?;
             let id = provider.id_of(&created);
             events.push((

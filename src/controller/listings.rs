@@ -3,8 +3,12 @@
 //! `Context::next_poll`), the first to arrive lists the scope (paged, once: concurrent callers
 //! wait for that listing), and the others compare against it while it is fresh. A listing
 //! that fails is shared too, for a few seconds, so an outage costs one call, not one per
-//! resource. Listings are dropped when they go stale or when Roleplane writes through that
-//! credential and scope, so nothing is held between polls.
+//! resource. Name lookups before a create (products without a name search) join a listing
+//! being made at that moment, never one made before they asked, so creates that arrive
+//! together list once and none misses an object someone else just gave its name. What
+//! Roleplane creates is put into the listing held ([`Listings::insert`]). Listings are dropped when they go stale or when
+//! Roleplane otherwise writes through that credential and scope (an update, a delete, a create
+//! whose outcome is unknown), so nothing is held between polls.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -18,6 +22,10 @@ use crate::providers::Listed;
 
 /// How long a failed listing answers for everyone before the next caller tries again.
 const FAILURE_TTL: Duration = Duration::from_secs(5);
+
+/// How long a listing is held at most (the longest freshness a caller asks for): older ones
+/// are dropped at the next call, so nothing is held between polls.
+const KEEP: Duration = Duration::from_secs(60);
 
 /// A listing, by id.
 pub type Snapshot<O> = HashMap<String, Listed<O>>;
@@ -38,7 +46,8 @@ pub struct Listings {
 
 impl Listings {
     /// The listing of `scope` under the credential `key`: a fresh one (younger than `fresh`)
-    /// if there is one, one being made if one is, else the one `list` makes now. One credential
+    /// if there is one, one being made if one is, else the one `list` makes now (with
+    /// `fresh` zero: one being made, else a new one). One credential
     /// and scope always list the same product's objects. Callers may report failures in their
     /// own error types (a config's check, its resources' poll): a failure made by a caller of
     /// another type is not shared, this caller lists for itself.
@@ -57,13 +66,18 @@ impl Listings {
     {
         let slot = {
             let mut slots = self.slots.lock().expect("listings lock poisoned");
-            slots.retain(|_, s| s.cell.get().is_none_or(|d| usable(d, fresh)));
-            slots
-                .entry((key.to_string(), scope.to_string()))
-                .or_insert_with(|| Slot {
-                    cell: Arc::new(OnceCell::new()),
-                })
-                .clone()
+            slots.retain(|_, s| s.cell.get().is_none_or(|d| usable(d, KEEP)));
+            let at_key = (key.to_string(), scope.to_string());
+            match slots.get(&at_key) {
+                Some(s) if s.cell.get().is_none_or(|d| usable(d, fresh)) => s.clone(),
+                _ => {
+                    let s = Slot {
+                        cell: Arc::new(OnceCell::new()),
+                    };
+                    slots.insert(at_key, s.clone());
+                    s
+                }
+            }
         };
         let mut unused = Some(list);
         let (_, result) = slot
@@ -101,6 +115,43 @@ impl Listings {
             .remove(&(key.to_string(), scope.to_string()));
     }
 
+    /// Puts `created` into the listing of `scope` under `key`: Roleplane just created it, and
+    /// nothing else in the scope changed. The listing keeps its age, so it is made again when it
+    /// would have been anyway. A listing still being made (it may or may not hold the object),
+    /// or one that failed, is dropped instead.
+    pub fn insert<O>(&self, key: &str, scope: &str, created: Listed<O>)
+    where
+        O: Clone + Send + Sync + 'static,
+    {
+        let mut slots = self.slots.lock().expect("listings lock poisoned");
+        let at_key = (key.to_string(), scope.to_string());
+        let Some(slot) = slots.get(&at_key) else {
+            return;
+        };
+        let updated = match slot.cell.get() {
+            Some((at, Ok(any))) => any.clone().downcast::<Snapshot<O>>().ok().map(|held| {
+                let mut listing = Snapshot::clone(&held);
+                listing.insert(created.id.clone(), created);
+                (*at, listing)
+            }),
+            _ => None,
+        };
+        match updated {
+            Some((at, listing)) => {
+                let done: Done = (at, Ok(Arc::new(listing) as Shared));
+                slots.insert(
+                    at_key,
+                    Slot {
+                        cell: Arc::new(OnceCell::new_with(Some(done))),
+                    },
+                );
+            }
+            None => {
+                slots.remove(&at_key);
+            }
+        }
+    }
+
     /// How many listings are held.
     #[cfg(test)]
     pub fn held(&self) -> usize {
@@ -113,7 +164,13 @@ fn by_id<O>(items: Vec<Listed<O>>) -> Snapshot<O> {
 }
 
 fn usable((at, result): &Done, fresh: Duration) -> bool {
-    let ttl = if result.is_ok() { fresh } else { FAILURE_TTL };
+    // A failure answers for a few seconds, and never a caller that asked for a new listing
+    // (its credentials may just have been fixed).
+    let ttl = if result.is_ok() {
+        fresh
+    } else {
+        FAILURE_TTL.min(fresh)
+    };
     at.elapsed() < ttl
 }
 
@@ -170,18 +227,41 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_stale_listing_is_made_again_and_dropped() {
+    async fn a_stale_listing_is_made_again_and_replaced() {
         let listings = Listings::default();
         let calls = AtomicUsize::new(0);
         let list = || async {
             calls.fetch_add(1, Ordering::SeqCst);
             Ok::<_, providers::Error>(vec![listed("a")])
         };
-        listings.get("k", "", Duration::ZERO, list).await.unwrap();
+        let minute = Duration::from_secs(60);
+        listings.get("k", "", minute, list).await.unwrap();
+        // Too old for a caller asking for a new one (a lookup before a create)...
         listings.get("k", "", Duration::ZERO, list).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+        // ...and that one replaced the old: a caller content with a minute's age reuses it,
+        // and another credential's listing is its own.
+        listings.get("k", "", minute, list).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
         listings.get("j", "", Duration::ZERO, list).await.unwrap();
-        assert_eq!(listings.held(), 1, "stale listings are not kept");
+        assert_eq!(listings.held(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_caller_wanting_a_new_listing_joins_one_being_made() {
+        let listings = Listings::default();
+        let calls = AtomicUsize::new(0);
+        let list = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            Ok::<_, providers::Error>(vec![listed("a")])
+        };
+        let (x, y) = tokio::join!(
+            listings.get("k", "", Duration::from_secs(60), list),
+            listings.get("k", "", Duration::ZERO, list),
+        );
+        assert!(x.is_ok() && y.is_ok());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
@@ -215,6 +295,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn what_roleplane_creates_joins_the_listing_and_a_listing_being_made_is_dropped() {
+        let listings = Listings::default();
+        let calls = AtomicUsize::new(0);
+        let list = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            Ok::<_, providers::Error>(vec![listed("a")])
+        };
+        let fresh = Duration::from_secs(60);
+        listings.get("k", "", fresh, list).await.unwrap();
+        listings.insert("k", "", listed("b"));
+        // Another credential's or scope's insert touches nothing held.
+        listings.insert("k", "other", listed("c"));
+        let held = listings.get("k", "", fresh, list).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "no listing after a create");
+        assert!(held.contains_key("a") && held.contains_key("b") && !held.contains_key("c"));
+        assert_eq!(listings.held(), 1);
+
+        // A create that ends while the listing is being made: the listing may have been made
+        // before the create landed, so it is dropped, and the next caller lists again.
+        listings.forget("k", "");
+        let (made, ()) = tokio::join!(listings.get("k", "", fresh, list), async {
+            listings.insert("k", "", listed("b"));
+        });
+        assert!(made.is_ok());
+        assert_eq!(
+            listings.held(),
+            0,
+            "a listing made across a create is not kept"
+        );
+        listings.get("k", "", fresh, list).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
     async fn a_failed_listing_answers_for_a_few_seconds() {
         let listings = Listings::default();
         let calls = AtomicUsize::new(0);
@@ -230,5 +345,8 @@ mod tests {
             assert_eq!(e.to_string(), "down");
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // A caller wanting a new listing does not take the failure.
+        let _ = listings.get("k", "", Duration::ZERO, failing).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 }

@@ -364,7 +364,7 @@ impl<K: Managed> Visit for Delete<'_, K> {
                     Identity::Name => Lookup::Key(provider.name_key(&account, &m.name)),
                     Identity::Id => Lookup::Name,
                 };
-                let (_, found) = find(provider, &account, desired, &lookup).await?;
+                let (_, found) = find(provider, &account, desired, &lookup, None).await?;
                 let found: Vec<String> = found.iter().map(|o| provider.id_of(o)).collect();
                 if found.len() > 1 {
                     return Err(Error::AmbiguousExternalObject(format!(

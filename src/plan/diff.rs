@@ -287,7 +287,7 @@ impl Visit for PlanVisit<'_> {
         });
         let (found, objects) = match &lookup {
             Lookup::Name => self.sources.find_named(provider, &account, desired).await?,
-            _ => execute::find(provider, &account, desired, &lookup).await?,
+            _ => execute::find(provider, &account, desired, &lookup, None).await?,
         };
         match decide::step(&facts, P::KIND.as_str(), desired.name, &found) {
             Step::Fail(failure) => Err(failure.into()),

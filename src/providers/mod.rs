@@ -163,6 +163,10 @@ pub trait Provider: Clone + Send + Sync + 'static {
     /// listing per credential and poll serves every resource in it. Where it carries only ids
     /// and names, each resource is read on its own.
     const LISTS_OBJECTS: bool = true;
+    /// Whether [`Provider::find_named`] searches the product by name. Where it does not (the
+    /// default: it filters the scope's listing), the controller looks names up in the
+    /// credential's shared listing instead, so a burst of creates lists once.
+    const SEARCHES_BY_NAME: bool = false;
     /// The manifest field naming the listing scope, for products whose account is listed per
     /// scope (see [`Provider::scope`]); None where one listing covers the whole account.
     const SCOPE_FIELD: Option<&'static str> = None;

@@ -55,6 +55,7 @@ impl Provider for Looker {
     /// Names are unique and a taken one answers 409, but inline sets are made before the role:
     /// looking the name up first keeps a conflict from writing anything.
     const IDENTITY: Identity = Identity::Id;
+    const SEARCHES_BY_NAME: bool = true;
     const SECRET_KEYS: &'static [&'static str] = &["clientId", "clientSecret"];
     /// A token from `POST /login` with the client id and secret (see `token`).
     const AUTH: Auth = Auth::Custom;

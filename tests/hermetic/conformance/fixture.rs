@@ -33,6 +33,9 @@ pub trait Fixture: Send + Sync + 'static {
     /// Whether the product's listing carries whole objects (polls list once per credential),
     /// or only names (each resource is read on its own).
     const LISTS_OBJECTS: bool = true;
+    /// Whether a create looks its name up in the credential's listing (ids assigned by the
+    /// product, no search by name), rather than by a read or search of its own.
+    const LOOKS_NAMES_UP_IN_LISTING: bool = false;
 
     /// Whether the product object `id` holds what `spec` (`changed`: with `change`) says.
     fn holds(env: &Env, id: &str, changed: bool) -> bool;

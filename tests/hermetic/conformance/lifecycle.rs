@@ -509,6 +509,56 @@ async fn several<F: Fixture>(env: &Env) -> Vec<String> {
     ids
 }
 
+/// Creates that arrive together look their names up in one listing (where the lookup is the
+/// credential's listing, not a search), and write what the table documents, once per object.
+pub async fn a_burst_of_creates_lists_once<F: Fixture>() {
+    let env = start::<F>(NEVER).await;
+    // Slow enough that every create arrives while the first lookup's listing is being made.
+    F::traffic(&env).set_faults(roleplane::sim::Faults {
+        latency_ms: 500,
+        ..Default::default()
+    });
+    F::traffic(&env).clear_requests();
+    futures::future::join_all((0..4).map(|i| {
+        env.apply::<F::Kind>(
+            NS,
+            json!({"metadata": {"name": format!("{RESOURCE}-{i}")}, "spec": F::spec(&format!("{NAME}{i}"))}),
+        )
+    }))
+    .await;
+    let ids = several::<F>(&env).await;
+    let per_object: Vec<Vec<String>> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let name = format!("{NAME}{i}");
+            documented(
+                F::PRODUCT,
+                Operation::Create,
+                &F::placeholders(&env, &name, id),
+            )
+        })
+        .collect();
+    let calls = calls::<F>(&env);
+    let listing = poll_all_calls::<F>(&env, &ids);
+    let lookups = per_object[0]
+        .iter()
+        .filter(|c| F::LOOKS_NAMES_UP_IN_LISTING && listing.contains(*c));
+    for call in lookups {
+        let made = calls.iter().filter(|c| *c == call).count();
+        assert_eq!(
+            made, 1,
+            "{call}: one listing for the burst of creates: {calls:#?}"
+        );
+    }
+    let documented_writes = per_object
+        .iter()
+        .flatten()
+        .filter(|c| !c.starts_with("GET ") && !c.ends_with("/login"))
+        .count();
+    assert_eq!(writes::<F>(&env).len(), documented_writes, "{calls:#?}");
+}
+
 /// Requests to the Kubernetes API that change a resource, from the `from`th on. (A config's
 /// status may be written when its own check runs: it refreshes its count of users.)
 fn kube_writes(env: &Env, from: usize) -> Vec<String> {

@@ -55,6 +55,7 @@ conformance! {
         server_errors_back_off_and_recover,
         timed_polls_list_once_per_credential_and_write_nothing,
         restart_with_everything_in_sync_lists_and_writes_nothing,
+        a_burst_of_creates_lists_once,
     }
 }
 
