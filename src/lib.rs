@@ -6,6 +6,7 @@ pub mod providers;
 pub mod cli;
 pub mod controller;
 pub mod crd;
+pub mod kube_client;
 pub mod leader;
 pub mod metrics;
 pub mod plan;

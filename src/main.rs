@@ -43,7 +43,7 @@ async fn run_sim(args: SimArgs) -> Result<(), Box<dyn std::error::Error>> {
 
 async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
     roleplane::install_crypto_provider();
-    let client = kube::Client::try_default().await?;
+    let client = roleplane::kube_client::infer().await?;
     let identity = args
         .pod_name
         .clone()
