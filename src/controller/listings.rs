@@ -188,6 +188,14 @@ mod tests {
         }
     }
 
+    /// A listing of `a` that counts its calls, and yields once on the way (so that another
+    /// caller can arrive while it is being made).
+    async fn list_a(calls: &AtomicUsize) -> Result<Vec<Listed<u32>>, providers::Error> {
+        calls.fetch_add(1, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        Ok(vec![listed("a")])
+    }
+
     #[tokio::test]
     async fn one_listing_serves_every_caller_while_fresh() {
         let listings = Listings::default();
@@ -230,10 +238,7 @@ mod tests {
     async fn a_stale_listing_is_made_again_and_replaced() {
         let listings = Listings::default();
         let calls = AtomicUsize::new(0);
-        let list = || async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Ok::<_, providers::Error>(vec![listed("a")])
-        };
+        let list = || list_a(&calls);
         let minute = Duration::from_secs(60);
         listings.get("k", "", minute, list).await.unwrap();
         // Too old for a caller asking for a new one (a lookup before a create)...
@@ -251,11 +256,7 @@ mod tests {
     async fn a_caller_wanting_a_new_listing_joins_one_being_made() {
         let listings = Listings::default();
         let calls = AtomicUsize::new(0);
-        let list = || async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            tokio::task::yield_now().await;
-            Ok::<_, providers::Error>(vec![listed("a")])
-        };
+        let list = || list_a(&calls);
         let (x, y) = tokio::join!(
             listings.get("k", "", Duration::from_secs(60), list),
             listings.get("k", "", Duration::ZERO, list),
@@ -298,11 +299,7 @@ mod tests {
     async fn what_roleplane_creates_joins_the_listing_and_a_listing_being_made_is_dropped() {
         let listings = Listings::default();
         let calls = AtomicUsize::new(0);
-        let list = || async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            tokio::task::yield_now().await;
-            Ok::<_, providers::Error>(vec![listed("a")])
-        };
+        let list = || list_a(&calls);
         let fresh = Duration::from_secs(60);
         listings.get("k", "", fresh, list).await.unwrap();
         listings.insert("k", "", listed("b"));

@@ -527,18 +527,7 @@ pub async fn a_burst_of_creates_lists_once<F: Fixture>() {
     }))
     .await;
     let ids = several::<F>(&env).await;
-    let per_object: Vec<Vec<String>> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            let name = format!("{NAME}{i}");
-            documented(
-                F::PRODUCT,
-                Operation::Create,
-                &F::placeholders(&env, &name, id),
-            )
-        })
-        .collect();
+    let per_object = documented_each::<F>(&env, &ids, Operation::Create);
     let calls = calls::<F>(&env);
     let listing = poll_all_calls::<F>(&env, &ids);
     let lookups = per_object[0]
@@ -604,18 +593,25 @@ fn encoded(id: &str) -> String {
     id.replace('/', "%2F")
 }
 
-/// The documented calls of a timed poll of the resources `ids` (named `{NAME}{i}`).
-fn poll_all_calls<F: Fixture>(env: &Env, ids: &[String]) -> std::collections::HashSet<String> {
+/// The documented calls of `op` for each of the resources `ids` (named `{NAME}{i}`).
+fn documented_each<F: Fixture>(env: &Env, ids: &[String], op: Operation) -> Vec<Vec<String>> {
     ids.iter()
         .enumerate()
-        .flat_map(|(i, id)| {
-            let name = format!("{NAME}{i}");
+        .map(|(i, id)| {
             documented(
                 F::PRODUCT,
-                Operation::PollAll,
-                &F::placeholders(env, &name, id),
+                op,
+                &F::placeholders(env, &format!("{NAME}{i}"), id),
             )
         })
+        .collect()
+}
+
+/// The documented calls of a timed poll of the resources `ids` (named `{NAME}{i}`).
+fn poll_all_calls<F: Fixture>(env: &Env, ids: &[String]) -> std::collections::HashSet<String> {
+    documented_each::<F>(env, ids, Operation::PollAll)
+        .into_iter()
+        .flatten()
         .collect()
 }
 
