@@ -623,7 +623,7 @@ fn main() {
     let failed: Vec<String> = rows
         .iter()
         .filter(|r| !r.ok() && known(r.scenario, r.kind).is_none())
-        .map(|r| format!("{} {}", r.scenario, r.product))
+        .map(|r| format!("{} {}: {}", r.scenario, r.product, r.failures()))
         .collect();
     if !failed.is_empty() || !leaks.is_empty() || cleanup.is_err() {
         eprintln!(

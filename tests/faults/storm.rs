@@ -50,6 +50,31 @@ pub struct Row {
 }
 
 impl Row {
+    /// What failed, in a few words (empty when the row is ok), for the one-line summary.
+    pub fn failures(&self) -> String {
+        let mut why = Vec::new();
+        if self.converged.is_none() {
+            why.push("timeout".to_string());
+        }
+        for (count, what) in [
+            (self.duplicates, "duplicate"),
+            (self.lost, "lost"),
+            (self.leftovers, "left over"),
+            (self.early_after_429, "early after 429"),
+        ] {
+            if count > 0 {
+                why.push(format!("{count} {what}"));
+            }
+        }
+        for (sent, allowed, secs) in &self.budget {
+            if *sent > *allowed as usize {
+                why.push(format!("{sent} calls in {secs} s, {allowed} allowed"));
+            }
+        }
+        why.extend(self.notes.iter().cloned());
+        why.join("; ")
+    }
+
     pub fn ok(&self) -> bool {
         self.converged.is_some()
             && self.duplicates == 0
