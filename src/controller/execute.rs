@@ -191,11 +191,7 @@ pub async fn find<P: Provider>(
                             provider.list(account, &scope)
                         })
                         .await?;
-                    listing
-                        .values()
-                        .filter(|l| l.name == desired.name)
-                        .cloned()
-                        .collect()
+                    providers::named(listing.values(), desired.name)
                 }
                 None => provider.find_named(account, desired).await?,
             };

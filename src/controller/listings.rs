@@ -6,9 +6,10 @@
 //! resource. Name lookups before a create (products without a name search) join a listing
 //! being made at that moment, never one made before they asked, so creates that arrive
 //! together list once and none misses an object someone else just gave its name. What
-//! Roleplane creates is put into the listing held ([`Listings::insert`]). Listings are dropped when they go stale or when
-//! Roleplane otherwise writes through that credential and scope (an update, a delete, a create
-//! whose outcome is unknown), so nothing is held between polls.
+//! Roleplane creates is put into the listing held ([`Listings::insert`]). Listings are
+//! dropped when they go stale or when Roleplane otherwise writes through that credential and
+//! scope (an update, a delete, a create whose outcome is unknown), so nothing is held between
+//! polls.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -125,31 +126,26 @@ impl Listings {
     {
         let mut slots = self.slots.lock().expect("listings lock poisoned");
         let at_key = (key.to_string(), scope.to_string());
-        let Some(slot) = slots.get(&at_key) else {
+        let Some(slot) = slots.remove(&at_key) else {
             return;
         };
-        let updated = match slot.cell.get() {
-            Some((at, Ok(any))) => any.clone().downcast::<Snapshot<O>>().ok().map(|held| {
-                let mut listing = Snapshot::clone(&held);
-                listing.insert(created.id.clone(), created);
-                (*at, listing)
-            }),
-            _ => None,
+        let Some((at, Ok(any))) = slot.cell.get().cloned() else {
+            return;
         };
-        match updated {
-            Some((at, listing)) => {
-                let done: Done = (at, Ok(Arc::new(listing) as Shared));
-                slots.insert(
-                    at_key,
-                    Slot {
-                        cell: Arc::new(OnceCell::new_with(Some(done))),
-                    },
-                );
-            }
-            None => {
-                slots.remove(&at_key);
-            }
-        }
+        // Dropping the slot leaves this the listing's only holder unless a caller still reads
+        // it: then the listing is copied, else it is changed in place.
+        drop(slot);
+        let Ok(mut listing) = any.downcast::<Snapshot<O>>() else {
+            return;
+        };
+        Arc::make_mut(&mut listing).insert(created.id.clone(), created);
+        let done: Done = (at, Ok(listing as Shared));
+        slots.insert(
+            at_key,
+            Slot {
+                cell: Arc::new(OnceCell::new_with(Some(done))),
+            },
+        );
     }
 
     /// How many listings are held.
@@ -206,15 +202,12 @@ mod tests {
             Ok::<_, providers::Error>(vec![listed("a"), listed("b")])
         };
         let (x, y) = tokio::join!(
-            listings.get("k", "", Duration::from_secs(60), list),
-            listings.get("k", "", Duration::from_secs(60), list),
+            listings.get("k", "", KEEP, list),
+            listings.get("k", "", KEEP, list),
         );
         assert_eq!(x.unwrap().len(), 2);
         assert_eq!(y.unwrap().len(), 2);
-        let again = listings
-            .get("k", "", Duration::from_secs(60), list)
-            .await
-            .unwrap();
+        let again = listings.get("k", "", KEEP, list).await.unwrap();
         assert!(again.contains_key("b"));
         assert_eq!(
             calls.load(Ordering::SeqCst),
@@ -222,15 +215,9 @@ mod tests {
             "one listing for three callers"
         );
         // Another scope or credential lists on its own; a write drops the listing.
-        listings
-            .get("k", "other", Duration::from_secs(60), list)
-            .await
-            .unwrap();
+        listings.get("k", "other", KEEP, list).await.unwrap();
         listings.forget("k", "");
-        listings
-            .get("k", "", Duration::from_secs(60), list)
-            .await
-            .unwrap();
+        listings.get("k", "", KEEP, list).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 
@@ -239,14 +226,13 @@ mod tests {
         let listings = Listings::default();
         let calls = AtomicUsize::new(0);
         let list = || list_a(&calls);
-        let minute = Duration::from_secs(60);
-        listings.get("k", "", minute, list).await.unwrap();
+        listings.get("k", "", KEEP, list).await.unwrap();
         // Too old for a caller asking for a new one (a lookup before a create)...
         listings.get("k", "", Duration::ZERO, list).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         // ...and that one replaced the old: a caller content with a minute's age reuses it,
         // and another credential's listing is its own.
-        listings.get("k", "", minute, list).await.unwrap();
+        listings.get("k", "", KEEP, list).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         listings.get("j", "", Duration::ZERO, list).await.unwrap();
         assert_eq!(listings.held(), 2);
@@ -258,7 +244,7 @@ mod tests {
         let calls = AtomicUsize::new(0);
         let list = || list_a(&calls);
         let (x, y) = tokio::join!(
-            listings.get("k", "", Duration::from_secs(60), list),
+            listings.get("k", "", KEEP, list),
             listings.get("k", "", Duration::ZERO, list),
         );
         assert!(x.is_ok() && y.is_ok());
@@ -275,19 +261,16 @@ mod tests {
         let failing = || async {
             Err::<Vec<Listed<u32>>, _>(providers::Error::DependencyNotReady("down".into()))
         };
-        let e = listings
-            .get("k", "", Duration::from_secs(60), failing)
-            .await
-            .unwrap_err();
+        let e = listings.get("k", "", KEEP, failing).await.unwrap_err();
         assert_eq!(e.to_string(), "down");
         let polled = listings
-            .get("k", "", Duration::from_secs(60), || async {
+            .get("k", "", KEEP, || async {
                 Err::<Vec<Listed<u32>>, _>(PollFailure)
             })
             .await;
         assert_eq!(polled.unwrap_err(), PollFailure);
         let recovered = listings
-            .get("k", "", Duration::from_secs(60), || async {
+            .get("k", "", KEEP, || async {
                 Ok::<_, PollFailure>(vec![listed("a")])
             })
             .await
@@ -300,12 +283,15 @@ mod tests {
         let listings = Listings::default();
         let calls = AtomicUsize::new(0);
         let list = || list_a(&calls);
-        let fresh = Duration::from_secs(60);
-        listings.get("k", "", fresh, list).await.unwrap();
+        let before = listings.get("k", "", KEEP, list).await.unwrap();
         listings.insert("k", "", listed("b"));
+        assert!(
+            !before.contains_key("b"),
+            "a listing being read is copied, not changed under its reader"
+        );
         // Another credential's or scope's insert touches nothing held.
         listings.insert("k", "other", listed("c"));
-        let held = listings.get("k", "", fresh, list).await.unwrap();
+        let held = listings.get("k", "", KEEP, list).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 1, "no listing after a create");
         assert!(held.contains_key("a") && held.contains_key("b") && !held.contains_key("c"));
         assert_eq!(listings.held(), 1);
@@ -313,7 +299,7 @@ mod tests {
         // A create that ends while the listing is being made: the listing may have been made
         // before the create landed, so it is dropped, and the next caller lists again.
         listings.forget("k", "");
-        let (made, ()) = tokio::join!(listings.get("k", "", fresh, list), async {
+        let (made, ()) = tokio::join!(listings.get("k", "", KEEP, list), async {
             listings.insert("k", "", listed("b"));
         });
         assert!(made.is_ok());
@@ -322,7 +308,7 @@ mod tests {
             0,
             "a listing made across a create is not kept"
         );
-        listings.get("k", "", fresh, list).await.unwrap();
+        listings.get("k", "", KEEP, list).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 
@@ -335,10 +321,7 @@ mod tests {
             Err::<Vec<Listed<u32>>, _>(providers::Error::DependencyNotReady("down".into()))
         };
         for _ in 0..3 {
-            let e = listings
-                .get("k", "", Duration::from_secs(60), failing)
-                .await
-                .unwrap_err();
+            let e = listings.get("k", "", KEEP, failing).await.unwrap_err();
             assert_eq!(e.to_string(), "down");
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);

@@ -22,7 +22,7 @@ use crate::crd::{
     ClusterProviderConfig, Managed, ManagedStatus, PermissionGroup, ProviderConfig,
     ProviderConfigKind, ProviderConfigReference, Role,
 };
-use crate::providers::{Account, BaseUrls, Desired, Listed, Provider, Providers};
+use crate::providers::{Account, BaseUrls, Desired, Provider, Providers, named};
 
 /// What a plan may read.
 pub struct Sources {
@@ -265,12 +265,7 @@ impl Sources {
                 || provider.list(account, &scope),
             )
             .await?;
-        let mut named: Vec<Listed<P::Object>> = listing
-            .values()
-            .filter(|l| l.name == desired.name)
-            .cloned()
-            .collect();
-        named.sort_by(|a, b| a.id.cmp(&b.id));
+        let named = named(listing.values(), desired.name);
         execute::found_named(provider, account, desired, named).await
     }
 

@@ -140,6 +140,21 @@ pub struct Listed<O> {
     pub object: Option<O>,
 }
 
+/// The entries of a listing that carry `name`, by id (a lookup by name in a listing, for
+/// products without a search by name).
+pub fn named<'a, O: Clone + 'a>(
+    listing: impl IntoIterator<Item = &'a Listed<O>>,
+    name: &str,
+) -> Vec<Listed<O>> {
+    let mut found: Vec<Listed<O>> = listing
+        .into_iter()
+        .filter(|l| l.name == name)
+        .cloned()
+        .collect();
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    found
+}
+
 /// What every product implements. Deletion treats 404 as done. No method loops on errors: the
 /// controller owns retries. `create` and `update` return the object as the product has it
 /// afterwards, from the product's own answer where it carries the object.
@@ -241,7 +256,7 @@ pub trait Provider: Clone + Send + Sync + 'static {
         scope: &str,
     ) -> impl Future<Output = Result<Vec<Listed<Self::Object>>>> + Send;
     /// The objects carrying `desired.name` (default: the scope's listing, filtered). A product
-    /// that can search by name overrides this.
+    /// that can search by name overrides this, and sets [`Provider::SEARCHES_BY_NAME`].
     fn find_named(
         &self,
         account: &Account,
@@ -249,12 +264,7 @@ pub trait Provider: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Listed<Self::Object>>>> + Send {
         async move {
             let scope = self.scope(desired.spec);
-            Ok(self
-                .list(account, &scope)
-                .await?
-                .into_iter()
-                .filter(|l| l.name == desired.name)
-                .collect())
+            Ok(named(&self.list(account, &scope).await?, desired.name))
         }
     }
     /// The object with this id, or None when it does not exist.
