@@ -18,6 +18,17 @@ pub struct Facts {
     pub was_ready: bool,
 }
 
+impl Facts {
+    /// Ready at this generation with its id known and no create pending: a reconcile now is a
+    /// poll (unless the resource itself changed).
+    pub fn settled(&self) -> bool {
+        self.was_ready
+            && !self.intent
+            && self.known.is_some()
+            && (self.wanted.is_none() || self.wanted == self.known)
+    }
+}
+
 /// Where to look for the object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lookup {

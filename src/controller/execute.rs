@@ -11,6 +11,7 @@ use super::report::Outcome;
 use super::status::{self, READY};
 use super::{Context, account, intent};
 use crate::crd::{ConditionStatus, Managed, ManagementPolicy};
+use crate::providers::http::Priority;
 use crate::providers::{self, Account, Desired, Provider};
 
 /// The account of `obj`'s config for `P`. Cleanup passes `validate: false`: deleting must not
@@ -76,18 +77,12 @@ async fn poll_from_listing<K: Managed, P: Provider>(
     provider: &P,
     desired: Desired<'_, P::Spec>,
     facts: &Facts,
+    priority: Priority,
 ) -> Result<Option<Outcome>> {
-    let settled = facts.was_ready
-        && !facts.intent
-        && facts.known.is_some()
-        && (facts.wanted.is_none() || facts.wanted == facts.known);
-    // A resource that changed (a new annotation, say) is read afresh: whoever changed it
-    // expects a look at the product now, not at a listing made before.
-    let changed = ctx.take_changed(&super::object_key(obj));
     let Some(id) = facts
         .known
         .as_deref()
-        .filter(|_| settled && !changed && P::LISTS_OBJECTS)
+        .filter(|_| priority == Priority::Background && P::LISTS_OBJECTS)
     else {
         return Ok(None);
     };
@@ -243,12 +238,20 @@ pub async fn converge<K: Managed, P: Provider>(
     // poll finds it in sync, and nothing below writes to the product.
     super::guardrails::check(ctx, obj).await?;
     let mut facts = facts(obj);
-    if let Some(outcome) = poll_from_listing(obj, ctx, provider, desired, &facts).await? {
+    // A poll of a resource in sync can wait; a resource that changed (a new annotation, say)
+    // is read afresh: whoever changed it expects a look at the product now, not at a listing
+    // made before.
+    let changed = ctx.take_changed(&super::object_key(obj));
+    let priority = match facts.settled() && !changed {
+        true => Priority::Background,
+        false => Priority::Foreground,
+    };
+    if let Some(outcome) = poll_from_listing(obj, ctx, provider, desired, &facts, priority).await? {
         return Ok(outcome);
     }
     let view = config_of(obj, ctx, provider, desired, true).await?;
     let (_, key) = account::base_url_and_key::<P>(&ctx.config.base_urls, &view)?;
-    if let Some(wait) = ctx.providers.http.busy_for(&key)
+    if let Some(wait) = ctx.providers.http.busy_for(&key, priority)
         && wait > BUDGET_WAIT_IN_SLOT
     {
         // Wait outside the controller's slot: others' credentials may have budget now.

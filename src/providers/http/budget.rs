@@ -93,6 +93,19 @@ impl Window {
 /// product closer together than that when the network delays the first more than the second.
 pub const WINDOW_MARGIN: Duration = Duration::from_millis(500);
 
+/// Whether a reconcile was asked for (a new, changed or deleted resource, or one that is not
+/// in sync) or is a poll of a resource in sync, which can wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priority {
+    Foreground,
+    Background,
+}
+
+/// A poll starts only while every window counting its calls keeps `1 / RESERVE` of itself free
+/// on top of the poll's own room: where polls alone would fill a credential's budget (a product
+/// read object by object, like SlashID), creates and changes never queue behind them.
+pub const RESERVE: usize = 5;
+
 /// How calls are paced: the product's windows, or a flat rate the operator asked for.
 enum Pacing {
     Windows(Mutex<Vec<(Calls, SlidingWindow)>>),
@@ -171,8 +184,9 @@ impl Budget {
     }
 
     /// When `room` calls (writes if `write`) would be admitted, if not now: the end of a pause
-    /// after a 429, or when the windows counting them have that much room. Counts nothing.
-    pub(super) fn ready_at(&self, write: bool, room: usize) -> Option<Instant> {
+    /// after a 429, or when the windows counting them have that much room (for
+    /// [`Priority::Background`], that much beyond each window's [`RESERVE`]). Counts nothing.
+    pub(super) fn ready_at(&self, write: bool, room: usize, priority: Priority) -> Option<Instant> {
         let now = tokio::time::Instant::now().into_std();
         let windows = match &self.pacing {
             Pacing::Windows(windows) => windows
@@ -180,7 +194,13 @@ impl Budget {
                 .expect("budget lock poisoned")
                 .iter()
                 .filter(|(calls, _)| calls.counts(write))
-                .filter_map(|(_, w)| w.room_at(now, room))
+                .filter_map(|(_, w)| {
+                    let reserve = match priority {
+                        Priority::Foreground => 0,
+                        Priority::Background => w.requests() / RESERVE,
+                    };
+                    w.room_at(now, room + reserve)
+                })
                 .max(),
             // A flat rate set by the operator paces smoothly: never long.
             Pacing::Flat(_) => None,
@@ -334,8 +354,31 @@ mod tests {
                 .await
                 .expect("reads have room"),
         );
-        assert!(budget.ready_at(true, 1).is_some());
-        assert!(budget.ready_at(false, 1).is_none());
+        assert!(budget.ready_at(true, 1, Priority::Foreground).is_some());
+        assert!(budget.ready_at(false, 1, Priority::Foreground).is_none());
+    }
+
+    #[tokio::test]
+    async fn polls_leave_a_reserve_that_creates_and_changes_may_use() {
+        let budget = Budget::new(&Limits::UNPUBLISHED, None, 4, Circuit::default());
+        // 100 per 20 s: polls have taken 76, so 24 are left.
+        for _ in 0..76 {
+            drop(budget.admit(false, LONG).await.expect("within the window"));
+        }
+        // A poll needs its room (4) and a fifth of the window (20) free: it may start.
+        assert_eq!(budget.ready_at(false, 4, Priority::Background), None);
+        drop(budget.admit(false, LONG).await.expect("within the window"));
+        // 23 left: the next poll waits for the window, a create or a change does not.
+        let poll = budget.ready_at(false, 4, Priority::Background);
+        assert!(poll.is_some(), "a poll would eat into the reserve");
+        assert!(poll.is_some_and(|t| t > Instant::now() + Duration::from_secs(19)));
+        assert_eq!(budget.ready_at(true, 4, Priority::Foreground), None);
+        assert_eq!(budget.ready_at(false, 4, Priority::Foreground), None);
+        // The foreground may use the reserve to the last call; then it waits too.
+        for _ in 0..23 {
+            drop(budget.admit(true, LONG).await.expect("within the window"));
+        }
+        assert!(budget.ready_at(true, 1, Priority::Foreground).is_some());
     }
 
     #[tokio::test]

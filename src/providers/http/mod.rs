@@ -23,7 +23,7 @@ use super::{Account, ApiError, CircuitOpen, Error, Result};
 use crate::crd::ProviderKind;
 use crate::metrics::Metrics;
 use budget::Budget;
-pub use budget::{Calls, Limits, WINDOW_MARGIN, Window};
+pub use budget::{Calls, Limits, Priority, RESERVE, WINDOW_MARGIN, Window};
 pub use circuit::CircuitConfig;
 use circuit::{Circuit, Outcome, Tripped, Unanswered};
 pub use parse::{MAX_RETRY_AFTER, error_message, parse_retry_after, path_segment};
@@ -136,7 +136,9 @@ impl Http {
     /// None when it would now. Lets a reconcile wait for its credential's budget without
     /// holding one of its controller's slots (which would hold up resources of other
     /// credentials and products), and start only when it is likely to finish without waiting.
-    pub fn busy_for(&self, key: &str) -> Option<Duration> {
+    /// A [`Priority::Background`] reconcile (a poll) also leaves the windows' [`RESERVE`]
+    /// free for foreground ones.
+    pub fn busy_for(&self, key: &str, priority: Priority) -> Option<Duration> {
         let budget = self
             .inner
             .budgets
@@ -146,8 +148,8 @@ impl Http {
             .cloned()?;
         let room = self.inner.config.concurrency_per_credential;
         let ready = budget
-            .ready_at(true, room)
-            .max(budget.ready_at(false, room))?;
+            .ready_at(true, room, priority)
+            .max(budget.ready_at(false, room, priority))?;
         Some(ready.saturating_duration_since(tokio::time::Instant::now().into_std()))
     }
 

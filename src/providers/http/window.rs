@@ -25,6 +25,11 @@ impl SlidingWindow {
         }
     }
 
+    /// How many calls the window admits.
+    pub(super) fn requests(&self) -> usize {
+        self.requests
+    }
+
     /// None when one more call at `now` keeps the window; else the earliest instant it would.
     pub(super) fn blocked_until(&self, now: Instant) -> Option<Instant> {
         self.room_at(now, 1)
