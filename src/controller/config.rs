@@ -12,7 +12,6 @@ use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::ListParams;
 use kube::core::DeserializeGuard;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::{Action, Controller};
@@ -154,7 +153,8 @@ where
             .collect(),
     };
     for api in lists {
-        for m in api.list(&ListParams::default()).await? {
+        // Page by page: a namespace of thousands of resources is never held at once.
+        super::for_each_listed(&api, |m| {
             let r = &m.managed().provider_config_ref;
             if r.kind == K::KIND && r.name == name {
                 found.push(User {
@@ -163,11 +163,12 @@ where
                     deleting: m.meta().deletion_timestamp.is_some(),
                     external_id: m.managed_status().and_then(|s| s.external_id.clone()),
                     spec: serde_json::to_value(&m)
-                        .map(|v| v["spec"].clone())
+                        .map(|mut v| v["spec"].take())
                         .unwrap_or_default(),
                 });
             }
-        }
+        })
+        .await?;
     }
     Ok(())
 }

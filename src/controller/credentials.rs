@@ -12,7 +12,7 @@
 //! See `docs/deletion.md`.
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
@@ -113,20 +113,22 @@ async fn used_elsewhere(ctx: &Context, view: &ConfigView) -> Result<bool> {
 async fn users_of_secret(ctx: &Context, namespace: &str, name: &str) -> Result<Vec<String>> {
     let mut found = Vec::new();
     let configs: Api<ProviderConfig> = Api::namespaced(ctx.client.clone(), namespace);
-    for pc in configs.list(&ListParams::default()).await? {
+    super::for_each_listed(&configs, |pc| {
         let v = ConfigView::from_namespaced(&pc, namespace, &pc.name_any());
         if v.secret_name == name {
             found.push(v.describe);
         }
-    }
+    })
+    .await?;
     if ctx.config.namespaces.is_empty() {
         let cluster: Api<ClusterProviderConfig> = Api::all(ctx.client.clone());
-        for cpc in cluster.list(&ListParams::default()).await? {
+        super::for_each_listed(&cluster, |cpc| {
             let v = ConfigView::from_cluster(&cpc, &cpc.name_any());
             if v.secret_namespace == namespace && v.secret_name == name {
                 found.push(v.describe);
             }
-        }
+        })
+        .await?;
     }
     Ok(found)
 }

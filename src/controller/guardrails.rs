@@ -84,7 +84,7 @@ pub async fn run(
     let generations = Mutex::new(HashMap::<String, Option<i64>>::new());
     let changed = &ctx.guardrails.changed;
     let absent = &ctx.guardrails.kind_absent;
-    let watch = watcher(api, watcher::Config::default())
+    let watch = watcher(api, super::watch_config())
         .default_backoff()
         .reflect(writer)
         .for_each(|event| {
@@ -132,7 +132,7 @@ pub async fn run(
 async fn watch_namespace_labels(ctx: &Context) {
     let api: Api<PartialObjectMeta<Namespace>> = Api::all(ctx.client.clone());
     let mut listing = HashMap::<String, BTreeMap<String, String>>::new();
-    let mut events = watcher(api, watcher::Config::default())
+    let mut events = watcher(api, super::watch_config())
         .default_backoff()
         .boxed();
     let shared = &ctx.guardrails.namespace_labels;

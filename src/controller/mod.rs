@@ -167,6 +167,37 @@ fn lean(meta: &mut kube::core::ObjectMeta) {
     }
 }
 
+/// Objects per page when Roleplane lists or watches Kubernetes resources. A page's response
+/// body and its decoded objects are held at once (with `managedFields`, which are dropped only
+/// after decoding): 100 keeps that to a few hundred KiB per list in flight, where the watcher's
+/// default of 500, and an unpaged list of a namespace's resources, grow with the namespace.
+pub(crate) const LIST_PAGE: u32 = 100;
+
+/// Every object `api` lists, page by page ([`LIST_PAGE`]), handed to `each`.
+pub(crate) async fn for_each_listed<K>(
+    api: &kube::Api<K>,
+    mut each: impl FnMut(K),
+) -> kube::Result<()>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut params = kube::api::ListParams::default().limit(LIST_PAGE);
+    loop {
+        let page = api.list(&params).await?;
+        let next = page.metadata.continue_.filter(|c| !c.is_empty());
+        page.items.into_iter().for_each(&mut each);
+        match next {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// The watcher configuration of every watch Roleplane runs: pages of [`LIST_PAGE`].
+fn watch_config() -> kube::runtime::watcher::Config {
+    kube::runtime::watcher::Config::default().page_size(LIST_PAGE)
+}
+
 fn object_key<K: Resource>(obj: &K) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
@@ -465,5 +496,41 @@ mod tests {
         })
         .await;
         assert!(fine.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_list_goes_page_by_page_and_misses_nothing() {
+        use k8s_openapi::api::core::v1::Secret;
+        let api = kube_double::ApiServer::new(Vec::new());
+        let secrets: kube::Api<Secret> = kube::Api::namespaced(api.client(), "t");
+        let n = 2 * LIST_PAGE as usize + 17;
+        for i in 0..n {
+            let mut s = Secret::default();
+            s.metadata.name = Some(format!("s{i:03}"));
+            secrets
+                .create(&Default::default(), &s)
+                .await
+                .expect("created");
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for_each_listed(&secrets, |s| {
+            seen.insert(s.name_any());
+        })
+        .await
+        .expect("listed");
+        assert_eq!(seen.len(), n, "every object, once");
+        let lists: Vec<_> = api
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "GET")
+            .map(|r| r.path)
+            .collect();
+        assert_eq!(lists.len(), 3, "{lists:#?}");
+        assert!(
+            lists
+                .iter()
+                .all(|p| p.contains(&format!("limit={LIST_PAGE}"))),
+            "{lists:#?}"
+        );
     }
 }

@@ -43,7 +43,7 @@ pub async fn run<K: Managed>(
     // sight of an object (at start, nothing has changed: polls may use the shared listings).
     let mut seen: HashMap<u64, u64> = HashMap::new();
     let noting = ctx.clone();
-    let stream = watcher(api, watcher::Config::default())
+    let stream = watcher(api, super::watch_config())
         .default_backoff()
         .modify(|guard| {
             if let Ok(obj) = &mut guard.0 {

@@ -60,7 +60,7 @@ async fn fan_out(
     api: Api<PartialObjectMeta<Secret>>,
     mut subscribers: Vec<UnboundedSender<PartialObjectMeta<Secret>>>,
 ) {
-    let mut events = watcher(api, watcher::Config::default())
+    let mut events = watcher(api, super::watch_config())
         .default_backoff()
         .boxed();
     while let Some(event) = events.next().await {
@@ -114,7 +114,7 @@ impl<C: ConfigKind> SharedConfigs<C> {
 
     /// Starts the watch that feeds the store and every subscription.
     pub fn start(self, api: Api<DeserializeGuard<C>>) -> tokio::task::JoinHandle<()> {
-        let stream = watcher(api, watcher::Config::default())
+        let stream = watcher(api, super::watch_config())
             .default_backoff()
             .modify(|guard| {
                 if let Ok(config) = &mut guard.0 {

@@ -101,25 +101,26 @@ async fn users(sources: &Sources, request: &ImportRequest) -> Result<Vec<User>, 
             ProviderConfigKind::ClusterProviderConfig => None,
         };
         let client = ctx.client.clone();
-        let lp = kube::api::ListParams::default();
         let roles: kube::Api<Role> = match ns {
             Some(ns) => kube::Api::namespaced(client.clone(), ns),
             None => kube::Api::all(client.clone()),
         };
-        for r in roles.list(&lp).await? {
+        crate::controller::for_each_listed(&roles, |r| {
             let spec = serde_json::to_value(&r.spec).unwrap_or_default();
             let ns = kube::ResourceExt::namespace(&r).unwrap_or_default();
             add(ns, r.managed(), spec, r.managed_status());
-        }
+        })
+        .await?;
         let groups: kube::Api<PermissionGroup> = match ns {
             Some(ns) => kube::Api::namespaced(client.clone(), ns),
             None => kube::Api::all(client),
         };
-        for g in groups.list(&lp).await? {
+        crate::controller::for_each_listed(&groups, |g| {
             let spec = serde_json::to_value(&g.spec).unwrap_or_default();
             let ns = kube::ResourceExt::namespace(&g).unwrap_or_default();
             add(ns, g.managed(), spec, g.managed_status());
-        }
+        })
+        .await?;
     }
     Ok(out)
 }
