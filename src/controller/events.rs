@@ -33,8 +33,19 @@ pub struct Events {
     controller: String,
     instance: String,
     hasher: RandomState,
-    sent: Mutex<HashMap<u64, Sent>>,
+    sent: Mutex<SentCache>,
 }
+
+/// The Events sent within [`SERIES_WINDOW`], by key. Expired entries are ignored at once and
+/// dropped every [`SWEEP_EVERY`]: a sweep on every send would scan every Event of the last
+/// minutes each time (tens of thousands while thousands of resources are created).
+#[derive(Default)]
+struct SentCache {
+    by_key: HashMap<u64, Sent>,
+    next_sweep: Option<Timestamp>,
+}
+
+const SWEEP_EVERY: SignedDuration = SignedDuration::from_secs(30);
 
 impl Events {
     pub fn new(client: Client, controller: &str, instance: &str) -> Self {
@@ -99,12 +110,18 @@ impl Events {
         let window = SignedDuration::try_from(SERIES_WINDOW).expect("a short window");
         let repeat = {
             let mut sent = self.sent.lock().expect("event cache poisoned");
-            sent.retain(|_, s| s.last + window > now);
-            sent.get_mut(&key).map(|s| {
-                s.count += 1;
-                s.last = now;
-                (s.name.clone(), s.namespace.clone(), s.count)
-            })
+            if sent.next_sweep.is_none_or(|t| t <= now) {
+                sent.by_key.retain(|_, s| s.last + window > now);
+                sent.next_sweep = Some(now + SWEEP_EVERY);
+            }
+            sent.by_key
+                .get_mut(&key)
+                .filter(|s| s.last + window > now)
+                .map(|s| {
+                    s.count += 1;
+                    s.last = now;
+                    (s.name.clone(), s.namespace.clone(), s.count)
+                })
         };
         if let Some((name, namespace, count)) = repeat {
             let series = serde_json::json!({"series": EventSeries {
@@ -143,15 +160,19 @@ impl Events {
         };
         let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
         api.create(&PostParams::default(), &event).await?;
-        self.sent.lock().expect("event cache poisoned").insert(
-            key,
-            Sent {
-                name,
-                namespace,
-                count: 1,
-                last: now,
-            },
-        );
+        self.sent
+            .lock()
+            .expect("event cache poisoned")
+            .by_key
+            .insert(
+                key,
+                Sent {
+                    name,
+                    namespace,
+                    count: 1,
+                    last: now,
+                },
+            );
         Ok(())
     }
 }

@@ -309,7 +309,7 @@ pub async fn converge<K: Managed, P: Provider>(
             let id = provider.id_of(&created);
             events.push((
                 EventType::Normal,
-                "Created",
+                super::report::CREATED,
                 format!("created {product} object {id}"),
             ));
             // What the product answered is checked like any read: a difference is corrected.

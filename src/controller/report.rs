@@ -11,6 +11,9 @@ use super::status::{self, READY, SYNCED};
 use super::{Context, object_key};
 use crate::crd::{ConditionStatus, Managed, ManagedStatus, ProviderKind};
 
+/// The Event reason of a create.
+pub const CREATED: &str = "Created";
+
 /// What a successful reconcile found, for status, Events and metrics.
 pub struct Outcome {
     pub provider: ProviderKind,
@@ -91,11 +94,21 @@ pub(super) async fn write_success<K: Managed>(
     let ready_changed = !status::find(&previous.conditions, READY).is_some_and(|c| {
         c.status == ready_status && c.reason == ready_reason && c.message == ready_message
     });
+    // A create says so in one Event: "Created" (naming the new object) stands for "Ready"
+    // too, which spares an API write per create. A create that is not Ready still says why.
+    let created_ready = ready_status == ConditionStatus::True
+        && outcome
+            .events
+            .iter()
+            .any(|(_, reason, _)| *reason == CREATED);
     // Events and metrics first: whoever sees the new status can also see why it changed.
-    for (type_, event_reason, note) in outcome.events {
+    for (type_, event_reason, mut note) in outcome.events {
+        if created_ready && event_reason == CREATED {
+            note.push_str("; Ready");
+        }
         status::event(&ctx.events, obj, type_, event_reason, "Reconcile", note).await;
     }
-    if ready_changed {
+    if ready_changed && !created_ready {
         let type_ = if ready_status == ConditionStatus::True {
             EventType::Normal
         } else {
