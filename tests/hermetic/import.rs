@@ -349,6 +349,57 @@ async fn config_status_and_metric_report_objects_and_managed_with_one_listing_pe
     }
 }
 
+/// A product listed per scope (ConfigCat: per product) is counted in the scopes its users name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_of_a_product_listed_per_scope_counts_the_scopes_its_users_name() {
+    use roleplane::crd::{PermissionGroup, ProviderConfig};
+    let env = Env::start_with(|c| c.poll_interval = std::time::Duration::from_secs(60)).await;
+    ConfigCat::account(&env, NS, true).await;
+    ConfigCat::seed(&env, "By Hand");
+    // Another product of the same account, which no resource names: not listed, not counted.
+    const OTHER: &str = "5d1c4b22-7d1f-4b0e-9a55-0c3e7b9f2a10";
+    env.sim.configcat.add_product_with_id(OTHER, "Unrelated");
+    env.sim
+        .configcat
+        .create_group(OTHER, &json!({"name": "Elsewhere"}))
+        .expect("seeded");
+    env.apply::<PermissionGroup>(
+        NS,
+        json!({"metadata": {"name": "kept"}, "spec": ConfigCat::spec("Kept")}),
+    )
+    .await;
+    env.wait_managed::<PermissionGroup>(NS, "kept", "Ready", |g| {
+        g.status.as_ref().is_some_and(is_ready)
+    })
+    .await;
+    // A new generation of the config takes a fresh inventory.
+    env.patch_spec::<ProviderConfig>(
+        NS,
+        "configcat",
+        json!({"endpoint": format!("{}/", env.endpoint("configcat"))}),
+    )
+    .await;
+    let api: kube::Api<ProviderConfig> = kube::Api::namespaced(env.client.clone(), NS);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let counted = loop {
+        let inventory = api
+            .get("configcat")
+            .await
+            .expect("config")
+            .status
+            .and_then(|s| s.inventory);
+        if let Some(inv) = inventory.as_ref().filter(|i| i.managed == 1) {
+            break inv.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "managed never counted: {inventory:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(counted.objects, 2, "{counted:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_config_imports_into_the_namespace_asked_for_and_counts_every_namespace() {
     use roleplane::crd::ClusterProviderConfig;
