@@ -207,6 +207,29 @@ impl Calls {
     }
 }
 
+/// When each product's first and last accepted write arrived (any credential), in seconds since
+/// `t0`: how long the operator took to start writing, and how long the writing took.
+fn write_spans(sims: &[Simulator], t0: Instant) -> BTreeMap<&'static str, (f64, f64)> {
+    let mut spans: BTreeMap<&'static str, (f64, f64)> = BTreeMap::new();
+    for sim in sims {
+        for &kind in ProviderKind::ALL {
+            let traffic = sim.traffic(kind);
+            let base = traffic.started();
+            for r in traffic.requests() {
+                if r.method == "GET" || r.status >= 400 || r.path.ends_with("/login") {
+                    continue;
+                }
+                let at = base + Duration::from_millis(r.at_ms);
+                let at = at.saturating_duration_since(t0).as_secs_f64();
+                let span = spans.entry(kind.as_str()).or_insert((at, at));
+                span.0 = span.0.min(at);
+                span.1 = span.1.max(at);
+            }
+        }
+    }
+    spans
+}
+
 /// `ROLEPLANE_BENCH_VERBOSE=1`: print the request shapes behind every count.
 fn verbose() -> bool {
     std::env::var("ROLEPLANE_BENCH_VERBOSE").is_ok_and(|v| v == "1")
@@ -456,6 +479,7 @@ async fn run(s: &Settings, n: usize) -> bool {
     let converged = tracker.wait_count(n, t0 + s.timeout).await;
     let elapsed = t0.elapsed().as_secs_f64();
     let alive = op.running();
+    let spans = write_spans(&sims, t0);
     let calls = take_calls(&sims);
     let seen = k8s_log.take();
     let mem_converged = op.memory();
@@ -471,8 +495,17 @@ async fn run(s: &Settings, n: usize) -> bool {
     }
     let mut worst_bound: f64 = 0.0;
     println!(
-        "{:<10} {:>6} {:>10} {:>10} {:>7}   {:>6} {:>6} {:>6} {:>6}",
-        "product", "objs", "ready s", "bound s", "ratio", "reads", "writes", "auth", "429"
+        "{:<10} {:>6} {:>10} {:>10} {:>7}   {:>6} {:>6} {:>6} {:>6}   {:>13}",
+        "product",
+        "objs",
+        "ready s",
+        "bound s",
+        "ratio",
+        "reads",
+        "writes",
+        "auth",
+        "429",
+        "writes at s"
     );
     let summed = per_product(&calls);
     for &kind in kinds {
@@ -501,8 +534,11 @@ async fn run(s: &Settings, n: usize) -> bool {
         } else {
             (format!("{bound:.1}"), format!("{:.2}", last / bound))
         };
+        let span = spans
+            .get(kind.as_str())
+            .map_or("-".to_string(), |(a, b)| format!("{a:.1}-{b:.1}"));
         println!(
-            "{:<10} {:>6} {:>10.1} {:>10} {:>7}   {:>6.2} {:>6.2} {:>6.2} {:>6.2}",
+            "{:<10} {:>6} {:>10.1} {:>10} {:>7}   {:>6.2} {:>6.2} {:>6.2} {:>6.2}   {span:>13}",
             kind.as_str(),
             mine.len(),
             last,

@@ -126,6 +126,11 @@ impl Traffic {
         self.faults.lock().expect("sim lock").clone()
     }
 
+    /// The instant `at_ms` and `done_ms` count from.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.log.lock().expect("sim lock").clone()
     }
