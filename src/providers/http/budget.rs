@@ -83,15 +83,12 @@ impl Window {
         }
     }
 
-    /// How long an admitted call holds its place: the window plus [`WINDOW_MARGIN`].
+    /// How long an answered call keeps its place (see `window`: from its answer, not from
+    /// when it was sent).
     fn length(self) -> Duration {
-        Duration::from_secs(self.seconds.max(1)) + WINDOW_MARGIN
+        Duration::from_secs(self.seconds.max(1))
     }
 }
-
-/// Added to every window on our side: calls admitted exactly one window apart may reach the
-/// product closer together than that when the network delays the first more than the second.
-pub const WINDOW_MARGIN: Duration = Duration::from_millis(500);
 
 /// Whether a reconcile was asked for (a new, changed or deleted resource, or one that is not
 /// in sync) or is a poll of a resource in sync, which can wait.
@@ -146,14 +143,16 @@ impl Budget {
     }
 
     /// Waits for a concurrency permit and for every window counting this call (a write or a
-    /// read) to admit it, and counts it: the call is to be sent at once. A call waiting for its
-    /// window holds no permit, so reads held by their window never hold up writes. A window
-    /// with no room for longer than `max_wait` returns that wait instead, counting nothing.
+    /// read) to admit it, and counts it: the call is to be sent at once, and holds its places
+    /// until the returned [`Admission`] is dropped (when its answer is in) and a window's length
+    /// after. A call waiting for its window holds no permit, so reads held by their window never
+    /// hold up writes. A window with no room for longer than `max_wait` returns that wait
+    /// instead, counting nothing.
     pub(super) async fn admit(
         &self,
         write: bool,
         max_wait: Duration,
-    ) -> Result<SemaphorePermit<'_>, Duration> {
+    ) -> Result<Admission<'_>, Duration> {
         loop {
             let permit = self
                 .permits
@@ -163,14 +162,26 @@ impl Budget {
             let blocked = match &self.pacing {
                 Pacing::Flat(limiter) => {
                     limiter.until_ready().await;
-                    return Ok(permit);
+                    return Ok(Admission {
+                        _permit: permit,
+                        budget: self,
+                        write,
+                        counted: false,
+                    });
                 }
                 Pacing::Windows(windows) => {
                     let mut windows = windows.lock().expect("budget lock poisoned");
                     // Tokio's clock (the same as the system's, but paused in tests).
                     let now = tokio::time::Instant::now().into_std();
                     match try_admit(&mut windows, write, now) {
-                        None => return Ok(permit),
+                        None => {
+                            return Ok(Admission {
+                                _permit: permit,
+                                budget: self,
+                                write,
+                                counted: true,
+                            });
+                        }
                         Some(until) if until.saturating_duration_since(now) > max_wait => {
                             return Err(until.saturating_duration_since(now));
                         }
@@ -221,8 +232,42 @@ impl Budget {
     }
 }
 
-/// Counts a call at `now` in every window that counts it when all of them admit it (None);
-/// otherwise counts nothing and says when the last of them would.
+/// A call admitted by [`Budget::admit`]: its concurrency permit, and its places in the windows,
+/// which it holds from now until a window's length after it is dropped (its answer is in).
+pub(super) struct Admission<'a> {
+    _permit: SemaphorePermit<'a>,
+    budget: &'a Budget,
+    write: bool,
+    /// Counted in the windows (not under a flat rate).
+    counted: bool,
+}
+
+impl std::fmt::Debug for Admission<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admission")
+            .field("write", &self.write)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        if !self.counted {
+            return;
+        }
+        if let Pacing::Windows(windows) = &self.budget.pacing {
+            let mut windows = windows.lock().unwrap_or_else(|e| e.into_inner());
+            answered(
+                &mut windows,
+                self.write,
+                tokio::time::Instant::now().into_std(),
+            );
+        }
+    }
+}
+
+/// Counts a call (still to be answered) in every window that counts it when all of them admit
+/// it at `now` (None); otherwise counts nothing and says when the last of them would.
 fn try_admit(windows: &mut [(Calls, SlidingWindow)], write: bool, now: Instant) -> Option<Instant> {
     let blocked = windows
         .iter()
@@ -231,10 +276,17 @@ fn try_admit(windows: &mut [(Calls, SlidingWindow)], write: bool, now: Instant) 
         .max();
     if blocked.is_none() {
         for (_, w) in windows.iter_mut().filter(|(calls, _)| calls.counts(write)) {
-            w.admit(now);
+            w.begin();
         }
     }
     blocked
+}
+
+/// The answer to a call counted by [`try_admit`] came back at `now`.
+fn answered(windows: &mut [(Calls, SlidingWindow)], write: bool, now: Instant) {
+    for (_, w) in windows.iter_mut().filter(|(calls, _)| calls.counts(write)) {
+        w.answered(now);
+    }
 }
 
 #[cfg(test)]
@@ -268,7 +320,11 @@ mod tests {
         let mut out = Vec::new();
         while now < t0 + until {
             match try_admit(windows, write, now) {
-                None => out.push(now - t0),
+                None => {
+                    // Answered at once.
+                    answered(windows, write, now);
+                    out.push(now - t0);
+                }
                 Some(t) => now = t,
             }
         }
@@ -317,7 +373,7 @@ mod tests {
         assert_eq!(writes.len(), 99);
         // And a read past its window waits for the read window only.
         let blocked = try_admit(&mut w, false, t0).expect("read window full");
-        assert_eq!(blocked, t0 + Duration::from_secs(10) + WINDOW_MARGIN);
+        assert_eq!(blocked, t0 + Duration::from_secs(10));
     }
 
     #[test]
@@ -393,7 +449,7 @@ mod tests {
         }
         // The fourth call waits for the first to leave the window.
         drop(budget.admit(false, LONG).await);
-        assert!(start.elapsed() >= Duration::from_secs(1) + WINDOW_MARGIN);
+        assert!(start.elapsed() >= Duration::from_secs(1));
     }
 
     #[tokio::test]

@@ -23,7 +23,7 @@ use super::{Account, ApiError, CircuitOpen, Error, Result};
 use crate::crd::ProviderKind;
 use crate::metrics::Metrics;
 use budget::Budget;
-pub use budget::{Calls, Limits, Priority, RESERVE, WINDOW_MARGIN, Window};
+pub use budget::{Calls, Limits, Priority, RESERVE, Window};
 pub use circuit::CircuitConfig;
 use circuit::{Circuit, Outcome, Tripped, Unanswered};
 pub use parse::{MAX_RETRY_AFTER, error_message, parse_retry_after, path_segment};

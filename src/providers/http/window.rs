@@ -1,7 +1,12 @@
 //! Sliding-window admission: at most `requests` calls in any span of `length`, bursts up to the
-//! whole window allowed. It keeps the instants of the last `requests` admissions, so the check is
+//! whole window allowed. It keeps the instants of the last `requests` answers, so the check is
 //! exact (a GCRA / token bucket holding the full rate with a burst of `requests` admits up to
 //! `2 × requests − 1` in one window; see the test `gcra_with_a_full_burst_overshoots_the_window`).
+//!
+//! A call holds its place from the moment it is admitted until `length` after its answer came
+//! back. The product counts a call when it arrives, which is after we sent it and before its
+//! answer: so however long the network holds one call and not the next, no span of `length` at
+//! the product ever sees more than `requests` of them, with no margin to guess.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -11,9 +16,15 @@ use std::time::{Duration, Instant};
 pub(super) struct SlidingWindow {
     requests: usize,
     length: Duration,
-    /// The last `requests` admissions, oldest first.
+    /// Calls admitted whose answer has not come back yet: each holds its place until it does.
+    pending: usize,
+    /// When the answers of the last `requests` calls came back, oldest first.
     admitted: VecDeque<Instant>,
 }
+
+/// How soon to look again when every place is held by a call still waiting for its answer (only
+/// a window smaller than the calls a credential may have in flight can be full of them).
+const PENDING_RECHECK: Duration = Duration::from_millis(50);
 
 impl SlidingWindow {
     pub(super) fn new(requests: u32, length: Duration) -> Self {
@@ -21,6 +32,7 @@ impl SlidingWindow {
         Self {
             requests,
             length,
+            pending: 0,
             admitted: VecDeque::with_capacity(requests.min(1024)),
         }
     }
@@ -39,8 +51,12 @@ impl SlidingWindow {
     /// the earliest instant they would.
     pub(super) fn room_at(&self, now: Instant, room: usize) -> Option<Instant> {
         let room = room.clamp(1, self.requests);
-        // The call `requests - room + 1` back must have left the window.
-        let back = self.requests - room + 1;
+        if self.pending + room > self.requests {
+            // Only an answer frees a place now: its time is not known.
+            return Some(now + PENDING_RECHECK);
+        }
+        // The answer `requests - pending - room + 1` back must have left the window.
+        let back = self.requests - self.pending - room + 1;
         if self.admitted.len() < back {
             return None;
         }
@@ -48,9 +64,23 @@ impl SlidingWindow {
         (free_at > now).then_some(free_at)
     }
 
-    /// Counts a call at `now` (instants passed in never decrease).
+    /// Counts a call sent now whose answer is still to come (see [`SlidingWindow::answered`]).
+    pub(super) fn begin(&mut self) {
+        self.pending += 1;
+    }
+
+    /// The answer to a call counted by [`SlidingWindow::begin`] came back at `now` (or the call
+    /// ended without one): it holds its place for `length` from now.
+    pub(super) fn answered(&mut self, now: Instant) {
+        self.pending = self.pending.saturating_sub(1);
+        self.admit(now);
+    }
+
+    /// Counts a call answered at once, at `now` (instants passed in never decrease).
     pub(super) fn admit(&mut self, now: Instant) {
-        self.admitted.push_back(now);
+        // Answers can come back a little out of order (two threads): keep the deque sorted.
+        let at = self.admitted.partition_point(|&t| t <= now);
+        self.admitted.insert(at, now);
         while self.admitted.len() > self.requests {
             self.admitted.pop_front();
         }
@@ -129,6 +159,30 @@ mod tests {
             w.room_at(t0 + second * 4, 50),
             Some(t0 + Duration::from_secs(13))
         );
+    }
+
+    #[test]
+    fn a_call_holds_its_place_until_a_window_after_its_answer() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut w = SlidingWindow::new(2, Duration::from_secs(1));
+        w.begin();
+        w.begin();
+        // Both places held by calls still out: no time is known, look again soon.
+        assert_eq!(w.blocked_until(at(0)), Some(at(0) + PENDING_RECHECK));
+        // Answered 5 s later (a slow network): the place is held for a whole window from then,
+        // not from when the call was sent.
+        w.answered(at(5_000));
+        assert_eq!(w.blocked_until(at(5_000)), Some(at(6_000)));
+        w.answered(at(5_200));
+        assert_eq!(w.blocked_until(at(5_999)), Some(at(6_000)));
+        assert_eq!(w.blocked_until(at(6_000)), None);
+        assert_eq!(w.room_at(at(6_000), 2), Some(at(6_200)));
+        // Answers out of order are kept in order.
+        let mut w = SlidingWindow::new(2, Duration::from_secs(1));
+        w.admit(at(300));
+        w.admit(at(100));
+        assert_eq!(w.blocked_until(at(300)), Some(at(1_100)));
     }
 
     #[test]
