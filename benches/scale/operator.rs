@@ -101,18 +101,41 @@ impl Operator {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Sends `signal` to the process started and to the operator among its children: a wrapper
+    /// (heaptrack is a shell script) does not pass SIGTERM on, and killing the wrapper alone
+    /// left the operator running. (No process group of its own: Ctrl-C on the bench still
+    /// reaches the operator.)
+    fn signal_group(&self, signal: &str) {
+        let pid = self.pid.to_string();
+        let _ = std::process::Command::new("pkill")
+            .args([signal, "-P", &pid, "-f", env!("CARGO_BIN_EXE_roleplane")])
+            .status();
+        let _ = std::process::Command::new("kill")
+            .args([signal, &pid])
+            .stderr(Stdio::null())
+            .status();
+    }
+
     /// SIGTERM, as Kubernetes stops a pod; returns its memory figures read just before.
     pub async fn stop(mut self) -> Memory {
         let memory = self.memory();
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status();
+        self.signal_group("-TERM");
         if tokio::time::timeout(Duration::from_secs(15), self.child.wait())
             .await
             .is_err()
         {
+            self.signal_group("-KILL");
             let _ = self.child.kill().await;
         }
         memory
+    }
+}
+
+impl Drop for Operator {
+    /// A bench that ends early (a panic, a failed run) leaves no operator behind.
+    fn drop(&mut self) {
+        if self.running() {
+            self.signal_group("-KILL");
+        }
     }
 }
