@@ -105,7 +105,7 @@ impl Operator {
     /// (heaptrack is a shell script) does not pass SIGTERM on, and killing the wrapper alone
     /// left the operator running. (No process group of its own: Ctrl-C on the bench still
     /// reaches the operator.)
-    fn signal_group(&self, signal: &str) {
+    fn signal_operator(&self, signal: &str) {
         let pid = self.pid.to_string();
         let _ = std::process::Command::new("pkill")
             .args([signal, "-P", &pid, "-f", env!("CARGO_BIN_EXE_roleplane")])
@@ -119,12 +119,12 @@ impl Operator {
     /// SIGTERM, as Kubernetes stops a pod; returns its memory figures read just before.
     pub async fn stop(mut self) -> Memory {
         let memory = self.memory();
-        self.signal_group("-TERM");
+        self.signal_operator("-TERM");
         if tokio::time::timeout(Duration::from_secs(15), self.child.wait())
             .await
             .is_err()
         {
-            self.signal_group("-KILL");
+            self.signal_operator("-KILL");
             let _ = self.child.kill().await;
         }
         memory
@@ -135,7 +135,7 @@ impl Drop for Operator {
     /// A bench that ends early (a panic, a failed run) leaves no operator behind.
     fn drop(&mut self) {
         if self.running() {
-            self.signal_group("-KILL");
+            self.signal_operator("-KILL");
         }
     }
 }

@@ -2,6 +2,7 @@
 //! what the product holds, where to look for the object and the one step to take next.
 
 use crate::providers::Identity;
+use crate::providers::http::Priority;
 
 /// What the resource says, as far as the decision needs it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -19,13 +20,18 @@ pub struct Facts {
 }
 
 impl Facts {
-    /// Ready at this generation with its id known and no create pending: a reconcile now is a
-    /// poll (unless the resource itself changed).
-    pub fn settled(&self) -> bool {
-        self.was_ready
+    /// A reconcile of a resource Ready at this generation, with its id known, no create
+    /// pending and nothing about it `changed`, is a poll: it may use the credential's listing
+    /// and waits while the budget keeps its reserve for the rest (`Background`).
+    pub fn priority(&self, changed: bool) -> Priority {
+        let settled = self.was_ready
             && !self.intent
             && self.known.is_some()
-            && (self.wanted.is_none() || self.wanted == self.known)
+            && (self.wanted.is_none() || self.wanted == self.known);
+        match settled && !changed {
+            true => Priority::Background,
+            false => Priority::Foreground,
+        }
     }
 }
 

@@ -241,3 +241,39 @@ fn adoption_notes_say_why() {
     );
     assert!(adoption_note(Adoption::InterruptedCreate, "acme", "5").contains("interrupted"));
 }
+
+#[test]
+fn only_a_poll_of_a_settled_unchanged_resource_is_background() {
+    use crate::providers::http::Priority::{Background, Foreground};
+    let settled = Facts {
+        was_ready: true,
+        ..known("7")
+    };
+    assert_eq!(settled.priority(false), Background);
+    // Whoever changed the resource expects a look now.
+    assert_eq!(settled.priority(true), Foreground);
+    // Not Ready at this generation, a create pending, no id yet, or another id asked for.
+    let rows = [
+        known("7"),
+        Facts {
+            intent: true,
+            ..settled.clone()
+        },
+        Facts {
+            known: None,
+            ..settled.clone()
+        },
+        Facts {
+            wanted: Some("8".into()),
+            ..settled.clone()
+        },
+    ];
+    for facts in rows {
+        assert_eq!(facts.priority(false), Foreground, "{facts:?}");
+    }
+    let adopted = Facts {
+        wanted: Some("7".into()),
+        ..settled
+    };
+    assert_eq!(adopted.priority(false), Background);
+}

@@ -242,10 +242,7 @@ pub async fn converge<K: Managed, P: Provider>(
     // is read afresh: whoever changed it expects a look at the product now, not at a listing
     // made before.
     let changed = ctx.take_changed(&super::object_key(obj));
-    let priority = match facts.settled() && !changed {
-        true => Priority::Background,
-        false => Priority::Foreground,
-    };
+    let priority = facts.priority(changed);
     if let Some(outcome) = poll_from_listing(obj, ctx, provider, desired, &facts, priority).await? {
         return Ok(outcome);
     }
