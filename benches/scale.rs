@@ -230,6 +230,35 @@ fn write_spans(sims: &[Simulator], t0: Instant) -> BTreeMap<&'static str, (f64, 
     spans
 }
 
+/// `ROLEPLANE_BENCH_WRITES=<file>`: every accepted write of the convergence phase as
+/// `product,credential,seconds since t0` lines, to see how a product's writes were spread.
+fn dump_writes(sims: &[Simulator], t0: Instant) {
+    let Ok(path) = std::env::var("ROLEPLANE_BENCH_WRITES") else {
+        return;
+    };
+    let mut lines = String::new();
+    for (credential, sim) in sims.iter().enumerate() {
+        for &kind in ProviderKind::ALL {
+            let traffic = sim.traffic(kind);
+            let base = traffic.started();
+            for r in traffic.requests() {
+                if r.method == "GET" || r.status >= 400 || r.path.ends_with("/login") {
+                    continue;
+                }
+                let at = (base + Duration::from_millis(r.at_ms)).saturating_duration_since(t0);
+                lines.push_str(&format!(
+                    "{},{credential},{:.3}\n",
+                    kind.as_str(),
+                    at.as_secs_f64()
+                ));
+            }
+        }
+    }
+    if let Err(e) = std::fs::write(&path, lines) {
+        eprintln!("ROLEPLANE_BENCH_WRITES={path}: {e}");
+    }
+}
+
 /// `ROLEPLANE_BENCH_VERBOSE=1`: print the request shapes behind every count.
 fn verbose() -> bool {
     std::env::var("ROLEPLANE_BENCH_VERBOSE").is_ok_and(|v| v == "1")
@@ -480,6 +509,7 @@ async fn run(s: &Settings, n: usize) -> bool {
     let elapsed = t0.elapsed().as_secs_f64();
     let alive = op.running();
     let spans = write_spans(&sims, t0);
+    dump_writes(&sims, t0);
     let calls = take_calls(&sims);
     let seen = k8s_log.take();
     let mem_converged = op.memory();
