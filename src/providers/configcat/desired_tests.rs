@@ -160,10 +160,13 @@ fn drift_names_flags_access_types_environments_and_name() {
     let body = request("Developers", &s, &envs()).unwrap();
     let mut observed = observed_from(&body);
     observed.name = "Devs".into();
-    observed.flags.insert("canDeleteConfig".into(), json!(true)); // unset in the spec → false
     observed
         .flags
-        .insert("canCreateOrUpdateConfig".into(), json!(false));
+        .insert("canDeleteConfig".into(), model::Reported::Bool(true)); // unset in the spec → false
+    observed.flags.insert(
+        "canCreateOrUpdateConfig".into(),
+        model::Reported::Bool(false),
+    );
     observed.new_environment_access_type = Some("full".into());
     // Staging is not listed: it must have newEnvironmentAccessType (none), not full.
     observed.environment_accesses.as_mut().unwrap()[2].environment_access_type =

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use serde_json::{Map, Value, json};
 
 use super::ConfigCat;
-use super::model::PermissionGroup;
+use super::model::{self, PermissionGroup};
 use crate::crd::{ConfigCatPermissions, PermissionGroupSpec, ProviderSettings};
 use crate::providers::fuzz::contract::{Op, Product, Route, contract_tests};
 use crate::providers::fuzz::server::{Answer, Req};
@@ -67,8 +67,8 @@ fn group() -> Value {
 fn in_sync(g: &PermissionGroup) -> bool {
     let flags = super::desired::desired_flags(&spec());
     let flag_ok = |(flag, want): (&str, bool)| match g.flags.get(flag) {
-        None | Some(Value::Null) => true,
-        Some(v) => v.as_bool() == Some(want),
+        None | Some(model::Reported::Null) => true,
+        Some(v) => *v == model::Reported::Bool(want),
     };
     let reported_as = |have: &Option<String>, want: &str| have.as_deref().is_none_or(|h| h == want);
     let access = |env: &str| {
