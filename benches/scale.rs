@@ -207,36 +207,9 @@ impl Calls {
     }
 }
 
-/// When each product's first and last accepted write arrived (any credential), in seconds since
-/// `t0`: how long the operator took to start writing, and how long the writing took.
-fn write_spans(sims: &[Simulator], t0: Instant) -> BTreeMap<&'static str, (f64, f64)> {
-    let mut spans: BTreeMap<&'static str, (f64, f64)> = BTreeMap::new();
-    for sim in sims {
-        for &kind in ProviderKind::ALL {
-            let traffic = sim.traffic(kind);
-            let base = traffic.started();
-            for r in traffic.requests() {
-                if r.method == "GET" || r.status >= 400 || r.path.ends_with("/login") {
-                    continue;
-                }
-                let at = base + Duration::from_millis(r.at_ms);
-                let at = at.saturating_duration_since(t0).as_secs_f64();
-                let span = spans.entry(kind.as_str()).or_insert((at, at));
-                span.0 = span.0.min(at);
-                span.1 = span.1.max(at);
-            }
-        }
-    }
-    spans
-}
-
-/// `ROLEPLANE_BENCH_WRITES=<file>`: every accepted write of the convergence phase as
-/// `product,credential,seconds since t0` lines, to see how a product's writes were spread.
-fn dump_writes(sims: &[Simulator], t0: Instant) {
-    let Ok(path) = std::env::var("ROLEPLANE_BENCH_WRITES") else {
-        return;
-    };
-    let mut lines = String::new();
+/// Every accepted product write so far: (product, credential, seconds since `t0`).
+fn accepted_writes(sims: &[Simulator], t0: Instant) -> Vec<(&'static str, usize, f64)> {
+    let mut writes = Vec::new();
     for (credential, sim) in sims.iter().enumerate() {
         for &kind in ProviderKind::ALL {
             let traffic = sim.traffic(kind);
@@ -246,14 +219,35 @@ fn dump_writes(sims: &[Simulator], t0: Instant) {
                     continue;
                 }
                 let at = (base + Duration::from_millis(r.at_ms)).saturating_duration_since(t0);
-                lines.push_str(&format!(
-                    "{},{credential},{:.3}\n",
-                    kind.as_str(),
-                    at.as_secs_f64()
-                ));
+                writes.push((kind.as_str(), credential, at.as_secs_f64()));
             }
         }
     }
+    writes
+}
+
+/// When each product's first and last accepted write arrived (any credential), in seconds since
+/// `t0`: how long the operator took to start writing, and how long the writing took.
+fn write_spans(writes: &[(&'static str, usize, f64)]) -> BTreeMap<&'static str, (f64, f64)> {
+    let mut spans: BTreeMap<&'static str, (f64, f64)> = BTreeMap::new();
+    for &(product, _, at) in writes {
+        let span = spans.entry(product).or_insert((at, at));
+        span.0 = span.0.min(at);
+        span.1 = span.1.max(at);
+    }
+    spans
+}
+
+/// `ROLEPLANE_BENCH_WRITES=<file>`: every accepted write of the convergence phase as
+/// `product,credential,seconds since t0` lines, to see how a product's writes were spread.
+fn dump_writes(writes: &[(&'static str, usize, f64)]) {
+    let Ok(path) = std::env::var("ROLEPLANE_BENCH_WRITES") else {
+        return;
+    };
+    let lines: String = writes
+        .iter()
+        .map(|(product, credential, at)| format!("{product},{credential},{at:.3}\n"))
+        .collect();
     if let Err(e) = std::fs::write(&path, lines) {
         eprintln!("ROLEPLANE_BENCH_WRITES={path}: {e}");
     }
@@ -508,8 +502,9 @@ async fn run(s: &Settings, n: usize) -> bool {
     let converged = tracker.wait_count(n, t0 + s.timeout).await;
     let elapsed = t0.elapsed().as_secs_f64();
     let alive = op.running();
-    let spans = write_spans(&sims, t0);
-    dump_writes(&sims, t0);
+    let writes = accepted_writes(&sims, t0);
+    let spans = write_spans(&writes);
+    dump_writes(&writes);
     let calls = take_calls(&sims);
     let seen = k8s_log.take();
     let mem_converged = op.memory();
