@@ -3,7 +3,7 @@
 //! per poll interval at most), and a finalizer that keeps a config in use from being deleted out
 //! from under them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -28,7 +28,7 @@ use super::status::{self, READY};
 use super::{Context, object_key};
 use crate::crd::{
     ConditionStatus, FINALIZER, Inventory, Managed, PermissionGroup, ProviderConfigKind,
-    ProviderConfigStatus, Role,
+    ProviderConfigStatus, ProviderKind, Role,
 };
 use crate::providers::{Account, Provider, VisitKind};
 
@@ -118,28 +118,9 @@ struct User {
     deleting: bool,
     /// `status.externalId`: the product object it manages.
     external_id: Option<String>,
-    /// The string fields at the top of its spec, for the listing scope of products listed per
-    /// scope (e.g. ConfigCat's `productId`). Only these: a whole spec per user, held for every
-    /// config at once, was the largest share of the operator's memory at 10,000 resources.
-    spec_strings: BTreeMap<String, String>,
-}
-
-/// The string fields at the top of `obj`'s spec.
-fn spec_strings<M: Managed>(obj: &M) -> BTreeMap<String, String> {
-    let spec = match serde_json::to_value(obj) {
-        Ok(mut v) => v["spec"].take(),
-        Err(_) => return BTreeMap::new(),
-    };
-    match spec {
-        serde_json::Value::Object(fields) => fields
-            .into_iter()
-            .filter_map(|(k, v)| match v {
-                serde_json::Value::String(s) => Some((k, s)),
-                _ => None,
-            })
-            .collect(),
-        _ => BTreeMap::new(),
-    }
+    /// Its product and listing scope ([`Provider::scope`], e.g. ConfigCat's product id); None
+    /// when its spec names no usable product block.
+    scope: Option<(ProviderKind, String)>,
 }
 
 /// The Roles and PermissionGroups that use this config.
@@ -182,7 +163,7 @@ where
                     namespace: m.namespace().unwrap_or_default(),
                     deleting: m.meta().deletion_timestamp.is_some(),
                     external_id: m.managed_status().and_then(|s| s.external_id.clone()),
-                    spec_strings: spec_strings(&m),
+                    scope: m.product().ok().map(|spec| ctx.providers.scope(spec)),
                 });
             }
         })
@@ -244,9 +225,13 @@ async fn count<P: Provider>(
     users: &[User],
 ) -> Result<Option<(u32, u32)>> {
     let scopes: BTreeSet<String> = match P::SCOPE_FIELD {
-        Some(field) => users
+        Some(_) => users
             .iter()
-            .filter_map(|u| u.spec_strings.get(field).cloned())
+            .filter_map(|u| match &u.scope {
+                // A user naming another product's block is that product's, not in this scope.
+                Some((kind, scope)) if *kind == P::KIND => Some(scope.clone()),
+                _ => None,
+            })
             .collect(),
         None => BTreeSet::from([String::new()]),
     };

@@ -79,6 +79,13 @@ macro_rules! define_registry {
                 }
             }
 
+            /// The listing scope of this product block ([`Provider::scope`]), and its product.
+            pub fn scope(&self, spec: ProductSpec<'_>) -> (ProviderKind, String) {
+                match spec {
+                    $( ProductSpec::$Variant(s) => (ProviderKind::$Variant, self.$name.scope(s)), )*
+                }
+            }
+
             /// Runs `visitor` with the provider of `kind` (for what needs no block: configs).
             pub async fn visit_kind<V: VisitKind>(&self, kind: ProviderKind, visitor: V) -> V::Output {
                 match kind {
