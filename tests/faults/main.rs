@@ -55,6 +55,7 @@ mod conformance {
 mod capture;
 mod cluster;
 mod kill;
+mod lag;
 mod storm;
 
 use std::ffi::OsString;
@@ -514,6 +515,7 @@ fn main() {
     let check = matches!(target, Target::Hermetic { check: true });
     let (results, cleanup) = runtime.block_on(async {
         use futures::StreamExt;
+        lag::watch();
         let mut written = None;
         let main_cluster = match &target {
             Target::Hermetic { .. } => None,

@@ -265,7 +265,14 @@ pub async fn run<F: Fixture>(env: &Env, ns: &str, scenario: &'static str, n: usi
     if created && changed && deleted {
         row.converged = Some(started.elapsed().as_secs_f64());
     }
-    count(&mut row, F::traffic(env).requests(), &ids, product);
+    let traffic = F::traffic(env);
+    count(
+        &mut row,
+        traffic.requests(),
+        traffic.started(),
+        &ids,
+        product,
+    );
     row
 }
 
@@ -289,6 +296,7 @@ fn faulted(status: u16) -> bool {
 fn count(
     row: &mut Row,
     requests: Vec<RecordedRequest>,
+    clock: Instant,
     ids: &BTreeMap<usize, String>,
     product: ProviderKind,
 ) {
@@ -297,26 +305,35 @@ fn count(
     row.calls = requests.len();
     row.faulted = requests.iter().filter(|r| faulted(r.status)).count();
     // Retry-After is per credential: nothing sent after a 429 came back may reach the product
-    // before it has passed. Requests already on their way (arriving within 250 ms of the answer,
-    // on two busy cores) are not counted, nor are the last 100 ms (the simulator rounds
-    // Retry-After to seconds).
+    // before it has passed (less the last 100 ms: the simulator rounds Retry-After to seconds;
+    // it is whole seconds, at least 1). Requests already on their way are not counted: those
+    // arriving within 250 ms of the first 429 of the pause (two busy cores), plus however long
+    // this process's runtime stalled meanwhile (the operator cannot heed a 429 it has not been
+    // scheduled to read). 429s answering requests within the pause extend it but do not move
+    // its start: a client sending again at once after each 429 is early from the 250th ms on.
+    let at = |ms: u64| clock + Duration::from_millis(ms);
     let (mut quiet_from, mut quiet_until) = (0, 0);
     for r in &requests {
-        if r.at_ms > quiet_from + 250 && r.at_ms + 100 < quiet_until {
+        let on_its_way =
+            250 + crate::lag::longest_within(at(quiet_from), at(r.at_ms)).as_millis() as u64;
+        if r.at_ms > quiet_from + on_its_way && r.at_ms + 100 < quiet_until {
             row.early_after_429 += 1;
             if row.early_after_429 <= 2 {
                 row.notes.push(format!(
-                    "{} {} at {} ms, {} ms before Retry-After passed",
+                    "{} {} at {} ms, {} ms before Retry-After passed ({} ms after the pause's \
+                     first 429, {on_its_way} ms allowed for requests already on their way)",
                     r.method,
                     r.path,
                     r.at_ms,
-                    quiet_until - r.at_ms
+                    quiet_until - r.at_ms,
+                    r.at_ms - quiet_from,
                 ));
             }
         }
         if r.status == 429 {
-            // The simulator's Retry-After is whole seconds, at least 1.
-            quiet_from = r.done_ms;
+            if r.done_ms >= quiet_until {
+                quiet_from = r.done_ms;
+            }
             quiet_until = quiet_until.max(r.done_ms + 1000);
         }
     }
@@ -336,6 +353,26 @@ fn count(
             if faulted(pair[0].status) {
                 let gap = pair[1].at_ms.saturating_sub(pair[0].at_ms);
                 row.min_retry_gap_ms = Some(row.min_retry_gap_ms.map_or(gap, |g| g.min(gap)));
+            }
+            // A resource's own next request, sent once its 429 was answered (its reconcile read
+            // it), is never on its way: it waits out all of Retry-After.
+            let (answered, next) = (pair[0], pair[1]);
+            if answered.status == 429
+                && next.at_ms >= answered.done_ms
+                && next.at_ms + 100 < answered.done_ms + 1000
+            {
+                row.early_after_429 += 1;
+                if row.early_after_429 <= 2 {
+                    row.notes.push(format!(
+                        "{} {} at {} ms, {} ms after a 429 to {} {} for the same resource",
+                        next.method,
+                        next.path,
+                        next.at_ms,
+                        next.at_ms - answered.done_ms,
+                        answered.method,
+                        answered.path,
+                    ));
+                }
             }
         }
     }
