@@ -309,8 +309,9 @@ fn count(
     // it is whole seconds, at least 1). Requests already on their way are not counted: those
     // arriving within 250 ms of the first 429 of the pause (two busy cores), plus however long
     // this process's runtime stalled meanwhile (the operator cannot heed a 429 it has not been
-    // scheduled to read). 429s answering requests within the pause extend it but do not move
-    // its start: a client sending again at once after each 429 is early from the 250th ms on.
+    // scheduled to read). 429s answering requests that arrived within the pause extend it but
+    // do not move its start: a client sending again at once after each 429 is early from the
+    // 250th ms on.
     let at = |ms: u64| clock + Duration::from_millis(ms);
     let (mut quiet_from, mut quiet_until) = (0, 0);
     for r in &requests {
@@ -331,7 +332,9 @@ fn count(
             }
         }
         if r.status == 429 {
-            if r.done_ms >= quiet_until {
+            // A request that arrived once the pause was over (within the rounding) starts a new
+            // pause, with its own allowance for what is on its way.
+            if r.at_ms + 100 >= quiet_until {
                 quiet_from = r.done_ms;
             }
             quiet_until = quiet_until.max(r.done_ms + 1000);
