@@ -163,7 +163,10 @@ where
                     namespace: m.namespace().unwrap_or_default(),
                     deleting: m.meta().deletion_timestamp.is_some(),
                     external_id: m.managed_status().and_then(|s| s.external_id.clone()),
-                    scope: m.product().ok().map(|spec| ctx.providers.scope(spec)),
+                    scope: m
+                        .product()
+                        .ok()
+                        .map(|spec| (spec.kind(), ctx.providers.scope(spec))),
                 });
             }
         })

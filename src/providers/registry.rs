@@ -79,10 +79,10 @@ macro_rules! define_registry {
                 }
             }
 
-            /// The listing scope of this product block ([`Provider::scope`]), and its product.
-            pub fn scope(&self, spec: ProductSpec<'_>) -> (ProviderKind, String) {
+            /// The listing scope of this product block ([`Provider::scope`]).
+            pub fn scope(&self, spec: ProductSpec<'_>) -> String {
                 match spec {
-                    $( ProductSpec::$Variant(s) => (ProviderKind::$Variant, self.$name.scope(s)), )*
+                    $( ProductSpec::$Variant(s) => self.$name.scope(s), )*
                 }
             }
 
