@@ -162,6 +162,11 @@ async fn record_and_inject<S: ProductSim>(
                 .await
         }
     };
+    let retry_after_s = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
     traffic.record(RecordedRequest {
         method,
         path,
@@ -170,6 +175,7 @@ async fn record_and_inject<S: ProductSim>(
         status: response.status().as_u16(),
         at_ms: arrived_ms,
         done_ms: traffic.now_ms(),
+        retry_after_s,
     });
     response
 }

@@ -75,6 +75,8 @@ pub struct RecordedRequest {
     pub at_ms: u64,
     /// When its answer was ready, on the same clock.
     pub done_ms: u64,
+    /// The answer's `Retry-After`, in seconds, when it carried one (a 429's).
+    pub retry_after_s: Option<u64>,
 }
 
 /// Faults, budget window and request log of one product.

@@ -289,6 +289,11 @@ fn names(request: &RecordedRequest, i: usize, id: Option<&String>) -> bool {
             .is_some_and(|b| b.to_string().contains(&name))
 }
 
+/// How long a 429 pauses its credential: its recorded Retry-After, at least 1 s.
+fn pause_ms(answer: &RecordedRequest) -> u64 {
+    answer.retry_after_s.unwrap_or(1).max(1) * 1000
+}
+
 fn faulted(status: u16) -> bool {
     status >= 500 || status == 408 || status == 429
 }
@@ -305,39 +310,42 @@ fn count(
     row.calls = requests.len();
     row.faulted = requests.iter().filter(|r| faulted(r.status)).count();
     // Retry-After is per credential: nothing sent after a 429 came back may reach the product
-    // before it has passed (less the last 100 ms: the simulator rounds Retry-After to seconds;
-    // it is whole seconds, at least 1). Requests already on their way are not counted: those
-    // arriving within 250 ms of the first 429 of the pause (two busy cores), plus however long
-    // this process's runtime stalled meanwhile (the operator cannot heed a 429 it has not been
-    // scheduled to read). 429s answering requests that arrived within the pause extend it but
-    // do not move its start: a client sending again at once after each 429 is early from the
-    // 250th ms on.
+    // before it has passed (the Retry-After the simulator answered with; at least 1 s, the
+    // operator's shortest wait, when there was none), less 100 ms of rounding between the
+    // simulator's clock and the operator's. Requests already on their way are not counted:
+    // those arriving within 250 ms of the first 429 of the pause (two busy cores), plus however
+    // long this process's runtime stalled meanwhile (the operator cannot heed a 429 it has not
+    // been scheduled to read). 429s answering requests that arrived within the pause extend it
+    // but do not move its start: a client sending again at once after each 429 is early from
+    // the 250th ms on.
     let at = |ms: u64| clock + Duration::from_millis(ms);
     let (mut quiet_from, mut quiet_until) = (0, 0);
     for r in &requests {
         let on_its_way =
-            250 + crate::lag::longest_within(at(quiet_from), at(r.at_ms)).as_millis() as u64;
-        if r.at_ms > quiet_from + on_its_way && r.at_ms + 100 < quiet_until {
+            || 250 + crate::lag::longest_within(at(quiet_from), at(r.at_ms)).as_millis() as u64;
+        let inside = r.at_ms + 100 < quiet_until;
+        if inside && r.at_ms > quiet_from + on_its_way() {
             row.early_after_429 += 1;
             if row.early_after_429 <= 2 {
                 row.notes.push(format!(
                     "{} {} at {} ms, {} ms before Retry-After passed ({} ms after the pause's \
-                     first 429, {on_its_way} ms allowed for requests already on their way)",
+                     first 429, {} ms allowed for requests already on their way)",
                     r.method,
                     r.path,
                     r.at_ms,
                     quiet_until - r.at_ms,
                     r.at_ms - quiet_from,
+                    on_its_way(),
                 ));
             }
         }
         if r.status == 429 {
             // A request that arrived once the pause was over (within the rounding) starts a new
             // pause, with its own allowance for what is on its way.
-            if r.at_ms + 100 >= quiet_until {
+            if !inside {
                 quiet_from = r.done_ms;
             }
-            quiet_until = quiet_until.max(r.done_ms + 1000);
+            quiet_until = quiet_until.max(r.done_ms + pause_ms(r));
         }
     }
     for i in 0..row.n {
@@ -362,7 +370,7 @@ fn count(
             let (answered, next) = (pair[0], pair[1]);
             if answered.status == 429
                 && next.at_ms >= answered.done_ms
-                && next.at_ms + 100 < answered.done_ms + 1000
+                && next.at_ms + 100 < answered.done_ms + pause_ms(answered)
             {
                 row.early_after_429 += 1;
                 if row.early_after_429 <= 2 {

@@ -372,7 +372,10 @@ async fn a_credential_waiting_for_its_budget_holds_up_no_other_product() {
     );
     // And no call was spent while the credential was paused (beyond those already on the way).
     let log = statsig.requests();
-    let paused_at = log.iter().find(|r| r.status == 429).expect("a 429").at_ms;
+    let limited = log.iter().find(|r| r.status == 429).expect("a 429");
+    // The log keeps the Retry-After it answered with (the fault suite measures pauses by it).
+    assert_eq!(limited.retry_after_s, Some(60));
+    let paused_at = limited.at_ms;
     let during: Vec<_> = log.iter().filter(|r| r.at_ms > paused_at + 1000).collect();
     assert!(during.is_empty(), "sent while paused: {during:#?}");
 }
