@@ -484,6 +484,7 @@ fn main() {
              (ROLEPLANE_FAULTS_CLUSTER=loopback), N = {n} per product"
         ),
     }
+    storm::check_the_early_count();
     let log = capture::install();
     let canary = canary();
     let runtime = tokio::runtime::Builder::new_multi_thread()
