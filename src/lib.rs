@@ -14,7 +14,7 @@ pub mod server;
 pub mod sim;
 pub mod telemetry;
 
-/// Installs ring as the process-wide rustls crypto provider (kube and reqwest share it).
+/// Installs ring as the process-wide rustls crypto provider (kube and the product client share it).
 /// Idempotent.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use reqwest::Method;
+use http::Method;
 use serde_json::Value;
 
 use super::BigPanda;

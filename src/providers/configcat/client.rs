@@ -1,7 +1,7 @@
 //! ConfigCat Public Management API endpoints for permission groups, with HTTP Basic auth from the
 //! Secret's `username` and `password`.
 
-use reqwest::Method;
+use http::Method;
 
 use super::ConfigCat;
 use super::model::{Environment, PermissionGroup, PermissionGroupRequest};

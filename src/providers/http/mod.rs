@@ -7,6 +7,7 @@
 mod budget;
 mod circuit;
 mod parse;
+mod transport;
 mod window;
 
 use std::collections::HashMap;
@@ -15,8 +16,8 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Method, RequestBuilder};
+use http::Method;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 
 use super::{Account, ApiError, CircuitOpen, Error, Result};
@@ -78,7 +79,7 @@ impl Default for HttpConfig {
 }
 
 struct Inner {
-    client: reqwest::Client,
+    transport: transport::Transport,
     config: HttpConfig,
     metrics: Metrics,
     budgets: Mutex<HashMap<String, Arc<Budget>>>,
@@ -94,16 +95,9 @@ pub struct Http {
 
 impl Http {
     pub fn new(config: HttpConfig, metrics: Metrics) -> Self {
-        crate::install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("roleplane/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the TLS backend initialises");
         Self {
             inner: Arc::new(Inner {
-                client,
+                transport: transport::Transport::from_env(),
                 config,
                 metrics,
                 budgets: Mutex::default(),
@@ -162,6 +156,12 @@ impl Http {
         path: &str,
     ) -> Request<'a> {
         let url = format!("{}{}", account.base_url, path);
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::USER_AGENT,
+            HeaderValue::from_static(concat!("roleplane/", env!("CARGO_PKG_VERSION"))),
+        );
         let write = !matches!(method, Method::GET | Method::HEAD);
         let resend = if !write {
             Resend::Read
@@ -181,11 +181,12 @@ impl Http {
             resend,
             session: false,
             credential,
-            builder: self
-                .inner
-                .client
-                .request(method, url)
-                .header(reqwest::header::ACCEPT, "application/json"),
+            method,
+            url,
+            headers,
+            body: bytes::Bytes::new(),
+            timeout: self.inner.config.timeout,
+            unbuildable: None,
         };
         for (name, value) in account.headers {
             request = request.header(name, value);
@@ -207,7 +208,14 @@ pub struct Request<'a> {
     http: &'a Http,
     account: &'a Account,
     operation: &'static str,
-    builder: RequestBuilder,
+    method: Method,
+    url: String,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+    /// The whole request's, answer read included.
+    timeout: Duration,
+    /// Why the request cannot be sent (a body or query that does not serialise), if so.
+    unbuildable: Option<String>,
     write: bool,
     /// Whether the product counts it as a mutation (by method, whatever [`Request::reads_only`]
     /// says): the budget's windows count reads and writes by this.
@@ -303,7 +311,7 @@ impl Request<'_> {
 
     pub fn header(mut self, name: &'static str, value: &str) -> Self {
         if let Ok(v) = HeaderValue::from_str(value) {
-            self.builder = self.builder.header(HeaderName::from_static(name), v);
+            self.headers.insert(HeaderName::from_static(name), v);
         }
         self
     }
@@ -312,7 +320,7 @@ impl Request<'_> {
     pub fn secret_header(mut self, name: &'static str, value: &str) -> Self {
         if let Ok(mut v) = HeaderValue::from_str(value) {
             v.set_sensitive(true);
-            self.builder = self.builder.header(HeaderName::from_static(name), v);
+            self.headers.insert(HeaderName::from_static(name), v);
         }
         self
     }
@@ -320,28 +328,64 @@ impl Request<'_> {
     /// Overrides the whole-request timeout for this request (e.g. a write the product may hold
     /// longer than usual while it waits for replication).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.builder = self.builder.timeout(timeout);
+        self.timeout = timeout;
         self
     }
 
-    pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
-        self.builder = self.builder.basic_auth(user, Some(password));
-        self
+    pub fn basic_auth(self, user: &str, password: &str) -> Self {
+        use base64::Engine as _;
+        let pair = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        self.secret_header("authorization", &format!("Basic {pair}"))
     }
 
     pub fn json<T: serde::Serialize + ?Sized>(mut self, body: &T) -> Self {
-        self.builder = self.builder.json(body);
+        match serde_json::to_vec(body) {
+            Ok(body) => self.set_body(body, "application/json"),
+            Err(e) => self.unbuildable = Some(format!("the request body: {e}")),
+        }
         self
     }
 
     pub fn form<T: serde::Serialize + ?Sized>(mut self, body: &T) -> Self {
-        self.builder = self.builder.form(body);
+        match serde_urlencoded::to_string(body) {
+            Ok(body) => self.set_body(body.into(), "application/x-www-form-urlencoded"),
+            Err(e) => self.unbuildable = Some(format!("the request form: {e}")),
+        }
         self
     }
 
+    fn set_body(&mut self, body: Vec<u8>, content_type: &'static str) {
+        self.body = body.into();
+        self.headers
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+
+    /// Adds `query`'s pairs to the URL's query.
     pub fn query<T: serde::Serialize + ?Sized>(mut self, query: &T) -> Self {
-        self.builder = self.builder.query(query);
+        match serde_urlencoded::to_string(query) {
+            Ok(pairs) if pairs.is_empty() => {}
+            Ok(pairs) => {
+                let joint = if self.url.contains('?') { '&' } else { '?' };
+                self.url.push(joint);
+                self.url.push_str(&pairs);
+            }
+            Err(e) => self.unbuildable = Some(format!("the request query: {e}")),
+        }
         self
+    }
+
+    /// The request as it is sent (again, on each attempt).
+    fn build(&self) -> std::result::Result<http::Request<bytes::Bytes>, String> {
+        if let Some(why) = &self.unbuildable {
+            return Err(why.clone());
+        }
+        let mut request = http::Request::builder()
+            .method(self.method.clone())
+            .uri(self.url.as_str())
+            .body(self.body.clone())
+            .map_err(|e| format!("the request URL: {e}"))?;
+        *request.headers_mut() = self.headers.clone();
+        Ok(request)
     }
 
     /// Sends the request. Non-2xx answers become [`Error::Api`]; 429s are waited out inside the
@@ -354,6 +398,7 @@ impl Request<'_> {
         let circuit = &budget.circuit;
         let mut attempt = 0;
         let mut transient_retries = transient_backoff();
+        let transport = &self.http.inner.transport;
         loop {
             attempt += 1;
             let waited = Instant::now();
@@ -390,40 +435,42 @@ impl Request<'_> {
             if wait > Duration::from_millis(50) {
                 metrics.rate_limit_wait(provider.as_str(), wait.as_secs_f64());
             }
-            let request = self
-                .builder
-                .try_clone()
-                .expect("request bodies are buffered");
+            // Never sent: nothing was spent, and it is no fault of the product's.
+            let request = self.build().map_err(|why| {
+                self.error(None, format!("could not build the request: {why}"), None)
+            })?;
             let started = Instant::now();
-            let outcome = request.send().await;
+            let deadline = tokio::time::Instant::now() + self.timeout;
+            let outcome = transport.send(request, deadline).await;
             let seconds = started.elapsed().as_secs_f64();
             let response = match outcome {
                 Ok(r) => r,
-                Err(e) => {
-                    let kind = if e.is_timeout() {
+                Err(failure) => {
+                    let kind = if failure.is_timeout() {
                         "timeout"
                     } else {
                         "transport"
                     };
                     metrics.provider_request(provider.as_str(), self.operation, kind, seconds);
                     probe.record(Outcome::NoAnswer);
-                    let unsent = e.is_connect();
-                    if let Some(delay) = self.retry_transient(unsent, &mut transient_retries) {
+                    if let Some(delay) =
+                        self.retry_transient(failure.unsent(), &mut transient_retries)
+                    {
                         drop((probe, _permit));
                         tokio::time::sleep(delay).await;
                         continue;
                     }
-                    return Err(self.error(None, describe_transport(&e), None));
+                    return Err(self.error(None, failure.describe(), None));
                 }
             };
-            let status = response.status().as_u16();
+            let status = response.status;
             metrics.provider_request(
                 provider.as_str(),
                 self.operation,
                 &status.to_string(),
                 seconds,
             );
-            let headers = response.headers().clone();
+            let headers = response.headers.clone();
             let retry_after = parse_retry_after(&headers);
             // A call sent alongside one whose 429 already paused the credential: one burst, one
             // count (the circuit counts pauses that did not help, not their echoes). Asked before
@@ -438,11 +485,11 @@ impl Request<'_> {
                 // At once, before the body is read: calls about to start must see it.
                 budget.pause_until(Instant::now() + delay);
             }
-            let body = match response.bytes().await {
+            let body = match response.body(deadline).await {
                 Ok(body) => body,
                 // A success cut short is no answer: never read it as an empty or partial one.
-                Err(e) if (200..300).contains(&status) => {
-                    return Err(self.error(None, describe_transport(&e), None));
+                Err(failure) if (200..300).contains(&status) => {
+                    return Err(self.error(None, failure.describe(), None));
                 }
                 // An error status stands on its own; its text is only a help.
                 Err(_) => bytes::Bytes::new(),
@@ -572,23 +619,6 @@ fn transient_backoff() -> impl Iterator<Item = Duration> {
         .with_max_times(2)
         .with_jitter()
         .build()
-}
-
-fn describe_transport(e: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut text = if e.is_timeout() {
-        "request timed out".to_string()
-    } else if e.is_connect() {
-        "could not connect".to_string()
-    } else {
-        "request failed".to_string()
-    };
-    let mut source = e.source();
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use reqwest::Method;
+use http::Method;
 use serde_json::json;
 
 use super::{MAX_RETRY_AFTER, Response};

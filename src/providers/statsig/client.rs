@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use reqwest::Method;
+use http::Method;
 
 use super::Statsig;
 use super::model::{Envelope, Page, RoleDto, RoleUpdateDto};

@@ -1,6 +1,6 @@
 //! Looker API 4.0 endpoints of permission sets and model sets.
 
-use reqwest::Method;
+use http::Method;
 
 use super::{Client, item_path};
 use crate::providers::looker::model::{Set, SetKind};
