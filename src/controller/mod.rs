@@ -30,6 +30,7 @@ use std::time::Duration;
 use events::Events;
 use futures::StreamExt;
 use futures::channel::mpsc::unbounded;
+use kube::runtime::controller::Action;
 use kube::{Api, Client, Resource, ResourceExt};
 
 use crate::crd::{ClusterProviderConfig, PermissionGroup, ProviderConfig, Role};
@@ -81,6 +82,8 @@ pub struct Context {
     /// Resources changed since they were first seen (spec, annotations, ...): their next
     /// reconcile reads the product object itself, never a shared listing.
     changed: Mutex<std::collections::HashSet<String>>,
+    /// The in-sync resources waiting for their poll, by controller.
+    polls: schedule::Polls,
 }
 
 impl Context {
@@ -97,6 +100,7 @@ impl Context {
             listings: listings::Listings::default(),
             stores: account::ConfigStores::default(),
             changed: Mutex::default(),
+            polls: schedule::Polls::default(),
         })
     }
 
@@ -142,14 +146,39 @@ impl Context {
     /// per credential by a hash of its key (credentials spread over the interval, and keep
     /// their offset across restarts). A resource with its own interval (annotation) keeps it.
     pub fn next_poll<K: Resource>(&self, obj: &K, key: &str) -> Duration {
+        match self.poll_tick(obj, key) {
+            Some((_, after)) => after,
+            None => self.poll_interval(obj),
+        }
+    }
+
+    /// The credential's tick [`Context::next_poll`] polls at (milliseconds since the epoch) and
+    /// how long until it comes; None for a resource with its own interval.
+    fn poll_tick<K: Resource>(&self, obj: &K, key: &str) -> Option<(u64, Duration)> {
         if schedule::own_poll_interval(obj).is_some() {
-            return self.poll_interval(obj);
+            return None;
         }
         let interval = self.config.poll_interval.max(Duration::from_secs(1));
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        schedule::next_tick(now, interval, key)
+        let after = schedule::next_tick(now, interval, key);
+        Some(((now + after).as_millis() as u64, after))
+    }
+
+    /// Has an in-sync resource of the credential `key` polled next as [`Context::next_poll`]
+    /// says: at its credential's tick, from its controller's roster (see `schedule`), or with
+    /// its own interval (or when no controller of its kind runs here) by requeueing it.
+    fn poll_next<K: crate::crd::Managed>(&self, obj: &K, key: &str) -> Action {
+        let Some(tick) = self.poll_tick(obj, key) else {
+            return Action::requeue(self.poll_interval(obj));
+        };
+        let namespace = obj.meta().namespace.as_deref().unwrap_or_default();
+        let name = obj.meta().name.as_deref().unwrap_or_default();
+        match self.polls.add(K::KIND, namespace, name, tick) {
+            true => Action::await_change(),
+            false => Action::requeue(tick.1),
+        }
     }
 
     /// How long one credential's listing serves the resources polled with it.

@@ -74,13 +74,18 @@ pub async fn run<K: Managed>(
         });
     let config = kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency);
     let controller = Controller::for_stream(stream, reader.clone()).with_config(config);
+    // In-sync resources wait for their credential's tick here (see `schedule`).
+    let roster = ctx.polls.start(K::KIND, namespace.clone());
     let controller = relations::wire_managed(controller, reader, relations)
-        .reconcile_all_on(ctx.guardrails.changes());
-    let out =
-        controller
-            .graceful_shutdown_on(stop)
-            .run(reconcile_guarded::<K>, error_policy::<K>, ctx);
+        .reconcile_all_on(ctx.guardrails.changes())
+        .reconcile_on(roster.clone().due());
+    let out = controller.graceful_shutdown_on(stop).run(
+        reconcile_guarded::<K>,
+        error_policy::<K>,
+        ctx.clone(),
+    );
     super::drain(out, K::KIND).await;
+    ctx.polls.stop(K::KIND, namespace, &roster);
 }
 
 async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action> {
@@ -192,14 +197,14 @@ async fn apply<K: Managed>(
         Ok(outcome) => {
             // Its status is about to name a product object.
             finalizer.ensure(&*obj, api).await?;
-            let next = ctx.next_poll(&*obj, &outcome.account_key);
+            let key = outcome.account_key.clone();
             let settle_intent = outcome.settle_intent;
             write_success(&*obj, ctx, api, outcome).await?;
             if settle_intent {
                 // The id is in status now: the create is settled.
                 super::intent::clear(&*obj, api).await?;
             }
-            Ok(Action::requeue(next))
+            Ok(ctx.poll_next(&*obj, &key))
         }
         // Not a failure: nothing to report, and no back-off.
         Err(e) => match e.budget_wait() {
