@@ -381,9 +381,9 @@ impl Request<'_> {
         }
         let mut request = http::Request::builder()
             .method(self.method.clone())
-            .uri(self.url.as_str())
+            .uri(transport::uri(&self.url)?)
             .body(self.body.clone())
-            .map_err(|e| format!("the request URL: {e}"))?;
+            .map_err(|e| format!("the request: {e}"))?;
         *request.headers_mut() = self.headers.clone();
         Ok(request)
     }
@@ -435,7 +435,8 @@ impl Request<'_> {
             if wait > Duration::from_millis(50) {
                 metrics.rate_limit_wait(provider.as_str(), wait.as_secs_f64());
             }
-            // Never sent: nothing was spent, and it is no fault of the product's.
+            // Not sent (a URL or body that cannot be written): reported like a transport
+            // failure, as reqwest reported it, and retried with back-off.
             let request = self.build().map_err(|why| {
                 self.error(None, format!("could not build the request: {why}"), None)
             })?;
@@ -443,7 +444,7 @@ impl Request<'_> {
             let deadline = tokio::time::Instant::now() + self.timeout;
             let outcome = transport.send(request, deadline).await;
             let seconds = started.elapsed().as_secs_f64();
-            let response = match outcome {
+            let answer = match outcome {
                 Ok(r) => r,
                 Err(failure) => {
                     let kind = if failure.is_timeout() {
@@ -463,14 +464,17 @@ impl Request<'_> {
                     return Err(self.error(None, failure.describe(), None));
                 }
             };
-            let status = response.status;
+            let transport::Answer {
+                status,
+                headers,
+                body,
+            } = answer;
             metrics.provider_request(
                 provider.as_str(),
                 self.operation,
                 &status.to_string(),
                 seconds,
             );
-            let headers = response.headers.clone();
             let retry_after = parse_retry_after(&headers);
             // A call sent alongside one whose 429 already paused the credential: one burst, one
             // count (the circuit counts pauses that did not help, not their echoes). Asked before
@@ -485,7 +489,7 @@ impl Request<'_> {
                 // At once, before the body is read: calls about to start must see it.
                 budget.pause_until(Instant::now() + delay);
             }
-            let body = match response.body(deadline).await {
+            let body = match body.read(deadline).await {
                 Ok(body) => body,
                 // A success cut short is no answer: never read it as an empty or partial one.
                 Err(failure) if (200..300).contains(&status) => {

@@ -85,23 +85,24 @@ impl Failure {
     }
 }
 
-/// An answer whose status and headers have come; its body is read by [`Answer::body`].
+/// An answer whose status and headers have come; its body is read by [`Body::read`].
 pub(super) struct Answer {
     pub status: u16,
     pub headers: HeaderMap,
-    body: Body,
+    pub body: Body,
 }
 
-enum Body {
+/// An answer's body, not read yet.
+pub(super) enum Body {
     Pooled(hyper::body::Incoming),
     Proxied(reqwest::Response),
 }
 
-impl Answer {
+impl Body {
     /// Reads the whole body, by `deadline`.
-    pub(super) async fn body(self, deadline: Instant) -> Result<Bytes, Failure> {
+    pub(super) async fn read(self, deadline: Instant) -> Result<Bytes, Failure> {
         let read = async {
-            match self.body {
+            match self {
                 Body::Pooled(body) => Limited::new(body, MAX_BODY)
                     .collect()
                     .await
@@ -207,6 +208,14 @@ impl Transport {
     }
 }
 
+/// The URI of `url`, read by the URL standard's rules as reqwest read it: characters a URI may
+/// not hold (non-ASCII, `{`, `"`, ...) percent-encoded, an international host name in punycode.
+/// An endpoint the CRD admits (`https?://` and no white space) may hold them.
+pub(super) fn uri(url: &str) -> Result<http::Uri, String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("the request URL: {e}"))?;
+    http::Uri::try_from(parsed.as_str()).map_err(|e| format!("the request URL: {e}"))
+}
+
 /// An error and its sources, as one line.
 fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
@@ -224,8 +233,13 @@ mod tests {
 
     use super::*;
 
-    /// A server that answers one request with 200 and hands back the request's head.
+    /// A server that answers one request with 200 and "ok", and hands back the request's head.
     async fn one_answer() -> (String, tokio::task::JoinHandle<String>) {
+        answering(b"ok".to_vec()).await
+    }
+
+    /// A server that answers one request with 200 and `body`, and hands back its head.
+    async fn answering(body: Vec<u8>) -> (String, tokio::task::JoinHandle<String>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
         let served = tokio::spawn(async move {
@@ -237,10 +251,12 @@ mod tests {
                 assert!(n > 0, "the request ended early");
                 head.extend_from_slice(&buf[..n]);
             }
-            socket
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
-                .await
-                .unwrap();
+            let head_of_answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            socket.write_all(head_of_answer.as_bytes()).await.unwrap();
+            socket.write_all(&body).await.unwrap();
             String::from_utf8(head).unwrap()
         });
         (address, served)
@@ -269,7 +285,7 @@ mod tests {
             .await
             .expect("answered");
         assert_eq!(answer.status, 200);
-        assert_eq!(answer.body(soon()).await.expect("read"), "ok");
+        assert_eq!(answer.body.read(soon()).await.expect("read"), "ok");
         let head = served.await.unwrap();
         assert!(head.starts_with("GET /roles?page=2 HTTP/1.1\r\n"), "{head}");
     }
@@ -286,7 +302,7 @@ mod tests {
             .await
             .expect("answered by the proxy");
         assert_eq!(answer.status, 200);
-        assert_eq!(answer.body(soon()).await.expect("read"), "ok");
+        assert_eq!(answer.body.read(soon()).await.expect("read"), "ok");
         // The proxy was asked for the product's URL (the product's host does not resolve).
         let head = served.await.unwrap();
         assert!(
@@ -301,7 +317,13 @@ mod tests {
         let url = format!("http://{}/roles", listener.local_addr().unwrap());
         let transport = direct();
         let deadline = Instant::now() + Duration::from_millis(200);
-        let failure = transport.send(get(&url), deadline).await.err().unwrap();
+        let sent = transport.send(get(&url), deadline);
+        // A deadline not kept would hang here: fail instead.
+        let failure = tokio::time::timeout(Duration::from_secs(5), sent)
+            .await
+            .expect("the deadline ends the call")
+            .err()
+            .unwrap();
         assert!(failure.is_timeout(), "{failure:?}");
         assert!(!failure.unsent(), "it may have been sent: {failure:?}");
         drop(listener);
@@ -319,5 +341,32 @@ mod tests {
             failure.describe().starts_with("could not connect"),
             "{failure:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn an_answer_larger_than_a_read_buffer_is_read_whole() {
+        // A listing page of 1 MiB, 16 times the read buffer's cap.
+        let body: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
+        let (server, _served) = answering(body.clone()).await;
+        let answer = direct()
+            .send(get(&format!("{server}/roles")), soon())
+            .await
+            .expect("answered");
+        assert_eq!(answer.body.read(soon()).await.expect("read"), body);
+    }
+
+    #[test]
+    fn urls_are_read_as_reqwest_read_them() {
+        // Characters a URI may not hold are percent-encoded; host names go to punycode.
+        assert_eq!(
+            uri("https://bücher.example/api/{v}/ä?q=1").unwrap(),
+            "https://xn--bcher-kva.example/api/%7Bv%7D/%C3%A4?q=1"
+        );
+        assert_eq!(
+            uri("http://127.0.0.1:8090/statsig/console/v1/roles").unwrap(),
+            "http://127.0.0.1:8090/statsig/console/v1/roles"
+        );
+        let bad = uri("https://[not-an-address]/x").unwrap_err();
+        assert!(bad.starts_with("the request URL: "), "{bad}");
     }
 }
