@@ -9,11 +9,6 @@
 //! are bounded, no more connections are kept than may be busy at once (idle ones close after
 //! 30 s), and read buffers are capped.
 
-use std::time::Duration;
-
-use hyper_util::client::legacy::Builder;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use kube::client::ConfigExt;
 use kube::client::retry::RetryPolicy;
 use kube::{Client, Config};
@@ -27,11 +22,6 @@ const MAX_IN_FLIGHT: usize = 32;
 /// Idle connections kept for the next requests; more are closed. As many as may be busy at
 /// once: fewer would close and reopen connections (a TLS handshake each) all through a burst.
 const MAX_IDLE: usize = MAX_IN_FLIGHT;
-/// How long an idle connection is kept.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// The largest read buffer of one connection (hyper's least is 8 KiB, its default about
-/// 400 KiB). Larger answers (list pages) are read in several reads.
-const MAX_READ_BUFFER: usize = 64 * 1024;
 
 /// The client for `config`. With a proxy configured, kube's own client is used as it is.
 /// kube's read and write timeouts (unset unless a program sets them) are not applied here:
@@ -40,16 +30,9 @@ pub fn client(config: Config) -> kube::Result<Client> {
     if config.proxy_url.is_some() {
         return Client::try_from(config);
     }
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_connect_timeout(config.connect_timeout);
+    let http = crate::pool::connector(config.connect_timeout);
     let https = config.rustls_https_connector_with_connector(http)?;
-    let pool = Builder::new(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(IDLE_TIMEOUT)
-        .pool_max_idle_per_host(MAX_IDLE)
-        .http1_max_buf_size(MAX_READ_BUFFER)
-        .build(https);
+    let pool = crate::pool::builder(MAX_IDLE).build(https);
     let service = ServiceBuilder::new()
         .layer(ConcurrencyLimitLayer::new(MAX_IN_FLIGHT))
         .layer(config.base_uri_layer())

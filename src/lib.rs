@@ -10,6 +10,7 @@ pub mod kube_client;
 pub mod leader;
 pub mod metrics;
 pub mod plan;
+mod pool;
 pub mod server;
 pub mod sim;
 pub mod telemetry;

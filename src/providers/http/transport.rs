@@ -5,9 +5,9 @@
 //! that size, and offers no setting for it. The operator keeps a connection per call in flight
 //! per credential, and a listing page fills the buffer: at 10,000 resources over 20
 //! credentials, 64 connections to the products held about 13 MiB of read buffers, a fifth of
-//! the heap at its peak (docs/performance.md). Here the read buffers are capped at 64 KiB
-//! (larger answers are read in several reads), no more idle connections are kept per product
-//! host than [`MAX_IDLE_PER_HOST`], and idle ones close after 30 s. Proxies
+//! the heap at its peak (docs/performance.md). Here the pool is the one the Kubernetes client
+//! uses (`crate::pool`: read buffers capped at 64 KiB, idle connections closed after 30 s),
+//! keeping at most [`MAX_IDLE_PER_HOST`] idle connections per product host. Proxies
 //! (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, as reqwest reads them) still get
 //! reqwest, which tunnels through them.
 
@@ -20,17 +20,12 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::proxy::matcher::Matcher;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls_platform_verifier::ConfigVerifierExt;
 use tokio::time::Instant;
 
 /// Idle connections kept per product host; more are closed once their call is done. Calls in
 /// flight per credential are bounded by its budget, so a burst opens what it needs.
 const MAX_IDLE_PER_HOST: usize = 32;
-/// How long an idle connection is kept (polls come minutes apart; a burst reuses them).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// The largest read buffer of one connection (hyper's least is 8 KiB).
-const MAX_READ_BUFFER: usize = 64 * 1024;
 /// The largest answer body read; a larger one fails the call (no product answer comes near).
 const MAX_BODY: usize = 64 * 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -130,21 +125,14 @@ impl Transport {
         crate::install_crypto_provider();
         let tls =
             rustls::ClientConfig::with_platform_verifier().expect("the TLS backend initialises");
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
+        let mut http = crate::pool::connector(Some(CONNECT_TIMEOUT));
         http.set_nodelay(true);
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let pool = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(IDLE_TIMEOUT)
-            .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
-            .http1_max_buf_size(MAX_READ_BUFFER)
-            .build(https);
+        let pool = crate::pool::builder(MAX_IDLE_PER_HOST).build(https);
         Self {
             pool,
             proxies,
