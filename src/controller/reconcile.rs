@@ -13,7 +13,7 @@ use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, Event as Finalizer};
 use kube::runtime::reflector;
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 
 use super::decide::Lookup;
 use super::error::{Error, Result};
@@ -39,9 +39,7 @@ pub async fn run<K: Managed>(
     };
     let (reader, writer) = reflector::store::<DeserializeGuard<K>>();
     let released = relations.released.clone();
-    // What each object looked like when last seen (by uid), to tell a change from the first
-    // sight of an object (at start, nothing has changed: polls may use the shared listings).
-    let mut seen: HashMap<u64, u64> = HashMap::new();
+    let mut changes = Changes::default();
     let noting = ctx.clone();
     let stream = watcher(api, super::watch_config())
         .default_backoff()
@@ -51,33 +49,41 @@ pub async fn run<K: Managed>(
             }
         })
         .reflect(writer)
-        .touched_objects()
-        .predicate_filter(
-            super::managed_meta_hash::<DeserializeGuard<K>>,
-            Default::default(),
-        )
-        // A resource whose cleanup finished no longer holds its config: let the config know.
-        .inspect(move |event| {
-            if let Ok(guard) = event
-                && let Ok(obj) = &guard.0
-            {
-                released.resource_changed(obj);
-                let uid = hash(&obj.meta().uid);
-                if obj.meta().deletion_timestamp.is_some() {
-                    seen.remove(&uid);
-                } else if let Some(now) = super::managed_meta_hash(obj)
-                    && seen.insert(uid, now).is_some_and(|before| before != now)
-                {
-                    noting.note_changed(object_key(obj));
+        .filter_map(move |event| std::future::ready(event.map(|e| changes.pass(e)).transpose()))
+        .filter_map(move |passed| {
+            let handed_on = match passed {
+                Ok(passed) => {
+                    if let Ok(obj) = &passed.obj.0 {
+                        // A resource whose cleanup finished no longer holds its config: let
+                        // the config know.
+                        released.resource_changed(obj);
+                        if passed.changed_since_seen {
+                            noting.note_changed(object_key(obj));
+                        }
+                    }
+                    // The first listing's objects come through the roster's first pass.
+                    (!passed.first_listing).then_some(Ok(passed.obj))
                 }
-            }
+                Err(e) => Some(Err(e)),
+            };
+            std::future::ready(handed_on)
         });
     let config = kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency);
     let controller = Controller::for_stream(stream, reader.clone()).with_config(config);
     // In-sync resources wait for their credential's tick here (see `schedule`).
     let roster = ctx.polls.start(K::KIND, namespace.clone());
+    // Enough handed over to keep every reconcile slot busy.
+    let first_pass_limit = match ctx.config.concurrency {
+        0 => 256,
+        n => 2 * usize::from(n),
+    };
+    let first_pass =
+        roster
+            .clone()
+            .first_pass(reader.clone(), first_pass_limit, credential_of::<K>);
     let controller = relations::wire_managed(controller, reader, relations)
         .reconcile_all_on(ctx.guardrails.changes())
+        .reconcile_on(first_pass)
         .reconcile_on(roster.clone().due());
     let out = controller.graceful_shutdown_on(stop).run(
         reconcile_guarded::<K>,
@@ -135,6 +141,83 @@ async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action>
     result
 }
 
+/// What a controller's watch hands on: objects whose managed metadata changed (see
+/// `managed_meta_hash`: never our own status writes). Kept by uid as two integers an object,
+/// where kube-runtime's predicate filter keeps name, namespace and uid strings.
+#[derive(Default)]
+struct Changes {
+    /// The hash of each object as last handed on, by a hash of its uid.
+    seen: HashMap<u64, u64>,
+    /// During a listing (at start, or again when the watch lost its place): the objects in it,
+    /// so that those deleted meanwhile (of which no event comes) are forgotten at its end.
+    listing: Option<std::collections::HashSet<u64>>,
+    /// The first listing has ended.
+    listed: bool,
+}
+
+/// An object [`Changes`] hands on.
+struct Passed<K> {
+    obj: K,
+    /// It changed since it was last seen (not its first sight, nor its deletion).
+    changed_since_seen: bool,
+    /// It came with the first listing.
+    first_listing: bool,
+}
+
+impl Changes {
+    fn pass<K: Resource>(&mut self, event: watcher::Event<K>) -> Option<Passed<K>> {
+        match event {
+            watcher::Event::Init => {
+                self.listing = Some(Default::default());
+                None
+            }
+            watcher::Event::InitApply(obj) => {
+                if let Some(listing) = &mut self.listing {
+                    listing.insert(hash(&obj.meta().uid));
+                }
+                self.changed(obj, false)
+            }
+            watcher::Event::InitDone => {
+                if let Some(listing) = self.listing.take() {
+                    self.seen.retain(|uid, _| listing.contains(uid));
+                }
+                self.listed = true;
+                None
+            }
+            watcher::Event::Apply(obj) => self.changed(obj, false),
+            watcher::Event::Delete(obj) => self.changed(obj, true),
+        }
+    }
+
+    fn changed<K: Resource>(&mut self, obj: K, deleted: bool) -> Option<Passed<K>> {
+        let uid = hash(&obj.meta().uid);
+        let now = super::managed_meta_hash(&obj)?;
+        let before = match deleted {
+            true => self.seen.remove(&uid),
+            false => self.seen.insert(uid, now),
+        };
+        (before != Some(now)).then(|| Passed {
+            changed_since_seen: before.is_some() && obj.meta().deletion_timestamp.is_none(),
+            first_listing: !self.listed,
+            obj,
+        })
+    }
+}
+
+/// The credential a resource uses, as far as its manifest tells: the first pass takes
+/// credentials in turn.
+fn credential_of<K: Managed>(guard: &DeserializeGuard<K>) -> String {
+    let namespace = guard.meta().namespace.as_deref().unwrap_or_default();
+    match &guard.0 {
+        Ok(obj) => {
+            let config = &obj.managed().provider_config_ref;
+            let product = obj.product().map(|p| p.kind().as_str()).unwrap_or_default();
+            format!("{:?}/{namespace}/{}/{product}", config.kind, config.name)
+        }
+        Err(_) => String::new(),
+    }
+}
+
 fn hash(value: &impl std::hash::Hash) -> u64 {
     use std::hash::Hasher;
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -156,6 +239,11 @@ async fn reconcile_guarded<K: Managed>(
     guard: Arc<DeserializeGuard<K>>,
     ctx: Arc<Context>,
 ) -> Result<Action> {
+    ctx.polls.started(
+        K::KIND,
+        guard.meta().namespace.as_deref().unwrap_or_default(),
+        guard.meta().name.as_deref().unwrap_or_default(),
+    );
     let invalid = match &guard.0 {
         Ok(obj) => {
             let obj = Arc::new(obj.clone());
@@ -208,7 +296,7 @@ async fn apply<K: Managed>(
         }
         // Not a failure: nothing to report, and no back-off.
         Err(e) => match e.budget_wait() {
-            Some(wait) => Ok(Action::requeue(wait)),
+            Some(wait) => Ok(ctx.retry_when_budget_allows(&*obj, wait)),
             None => {
                 write_failure(&*obj, ctx, api, &e, None).await;
                 Err(e)
@@ -390,5 +478,68 @@ impl<K: Managed> Visit for Delete<'_, K> {
             deleted?;
         }
         Ok((P::KIND, ids))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use watcher::Event;
+
+    fn object(uid: &str, generation: i64, status_only: &str) -> ConfigMap {
+        let mut cm = ConfigMap::default();
+        cm.metadata.namespace = Some("a".into());
+        cm.metadata.name = Some(uid.into());
+        cm.metadata.uid = Some(uid.into());
+        cm.metadata.generation = Some(generation);
+        // Stands for what does not count (a status write of ours).
+        cm.metadata.resource_version = Some(status_only.into());
+        cm
+    }
+
+    /// (name, changed since seen, first listing) of what passes.
+    fn pass(changes: &mut Changes, event: Event<ConfigMap>) -> Option<(String, bool, bool)> {
+        changes
+            .pass(event)
+            .map(|p| (p.obj.name_any(), p.changed_since_seen, p.first_listing))
+    }
+
+    #[test]
+    fn a_watch_hands_on_changes_only_and_marks_the_first_listing() {
+        let mut changes = Changes::default();
+        assert_eq!(pass(&mut changes, Event::Init), None);
+        let first = pass(&mut changes, Event::InitApply(object("x", 1, "1")));
+        assert_eq!(first, Some(("x".into(), false, true)));
+        assert!(pass(&mut changes, Event::InitApply(object("y", 1, "2"))).is_some());
+        assert_eq!(pass(&mut changes, Event::InitDone), None);
+        // A status write: nothing.
+        assert_eq!(pass(&mut changes, Event::Apply(object("x", 1, "3"))), None);
+        // A spec change: handed on, noted as a change.
+        let edited = pass(&mut changes, Event::Apply(object("x", 2, "4")));
+        assert_eq!(edited, Some(("x".into(), true, false)));
+        // A new object after the listing: handed on, not a change.
+        let new = pass(&mut changes, Event::Apply(object("z", 1, "5")));
+        assert_eq!(new, Some(("z".into(), false, false)));
+        // Being deleted: handed on, not noted as a change.
+        let mut deleting = object("z", 1, "6");
+        deleting.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::now(),
+            ));
+        let marked = pass(&mut changes, Event::Apply(deleting.clone()));
+        assert_eq!(marked, Some(("z".into(), false, false)));
+        // Gone as last seen: nothing, and forgotten.
+        assert_eq!(pass(&mut changes, Event::Delete(deleting)), None);
+        assert_eq!(changes.seen.len(), 2);
+        // The watch lists again: unchanged objects pass nothing, and y (deleted while the
+        // watch had lost its place, so no event came) is forgotten.
+        assert_eq!(pass(&mut changes, Event::Init), None);
+        assert_eq!(
+            pass(&mut changes, Event::InitApply(object("x", 2, "7"))),
+            None
+        );
+        assert_eq!(pass(&mut changes, Event::InitDone), None);
+        assert_eq!(changes.seen.len(), 1);
     }
 }

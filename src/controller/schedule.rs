@@ -5,14 +5,20 @@
 //! map and a delay queue, about 1 KiB each with uid and resourceVersion), which at 10,000
 //! resources was a sixth of the heap (docs/performance.md). The roster keeps one namespace and
 //! name per resource, under its tick, and hands a tick's resources to the controller when it
-//! comes.
+//! comes. A resource waiting for its credential's budget waits there too, under the time the
+//! budget has room again.
+//!
+//! At start, the roster also hands over the first reconcile of every resource the controller
+//! found ([`Roster::first_pass`]): a few at a time, as reconciles start, one credential after
+//! another in turn, instead of the whole first listing at once into kube-runtime's scheduler
+//! (whose map and queue keep that size for as long as the process runs).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -49,7 +55,15 @@ pub(super) struct Roster {
     ticks: Mutex<BTreeMap<u64, Tick>>,
     /// A tick earlier than all before was added.
     earlier: Notify,
+    /// Resources the first pass handed over whose reconcile has not started yet.
+    handed: Mutex<HashSet<(String, String)>>,
+    /// A reconcile of a handed resource started.
+    started: Notify,
 }
+
+/// How long the first pass waits for a handed resource's reconcile to start before it checks
+/// whether the resource is still there (one deleted meanwhile is never reconciled).
+const HANDED_RECHECK: Duration = Duration::from_secs(1);
 
 /// The resources (namespace, name) polled at one tick, and when it comes.
 struct Tick {
@@ -115,11 +129,122 @@ impl Roster {
         .map(|(namespace, name)| ObjectRef::new(&name).within(&namespace))
     }
 
+    /// The first reconcile of every resource in `store` once its first listing is in, handed
+    /// over at most `limit` at a time (a resource counts until its reconcile starts, see
+    /// [`Polls::started`]), taking each credential's resources in turn (see [`turns`]).
+    pub(super) fn first_pass<K>(
+        self: Arc<Self>,
+        store: Store<K>,
+        limit: usize,
+        credential: fn(&K) -> String,
+    ) -> impl Stream<Item = ObjectRef<K>> + Send + 'static
+    where
+        K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+    {
+        let limit = limit.max(1);
+        futures::stream::once(async move {
+            // Only an error when the store's writer is gone: the controller is stopping.
+            let found = match store.wait_until_ready().await {
+                Ok(()) => turns(store.state(), credential),
+                Err(_) => Vec::new(),
+            };
+            futures::stream::unfold(
+                (self, store, found.into_iter()),
+                move |(roster, store, mut found)| async move {
+                    loop {
+                        let obj = found.next()?;
+                        let namespace = obj.namespace().unwrap_or_default();
+                        let name = obj.name_any();
+                        let r = ObjectRef::new(&name).within(&namespace);
+                        // Deleted since the listing: nothing to reconcile.
+                        if store.get(&r).is_none() {
+                            continue;
+                        }
+                        roster.room(limit, &store).await;
+                        roster
+                            .handed
+                            .lock()
+                            .expect("roster poisoned")
+                            .insert((namespace, name));
+                        return Some((r, (roster, store, found)));
+                    }
+                },
+            )
+        })
+        .flatten()
+    }
+
+    /// Until fewer than `limit` handed resources wait for their reconcile to start.
+    async fn room<K>(&self, limit: usize, store: &Store<K>)
+    where
+        K: Resource<DynamicType = ()> + Clone + 'static,
+    {
+        loop {
+            if self.handed.lock().expect("roster poisoned").len() < limit {
+                return;
+            }
+            let started = self.started.notified();
+            if tokio::time::timeout(HANDED_RECHECK, started).await.is_err() {
+                // A resource deleted before its reconcile started never starts one.
+                self.handed
+                    .lock()
+                    .expect("roster poisoned")
+                    .retain(|(namespace, name)| {
+                        store.get(&ObjectRef::new(name).within(namespace)).is_some()
+                    });
+            }
+        }
+    }
+
+    /// The reconcile of `namespace`/`name` started: a resource handed by the first pass no
+    /// longer counts against its limit.
+    fn started(&self, namespace: &str, name: &str) {
+        let mut handed = self.handed.lock().expect("roster poisoned");
+        if handed.is_empty() {
+            return;
+        }
+        if handed.remove(&(namespace.to_string(), name.to_string())) {
+            drop(handed);
+            self.started.notify_one();
+        }
+    }
+
     #[cfg(test)]
     fn len(&self) -> usize {
         let ticks = self.ticks.lock().expect("roster poisoned");
         ticks.values().map(|t| t.due.len()).sum()
     }
+}
+
+/// `found` in the order the first pass hands it over: one resource of each credential in turn
+/// (credentials in name order, each one's resources by namespace and name), so that a tenant
+/// with thousands of resources does not hold up the first reconcile of another's few.
+fn turns<K: Resource>(found: Vec<Arc<K>>, credential: fn(&K) -> String) -> Vec<Arc<K>> {
+    let mut by_credential: BTreeMap<String, Vec<Arc<K>>> = BTreeMap::new();
+    for obj in found {
+        by_credential.entry(credential(&obj)).or_default().push(obj);
+    }
+    let mut queues: Vec<std::vec::IntoIter<Arc<K>>> = by_credential
+        .into_values()
+        .map(|mut objs| {
+            objs.sort_by(|a, b| {
+                (a.meta().namespace.as_deref(), a.meta().name.as_deref())
+                    .cmp(&(b.meta().namespace.as_deref(), b.meta().name.as_deref()))
+            });
+            objs.into_iter()
+        })
+        .collect();
+    let mut out = Vec::with_capacity(queues.iter().map(|q| q.len()).sum());
+    while !queues.is_empty() {
+        queues.retain_mut(|q| match q.next() {
+            Some(obj) => {
+                out.push(obj);
+                true
+            }
+            None => false,
+        });
+    }
+    out
 }
 
 /// The rosters of the running controllers, by kind and namespace (None: all namespaces).
@@ -146,6 +271,15 @@ impl Polls {
         let key = (kind, namespace);
         if rosters.get(&key).is_some_and(|r| Arc::ptr_eq(r, roster)) {
             rosters.remove(&key);
+        }
+    }
+
+    /// The reconcile of `kind`'s resource `namespace`/`name` started (see [`Roster::first_pass`]).
+    pub(super) fn started(&self, kind: &'static str, namespace: &str, name: &str) {
+        let rosters = self.rosters.lock().expect("rosters poisoned");
+        let own = rosters.get(&(kind, Some(namespace.to_string())));
+        for roster in own.into_iter().chain(rosters.get(&(kind, None))) {
+            roster.started(namespace, name);
         }
     }
 
@@ -205,6 +339,80 @@ mod tests {
         assert_eq!(last, Some(ObjectRef::new("three").within("b")));
         assert!(started.elapsed() >= ms(900), "{:?}", started.elapsed());
         assert_eq!(roster.len(), 0);
+    }
+
+    fn config_map(namespace: &str, name: &str) -> k8s_openapi::api::core::v1::ConfigMap {
+        let mut cm = k8s_openapi::api::core::v1::ConfigMap::default();
+        cm.metadata.namespace = Some(namespace.into());
+        cm.metadata.name = Some(name.into());
+        cm
+    }
+
+    #[test]
+    fn the_first_pass_takes_credentials_in_turn() {
+        // The credential here: the namespace.
+        let found = ["b/3", "a/2", "b/1", "c/1", "a/1", "a/3"]
+            .map(|key| {
+                let (ns, name) = key.split_once('/').unwrap();
+                Arc::new(config_map(ns, name))
+            })
+            .to_vec();
+        let order: Vec<String> = turns(found, |cm| cm.namespace().unwrap())
+            .iter()
+            .map(|cm| format!("{}/{}", cm.namespace().unwrap(), cm.name_any()))
+            .collect();
+        assert_eq!(order, ["a/1", "b/1", "c/1", "a/2", "b/3", "a/3"]);
+    }
+
+    #[tokio::test]
+    async fn the_first_pass_hands_over_a_few_at_a_time_as_reconciles_start() {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        use kube::runtime::watcher::Event;
+        let ms = Duration::from_millis;
+        let (store, mut writer) = kube::runtime::reflector::store::<ConfigMap>();
+        let polls = Polls::default();
+        let roster = polls.start("ConfigMap", None);
+        let pass = roster
+            .clone()
+            .first_pass(store, 2, |cm: &ConfigMap| cm.namespace().unwrap());
+        let mut pass = std::pin::pin!(pass);
+        // Nothing before the first listing is in.
+        assert!(tokio::time::timeout(ms(100), pass.next()).await.is_err());
+        writer.apply_watcher_event(&Event::Init);
+        for (ns, name) in [("a", "1"), ("a", "2"), ("a", "3"), ("b", "1"), ("b", "2")] {
+            writer.apply_watcher_event(&Event::InitApply(config_map(ns, name)));
+        }
+        writer.apply_watcher_event(&Event::InitDone);
+        macro_rules! next {
+            ($pass:expr) => {
+                tokio::time::timeout(ms(300), $pass.next())
+                    .await
+                    .ok()
+                    .flatten()
+            };
+        }
+        assert_eq!(next!(pass), Some(ObjectRef::new("1").within("a")));
+        assert_eq!(next!(pass), Some(ObjectRef::new("1").within("b")));
+        // Two handed, none started: the limit holds the rest back.
+        assert_eq!(next!(pass), None);
+        // A reconcile of something not handed (or of another kind) changes nothing.
+        polls.started("ConfigMap", "a", "3");
+        polls.started("Role", "a", "1");
+        assert_eq!(next!(pass), None);
+        polls.started("ConfigMap", "a", "1");
+        assert_eq!(next!(pass), Some(ObjectRef::new("2").within("a")));
+        // b/2 is deleted before its turn: skipped. b/1 is deleted after it was handed: its
+        // reconcile never starts, and after the recheck it no longer counts.
+        writer.apply_watcher_event(&Event::Delete(config_map("b", "2")));
+        writer.apply_watcher_event(&Event::Delete(config_map("b", "1")));
+        let started = Instant::now();
+        let third = tokio::time::timeout(ms(2_500), pass.next()).await;
+        assert_eq!(third, Ok(Some(ObjectRef::new("3").within("a"))));
+        assert!(started.elapsed() >= ms(900), "{:?}", started.elapsed());
+        polls.started("ConfigMap", "a", "2");
+        polls.started("ConfigMap", "a", "3");
+        // Everything found was handed over: the pass ends.
+        assert_eq!(tokio::time::timeout(ms(300), pass.next()).await, Ok(None));
     }
 
     #[test]

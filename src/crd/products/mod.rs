@@ -71,12 +71,14 @@ macro_rules! define_api {
             }
         }
 
-        /// The product block of a Role: exactly one is set.
+        /// The product block of a Role: exactly one is set. Each is boxed: a Role in the
+        /// controller's cache holds one block, not room for all of them (the largest is over
+        /// a hundred bytes, and a cache holds every Role).
         #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
         pub struct RoleBlocks {
             $(
                 #[serde(default, skip_serializing_if = "Option::is_none")]
-                pub $name: Option<$Block>,
+                pub $name: Option<Box<$Block>>,
             )*
         }
 
@@ -86,7 +88,7 @@ macro_rules! define_api {
 
             /// The one block that is set, or why there is none usable.
             pub fn product(&self) -> Result<ProductSpec<'_>, String> {
-                let set: Vec<ProductSpec<'_>> = [$( self.$name.as_ref().map(ProductSpec::$Variant), )*]
+                let set: Vec<ProductSpec<'_>> = [$( self.$name.as_deref().map(ProductSpec::$Variant), )*]
                     .into_iter()
                     .flatten()
                     .collect();
