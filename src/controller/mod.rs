@@ -181,24 +181,6 @@ impl Context {
         }
     }
 
-    /// Has a resource whose credential's budget has no room for `wait` tried again then, from
-    /// its controller's roster (as polls are) rather than kube-runtime's scheduler, which keeps
-    /// two copies of a reference per waiting resource (and at start, thousands wait). Waits
-    /// are rounded up to a tenth of a second, so resources waiting for one window share a tick.
-    fn retry_when_budget_allows<K: crate::crd::Managed>(&self, obj: &K, wait: Duration) -> Action {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let tick = ((now + wait).as_millis() as u64).div_ceil(100) * 100;
-        let after = Duration::from_millis(tick).saturating_sub(now);
-        let namespace = obj.meta().namespace.as_deref().unwrap_or_default();
-        let name = obj.meta().name.as_deref().unwrap_or_default();
-        match self.polls.add(K::KIND, namespace, name, (tick, after)) {
-            true => Action::await_change(),
-            false => Action::requeue(wait),
-        }
-    }
-
     /// How long one credential's listing serves the resources polled with it.
     fn listing_freshness(&self) -> Duration {
         (self.config.poll_interval / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))
