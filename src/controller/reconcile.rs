@@ -39,7 +39,11 @@ pub async fn run<K: Managed>(
     };
     let (reader, writer) = reflector::store::<DeserializeGuard<K>>();
     let released = relations.released.clone();
-    let mut changes = Changes::default();
+    let (listed, listing_done) = tokio::sync::oneshot::channel();
+    let mut changes = Changes {
+        listed: Some(listed),
+        ..Changes::default()
+    };
     let noting = ctx.clone();
     let stream = watcher(api, super::watch_config())
         .default_backoff()
@@ -77,10 +81,12 @@ pub async fn run<K: Managed>(
         0 => 256,
         n => 2 * usize::from(n),
     };
-    let first_pass =
-        roster
-            .clone()
-            .first_pass(reader.clone(), first_pass_limit, credential_of::<K>);
+    let first_pass = roster.clone().first_pass(
+        reader.clone(),
+        listing_done,
+        first_pass_limit,
+        credential_of::<K>,
+    );
     let controller = relations::wire_managed(controller, reader, relations)
         .reconcile_all_on(ctx.guardrails.changes())
         .reconcile_on(first_pass)
@@ -151,8 +157,8 @@ struct Changes {
     /// During a listing (at start, or again when the watch lost its place): the objects in it,
     /// so that those deleted meanwhile (of which no event comes) are forgotten at its end.
     listing: Option<std::collections::HashSet<u64>>,
-    /// The first listing has ended.
-    listed: bool,
+    /// Told when the first listing has ended (None since then): the first pass starts.
+    listed: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// An object [`Changes`] hands on.
@@ -181,7 +187,10 @@ impl Changes {
                 if let Some(listing) = self.listing.take() {
                     self.seen.retain(|uid, _| listing.contains(uid));
                 }
-                self.listed = true;
+                if let Some(listed) = self.listed.take() {
+                    // The reflector before us has the listing in its store by now.
+                    let _ = listed.send(());
+                }
                 None
             }
             watcher::Event::Apply(obj) => self.changed(obj, false),
@@ -198,7 +207,7 @@ impl Changes {
         };
         (before != Some(now)).then(|| Passed {
             changed_since_seen: before.is_some() && obj.meta().deletion_timestamp.is_none(),
-            first_listing: !self.listed,
+            first_listing: self.listed.is_some(),
             obj,
         })
     }
@@ -507,12 +516,21 @@ mod tests {
 
     #[test]
     fn a_watch_hands_on_changes_only_and_marks_the_first_listing() {
-        let mut changes = Changes::default();
+        let (listed, mut listing_done) = tokio::sync::oneshot::channel();
+        let mut changes = Changes {
+            listed: Some(listed),
+            ..Changes::default()
+        };
         assert_eq!(pass(&mut changes, Event::Init), None);
         let first = pass(&mut changes, Event::InitApply(object("x", 1, "1")));
         assert_eq!(first, Some(("x".into(), false, true)));
         assert!(pass(&mut changes, Event::InitApply(object("y", 1, "2"))).is_some());
+        assert!(
+            listing_done.try_recv().is_err(),
+            "told before the listing ended"
+        );
         assert_eq!(pass(&mut changes, Event::InitDone), None);
+        assert_eq!(listing_done.try_recv(), Ok(()));
         // A status write: nothing.
         assert_eq!(pass(&mut changes, Event::Apply(object("x", 1, "3"))), None);
         // A spec change: handed on, noted as a change.

@@ -128,12 +128,18 @@ impl Roster {
         .map(|(namespace, name)| ObjectRef::new(&name).within(&namespace))
     }
 
-    /// The first reconcile of every resource in `store` once its first listing is in, handed
-    /// over at most `limit` at a time (a resource counts until its reconcile starts, see
-    /// [`Polls::started`]), taking each credential's resources in turn (see [`turns`]).
+    /// The first reconcile of every resource in `store` once its first listing is in (`listed`
+    /// says so), handed over at most `limit` at a time (a resource counts until its reconcile
+    /// starts, see [`Polls::started`]), taking each credential's resources in turn (see
+    /// [`turns`]).
+    ///
+    /// `listed` is our own signal, not `Store::wait_until_ready`: that one wakes only the last
+    /// of several waiters (it polls one oneshot receiver), and kube-runtime's runner waits on
+    /// it too, so the pass would never start.
     pub(super) fn first_pass<K>(
         self: Arc<Self>,
         store: Store<K>,
+        listed: tokio::sync::oneshot::Receiver<()>,
         limit: usize,
         credential: fn(&K) -> String,
     ) -> impl Stream<Item = ObjectRef<K>> + Send + 'static
@@ -142,8 +148,8 @@ impl Roster {
     {
         let limit = limit.max(1);
         futures::stream::once(async move {
-            // Only an error when the store's writer is gone: the controller is stopping.
-            let found = match store.wait_until_ready().await {
+            // Only an error when the watch is gone: the controller is stopping.
+            let found = match listed.await {
                 Ok(()) => turns(store.state(), credential),
                 Err(_) => Vec::new(),
             };
@@ -369,12 +375,18 @@ mod tests {
         use kube::runtime::watcher::Event;
         let ms = Duration::from_millis;
         let (store, mut writer) = kube::runtime::reflector::store::<ConfigMap>();
+        let (listed, listing_done) = tokio::sync::oneshot::channel();
         let polls = Polls::default();
         let roster = polls.start("ConfigMap", None);
         let pass = roster
             .clone()
-            .first_pass(store, 2, |cm: &ConfigMap| cm.namespace().unwrap());
+            .first_pass(store.clone(), listing_done, 2, |cm: &ConfigMap| {
+                cm.namespace().unwrap()
+            });
         let mut pass = std::pin::pin!(pass);
+        // Another task waits for the store too (as kube-runtime's runner does): the pass must
+        // still start (the store's own readiness would wake only one of them).
+        let runner = tokio::spawn(async move { store.wait_until_ready().await.is_ok() });
         // Nothing before the first listing is in.
         assert!(tokio::time::timeout(ms(100), pass.next()).await.is_err());
         writer.apply_watcher_event(&Event::Init);
@@ -382,6 +394,7 @@ mod tests {
             writer.apply_watcher_event(&Event::InitApply(config_map(ns, name)));
         }
         writer.apply_watcher_event(&Event::InitDone);
+        listed.send(()).unwrap();
         macro_rules! next {
             ($pass:expr) => {
                 tokio::time::timeout(ms(300), $pass.next())
@@ -412,6 +425,7 @@ mod tests {
         polls.started("ConfigMap", "a", "3");
         // Everything found was handed over: the pass ends.
         assert_eq!(tokio::time::timeout(ms(300), pass.next()).await, Ok(None));
+        runner.abort();
     }
 
     #[test]
