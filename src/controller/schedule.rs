@@ -161,11 +161,12 @@ impl Roster {
                         let namespace = obj.namespace().unwrap_or_default();
                         let name = obj.name_any();
                         let r = ObjectRef::new(&name).within(&namespace);
-                        // Deleted since the listing: nothing to reconcile.
+                        roster.room(limit, &store).await;
+                        // Deleted since the listing (or while waiting for room): nothing to
+                        // reconcile.
                         if store.get(&r).is_none() {
                             continue;
                         }
-                        roster.room(limit, &store).await;
                         roster
                             .handed
                             .lock()
@@ -281,9 +282,7 @@ impl Polls {
 
     /// The reconcile of `kind`'s resource `namespace`/`name` started (see [`Roster::first_pass`]).
     pub(super) fn started(&self, kind: &'static str, namespace: &str, name: &str) {
-        let rosters = self.rosters.lock().expect("rosters poisoned");
-        let own = rosters.get(&(kind, Some(namespace.to_string())));
-        for roster in own.into_iter().chain(rosters.get(&(kind, None))) {
+        if let Some(roster) = self.roster(kind, namespace) {
             roster.started(namespace, name);
         }
     }
@@ -297,17 +296,23 @@ impl Polls {
         name: &str,
         (tick, after): (u64, Duration),
     ) -> bool {
-        let rosters = self.rosters.lock().expect("rosters poisoned");
-        let roster = rosters
-            .get(&(kind, Some(namespace.to_string())))
-            .or_else(|| rosters.get(&(kind, None)));
-        match roster {
+        match self.roster(kind, namespace) {
             Some(roster) => {
                 roster.add(tick, after, namespace, name);
                 true
             }
             None => false,
         }
+    }
+
+    /// The roster of the controller that runs `kind` in `namespace`: its namespace's own, else
+    /// the all-namespaces one.
+    fn roster(&self, kind: &'static str, namespace: &str) -> Option<Arc<Roster>> {
+        let rosters = self.rosters.lock().expect("rosters poisoned");
+        rosters
+            .get(&(kind, Some(namespace.to_string())))
+            .or_else(|| rosters.get(&(kind, None)))
+            .cloned()
     }
 }
 
@@ -383,48 +388,56 @@ mod tests {
             .first_pass(store.clone(), listing_done, 2, |cm: &ConfigMap| {
                 cm.namespace().unwrap()
             });
-        let mut pass = std::pin::pin!(pass);
-        // Another task waits for the store too (as kube-runtime's runner does): the pass must
-        // still start (the store's own readiness would wake only one of them).
-        let runner = tokio::spawn(async move { store.wait_until_ready().await.is_ok() });
+        // The pass runs in a task of its own, polled only when woken, as a controller polls
+        // its triggers: a lost wake-up shows as nothing handed over.
+        let (tx, mut handed) = tokio::sync::mpsc::unbounded_channel();
+        let forward = tokio::spawn(async move {
+            let mut pass = std::pin::pin!(pass);
+            while let Some(r) = pass.next().await {
+                if tx.send(r).is_err() {
+                    break;
+                }
+            }
+        });
+        macro_rules! next {
+            ($within:expr) => {
+                tokio::time::timeout($within, handed.recv()).await
+            };
+        }
         // Nothing before the first listing is in.
-        assert!(tokio::time::timeout(ms(100), pass.next()).await.is_err());
+        assert!(next!(ms(100)).is_err());
+        // Another task waits for the store after the pass did (as kube-runtime's runner does):
+        // the pass must still start (the store's own readiness wakes only the last waiter).
+        let runner = tokio::spawn(async move { store.wait_until_ready().await.is_ok() });
+        tokio::time::sleep(ms(50)).await;
         writer.apply_watcher_event(&Event::Init);
         for (ns, name) in [("a", "1"), ("a", "2"), ("a", "3"), ("b", "1"), ("b", "2")] {
             writer.apply_watcher_event(&Event::InitApply(config_map(ns, name)));
         }
         writer.apply_watcher_event(&Event::InitDone);
         listed.send(()).unwrap();
-        macro_rules! next {
-            ($pass:expr) => {
-                tokio::time::timeout(ms(300), $pass.next())
-                    .await
-                    .ok()
-                    .flatten()
-            };
-        }
-        assert_eq!(next!(pass), Some(ObjectRef::new("1").within("a")));
-        assert_eq!(next!(pass), Some(ObjectRef::new("1").within("b")));
+        assert_eq!(next!(ms(300)), Ok(Some(ObjectRef::new("1").within("a"))));
+        assert_eq!(next!(ms(300)), Ok(Some(ObjectRef::new("1").within("b"))));
         // Two handed, none started: the limit holds the rest back.
-        assert_eq!(next!(pass), None);
+        assert!(next!(ms(300)).is_err());
         // A reconcile of something not handed (or of another kind) changes nothing.
         polls.started("ConfigMap", "a", "3");
         polls.started("Role", "a", "1");
-        assert_eq!(next!(pass), None);
+        assert!(next!(ms(300)).is_err());
         polls.started("ConfigMap", "a", "1");
-        assert_eq!(next!(pass), Some(ObjectRef::new("2").within("a")));
+        assert_eq!(next!(ms(300)), Ok(Some(ObjectRef::new("2").within("a"))));
         // b/2 is deleted before its turn: skipped. b/1 is deleted after it was handed: its
         // reconcile never starts, and after the recheck it no longer counts.
         writer.apply_watcher_event(&Event::Delete(config_map("b", "2")));
         writer.apply_watcher_event(&Event::Delete(config_map("b", "1")));
         let started = Instant::now();
-        let third = tokio::time::timeout(ms(2_500), pass.next()).await;
-        assert_eq!(third, Ok(Some(ObjectRef::new("3").within("a"))));
+        assert_eq!(next!(ms(2_500)), Ok(Some(ObjectRef::new("3").within("a"))));
         assert!(started.elapsed() >= ms(900), "{:?}", started.elapsed());
         polls.started("ConfigMap", "a", "2");
         polls.started("ConfigMap", "a", "3");
         // Everything found was handed over: the pass ends.
-        assert_eq!(tokio::time::timeout(ms(300), pass.next()).await, Ok(None));
+        assert_eq!(next!(ms(300)), Ok(None));
+        forward.await.expect("the pass ended");
         runner.abort();
     }
 
