@@ -20,9 +20,10 @@ use super::error::{Error, Result};
 use super::execute::{self, find};
 use super::relations::{self, Relations};
 use super::report::{write_failure, write_success};
+use super::schedule::Turn;
 use super::{Context, intent, object_key, status};
 use crate::crd::{DeletionPolicy, FINALIZER, Managed, ManagementPolicy};
-use crate::providers::{Desired, Identity, Provider, Visit};
+use crate::providers::{self, Desired, Identity, Provider, Visit};
 
 /// Runs the controller of kind `K` in one namespace (or all) until `stop` resolves.
 pub async fn run<K: Managed>(
@@ -81,15 +82,16 @@ pub async fn run<K: Managed>(
         0 => 256,
         n => 2 * usize::from(n),
     };
-    let first_pass = roster.clone().first_pass(
+    let bulk = roster.clone().hand_over(
         reader.clone(),
         listing_done,
         first_pass_limit,
-        credential_of::<K>,
+        turn_of::<K>,
+        relations::managed_triggers(reader, relations),
     );
-    let controller = relations::wire_managed(controller, reader, relations)
+    let controller = controller
         .reconcile_all_on(ctx.guardrails.changes())
-        .reconcile_on(first_pass)
+        .reconcile_on(bulk)
         .reconcile_on(roster.clone().due());
     let out = controller.graceful_shutdown_on(stop).run(
         reconcile_guarded::<K>,
@@ -213,17 +215,28 @@ impl Changes {
     }
 }
 
-/// The credential a resource uses, as far as its manifest tells: the first pass takes
-/// credentials in turn.
-fn credential_of<K: Managed>(guard: &DeserializeGuard<K>) -> String {
+/// The credential a resource uses, as far as its manifest tells, and whether its product
+/// publishes limits: the first pass takes credentials in turn, paced ones first.
+fn turn_of<K: Managed>(guard: &DeserializeGuard<K>) -> Turn {
     let namespace = guard.meta().namespace.as_deref().unwrap_or_default();
     match &guard.0 {
         Ok(obj) => {
             let config = &obj.managed().provider_config_ref;
-            let product = obj.product().map(|p| p.kind().as_str()).unwrap_or_default();
-            format!("{:?}/{namespace}/{}/{product}", config.kind, config.name)
+            let product = obj.product().ok().map(|p| p.kind());
+            Turn {
+                paced: product.is_some_and(|kind| providers::limits(kind).published()),
+                credential: format!(
+                    "{:?}/{namespace}/{}/{}",
+                    config.kind,
+                    config.name,
+                    product.map(|kind| kind.as_str()).unwrap_or_default()
+                ),
+            }
         }
-        Err(_) => String::new(),
+        Err(_) => Turn {
+            paced: false,
+            credential: String::new(),
+        },
     }
 }
 

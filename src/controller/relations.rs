@@ -1,7 +1,8 @@
 //! How kinds trigger each other, with kube-runtime's relation tools (`watches_stream`,
 //! `reconcile_on`, shared reflectors): a changed Secret re-runs the configs and resources that use
-//! it; a config whose generation or Ready state changes re-runs the resources that use it; a
-//! resource whose cleanup finished re-runs its config (which may be waiting to be released).
+//! it; a config whose generation or Ready state changes re-runs the resources that use it (these
+//! go through the resource controller's roster, a few at a time: see `schedule`); a resource
+//! whose cleanup finished re-runs its config (which may be waiting to be released).
 //!
 //! Secrets are watched once per watched namespace (once in all), metadata only, never cached:
 //! only their namespace, name, finalizers and deletion time travel on. Configs are watched once and shared by every
@@ -9,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use futures::{Stream, StreamExt};
@@ -238,10 +240,10 @@ fn users<K: Managed>(
     kind: ProviderConfigKind,
     namespace: Option<&str>,
     name: &str,
-) -> Vec<ObjectRef<DeserializeGuard<K>>> {
+) -> Vec<Arc<DeserializeGuard<K>>> {
     store
         .state()
-        .iter()
+        .into_iter()
         .filter(|guard| {
             guard.0.as_ref().is_ok_and(|obj| {
                 let r = &obj.managed().provider_config_ref;
@@ -251,7 +253,6 @@ fn users<K: Managed>(
                         || obj.namespace().as_deref() == namespace)
             })
         })
-        .map(|guard| ObjectRef::from_obj(&**guard))
         .collect()
 }
 
@@ -274,12 +275,14 @@ pub fn configs_using<C: ConfigKind>(
         .collect()
 }
 
-/// Adds the relations of a managed controller whose own store is `store`.
-pub fn wire_managed<K: Managed>(
-    controller: kube::runtime::Controller<DeserializeGuard<K>>,
+/// What a managed controller whose own store is `store` is asked to reconcile because of
+/// other kinds: batches of the resources using a changed config or Secret. They go through its
+/// roster's hand-over (see `schedule`), a few at a time, not all at once into kube-runtime's
+/// scheduler.
+pub fn managed_triggers<K: Managed>(
     store: Store<DeserializeGuard<K>>,
     relations: Relations,
-) -> kube::runtime::Controller<DeserializeGuard<K>> {
+) -> impl Stream<Item = Vec<Arc<DeserializeGuard<K>>>> + Send + 'static {
     let Relations {
         configs,
         cluster_configs,
@@ -287,55 +290,64 @@ pub fn wire_managed<K: Managed>(
         released: _,
     } = relations;
     let roles = store.clone();
-    let mut controller = controller.watches_stream(
-        config_changes(configs.changes),
-        move |config: DeserializeGuard<ProviderConfig>| {
-            users(
-                &roles,
-                ProviderConfigKind::ProviderConfig,
-                config.namespace().as_deref(),
-                &config.name_any(),
-            )
-        },
-    );
+    let mut triggers = vec![
+        config_changes(configs.changes)
+            .filter_map(|change| std::future::ready(change.ok()))
+            .map(move |config| {
+                users(
+                    &roles,
+                    ProviderConfigKind::ProviderConfig,
+                    config.namespace().as_deref(),
+                    &config.name_any(),
+                )
+            })
+            .boxed(),
+    ];
     let cluster_reader = cluster_configs.as_ref().map(|c| c.reader.clone());
     if let Some(cluster) = cluster_configs {
         let roles = store.clone();
-        controller = controller.watches_stream(
-            config_changes(cluster.changes),
-            move |config: DeserializeGuard<ClusterProviderConfig>| {
-                users(
-                    &roles,
-                    ProviderConfigKind::ClusterProviderConfig,
-                    None,
-                    &config.name_any(),
-                )
-            },
+        triggers.push(
+            config_changes(cluster.changes)
+                .filter_map(|change| std::future::ready(change.ok()))
+                .map(move |config| {
+                    users(
+                        &roles,
+                        ProviderConfigKind::ClusterProviderConfig,
+                        None,
+                        &config.name_any(),
+                    )
+                })
+                .boxed(),
         );
     }
     let namespaced_reader = configs.reader;
-    controller.watches_stream(secrets.map(Ok), move |secret: PartialObjectMeta<Secret>| {
-        let mut found = Vec::new();
-        for config in configs_using(&namespaced_reader, &secret) {
-            found.extend(users(
-                &store,
-                ProviderConfigKind::ProviderConfig,
-                config.namespace.as_deref(),
-                &config.name,
-            ));
-        }
-        for config in cluster_reader
-            .as_ref()
-            .map(|r| configs_using(r, &secret))
-            .unwrap_or_default()
-        {
-            found.extend(users(
-                &store,
-                ProviderConfigKind::ClusterProviderConfig,
-                None,
-                &config.name,
-            ));
-        }
-        found
-    })
+    triggers.push(
+        secrets
+            .map(move |secret: PartialObjectMeta<Secret>| {
+                let mut found = Vec::new();
+                for config in configs_using(&namespaced_reader, &secret) {
+                    found.extend(users(
+                        &store,
+                        ProviderConfigKind::ProviderConfig,
+                        config.namespace.as_deref(),
+                        &config.name,
+                    ));
+                }
+                for config in cluster_reader
+                    .as_ref()
+                    .map(|r| configs_using(r, &secret))
+                    .unwrap_or_default()
+                {
+                    found.extend(users(
+                        &store,
+                        ProviderConfigKind::ClusterProviderConfig,
+                        None,
+                        &config.name,
+                    ));
+                }
+                found
+            })
+            .boxed(),
+    );
+    futures::stream::select_all(triggers)
 }

@@ -7,12 +7,13 @@
 //! name per resource, under its tick, and hands a tick's resources to the controller when it
 //! comes.
 //!
-//! At start, the roster also hands over the first reconcile of every resource the controller
-//! found ([`Roster::first_pass`]): a few at a time, as reconciles start, one credential after
-//! another in turn, instead of the whole first listing at once into kube-runtime's scheduler
-//! (whose map and queue keep that size for as long as the process runs).
+//! The roster also hands over what is asked for in bulk ([`Roster::hand_over`]): the first
+//! reconcile of every resource the controller found at start, one credential after another in
+//! turn, and every user of a config or Secret that changed. A few at a time, as reconciles
+//! start, instead of thousands at once into kube-runtime's scheduler (whose map and queue keep
+//! that size for as long as the process runs).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -128,82 +129,65 @@ impl Roster {
         .map(|(namespace, name)| ObjectRef::new(&name).within(&namespace))
     }
 
-    /// The first reconcile of every resource in `store` once its first listing is in (`listed`
-    /// says so), handed over at most `limit` at a time (a resource counts until its reconcile
-    /// starts, see [`Polls::started`]), taking each credential's resources in turn (see
-    /// [`turns`]).
+    /// Reconciles asked for in bulk, handed over at most `limit` at a time (a resource counts
+    /// until its reconcile starts, see [`Polls::started`]): the first reconcile of every
+    /// resource in `store` once its first listing is in (`listed` says so), taking credentials
+    /// in turn (see [`turns`]), and every batch `batches` brings (the users of a changed config
+    /// or Secret). A resource already waiting here is not queued twice.
     ///
     /// `listed` is our own signal, not `Store::wait_until_ready`: that one wakes only the last
     /// of several waiters (it polls one oneshot receiver), and kube-runtime's runner waits on
     /// it too, so the pass would never start.
-    pub(super) fn first_pass<K>(
+    pub(super) fn hand_over<K>(
         self: Arc<Self>,
         store: Store<K>,
         listed: tokio::sync::oneshot::Receiver<()>,
         limit: usize,
-        credential: fn(&K) -> String,
+        turn: fn(&K) -> Turn,
+        batches: impl Stream<Item = Vec<Arc<K>>> + Send + 'static,
     ) -> impl Stream<Item = ObjectRef<K>> + Send + 'static
     where
         K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
     {
         let limit = limit.max(1);
-        futures::stream::once(async move {
-            // Only an error when the watch is gone: the controller is stopping.
-            let found = match listed.await {
-                Ok(()) => turns(store.state(), credential),
+        let listing = store.clone();
+        // Only an error when the watch is gone: the controller is stopping.
+        let first = futures::stream::once(async move {
+            match listed.await {
+                Ok(()) => turns(listing.state(), turn),
                 Err(_) => Vec::new(),
-            };
-            futures::stream::unfold(
-                (self, store, found.into_iter()),
-                move |(roster, store, mut found)| async move {
-                    loop {
-                        let obj = found.next()?;
-                        let namespace = obj.namespace().unwrap_or_default();
-                        let name = obj.name_any();
-                        let r = ObjectRef::new(&name).within(&namespace);
-                        roster.room(limit, &store).await;
-                        // Deleted since the listing (or while waiting for room): nothing to
-                        // reconcile.
-                        if store.get(&r).is_none() {
-                            continue;
-                        }
-                        roster
-                            .handed
-                            .lock()
-                            .expect("roster poisoned")
-                            .insert((namespace, name));
-                        return Some((r, (roster, store, found)));
-                    }
-                },
-            )
+            }
+        });
+        let state = Bulk {
+            roster: self,
+            store,
+            inputs: futures::stream::select(first, batches).boxed(),
+            inputs_done: false,
+            queue: VecDeque::new(),
+            queued: HashSet::new(),
+        };
+        futures::stream::unfold(state, move |mut bulk| async move {
+            let r = bulk.next(limit).await?;
+            Some((r, bulk))
         })
-        .flatten()
     }
 
-    /// Until fewer than `limit` handed resources wait for their reconcile to start.
-    async fn room<K>(&self, limit: usize, store: &Store<K>)
+    /// Forgets handed resources that are gone: one deleted before its reconcile started never
+    /// starts one.
+    fn prune<K>(&self, store: &Store<K>)
     where
         K: Resource<DynamicType = ()> + Clone + 'static,
     {
-        loop {
-            if self.handed.lock().expect("roster poisoned").len() < limit {
-                return;
-            }
-            let started = self.started.notified();
-            if tokio::time::timeout(HANDED_RECHECK, started).await.is_err() {
-                // A resource deleted before its reconcile started never starts one.
-                self.handed
-                    .lock()
-                    .expect("roster poisoned")
-                    .retain(|(namespace, name)| {
-                        store.get(&ObjectRef::new(name).within(namespace)).is_some()
-                    });
-            }
-        }
+        self.handed
+            .lock()
+            .expect("roster poisoned")
+            .retain(|(namespace, name)| {
+                store.get(&ObjectRef::new(name).within(namespace)).is_some()
+            });
     }
 
-    /// The reconcile of `namespace`/`name` started: a resource handed by the first pass no
-    /// longer counts against its limit.
+    /// The reconcile of `namespace`/`name` started: a resource handed over in bulk no longer
+    /// counts against its limit.
     fn started(&self, namespace: &str, name: &str) {
         let mut handed = self.handed.lock().expect("roster poisoned");
         if handed.is_empty() {
@@ -222,33 +206,143 @@ impl Roster {
     }
 }
 
-/// `found` in the order the first pass hands it over: one resource of each credential in turn
+/// The state of [`Roster::hand_over`]: what waits to be handed over, in order.
+struct Bulk<K: Resource<DynamicType = ()> + Clone + 'static> {
+    roster: Arc<Roster>,
+    store: Store<K>,
+    inputs: futures::stream::BoxStream<'static, Vec<Arc<K>>>,
+    inputs_done: bool,
+    queue: VecDeque<Arc<K>>,
+    /// Hashes of the namespace and name of what `queue` holds. A collision (odds of 2^-64)
+    /// leaves a resource to its next poll, never without one.
+    queued: HashSet<u64>,
+}
+
+impl<K> Bulk<K>
+where
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+{
+    fn key(obj: &K) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (obj.meta().namespace.as_deref(), obj.meta().name.as_deref()).hash(&mut h);
+        h.finish()
+    }
+
+    /// Queues `batch`, less what is queued already or handed over and not started yet (its
+    /// reconcile is still to come, and will see the latest state).
+    fn push(&mut self, batch: Vec<Arc<K>>) {
+        let handed = self.roster.handed.lock().expect("roster poisoned");
+        for obj in batch {
+            let waiting = !handed.is_empty()
+                && handed.contains(&(obj.namespace().unwrap_or_default(), obj.name_any()));
+            if !waiting && self.queued.insert(Self::key(&obj)) {
+                self.queue.push_back(obj);
+            }
+        }
+        drop(handed);
+        if self.queue.is_empty() {
+            // A burst's worth of room is not kept for as long as the process runs.
+            self.queue.shrink_to_fit();
+            self.queued.shrink_to_fit();
+        }
+    }
+
+    /// The next resource to hand over, once there is room; None when nothing more can come.
+    async fn next(&mut self, limit: usize) -> Option<ObjectRef<K>> {
+        loop {
+            let room = self.roster.handed.lock().expect("roster poisoned").len() < limit;
+            if room && let Some(obj) = self.queue.pop_front() {
+                self.queued.remove(&Self::key(&obj));
+                if self.queue.is_empty() {
+                    self.queue.shrink_to_fit();
+                    self.queued.shrink_to_fit();
+                }
+                let namespace = obj.namespace().unwrap_or_default();
+                let name = obj.name_any();
+                let r = ObjectRef::new(&name).within(&namespace);
+                // Deleted since it was queued: nothing to reconcile.
+                if self.store.get(&r).is_none() {
+                    continue;
+                }
+                self.roster
+                    .handed
+                    .lock()
+                    .expect("roster poisoned")
+                    .insert((namespace, name));
+                return Some(r);
+            }
+            if self.queue.is_empty() {
+                if self.inputs_done {
+                    return None;
+                }
+                match self.inputs.next().await {
+                    Some(batch) => self.push(batch),
+                    None => self.inputs_done = true,
+                }
+                continue;
+            }
+            // Full: wait for a reconcile to start, taking in what comes meanwhile.
+            let started = self.roster.started.notified();
+            tokio::select! {
+                batch = self.inputs.next(), if !self.inputs_done => match batch {
+                    Some(batch) => self.push(batch),
+                    None => self.inputs_done = true,
+                },
+                waited = tokio::time::timeout(HANDED_RECHECK, started) => {
+                    if waited.is_err() {
+                        self.roster.prune(&self.store);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where a resource's first reconcile takes its turn: its credential, and whether the
+/// credential's product publishes a limit on writes.
+pub(super) struct Turn {
+    /// Paced by the product's published windows: such credentials go first (see [`turns`]).
+    pub paced: bool,
+    pub credential: String,
+}
+
+/// `found` in the order the first pass hands it over: credentials whose product publishes its
+/// limits first, then the others; within each, one resource of each credential in turn
 /// (credentials in name order, each one's resources by namespace and name), so that a tenant
 /// with thousands of resources does not hold up the first reconcile of another's few.
-fn turns<K: Resource>(found: Vec<Arc<K>>, credential: fn(&K) -> String) -> Vec<Arc<K>> {
-    let mut by_credential: BTreeMap<String, Vec<Arc<K>>> = BTreeMap::new();
+///
+/// Paced credentials go first because the product's windows, not the operator, set how fast
+/// they converge: a window that starts late delays every window after it (they slide), while
+/// an unpaced credential's first reconciles only move a little later.
+fn turns<K: Resource>(found: Vec<Arc<K>>, turn: fn(&K) -> Turn) -> Vec<Arc<K>> {
+    let mut by_credential: BTreeMap<(bool, String), Vec<Arc<K>>> = BTreeMap::new();
     for obj in found {
-        by_credential.entry(credential(&obj)).or_default().push(obj);
+        let Turn { paced, credential } = turn(&obj);
+        by_credential
+            .entry((!paced, credential))
+            .or_default()
+            .push(obj);
     }
-    let mut queues: Vec<std::vec::IntoIter<Arc<K>>> = by_credential
-        .into_values()
-        .map(|mut objs| {
-            objs.sort_by(|a, b| {
-                (a.meta().namespace.as_deref(), a.meta().name.as_deref())
-                    .cmp(&(b.meta().namespace.as_deref(), b.meta().name.as_deref()))
-            });
-            objs.into_iter()
-        })
-        .collect();
-    let mut out = Vec::with_capacity(queues.iter().map(|q| q.len()).sum());
-    while !queues.is_empty() {
-        queues.retain_mut(|q| match q.next() {
-            Some(obj) => {
-                out.push(obj);
-                true
-            }
-            None => false,
+    let mut classes: BTreeMap<bool, Vec<std::vec::IntoIter<Arc<K>>>> = BTreeMap::new();
+    for ((unpaced, _), mut objs) in by_credential {
+        objs.sort_by(|a, b| {
+            (a.meta().namespace.as_deref(), a.meta().name.as_deref())
+                .cmp(&(b.meta().namespace.as_deref(), b.meta().name.as_deref()))
         });
+        classes.entry(unpaced).or_default().push(objs.into_iter());
+    }
+    let mut out = Vec::new();
+    for mut queues in classes.into_values() {
+        while !queues.is_empty() {
+            queues.retain_mut(|q| match q.next() {
+                Some(obj) => {
+                    out.push(obj);
+                    true
+                }
+                None => false,
+            });
+        }
     }
     out
 }
@@ -280,7 +374,7 @@ impl Polls {
         }
     }
 
-    /// The reconcile of `kind`'s resource `namespace`/`name` started (see [`Roster::first_pass`]).
+    /// The reconcile of `kind`'s resource `namespace`/`name` started (see [`Roster::hand_over`]).
     pub(super) fn started(&self, kind: &'static str, namespace: &str, name: &str) {
         if let Some(roster) = self.roster(kind, namespace) {
             roster.started(namespace, name);
@@ -358,24 +452,39 @@ mod tests {
         cm
     }
 
+    /// The credential here: the namespace; namespaces from "p" on are paced.
+    fn by_namespace(cm: &k8s_openapi::api::core::v1::ConfigMap) -> Turn {
+        let credential = cm.namespace().unwrap();
+        Turn {
+            paced: credential.as_str() >= "p",
+            credential,
+        }
+    }
+
     #[test]
-    fn the_first_pass_takes_credentials_in_turn() {
-        // The credential here: the namespace.
-        let found = ["b/3", "a/2", "b/1", "c/1", "a/1", "a/3"]
-            .map(|key| {
-                let (ns, name) = key.split_once('/').unwrap();
-                Arc::new(config_map(ns, name))
-            })
-            .to_vec();
-        let order: Vec<String> = turns(found, |cm| cm.namespace().unwrap())
+    fn the_first_pass_takes_credentials_in_turn_paced_ones_first() {
+        let found = [
+            "b/3", "a/2", "q/2", "b/1", "c/1", "a/1", "p/1", "a/3", "q/1",
+        ]
+        .map(|key| {
+            let (ns, name) = key.split_once('/').unwrap();
+            Arc::new(config_map(ns, name))
+        })
+        .to_vec();
+        let order: Vec<String> = turns(found, by_namespace)
             .iter()
             .map(|cm| format!("{}/{}", cm.namespace().unwrap(), cm.name_any()))
             .collect();
-        assert_eq!(order, ["a/1", "b/1", "c/1", "a/2", "b/3", "a/3"]);
+        assert_eq!(
+            order,
+            [
+                "p/1", "q/1", "q/2", "a/1", "b/1", "c/1", "a/2", "b/3", "a/3"
+            ]
+        );
     }
 
     #[tokio::test]
-    async fn the_first_pass_hands_over_a_few_at_a_time_as_reconciles_start() {
+    async fn bulk_reconciles_are_handed_over_a_few_at_a_time_as_reconciles_start() {
         use k8s_openapi::api::core::v1::ConfigMap;
         use kube::runtime::watcher::Event;
         let ms = Duration::from_millis;
@@ -383,11 +492,10 @@ mod tests {
         let (listed, listing_done) = tokio::sync::oneshot::channel();
         let polls = Polls::default();
         let roster = polls.start("ConfigMap", None);
+        let (more, batches) = futures::channel::mpsc::unbounded::<Vec<Arc<ConfigMap>>>();
         let pass = roster
             .clone()
-            .first_pass(store.clone(), listing_done, 2, |cm: &ConfigMap| {
-                cm.namespace().unwrap()
-            });
+            .hand_over(store.clone(), listing_done, 2, by_namespace, batches);
         // The pass runs in a task of its own, polled only when woken, as a controller polls
         // its triggers: a lost wake-up shows as nothing handed over.
         let (tx, mut handed) = tokio::sync::mpsc::unbounded_channel();
@@ -435,7 +543,31 @@ mod tests {
         assert!(started.elapsed() >= ms(900), "{:?}", started.elapsed());
         polls.started("ConfigMap", "a", "2");
         polls.started("ConfigMap", "a", "3");
-        // Everything found was handed over: the pass ends.
+        // Everything found was handed over; later batches (a config's users) come the same way,
+        // each resource once however often it is asked for, and within the limit.
+        assert!(next!(ms(300)).is_err());
+        for (ns, name) in [("c", "1"), ("c", "2"), ("c", "3")] {
+            writer.apply_watcher_event(&Event::Apply(config_map(ns, name)));
+        }
+        let c = |name: &str| Arc::new(config_map("c", name));
+        more.unbounded_send(vec![c("1"), c("2"), c("1")]).unwrap();
+        more.unbounded_send(vec![c("2"), c("3")]).unwrap();
+        assert_eq!(next!(ms(300)), Ok(Some(ObjectRef::new("1").within("c"))));
+        assert_eq!(next!(ms(300)), Ok(Some(ObjectRef::new("2").within("c"))));
+        assert!(next!(ms(300)).is_err(), "two handed, none started");
+        polls.started("ConfigMap", "c", "1");
+        assert_eq!(next!(ms(300)), Ok(Some(ObjectRef::new("3").within("c"))));
+        polls.started("ConfigMap", "c", "2");
+        polls.started("ConfigMap", "c", "3");
+        assert!(
+            next!(ms(300)).is_err(),
+            "c/1 and c/2 were asked for once each"
+        );
+        // Asked for again once its reconcile started: handed over again.
+        more.unbounded_send(vec![c("1")]).unwrap();
+        assert_eq!(next!(ms(300)), Ok(Some(ObjectRef::new("1").within("c"))));
+        // Nothing more can come: it ends.
+        drop(more);
         assert_eq!(next!(ms(300)), Ok(None));
         forward.await.expect("the pass ended");
         runner.abort();
