@@ -20,10 +20,9 @@ use super::error::{Error, Result};
 use super::execute::{self, find};
 use super::relations::{self, Relations};
 use super::report::{write_failure, write_success};
-use super::schedule::Turn;
 use super::{Context, intent, object_key, status};
 use crate::crd::{DeletionPolicy, FINALIZER, Managed, ManagementPolicy};
-use crate::providers::{self, Desired, Identity, Provider, Visit};
+use crate::providers::{Desired, Identity, Provider, Visit};
 
 /// Runs the controller of kind `K` in one namespace (or all) until `stop` resolves.
 pub async fn run<K: Managed>(
@@ -86,7 +85,7 @@ pub async fn run<K: Managed>(
         reader.clone(),
         listing_done,
         first_pass_limit,
-        turn_of::<K>,
+        credential_of::<K>,
         relations::managed_triggers(reader, relations),
     );
     let controller = controller
@@ -215,28 +214,17 @@ impl Changes {
     }
 }
 
-/// The credential a resource uses, as far as its manifest tells, and whether its product
-/// publishes limits: the first pass takes credentials in turn, paced ones first.
-fn turn_of<K: Managed>(guard: &DeserializeGuard<K>) -> Turn {
+/// The credential a resource uses, as far as its manifest tells: the first pass takes
+/// credentials in turn.
+fn credential_of<K: Managed>(guard: &DeserializeGuard<K>) -> String {
     let namespace = guard.meta().namespace.as_deref().unwrap_or_default();
     match &guard.0 {
         Ok(obj) => {
             let config = &obj.managed().provider_config_ref;
-            let product = obj.product().ok().map(|p| p.kind());
-            Turn {
-                paced: product.is_some_and(|kind| providers::limits(kind).published()),
-                credential: format!(
-                    "{:?}/{namespace}/{}/{}",
-                    config.kind,
-                    config.name,
-                    product.map(|kind| kind.as_str()).unwrap_or_default()
-                ),
-            }
+            let product = obj.product().map(|p| p.kind().as_str()).unwrap_or_default();
+            format!("{:?}/{namespace}/{}/{product}", config.kind, config.name)
         }
-        Err(_) => Turn {
-            paced: false,
-            credential: String::new(),
-        },
+        Err(_) => String::new(),
     }
 }
 
@@ -318,7 +306,7 @@ async fn apply<K: Managed>(
         }
         // Not a failure: nothing to report, and no back-off.
         Err(e) => match e.budget_wait() {
-            Some(wait) => Ok(Action::requeue(wait)),
+            Some(wait) => Ok(ctx.retry_when_budget_allows(&*obj, wait)),
             None => {
                 write_failure(&*obj, ctx, api, &e, None).await;
                 Err(e)

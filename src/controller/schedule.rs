@@ -5,7 +5,8 @@
 //! map and a delay queue, about 1 KiB each with uid and resourceVersion), which at 10,000
 //! resources was a sixth of the heap (docs/performance.md). The roster keeps one namespace and
 //! name per resource, under its tick, and hands a tick's resources to the controller when it
-//! comes.
+//! comes. A resource waiting for its credential's budget waits there too, under the time the
+//! budget has room again.
 //!
 //! The roster also hands over what is asked for in bulk ([`Roster::hand_over`]): the first
 //! reconcile of every resource the controller found at start, one credential after another in
@@ -143,7 +144,7 @@ impl Roster {
         store: Store<K>,
         listed: tokio::sync::oneshot::Receiver<()>,
         limit: usize,
-        turn: fn(&K) -> Turn,
+        credential: fn(&K) -> String,
         batches: impl Stream<Item = Vec<Arc<K>>> + Send + 'static,
     ) -> impl Stream<Item = ObjectRef<K>> + Send + 'static
     where
@@ -154,7 +155,7 @@ impl Roster {
         // Only an error when the watch is gone: the controller is stopping.
         let first = futures::stream::once(async move {
             match listed.await {
-                Ok(()) => turns(listing.state(), turn),
+                Ok(()) => turns(listing.state(), credential),
                 Err(_) => Vec::new(),
             }
         });
@@ -240,12 +241,6 @@ where
                 self.queue.push_back(obj);
             }
         }
-        drop(handed);
-        if self.queue.is_empty() {
-            // A burst's worth of room is not kept for as long as the process runs.
-            self.queue.shrink_to_fit();
-            self.queued.shrink_to_fit();
-        }
     }
 
     /// The next resource to hand over, once there is room; None when nothing more can come.
@@ -255,6 +250,7 @@ where
             if room && let Some(obj) = self.queue.pop_front() {
                 self.queued.remove(&Self::key(&obj));
                 if self.queue.is_empty() {
+                    // The room a burst took is not kept for as long as the process runs.
                     self.queue.shrink_to_fit();
                     self.queued.shrink_to_fit();
                 }
@@ -299,50 +295,33 @@ where
     }
 }
 
-/// Where a resource's first reconcile takes its turn: its credential, and whether the
-/// credential's product publishes a limit on writes.
-pub(super) struct Turn {
-    /// Paced by the product's published windows: such credentials go first (see [`turns`]).
-    pub paced: bool,
-    pub credential: String,
-}
-
-/// `found` in the order the first pass hands it over: credentials whose product publishes its
-/// limits first, then the others; within each, one resource of each credential in turn
+/// `found` in the order the first pass hands it over: one resource of each credential in turn
 /// (credentials in name order, each one's resources by namespace and name), so that a tenant
 /// with thousands of resources does not hold up the first reconcile of another's few.
-///
-/// Paced credentials go first because the product's windows, not the operator, set how fast
-/// they converge: a window that starts late delays every window after it (they slide), while
-/// an unpaced credential's first reconciles only move a little later.
-fn turns<K: Resource>(found: Vec<Arc<K>>, turn: fn(&K) -> Turn) -> Vec<Arc<K>> {
-    let mut by_credential: BTreeMap<(bool, String), Vec<Arc<K>>> = BTreeMap::new();
+fn turns<K: Resource>(found: Vec<Arc<K>>, credential: fn(&K) -> String) -> Vec<Arc<K>> {
+    let mut by_credential: BTreeMap<String, Vec<Arc<K>>> = BTreeMap::new();
     for obj in found {
-        let Turn { paced, credential } = turn(&obj);
-        by_credential
-            .entry((!paced, credential))
-            .or_default()
-            .push(obj);
+        by_credential.entry(credential(&obj)).or_default().push(obj);
     }
-    let mut classes: BTreeMap<bool, Vec<std::vec::IntoIter<Arc<K>>>> = BTreeMap::new();
-    for ((unpaced, _), mut objs) in by_credential {
-        objs.sort_by(|a, b| {
-            (a.meta().namespace.as_deref(), a.meta().name.as_deref())
-                .cmp(&(b.meta().namespace.as_deref(), b.meta().name.as_deref()))
-        });
-        classes.entry(unpaced).or_default().push(objs.into_iter());
-    }
-    let mut out = Vec::new();
-    for mut queues in classes.into_values() {
-        while !queues.is_empty() {
-            queues.retain_mut(|q| match q.next() {
-                Some(obj) => {
-                    out.push(obj);
-                    true
-                }
-                None => false,
+    let mut queues: Vec<std::vec::IntoIter<Arc<K>>> = by_credential
+        .into_values()
+        .map(|mut objs| {
+            objs.sort_by(|a, b| {
+                (a.meta().namespace.as_deref(), a.meta().name.as_deref())
+                    .cmp(&(b.meta().namespace.as_deref(), b.meta().name.as_deref()))
             });
-        }
+            objs.into_iter()
+        })
+        .collect();
+    let mut out = Vec::with_capacity(queues.iter().map(|q| q.len()).sum());
+    while !queues.is_empty() {
+        queues.retain_mut(|q| match q.next() {
+            Some(obj) => {
+                out.push(obj);
+                true
+            }
+            None => false,
+        });
     }
     out
 }
@@ -452,35 +431,24 @@ mod tests {
         cm
     }
 
-    /// The credential here: the namespace; namespaces from "p" on are paced.
-    fn by_namespace(cm: &k8s_openapi::api::core::v1::ConfigMap) -> Turn {
-        let credential = cm.namespace().unwrap();
-        Turn {
-            paced: credential.as_str() >= "p",
-            credential,
-        }
+    /// The credential here: the namespace.
+    fn by_namespace(cm: &k8s_openapi::api::core::v1::ConfigMap) -> String {
+        cm.namespace().unwrap()
     }
 
     #[test]
-    fn the_first_pass_takes_credentials_in_turn_paced_ones_first() {
-        let found = [
-            "b/3", "a/2", "q/2", "b/1", "c/1", "a/1", "p/1", "a/3", "q/1",
-        ]
-        .map(|key| {
-            let (ns, name) = key.split_once('/').unwrap();
-            Arc::new(config_map(ns, name))
-        })
-        .to_vec();
+    fn the_first_pass_takes_credentials_in_turn() {
+        let found = ["b/3", "a/2", "b/1", "c/1", "a/1", "a/3"]
+            .map(|key| {
+                let (ns, name) = key.split_once('/').unwrap();
+                Arc::new(config_map(ns, name))
+            })
+            .to_vec();
         let order: Vec<String> = turns(found, by_namespace)
             .iter()
             .map(|cm| format!("{}/{}", cm.namespace().unwrap(), cm.name_any()))
             .collect();
-        assert_eq!(
-            order,
-            [
-                "p/1", "q/1", "q/2", "a/1", "b/1", "c/1", "a/2", "b/3", "a/3"
-            ]
-        );
+        assert_eq!(order, ["a/1", "b/1", "c/1", "a/2", "b/3", "a/3"]);
     }
 
     #[tokio::test]

@@ -94,13 +94,6 @@ macro_rules! define_registry {
             }
         }
 
-        /// The request budget `kind`'s product publishes, or ours where it publishes none.
-        pub fn limits(kind: ProviderKind) -> super::Limits {
-            match kind {
-                $( ProviderKind::$Variant => <super::$name::$Variant as Provider>::LIMITS, )*
-            }
-        }
-
         /// What `spec` grants beyond one policy's `ceilings` (only its own product's block counts).
         pub fn breaches(spec: ProductSpec<'_>, ceilings: &ProductCeilings) -> Vec<Breach> {
             match spec {
