@@ -8,6 +8,7 @@ pub mod controller;
 pub mod crd;
 pub mod kube_client;
 pub mod leader;
+pub mod memory;
 pub mod metrics;
 pub mod plan;
 mod pool;

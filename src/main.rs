@@ -81,6 +81,7 @@ async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
     // Standby replicas are ready too: they serve probes and take over when the leader goes.
     ready.store(true, Ordering::Relaxed);
     let ctx = Context::new(client.clone(), Providers::new(http), config);
+    tokio::spawn(roleplane::memory::trim_every(roleplane::memory::TRIM_EVERY));
     if args.leader_election {
         let namespace = args
             .leader_election_namespace

@@ -197,21 +197,27 @@ impl Metrics {
     /// Records the Ready state of one resource (None: the resource is gone).
     pub fn set_ready(&self, kind: &'static str, key: String, ready: Option<bool>) {
         let mut map = self.ready.lock().expect("metrics lock poisoned");
-        match ready {
+        let before = match ready {
             Some(r) => map.insert((kind, key), r),
             None => map.remove(&(kind, key)),
         };
+        // Counted as they change, not by a walk over every resource on every reconcile.
+        let gauge = |state: bool| {
+            self.resources.get_or_create(&vec![
+                ("kind", kind.to_string()),
+                ("ready", state.to_string()),
+            ])
+        };
         for state in [true, false] {
-            let n = map
-                .iter()
-                .filter(|((k, _), r)| *k == kind && **r == state)
-                .count();
-            self.resources
-                .get_or_create(&vec![
-                    ("kind", kind.to_string()),
-                    ("ready", state.to_string()),
-                ])
-                .set(n as i64);
+            // Both series exist from the first resource on (a zero, not a missing series).
+            let g = gauge(state);
+            if before != ready && before == Some(state) {
+                g.dec();
+            }
+            if before != ready && ready == Some(state) {
+                g.inc();
+            }
         }
+        drop(map);
     }
 }

@@ -77,19 +77,24 @@ pub async fn run<K: Managed>(
     // In-sync resources wait for their credential's tick here (see `schedule`).
     let roster = ctx.polls.start(K::KIND, namespace.clone());
     // Enough handed over to keep every reconcile slot busy.
-    let first_pass_limit = match ctx.config.concurrency {
+    let bulk_limit = match ctx.config.concurrency {
         0 => 256,
         n => 2 * usize::from(n),
     };
+    // A changed policy re-checks every resource: in bulk too.
+    let everyone = reader.clone();
+    let policy_changes = ctx.guardrails.changes().map(move |()| everyone.state());
     let bulk = roster.clone().hand_over(
         reader.clone(),
         listing_done,
-        first_pass_limit,
+        bulk_limit,
         credential_of::<K>,
-        relations::managed_triggers(reader, relations),
+        futures::stream::select(
+            relations::managed_triggers(reader, relations),
+            policy_changes,
+        ),
     );
     let controller = controller
-        .reconcile_all_on(ctx.guardrails.changes())
         .reconcile_on(bulk)
         .reconcile_on(roster.clone().due());
     let out = controller.graceful_shutdown_on(stop).run(

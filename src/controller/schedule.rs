@@ -10,7 +10,8 @@
 //!
 //! The roster also hands over what is asked for in bulk ([`Roster::hand_over`]): the first
 //! reconcile of every resource the controller found at start, one credential after another in
-//! turn, and every user of a config or Secret that changed. A few at a time, as reconciles
+//! turn, every user of a config or Secret that changed, and every resource when a policy
+//! changed. A few at a time, as reconciles
 //! start, instead of thousands at once into kube-runtime's scheduler (whose map and queue keep
 //! that size for as long as the process runs).
 
@@ -134,7 +135,8 @@ impl Roster {
     /// until its reconcile starts, see [`Polls::started`]): the first reconcile of every
     /// resource in `store` once its first listing is in (`listed` says so), taking credentials
     /// in turn (see [`turns`]), and every batch `batches` brings (the users of a changed config
-    /// or Secret). A resource already waiting here is not queued twice.
+    /// or Secret, everyone when a policy changed). A resource already waiting here is not
+    /// queued twice.
     ///
     /// `listed` is our own signal, not `Store::wait_until_ready`: that one wakes only the last
     /// of several waiters (it polls one oneshot receiver), and kube-runtime's runner waits on
