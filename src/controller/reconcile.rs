@@ -311,7 +311,7 @@ async fn apply<K: Managed>(
         }
         // Not a failure: nothing to report, and no back-off.
         Err(e) => match e.budget_wait() {
-            Some(wait) => Ok(ctx.retry_when_budget_allows(&*obj, wait)),
+            Some(wait) => Ok(Action::requeue(wait)),
             None => {
                 write_failure(&*obj, ctx, api, &e, None).await;
                 Err(e)

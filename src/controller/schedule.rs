@@ -5,8 +5,7 @@
 //! map and a delay queue, about 1 KiB each with uid and resourceVersion), which at 10,000
 //! resources was a sixth of the heap (docs/performance.md). The roster keeps one namespace and
 //! name per resource, under its tick, and hands a tick's resources to the controller when it
-//! comes. A resource waiting for its credential's budget waits there too, under the time the
-//! budget has room again.
+//! comes.
 //!
 //! The roster also hands over what is asked for in bulk ([`Roster::hand_over`]): the first
 //! reconcile of every resource the controller found at start, one credential after another in
