@@ -233,6 +233,25 @@ fn config_hash<C: ConfigKind>(guard: &DeserializeGuard<C>) -> Option<u64> {
     Some(h.finish())
 }
 
+/// The resources in `store` that use a config, each time one of `changes` matters to them.
+fn users_of_changed<C: ConfigKind, K: Managed>(
+    changes: ReflectHandle<DeserializeGuard<C>>,
+    store: Store<DeserializeGuard<K>>,
+) -> futures::stream::BoxStream<'static, Vec<Arc<DeserializeGuard<K>>>> {
+    config_changes(changes)
+        .filter_map(|change| std::future::ready(change.ok()))
+        .map(move |config| {
+            // A cluster-scoped config has no namespace.
+            users(
+                &store,
+                C::KIND,
+                config.namespace().as_deref(),
+                &config.name_any(),
+            )
+        })
+        .boxed()
+}
+
 /// The resources in `store` that use the config `kind`/`name` (in `namespace` for namespaced
 /// configs).
 fn users<K: Managed>(
@@ -289,36 +308,10 @@ pub fn managed_triggers<K: Managed>(
         secrets,
         released: _,
     } = relations;
-    let roles = store.clone();
-    let mut triggers = vec![
-        config_changes(configs.changes)
-            .filter_map(|change| std::future::ready(change.ok()))
-            .map(move |config| {
-                users(
-                    &roles,
-                    ProviderConfigKind::ProviderConfig,
-                    config.namespace().as_deref(),
-                    &config.name_any(),
-                )
-            })
-            .boxed(),
-    ];
+    let mut triggers = vec![users_of_changed(configs.changes, store.clone())];
     let cluster_reader = cluster_configs.as_ref().map(|c| c.reader.clone());
     if let Some(cluster) = cluster_configs {
-        let roles = store.clone();
-        triggers.push(
-            config_changes(cluster.changes)
-                .filter_map(|change| std::future::ready(change.ok()))
-                .map(move |config| {
-                    users(
-                        &roles,
-                        ProviderConfigKind::ClusterProviderConfig,
-                        None,
-                        &config.name_any(),
-                    )
-                })
-                .boxed(),
-        );
+        triggers.push(users_of_changed(cluster.changes, store.clone()));
     }
     let namespaced_reader = configs.reader;
     triggers.push(

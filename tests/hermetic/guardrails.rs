@@ -614,7 +614,8 @@ async fn several_policies_combine_to_the_most_restrictive_and_report_their_statu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tightened_policy_leaves_the_product_object_alone_and_deletion_still_works() {
-    let env = Env::start().await;
+    // No polls: only the policy change can bring the resource to be checked again.
+    let env = Env::start_with(|c| c.poll_interval = std::time::Duration::from_secs(3600)).await;
     env.statsig_account(NS).await;
     env.role(NS, "tenant", statsig_spec(json!({"createConfigs": true})))
         .await;
