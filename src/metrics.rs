@@ -211,13 +211,52 @@ impl Metrics {
         for state in [true, false] {
             // Both series exist from the first resource on (a zero, not a missing series).
             let g = gauge(state);
-            if before != ready && before == Some(state) {
+            if before == ready {
+                continue;
+            }
+            if before == Some(state) {
                 g.dec();
             }
-            if before != ready && ready == Some(state) {
+            if ready == Some(state) {
                 g.inc();
             }
         }
         drop(map);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(m: &Metrics, ready: bool) -> Option<String> {
+        let prefix = format!("roleplane_resources{{kind=\"Role\",ready=\"{ready}\"}} ");
+        m.encode()
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()).map(str::to_string))
+    }
+
+    #[test]
+    fn resources_are_counted_by_ready_state_as_they_change() {
+        let m = Metrics::new();
+        m.set_ready("Role", "a/x".into(), Some(false));
+        m.set_ready("Role", "a/y".into(), Some(true));
+        m.set_ready("Role", "a/y".into(), Some(true));
+        assert_eq!(
+            (count(&m, true), count(&m, false)),
+            (Some("1".into()), Some("1".into()))
+        );
+        m.set_ready("Role", "a/x".into(), Some(true));
+        assert_eq!(
+            (count(&m, true), count(&m, false)),
+            (Some("2".into()), Some("0".into()))
+        );
+        m.set_ready("Role", "a/y".into(), None);
+        m.set_ready("Role", "a/gone".into(), None);
+        m.set_ready("PermissionGroup", "a/z".into(), Some(false));
+        assert_eq!(
+            (count(&m, true), count(&m, false)),
+            (Some("1".into()), Some("0".into()))
+        );
     }
 }

@@ -244,6 +244,14 @@ fn managed_meta_hash<K: Resource>(obj: &K) -> Option<u64> {
     hash_meta(obj, Some(crate::crd::FINALIZER))
 }
 
+/// A 64-bit hash of `value` (keys of maps that would otherwise hold strings per resource).
+pub(super) fn hash(value: &impl std::hash::Hash) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut h);
+    h.finish()
+}
+
 fn hash_meta<K: Resource>(obj: &K, own_finalizer: Option<&str>) -> Option<u64> {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();

@@ -185,7 +185,7 @@ impl Changes {
             }
             watcher::Event::InitApply(obj) => {
                 if let Some(listing) = &mut self.listing {
-                    listing.insert(hash(&obj.meta().uid));
+                    listing.insert(super::hash(&obj.meta().uid));
                 }
                 self.changed(obj, false)
             }
@@ -205,7 +205,7 @@ impl Changes {
     }
 
     fn changed<K: Resource>(&mut self, obj: K, deleted: bool) -> Option<Passed<K>> {
-        let uid = hash(&obj.meta().uid);
+        let uid = super::hash(&obj.meta().uid);
         let now = super::managed_meta_hash(&obj)?;
         let before = match deleted {
             true => self.seen.remove(&uid),
@@ -231,13 +231,6 @@ fn credential_of<K: Managed>(guard: &DeserializeGuard<K>) -> String {
         }
         Err(_) => String::new(),
     }
-}
-
-fn hash(value: &impl std::hash::Hash) -> u64 {
-    use std::hash::Hasher;
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    value.hash(&mut h);
-    h.finish()
 }
 
 fn error_policy<K: Managed>(

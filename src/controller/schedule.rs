@@ -56,13 +56,13 @@ pub(super) struct Roster {
     ticks: Mutex<BTreeMap<u64, Tick>>,
     /// A tick earlier than all before was added.
     earlier: Notify,
-    /// Resources the first pass handed over whose reconcile has not started yet.
-    handed: Mutex<HashSet<(String, String)>>,
+    /// Resources handed over in bulk whose reconcile has not started yet, by [`resource_key`].
+    handed: Mutex<HashMap<u64, (String, String)>>,
     /// A reconcile of a handed resource started.
     started: Notify,
 }
 
-/// How long the first pass waits for a handed resource's reconcile to start before it checks
+/// How long the bulk hand-over waits for a handed resource's reconcile to start before it checks
 /// whether the resource is still there (one deleted meanwhile is never reconciled).
 const HANDED_RECHECK: Duration = Duration::from_secs(1);
 
@@ -132,10 +132,10 @@ impl Roster {
 
     /// Reconciles asked for in bulk, handed over at most `limit` at a time (a resource counts
     /// until its reconcile starts, see [`Polls::started`]): the first reconcile of every
-    /// resource in `store` once its first listing is in (`listed` says so), taking credentials
-    /// in turn (see [`turns`]), and every batch `batches` brings (the users of a changed config
-    /// or Secret, everyone when a policy changed). A resource already waiting here is not
-    /// queued twice.
+    /// resource in `store` once its first listing is in (`listed` says so), and every batch
+    /// `batches` brings (the users of a changed config or Secret, everyone when a policy
+    /// changed). Each batch takes credentials in turn (see [`turns`]); a resource already
+    /// waiting here is not queued twice.
     ///
     /// `listed` is our own signal, not `Store::wait_until_ready`: that one wakes only the last
     /// of several waiters (it polls one oneshot receiver), and kube-runtime's runner waits on
@@ -156,13 +156,14 @@ impl Roster {
         // Only an error when the watch is gone: the controller is stopping.
         let first = futures::stream::once(async move {
             match listed.await {
-                Ok(()) => turns(listing.state(), credential),
+                Ok(()) => listing.state(),
                 Err(_) => Vec::new(),
             }
         });
         let state = Bulk {
             roster: self,
             store,
+            credential,
             inputs: futures::stream::select(first, batches).boxed(),
             inputs_done: false,
             queue: VecDeque::new(),
@@ -183,7 +184,7 @@ impl Roster {
         self.handed
             .lock()
             .expect("roster poisoned")
-            .retain(|(namespace, name)| {
+            .retain(|_, (namespace, name)| {
                 store.get(&ObjectRef::new(name).within(namespace)).is_some()
             });
     }
@@ -195,7 +196,7 @@ impl Roster {
         if handed.is_empty() {
             return;
         }
-        if handed.remove(&(namespace.to_string(), name.to_string())) {
+        if handed.remove(&resource_key(namespace, name)).is_some() {
             drop(handed);
             self.started.notify_one();
         }
@@ -212,11 +213,12 @@ impl Roster {
 struct Bulk<K: Resource<DynamicType = ()> + Clone + 'static> {
     roster: Arc<Roster>,
     store: Store<K>,
+    credential: fn(&K) -> String,
     inputs: futures::stream::BoxStream<'static, Vec<Arc<K>>>,
     inputs_done: bool,
     queue: VecDeque<Arc<K>>,
-    /// Hashes of the namespace and name of what `queue` holds. A collision (odds of 2^-64)
-    /// leaves a resource to its next poll, never without one.
+    /// The [`resource_key`]s of what `queue` holds. A collision (odds of 2^-64) leaves a
+    /// resource to its next poll, never without one.
     queued: HashSet<u64>,
 }
 
@@ -225,20 +227,20 @@ where
     K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
 {
     fn key(obj: &K) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (obj.meta().namespace.as_deref(), obj.meta().name.as_deref()).hash(&mut h);
-        h.finish()
+        let meta = obj.meta();
+        resource_key(
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default(),
+        )
     }
 
-    /// Queues `batch`, less what is queued already or handed over and not started yet (its
-    /// reconcile is still to come, and will see the latest state).
+    /// Queues `batch`, credentials in turn, less what is queued already or handed over and not
+    /// started yet (its reconcile is still to come, and will see the latest state).
     fn push(&mut self, batch: Vec<Arc<K>>) {
         let handed = self.roster.handed.lock().expect("roster poisoned");
-        for obj in batch {
-            let waiting = !handed.is_empty()
-                && handed.contains(&(obj.namespace().unwrap_or_default(), obj.name_any()));
-            if !waiting && self.queued.insert(Self::key(&obj)) {
+        for obj in turns(batch, self.credential) {
+            let key = Self::key(&obj);
+            if !handed.contains_key(&key) && self.queued.insert(key) {
                 self.queue.push_back(obj);
             }
         }
@@ -249,7 +251,8 @@ where
         loop {
             let room = self.roster.handed.lock().expect("roster poisoned").len() < limit;
             if room && let Some(obj) = self.queue.pop_front() {
-                self.queued.remove(&Self::key(&obj));
+                let key = Self::key(&obj);
+                self.queued.remove(&key);
                 if self.queue.is_empty() {
                     // The room a burst took is not kept for as long as the process runs.
                     self.queue.shrink_to_fit();
@@ -266,7 +269,7 @@ where
                     .handed
                     .lock()
                     .expect("roster poisoned")
-                    .insert((namespace, name));
+                    .insert(key, (namespace, name));
                 return Some(r);
             }
             if self.queue.is_empty() {
@@ -296,7 +299,12 @@ where
     }
 }
 
-/// `found` in the order the first pass hands it over: one resource of each credential in turn
+/// The key of a resource in the roster's bulk hand-over.
+fn resource_key(namespace: &str, name: &str) -> u64 {
+    super::hash(&(namespace, name))
+}
+
+/// `found` in the order the bulk hand-over queues it: one resource of each credential in turn
 /// (credentials in name order, each one's resources by namespace and name), so that a tenant
 /// with thousands of resources does not hold up the first reconcile of another's few.
 fn turns<K: Resource>(found: Vec<Arc<K>>, credential: fn(&K) -> String) -> Vec<Arc<K>> {

@@ -5,7 +5,6 @@
 //! `tests/openapi/bigpanda-roles.schema.json` (BigPanda publishes no OpenAPI description).
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use roleplane::crd::{BigPandaRole, ProviderConfig, Role};
 use roleplane::providers::bigpanda::BigPanda;
@@ -22,7 +21,6 @@ const ALICE: &str = "60c5238222fa63633d935555";
 const BOB: &str = "5555238222fa63633d93560c";
 const ENV: &str = "624e114fb4d7581100179111";
 const OTHER_ENV: &str = "624e114fb4d7581100179999";
-const NEVER: Duration = Duration::from_secs(3600);
 
 /// Secret `<config>-creds` holding `key`, and ProviderConfig `config` for `region` at the
 /// simulator's prefix of that region.

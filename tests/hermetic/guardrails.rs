@@ -14,7 +14,7 @@ use crate::conformance::Fixture;
 use crate::conformance::fixtures::{
     bigpanda::BigPanda, configcat::ConfigCat, looker::Looker, slashid::SlashId, statsig::Statsig,
 };
-use crate::harness::{Env, NS, STATSIG_KEY, condition, failed_with, is_ready};
+use crate::harness::{Env, NEVER, NS, STATSIG_KEY, condition, failed_with, is_ready};
 
 // --- the admission policy, evaluated as the API server would --------------------------------
 
@@ -615,7 +615,7 @@ async fn several_policies_combine_to_the_most_restrictive_and_report_their_statu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tightened_policy_leaves_the_product_object_alone_and_deletion_still_works() {
     // No polls: only the policy change can bring the resource to be checked again.
-    let env = Env::start_with(|c| c.poll_interval = std::time::Duration::from_secs(3600)).await;
+    let env = Env::start_with(|c| c.poll_interval = NEVER).await;
     env.statsig_account(NS).await;
     env.role(NS, "tenant", statsig_spec(json!({"createConfigs": true})))
         .await;

@@ -23,6 +23,8 @@ pub const NS: &str = "team-a";
 pub const STATSIG_KEY: &str = "console-sim-key";
 /// Ceiling for waits; generous because CI runs every scenario at once on two cores.
 pub const WAIT: Duration = Duration::from_secs(60);
+/// A poll interval no test outlives: only events bring a resource to be reconciled.
+pub const NEVER: Duration = Duration::from_secs(3600);
 
 pub struct Env {
     pub api: Double,

@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use crate::harness::*;
 use crate::openapi::OpenApi;
 
-const NEVER: Duration = Duration::from_secs(3600);
 const ID: &str = "sim-client-id";
 const SECRET: &str = "sim-client-secret";
 const ANALYST: &[&str] = &["access_data", "explore", "see_looks"];
