@@ -258,6 +258,7 @@ pub async fn converge<K: Managed, P: Provider>(
             provider: P::KIND,
             operation: "reconcile",
             wait: wait + jitter,
+            for_changes: priority == Priority::Foreground,
         })
         .into());
     }

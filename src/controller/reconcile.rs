@@ -94,9 +94,7 @@ pub async fn run<K: Managed>(
             policy_changes,
         ),
     );
-    let controller = controller
-        .reconcile_on(bulk)
-        .reconcile_on(roster.clone().due());
+    let controller = controller.reconcile_on(bulk);
     let out = controller.graceful_shutdown_on(stop).run(
         reconcile_guarded::<K>,
         error_policy::<K>,
@@ -222,15 +220,18 @@ impl Changes {
 /// The credential a resource uses, as far as its manifest tells: the first pass takes
 /// credentials in turn.
 fn credential_of<K: Managed>(guard: &DeserializeGuard<K>) -> String {
-    let namespace = guard.meta().namespace.as_deref().unwrap_or_default();
     match &guard.0 {
-        Ok(obj) => {
-            let config = &obj.managed().provider_config_ref;
-            let product = obj.product().map(|p| p.kind().as_str()).unwrap_or_default();
-            format!("{:?}/{namespace}/{}/{product}", config.kind, config.name)
-        }
+        Ok(obj) => turn_of(obj),
         Err(_) => String::new(),
     }
+}
+
+/// [`credential_of`] a readable resource.
+fn turn_of<K: Managed>(obj: &K) -> String {
+    let namespace = obj.meta().namespace.as_deref().unwrap_or_default();
+    let config = &obj.managed().provider_config_ref;
+    let product = obj.product().map(|p| p.kind().as_str()).unwrap_or_default();
+    format!("{:?}/{namespace}/{}/{product}", config.kind, config.name)
 }
 
 fn error_policy<K: Managed>(
@@ -304,7 +305,10 @@ async fn apply<K: Managed>(
         }
         // Not a failure: nothing to report, and no back-off.
         Err(e) => match e.budget_wait() {
-            Some(wait) => Ok(Action::requeue(wait)),
+            Some((wait, for_changes)) => {
+                let credential = for_changes.then(|| turn_of(&*obj));
+                Ok(ctx.retry_when_budget_allows(&*obj, wait, credential))
+            }
             None => {
                 write_failure(&*obj, ctx, api, &e, None).await;
                 Err(e)
@@ -349,7 +353,7 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result
     let id = status_id.or_else(|| m.external_id.clone());
     let intent = intent::pending(&*obj);
     let done = |ctx: &Context| {
-        ctx.metrics.set_ready(K::KIND, object_key(&*obj), None);
+        ctx.metrics.set_ready(K::KIND, &object_key(&*obj), None);
     };
     if m.deletion_policy == DeletionPolicy::Orphan
         || m.management_policy == ManagementPolicy::ObserveOnly

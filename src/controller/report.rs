@@ -131,7 +131,7 @@ pub(super) async fn write_success<K: Managed>(
     }
     ctx.metrics.set_ready(
         K::KIND,
-        object_key(obj),
+        &object_key(obj),
         Some(ready_status == ConditionStatus::True),
     );
     if unchanged {
@@ -179,7 +179,8 @@ pub(super) async fn write_failure<K: Managed>(
             generation,
         ),
     ];
-    ctx.metrics.set_ready(K::KIND, object_key(obj), Some(false));
+    ctx.metrics
+        .set_ready(K::KIND, &object_key(obj), Some(false));
     if status::same(&previous.conditions, &conditions) {
         return;
     }

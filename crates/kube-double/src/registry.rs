@@ -32,7 +32,8 @@ pub struct ResourceType {
     /// `true` when status is written through `/status` only (never by main-resource writes).
     pub status_subresource: bool,
     /// `openAPIV3Schema` of a CRD; `None` for built-ins.
-    pub schema: Option<Value>,
+    /// Shared: a request copies its type (a CRD's schema is tens of KiB of JSON).
+    pub schema: Option<std::sync::Arc<Value>>,
     /// Its CEL rules, compiled once (kube-apiserver compiles them when the CRD is stored).
     pub cel: Option<std::sync::Arc<kube::core::cel::CompiledSchema>>,
     pub builtin: Option<Builtin>,
@@ -121,7 +122,7 @@ pub fn try_from_crd(crd: &CustomResourceDefinition) -> Result<ResourceType, Stri
         cel: Some(std::sync::Arc::new(kube::core::cel::compile_schema(
             &schema,
         ))),
-        schema: Some(schema),
+        schema: Some(std::sync::Arc::new(schema)),
         builtin: None,
         served: true,
     })

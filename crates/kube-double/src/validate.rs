@@ -11,6 +11,11 @@ use super::registry::ResourceType;
 use super::schema;
 use super::status::{ApiError, FieldError};
 
+thread_local! {
+    /// One CEL evaluator per thread: building one registers every Kubernetes CEL function.
+    static VALIDATOR: kube::core::cel::Validator = kube::core::cel::Validator::new();
+}
+
 /// Decodes, prunes, defaults and validates `obj` in place (metadata already populated).
 pub fn check_object(
     rt: &ResourceType,
@@ -36,8 +41,7 @@ pub fn check_object(
                 // transition rules (oldSelf) only on updates.
                 if structural_ok
                     && let Some(cel) = &rt.cel
-                    && let Err(failures) =
-                        kube::core::cel::Validator::new().validate_compiled(cel, obj, old)
+                    && let Err(failures) = VALIDATOR.with(|v| v.validate_compiled(cel, obj, old))
                 {
                     for f in failures.into_vec() {
                         let field = if f.field_path.is_empty() {
