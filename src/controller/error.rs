@@ -86,12 +86,10 @@ pub const CREDENTIALS_BACKOFF: Duration = Duration::from_secs(300);
 
 impl Error {
     /// How long the credential's budget has no room, when that is all that stopped the
-    /// reconcile: it is retried then, not reported (no status write, no back-off). The flag
-    /// says whether the wait holds for the credential's creates and changes too (see
-    /// [`providers::BudgetWait::for_changes`]).
-    pub fn budget_wait(&self) -> Option<(Duration, bool)> {
+    /// reconcile: it is requeued for then, not reported (no status write, no back-off).
+    pub fn budget_wait(&self) -> Option<Duration> {
         match self {
-            Error::Provider(providers::Error::BudgetWait(b)) => Some((b.wait, b.for_changes)),
+            Error::Provider(providers::Error::BudgetWait(b)) => Some(b.wait),
             _ => None,
         }
     }
@@ -215,7 +213,6 @@ mod tests {
             provider: product(),
             operation: "get role",
             wait: Duration::from_secs(3),
-            for_changes: false,
         }));
         assert!(!wait.create_certainly_failed());
         assert!(api(429, None).create_certainly_failed());

@@ -20,9 +20,11 @@ use kube::{Client, Resource};
 /// How long a published Event can still be extended into a series.
 const SERIES_WINDOW: Duration = Duration::from_secs(360);
 
+/// An Event sent, by what names it: its name is the regarded object's name and the time it
+/// was first sent (see [`event_name`]), in the regarded object's namespace, so neither is kept
+/// (thousands are sent while thousands of resources are created).
 struct Sent {
-    name: String,
-    namespace: String,
+    first: Timestamp,
     count: i32,
     last: Timestamp,
 }
@@ -85,6 +87,15 @@ impl Events {
             .await;
     }
 
+    /// The name of the Event about `regarding` first sent at `first`.
+    fn event_name(&self, regarding: &ObjectReference, first: Timestamp) -> String {
+        format!(
+            "{}.{:x}",
+            regarding.name.as_deref().unwrap_or(&self.controller),
+            first.as_nanosecond()
+        )
+    }
+
     async fn send(
         &self,
         regarding: ObjectReference,
@@ -112,6 +123,10 @@ impl Events {
             let mut sent = self.sent.lock().expect("event cache poisoned");
             if sent.next_sweep.is_none_or(|t| t <= now) {
                 sent.by_key.retain(|_, s| s.last + window > now);
+                // The room a burst of creates took is not kept for as long as the process runs.
+                if sent.by_key.capacity() > 4 * sent.by_key.len().max(64) {
+                    sent.by_key.shrink_to_fit();
+                }
                 sent.next_sweep = Some(now + SWEEP_EVERY);
             }
             sent.by_key
@@ -120,10 +135,15 @@ impl Events {
                 .map(|s| {
                     s.count += 1;
                     s.last = now;
-                    (s.name.clone(), s.namespace.clone(), s.count)
+                    (s.first, s.count)
                 })
         };
-        if let Some((name, namespace, count)) = repeat {
+        let namespace = regarding
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".to_string());
+        if let Some((first, count)) = repeat {
+            let name = self.event_name(&regarding, first);
             let series = serde_json::json!({"series": EventSeries {
                 count,
                 last_observed_time: MicroTime(now),
@@ -133,18 +153,10 @@ impl Events {
                 .await?;
             return Ok(());
         }
-        let namespace = regarding
-            .namespace
-            .clone()
-            .unwrap_or_else(|| "default".to_string());
-        let name = format!(
-            "{}.{:x}",
-            regarding.name.as_deref().unwrap_or(&self.controller),
-            now.as_nanosecond()
-        );
+        let name = self.event_name(&regarding, now);
         let event = Event {
             metadata: ObjectMeta {
-                name: Some(name.clone()),
+                name: Some(name),
                 namespace: Some(namespace.clone()),
                 ..Default::default()
             },
@@ -167,8 +179,7 @@ impl Events {
             .insert(
                 key,
                 Sent {
-                    name,
-                    namespace,
+                    first: now,
                     count: 1,
                     last: now,
                 },

@@ -258,7 +258,6 @@ pub async fn converge<K: Managed, P: Provider>(
             provider: P::KIND,
             operation: "reconcile",
             wait: wait + jitter,
-            for_changes: priority == Priority::Foreground,
         })
         .into());
     }

@@ -181,40 +181,6 @@ impl Context {
         }
     }
 
-    /// Has a resource whose credential's budget has no room try again after `wait`, from its
-    /// controller's roster, not from kube-runtime's scheduler (which keeps two copies of a
-    /// reference, uid and resourceVersion included, per waiting resource: at start, thousands
-    /// wait for their credential's budget). With `credential` (the wait holds for creates and
-    /// changes too), the roster hands over none of that credential's resources meanwhile, so
-    /// that they do not each start a reconcile only to wait as well (see `schedule`).
-    fn retry_when_budget_allows<K: crate::crd::Managed>(
-        &self,
-        obj: &K,
-        wait: Duration,
-        credential: Option<String>,
-    ) -> Action {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        // Rounded up to 10 ms: resources waiting for one instant share a tick.
-        let tick = ((now + wait).as_millis() as u64).div_ceil(10) * 10;
-        let after = Duration::from_millis(tick).saturating_sub(now);
-        let namespace = obj.meta().namespace.as_deref().unwrap_or_default();
-        let name = obj.meta().name.as_deref().unwrap_or_default();
-        if let Some(credential) = credential {
-            self.polls.hold(
-                K::KIND,
-                namespace,
-                credential,
-                tokio::time::Instant::now() + after,
-            );
-        }
-        match self.polls.add(K::KIND, namespace, name, (tick, after)) {
-            true => Action::await_change(),
-            false => Action::requeue(wait),
-        }
-    }
-
     /// How long one credential's listing serves the resources polled with it.
     fn listing_freshness(&self) -> Duration {
         (self.config.poll_interval / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))

@@ -94,7 +94,9 @@ pub async fn run<K: Managed>(
             policy_changes,
         ),
     );
-    let controller = controller.reconcile_on(bulk);
+    let controller = controller
+        .reconcile_on(bulk)
+        .reconcile_on(roster.clone().due());
     let out = controller.graceful_shutdown_on(stop).run(
         reconcile_guarded::<K>,
         error_policy::<K>,
@@ -220,18 +222,15 @@ impl Changes {
 /// The credential a resource uses, as far as its manifest tells: the first pass takes
 /// credentials in turn.
 fn credential_of<K: Managed>(guard: &DeserializeGuard<K>) -> String {
+    let namespace = guard.meta().namespace.as_deref().unwrap_or_default();
     match &guard.0 {
-        Ok(obj) => turn_of(obj),
+        Ok(obj) => {
+            let config = &obj.managed().provider_config_ref;
+            let product = obj.product().map(|p| p.kind().as_str()).unwrap_or_default();
+            format!("{:?}/{namespace}/{}/{product}", config.kind, config.name)
+        }
         Err(_) => String::new(),
     }
-}
-
-/// [`credential_of`] a readable resource.
-fn turn_of<K: Managed>(obj: &K) -> String {
-    let namespace = obj.meta().namespace.as_deref().unwrap_or_default();
-    let config = &obj.managed().provider_config_ref;
-    let product = obj.product().map(|p| p.kind().as_str()).unwrap_or_default();
-    format!("{:?}/{namespace}/{}/{product}", config.kind, config.name)
 }
 
 fn error_policy<K: Managed>(
@@ -305,10 +304,7 @@ async fn apply<K: Managed>(
         }
         // Not a failure: nothing to report, and no back-off.
         Err(e) => match e.budget_wait() {
-            Some((wait, for_changes)) => {
-                let credential = for_changes.then(|| turn_of(&*obj));
-                Ok(ctx.retry_when_budget_allows(&*obj, wait, credential))
-            }
+            Some(wait) => Ok(Action::requeue(wait)),
             None => {
                 write_failure(&*obj, ctx, api, &e, None).await;
                 Err(e)

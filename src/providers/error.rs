@@ -97,9 +97,6 @@ pub struct BudgetWait {
     pub provider: ProviderKind,
     pub operation: &'static str,
     pub wait: Duration,
-    /// The wait holds for creates and changes too, not only for polls (which leave part of
-    /// the budget to them): every resource of the credential has to wait as long.
-    pub for_changes: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]

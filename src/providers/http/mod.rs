@@ -576,8 +576,6 @@ impl Request<'_> {
             provider: self.account.provider,
             operation: self.operation,
             wait,
-            // Not known here: one call's wait says nothing about its credential's others.
-            for_changes: false,
         })
     }
 
