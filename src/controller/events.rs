@@ -187,3 +187,45 @@ impl Events {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::Secret;
+
+    #[tokio::test]
+    async fn a_repeated_event_is_counted_on_the_first_and_another_note_is_an_event_of_its_own() {
+        let api = kube_double::ApiServer::new(Vec::new());
+        let events = Events::new(api.client(), "roleplane.dev/test", "test-0");
+        let mut on = Secret::default();
+        on.metadata.name = Some("creds".into());
+        on.metadata.namespace = Some("t".into());
+        on.metadata.uid = Some("0b7c7a4e-0000-4000-8000-000000000001".into());
+        let warn = |note: &'static str| events.on(&on, EventType::Warning, "Failed", "Check", note);
+        warn("first").await;
+        warn("first").await;
+        warn("first").await;
+        warn("second").await;
+        let list = Api::<Event>::namespaced(api.client(), "t")
+            .list(&Default::default())
+            .await
+            .expect("listed")
+            .items;
+        let mut seen: Vec<(String, Option<i32>)> = list
+            .iter()
+            .map(|e| {
+                let name = e.metadata.name.clone().expect("named");
+                assert!(name.starts_with("creds."), "{name}");
+                (
+                    e.note.clone().unwrap_or_default(),
+                    e.series.as_ref().map(|s| s.count),
+                )
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [("first".to_string(), Some(3)), ("second".to_string(), None)]
+        );
+    }
+}
