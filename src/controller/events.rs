@@ -21,7 +21,7 @@ use kube::{Client, Resource};
 const SERIES_WINDOW: Duration = Duration::from_secs(360);
 
 /// An Event sent, by what names it: its name is the regarded object's name and the time it
-/// was first sent (see [`event_name`]), in the regarded object's namespace, so neither is kept
+/// was first sent (see [`Events::event_name`]), in the regarded object's namespace, so neither is kept
 /// (thousands are sent while thousands of resources are created).
 struct Sent {
     first: Timestamp,
