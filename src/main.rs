@@ -42,6 +42,7 @@ async fn run_sim(args: SimArgs) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
+    roleplane::memory::fix_mmap_threshold();
     roleplane::install_crypto_provider();
     let client = roleplane::kube_client::infer().await?;
     let identity = args
