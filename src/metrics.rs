@@ -30,9 +30,9 @@ pub struct Metrics {
     rate_limit_wait_seconds: Family<Labels, Counter<f64, std::sync::atomic::AtomicU64>>,
     resources: Family<Labels, Gauge>,
     config_objects: Family<Labels, Gauge>,
-    /// Each resource's Ready state, by a 64-bit hash of its kind, namespace and name (not the
-    /// strings: 10,000 resources would hold 1 MiB of keys). A collision (odds of 2^-64 per
-    /// pair) could miscount one resource in the gauges, nothing else.
+    /// Each resource's Ready state, by the caller's 64-bit key for it (a hash of kind, namespace
+    /// and name; not the strings: 10,000 resources would hold 1 MiB of keys). A collision (odds
+    /// of 2^-64 per pair) could miscount one resource in the gauges, nothing else.
     ready: Arc<Mutex<HashMap<u64, bool>>>,
 }
 
@@ -197,10 +197,9 @@ impl Metrics {
         }
     }
 
-    /// Records the Ready state of one resource (None: the resource is gone).
-    pub fn set_ready(&self, kind: &'static str, key: &str, ready: Option<bool>) {
-        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-        let id = BuildHasherDefault::<DefaultHasher>::default().hash_one((kind, key));
+    /// Records the Ready state of one resource of `kind`, by a key unique to it across kinds
+    /// (None: the resource is gone).
+    pub fn set_ready(&self, kind: &'static str, id: u64, ready: Option<bool>) {
         let mut map = self.ready.lock().expect("metrics lock poisoned");
         let before = match ready {
             Some(r) => map.insert(id, r),
@@ -244,21 +243,21 @@ mod tests {
     #[test]
     fn resources_are_counted_by_ready_state_as_they_change() {
         let m = Metrics::new();
-        m.set_ready("Role", "a/x", Some(false));
-        m.set_ready("Role", "a/y", Some(true));
-        m.set_ready("Role", "a/y", Some(true));
+        m.set_ready("Role", 1, Some(false));
+        m.set_ready("Role", 2, Some(true));
+        m.set_ready("Role", 2, Some(true));
         assert_eq!(
             (count(&m, true), count(&m, false)),
             (Some("1".into()), Some("1".into()))
         );
-        m.set_ready("Role", "a/x", Some(true));
+        m.set_ready("Role", 1, Some(true));
         assert_eq!(
             (count(&m, true), count(&m, false)),
             (Some("2".into()), Some("0".into()))
         );
-        m.set_ready("Role", "a/y", None);
-        m.set_ready("Role", "a/gone", None);
-        m.set_ready("PermissionGroup", "a/z", Some(false));
+        m.set_ready("Role", 2, None);
+        m.set_ready("Role", 3, None);
+        m.set_ready("PermissionGroup", 4, Some(false));
         assert_eq!(
             (count(&m, true), count(&m, false)),
             (Some("1".into()), Some("0".into()))

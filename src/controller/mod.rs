@@ -244,6 +244,13 @@ fn managed_meta_hash<K: Resource>(obj: &K) -> Option<u64> {
     hash_meta(obj, Some(crate::crd::FINALIZER))
 }
 
+/// A resource's key in the Ready gauges' table: its kind, namespace and name, hashed (no
+/// string is built for it on every reconcile).
+fn ready_key<K: crate::crd::Managed>(obj: &K) -> u64 {
+    let meta = obj.meta();
+    hash(&(K::KIND, meta.namespace.as_deref(), meta.name.as_deref()))
+}
+
 /// A 64-bit hash of `value` (keys of maps that would otherwise hold strings per resource).
 pub(super) fn hash(value: &impl std::hash::Hash) -> u64 {
     use std::hash::Hasher;

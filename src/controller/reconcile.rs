@@ -349,7 +349,8 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result
     let id = status_id.or_else(|| m.external_id.clone());
     let intent = intent::pending(&*obj);
     let done = |ctx: &Context| {
-        ctx.metrics.set_ready(K::KIND, &object_key(&*obj), None);
+        ctx.metrics
+            .set_ready(K::KIND, super::ready_key(&*obj), None);
     };
     if m.deletion_policy == DeletionPolicy::Orphan
         || m.management_policy == ManagementPolicy::ObserveOnly

@@ -6,9 +6,9 @@ use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use kube::runtime::events::EventType;
 
+use super::Context;
 use super::error::{Error, Result, reason};
 use super::status::{self, READY, SYNCED};
-use super::{Context, object_key};
 use crate::crd::{ConditionStatus, Managed, ManagedStatus, ProviderKind};
 
 /// The Event reason of a create.
@@ -131,7 +131,7 @@ pub(super) async fn write_success<K: Managed>(
     }
     ctx.metrics.set_ready(
         K::KIND,
-        &object_key(obj),
+        super::ready_key(obj),
         Some(ready_status == ConditionStatus::True),
     );
     if unchanged {
@@ -180,7 +180,7 @@ pub(super) async fn write_failure<K: Managed>(
         ),
     ];
     ctx.metrics
-        .set_ready(K::KIND, &object_key(obj), Some(false));
+        .set_ready(K::KIND, super::ready_key(obj), Some(false));
     if status::same(&previous.conditions, &conditions) {
         return;
     }
