@@ -340,6 +340,23 @@ fn k8s_writes(seen: &[proxy::Seen]) -> (usize, BTreeMap<&'static str, usize>, us
     for (shape, count) in shapes.iter().take(40) {
         println!("    [kubernetes] {count:>4} x {shape}");
     }
+    if verbose() {
+        // Reads by shape, names' digits masked (objects are numbered).
+        let mut reads: BTreeMap<String, usize> = BTreeMap::new();
+        for s in seen.iter().filter(|s| !s.is_write()) {
+            let path: String = s
+                .path
+                .chars()
+                .map(|c| if c.is_ascii_digit() { '9' } else { c })
+                .collect();
+            *reads
+                .entry(format!("{} {path}?{}", s.method, s.query))
+                .or_default() += 1;
+        }
+        for (shape, count) in reads.iter().take(40) {
+            println!("    [kubernetes] {count:>4} x {shape}");
+        }
+    }
     (total, by, seen.len() - total)
 }
 

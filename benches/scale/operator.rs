@@ -68,7 +68,8 @@ impl Operator {
             .env_remove("ROLEPLANE_MAX_REQUESTS_PER_SECOND")
             .env("ROLEPLANE_LOG", "warn")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            // Logs go to standard output; panics to standard error.
+            .stdout(log.try_clone()?)
             .stderr(log)
             .kill_on_drop(true);
         for (k, v) in extra_env {

@@ -17,6 +17,9 @@ pub struct Seen {
     pub method: String,
     /// Path without the query.
     pub path: String,
+    /// The query's parameter names and the values of those that shape a read (`watch`,
+    /// `limit`, ...), without resource versions, continue tokens or selectors' values.
+    pub query: String,
 }
 
 impl Seen {
@@ -71,6 +74,7 @@ async fn forward(upstream: kube::Client, log: Log, request: Request) -> Response
     log.0.lock().expect("log lock").push(Seen {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(shape).unwrap_or_default(),
     });
     let bytes = match body.collect().await {
         Ok(b) => b.to_bytes(),
@@ -93,4 +97,19 @@ async fn forward(upstream: kube::Client, log: Log, request: Request) -> Response
         Ok(response) => response.map(Body::new),
         Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     }
+}
+
+/// A query's shape: `limit=100&continue=*`.
+fn shape(query: &str) -> String {
+    query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if matches!(k, "watch" | "limit" | "allowWatchBookmarks") => {
+                format!("{k}={v}")
+            }
+            Some((k, _)) => format!("{k}=*"),
+            None => kv.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }

@@ -263,11 +263,94 @@ pub fn base_url_and_key<P: Provider>(
     Ok((base_url, key))
 }
 
-/// Reads the config's Secret (never cached: a rotated key is used on the next call) and builds
-/// the account for `P`, the config's product.
+/// The config's Secret, from [`SecretCache`] or read, and the account for `P`, the config's
+/// product, built from it.
 pub async fn account<P: Provider>(ctx: &Context, view: &ConfigView) -> Result<Account> {
+    let (ns, name) = (&view.secret_namespace, &view.secret_name);
+    if let Some(secret) = ctx.secrets.get(ns, name) {
+        return account_from::<P>(ctx, view, secret);
+    }
+    let seen = ctx.secrets.epoch();
     let secret = secret(ctx, view).await?;
+    ctx.secrets.keep(ns, name, &secret, seen);
     account_from::<P>(ctx, view, secret)
+}
+
+/// The Secrets resources' reconciles have read, kept while the Secret watch of their namespace
+/// is listed and running and has seen no change to them: a create then costs no read of its
+/// credentials from the API server, and a rotated key is read again as soon as the watch sees
+/// the change (before the resources using it are reconciled for it). Only the data is kept.
+#[derive(Default)]
+pub struct SecretCache {
+    inner: std::sync::Mutex<SecretCacheInner>,
+}
+
+#[derive(Default)]
+struct SecretCacheInner {
+    /// Scopes (a namespace, or None: all) whose Secret watch is listed and running.
+    live: std::collections::HashSet<Option<String>>,
+    secrets: std::collections::HashMap<(String, String), Secret>,
+    /// Counts the changes seen: a read that started before one is not kept.
+    epoch: u64,
+}
+
+impl SecretCache {
+    fn get(&self, namespace: &str, name: &str) -> Option<Secret> {
+        let inner = self.inner.lock().expect("secret cache lock");
+        inner
+            .secrets
+            .get(&(namespace.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    fn epoch(&self) -> u64 {
+        self.inner.lock().expect("secret cache lock").epoch
+    }
+
+    /// Keeps `secret` as read, when no change was seen since `epoch` and a running watch covers
+    /// its namespace.
+    fn keep(&self, namespace: &str, name: &str, secret: &Secret, epoch: u64) {
+        let mut inner = self.inner.lock().expect("secret cache lock");
+        let covered = inner.live.contains(&None) || inner.live.contains(&Some(namespace.into()));
+        if !covered || inner.epoch != epoch {
+            return;
+        }
+        let data = Secret {
+            metadata: Default::default(),
+            data: secret.data.clone(),
+            string_data: secret.string_data.clone(),
+            ..Default::default()
+        };
+        inner
+            .secrets
+            .insert((namespace.to_string(), name.to_string()), data);
+    }
+
+    /// The Secret watch saw `namespace/name` change (or go).
+    pub fn changed(&self, namespace: &str, name: &str) {
+        let mut inner = self.inner.lock().expect("secret cache lock");
+        inner.epoch += 1;
+        inner
+            .secrets
+            .remove(&(namespace.to_string(), name.to_string()));
+    }
+
+    /// The Secret watch of `scope` is listed and running (`live`), or not (it lost its place:
+    /// what it misses until it has listed again must not be served).
+    pub fn watching(&self, scope: Option<&str>, live: bool) {
+        let mut inner = self.inner.lock().expect("secret cache lock");
+        let scope = scope.map(str::to_string);
+        if live {
+            inner.live.insert(scope);
+            return;
+        }
+        inner.epoch += 1;
+        inner.live.remove(&scope);
+        match scope {
+            None => inner.secrets.clear(),
+            Some(ns) => inner.secrets.retain(|(n, _), _| *n != ns),
+        }
+    }
 }
 
 /// Reads the config's Secret.

@@ -3,6 +3,7 @@
 //! per poll interval at most), and a finalizer that keeps a config in use from being deleted out
 //! from under them.
 
+use std::any::Any;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, Event as Finalizer};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Resource, ResourceExt};
 
 use super::account::{self, ConfigKind, ConfigView};
@@ -123,7 +124,57 @@ struct User {
     scope: Option<(ProviderKind, String)>,
 }
 
-/// The Roles and PermissionGroups that use this config.
+/// The Role and PermissionGroup controllers' stores, by the namespace each watches (None: all),
+/// so that a config's check counts its users in what the controllers already hold. Listing
+/// them from the API server instead cost every check a listing of every resource of the
+/// config's namespace (at 10,000 resources, most of the API server's work while they were
+/// being created: five configs per namespace, each checked again as its status changed).
+#[derive(Default)]
+pub struct ResourceStores {
+    stores: std::sync::Mutex<Vec<KindStore>>,
+}
+
+/// A controller's kind, the namespace it watches (None: all), and its store (a
+/// `Store<DeserializeGuard<K>>` of that kind).
+type KindStore = (&'static str, Option<String>, Box<dyn Any + Send + Sync>);
+
+impl ResourceStores {
+    /// The store of the `K` controller watching `namespace` (None: all namespaces).
+    pub fn add<K: Managed>(&self, namespace: Option<String>, store: Store<DeserializeGuard<K>>) {
+        self.stores
+            .lock()
+            .expect("stores lock")
+            .push((K::KIND, namespace, Box::new(store)));
+    }
+
+    /// The stores of `K` that hold every resource of `namespace` (None: of every watched
+    /// namespace, `watched`; empty: all), or None while a controller for it has not started.
+    fn covering<K: Managed>(
+        &self,
+        namespace: Option<&str>,
+        watched: &[String],
+    ) -> Option<Vec<Store<DeserializeGuard<K>>>> {
+        let stores = self.stores.lock().expect("stores lock");
+        let of = |scope: Option<&str>| {
+            stores.iter().find_map(|(kind, ns, store)| {
+                (*kind == K::KIND && ns.as_deref() == scope)
+                    .then(|| store.downcast_ref::<Store<DeserializeGuard<K>>>())
+                    .flatten()
+                    .cloned()
+            })
+        };
+        if let Some(all) = of(None) {
+            return Some(vec![all]);
+        }
+        match namespace {
+            Some(ns) => of(Some(ns)).map(|s| vec![s]),
+            None if watched.is_empty() => None,
+            None => watched.iter().map(|ns| of(Some(ns))).collect(),
+        }
+    }
+}
+
+/// The Roles and PermissionGroups that use this config, as their controllers' stores hold them.
 async fn users<K: ConfigKind>(ctx: &Context, obj: &K) -> Result<Vec<User>> {
     let name = obj.name_any();
     let ns = obj.namespace();
@@ -133,7 +184,68 @@ async fn users<K: ConfigKind>(ctx: &Context, obj: &K) -> Result<Vec<User>> {
     Ok(found)
 }
 
+/// The Roles and PermissionGroups that use this config, listed from the API server: before a
+/// config lets go of its Secret, what counts is what the API server has now.
+async fn users_listed<K: ConfigKind>(ctx: &Context, obj: &K) -> Result<Vec<User>> {
+    let name = obj.name_any();
+    let ns = obj.namespace();
+    let mut found = Vec::new();
+    list::<Role, K>(ctx, ns.as_deref(), &name, &mut found).await?;
+    list::<PermissionGroup, K>(ctx, ns.as_deref(), &name, &mut found).await?;
+    Ok(found)
+}
+
+/// A resource of `namespace` (None: any) that uses the config `K`/`name`, as a user.
+fn user_of<M: Managed, K: ConfigKind>(
+    ctx: &Context,
+    m: &M,
+    namespace: Option<&str>,
+    name: &str,
+) -> Option<User> {
+    let r = &m.managed().provider_config_ref;
+    let here = namespace.is_none_or(|ns| m.namespace().as_deref() == Some(ns));
+    (here && r.kind == K::KIND && r.name == name).then(|| User {
+        key: object_key(m),
+        namespace: m.namespace().unwrap_or_default(),
+        deleting: m.meta().deletion_timestamp.is_some(),
+        external_id: m.managed_status().and_then(|s| s.external_id.clone()),
+        scope: m
+            .product()
+            .ok()
+            .map(|spec| (spec.kind(), ctx.providers.scope(spec))),
+    })
+}
+
 async fn collect<M, K>(
+    ctx: &Context,
+    ns: Option<&str>,
+    name: &str,
+    found: &mut Vec<User>,
+) -> Result<()>
+where
+    M: Managed + Resource<Scope = NamespaceResourceScope>,
+    K: ConfigKind,
+{
+    let Some(stores) = ctx.resources.covering::<M>(ns, &ctx.config.namespaces) else {
+        return list::<M, K>(ctx, ns, name, found).await;
+    };
+    for store in stores {
+        // Complete once the controller's first listing is in.
+        if store.wait_until_ready().await.is_err() {
+            return list::<M, K>(ctx, ns, name, found).await;
+        }
+        found.extend(
+            store
+                .state()
+                .iter()
+                .filter_map(|guard| guard.0.as_ref().ok())
+                .filter_map(|m| user_of::<M, K>(ctx, m, ns, name)),
+        );
+    }
+    Ok(())
+}
+
+async fn list<M, K>(
     ctx: &Context,
     ns: Option<&str>,
     name: &str,
@@ -155,22 +267,7 @@ where
     };
     for api in lists {
         // Page by page: a namespace of thousands of resources is never held at once.
-        super::for_each_listed(&api, |m| {
-            let r = &m.managed().provider_config_ref;
-            if r.kind == K::KIND && r.name == name {
-                found.push(User {
-                    key: object_key(&m),
-                    namespace: m.namespace().unwrap_or_default(),
-                    deleting: m.meta().deletion_timestamp.is_some(),
-                    external_id: m.managed_status().and_then(|s| s.external_id.clone()),
-                    scope: m
-                        .product()
-                        .ok()
-                        .map(|spec| (spec.kind(), ctx.providers.scope(spec))),
-                });
-            }
-        })
-        .await?;
+        super::for_each_listed(&api, |m| found.extend(user_of::<M, K>(ctx, &m, ns, name))).await?;
     }
     Ok(())
 }
@@ -411,7 +508,7 @@ async fn check<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Resul
 }
 
 async fn release<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<Action> {
-    let users = users(ctx, &*obj).await?;
+    let users = users_listed(ctx, &*obj).await?;
     if users.is_empty() {
         credentials::release(ctx, &obj.view()).await?;
         let view = obj.view();

@@ -84,6 +84,10 @@ pub struct Context {
     changed: Mutex<std::collections::HashSet<String>>,
     /// The in-sync resources waiting for their poll, by controller.
     polls: schedule::Polls,
+    /// The Role and PermissionGroup controllers' stores (a config's users are counted there).
+    resources: config::ResourceStores,
+    /// The credentials Secrets read by reconciles, while their watch sees no change.
+    secrets: Arc<account::SecretCache>,
 }
 
 impl Context {
@@ -101,6 +105,8 @@ impl Context {
             stores: account::ConfigStores::default(),
             changed: Mutex::default(),
             polls: schedule::Polls::default(),
+            resources: config::ResourceStores::default(),
+            secrets: Arc::default(),
         })
     }
 
@@ -459,7 +465,7 @@ pub async fn run(
         // Stopped with the watches (it ends only when its Secret watch does).
         watches.push(tokio::spawn(sweep_released_secrets(ctx.clone(), changes)));
     }
-    watches.extend(secrets.start(client));
+    watches.extend(secrets.start(client, &ctx.secrets));
     shutdown.await;
     tracing::info!("shutting down controllers");
     let _ = stop_tx.send(true);

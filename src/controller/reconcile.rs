@@ -38,6 +38,7 @@ pub async fn run<K: Managed>(
         None => Api::all(ctx.client.clone()),
     };
     let (reader, writer) = reflector::store::<DeserializeGuard<K>>();
+    ctx.resources.add::<K>(namespace.clone(), reader.clone());
     let released = relations.released.clone();
     let (listed, listing_done) = tokio::sync::oneshot::channel();
     let mut changes = Changes {

@@ -20,7 +20,7 @@ use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 
-use super::account::ConfigKind;
+use super::account::{ConfigKind, SecretCache};
 use super::status::READY;
 use crate::crd::{ClusterProviderConfig, FINALIZER, Managed, ProviderConfig, ProviderConfigKind};
 
@@ -44,7 +44,12 @@ impl Secrets {
     }
 
     /// Starts the watches; they end when every subscriber is gone or the task is aborted.
-    pub fn start(self, client: &Client) -> Vec<tokio::task::JoinHandle<()>> {
+    /// `cache` hears of every change first.
+    pub fn start(
+        self,
+        client: &Client,
+        cache: &Arc<SecretCache>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
         self.subscribers
             .into_iter()
             .map(|(scope, subscribers)| {
@@ -52,7 +57,7 @@ impl Secrets {
                     Some(ns) => Api::namespaced(client.clone(), ns),
                     None => Api::all(client.clone()),
                 };
-                tokio::spawn(fan_out(api, subscribers))
+                tokio::spawn(fan_out(api, scope, subscribers, cache.clone()))
             })
             .collect()
     }
@@ -60,7 +65,9 @@ impl Secrets {
 
 async fn fan_out(
     api: Api<PartialObjectMeta<Secret>>,
+    scope: Option<String>,
     mut subscribers: Vec<UnboundedSender<PartialObjectMeta<Secret>>>,
+    cache: Arc<SecretCache>,
 ) {
     let mut events = watcher(api, super::watch_config())
         .default_backoff()
@@ -70,12 +77,26 @@ async fn fan_out(
         // changes are news.
         let meta = match event {
             Ok(watcher::Event::Apply(m) | watcher::Event::Delete(m)) => m,
-            Ok(_) => continue,
+            Ok(watcher::Event::InitDone) => {
+                cache.watching(scope.as_deref(), true);
+                continue;
+            }
+            // A (re)listing: what changed while the watch was away is not known yet.
+            Ok(watcher::Event::Init) => {
+                cache.watching(scope.as_deref(), false);
+                continue;
+            }
+            Ok(watcher::Event::InitApply(_)) => continue,
             Err(e) => {
+                cache.watching(scope.as_deref(), false);
                 tracing::debug!(error = %e, "secret watch error");
                 continue;
             }
         };
+        cache.changed(
+            meta.metadata.namespace.as_deref().unwrap_or_default(),
+            meta.metadata.name.as_deref().unwrap_or_default(),
+        );
         let name_only = PartialObjectMeta::<Secret> {
             types: meta.types.clone(),
             metadata: ObjectMeta {

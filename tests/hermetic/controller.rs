@@ -526,3 +526,79 @@ async fn a_new_role_gets_its_finalizer_with_the_create_and_one_that_lost_it_gets
         1
     );
 }
+
+/// Resources read their credentials Secret once while the Secret watch sees no change, and a
+/// config counts its users in the controllers' stores: neither reads nor lists per resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_and_a_configs_users_come_from_the_watches_not_a_read_per_resource() {
+    let env = Env::start().await;
+    env.statsig_account(NS).await;
+    env.role(NS, "first", spec("First")).await;
+    env.wait_role(NS, "first", "Ready", is_ready).await;
+    // The config holds its Secret (a finalizer: a change the watch reports, after which the
+    // next reconcile reads it again); then one more role reads it.
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(env.client.clone(), NS);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !secrets
+        .get("statsig-creds")
+        .await
+        .expect("secret")
+        .metadata
+        .finalizers
+        .unwrap_or_default()
+        .contains(&roleplane::crd::CREDENTIALS_FINALIZER.to_string())
+    {
+        assert!(tokio::time::Instant::now() < deadline, "Secret never held");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    env.role(NS, "second", spec("Second")).await;
+    env.wait_role(NS, "second", "Ready", is_ready).await;
+    let before = env.api.requests().len();
+    for i in 0..10 {
+        env.role(NS, &format!("r{i}"), spec(&format!("R{i}"))).await;
+    }
+    for i in 0..10 {
+        env.wait_role(NS, &format!("r{i}"), "Ready", is_ready).await;
+    }
+    // The config is checked again (an annotation re-runs it) and counts its 12 users.
+    let configs: kube::Api<ProviderConfig> = kube::Api::namespaced(env.client.clone(), NS);
+    configs
+        .patch(
+            "statsig",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"metadata": {"annotations": {"check": "again"}}})),
+        )
+        .await
+        .expect("config annotated");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let users = configs
+            .get("statsig")
+            .await
+            .expect("config")
+            .status
+            .and_then(|s| s.users);
+        if users == Some(12) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "config users: {users:?}, want 12"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let since: Vec<_> = env.api.requests().into_iter().skip(before).collect();
+    let secret_reads = since
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/secrets/statsig-creds"))
+        .count();
+    // The config's own check reads it (it holds the Secret); the 10 creates do not.
+    assert!(secret_reads <= 1, "{secret_reads} reads of the Secret");
+    let role_lists: Vec<&str> = since
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/roles?") && !r.path.contains("watch="))
+        .map(|r| r.path.as_str())
+        .collect();
+    assert!(role_lists.is_empty(), "Roles listed: {role_lists:?}");
+}
