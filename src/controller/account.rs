@@ -1,7 +1,7 @@
 //! From a resource's `providerConfigRef` to an [`Account`]: the config (namespace rules: a
 //! ProviderConfig in the same namespace, or a ClusterProviderConfig whose `allowedNamespaces`
-//! admits it; default deny), the referenced Secret (read on demand, never cached) and the
-//! endpoint.
+//! admits it; default deny), the referenced Secret (read when first needed, kept while its
+//! watch sees no change: see [`SecretCache`]) and the endpoint.
 
 use std::collections::BTreeMap;
 

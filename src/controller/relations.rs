@@ -4,8 +4,9 @@
 //! go through the resource controller's roster, a few at a time: see `schedule`); a resource
 //! whose cleanup finished re-runs its config (which may be waiting to be released).
 //!
-//! Secrets are watched once per watched namespace (once in all), metadata only, never cached:
-//! only their namespace, name, finalizers and deletion time travel on. Configs are watched once and shared by every
+//! Secrets are watched once per watched namespace (once in all), metadata only: only their
+//! namespace, name, finalizers and deletion time travel on, and every change first drops the
+//! Secret from the reconciles' [`SecretCache`]. Configs are watched once and shared by every
 //! controller that needs them.
 
 use std::collections::HashMap;
