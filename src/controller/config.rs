@@ -139,16 +139,17 @@ pub struct ResourceStores {
 type KindStore = (&'static str, Option<String>, Box<dyn Any + Send + Sync>);
 
 impl ResourceStores {
-    /// The store of the `K` controller watching `namespace` (None: all namespaces).
+    /// The store of the `K` controller watching `namespace` (None: all namespaces), once it
+    /// holds the controller's first listing.
     pub fn add<K: Managed>(&self, namespace: Option<String>, store: Store<DeserializeGuard<K>>) {
-        self.stores
-            .lock()
-            .expect("stores lock")
-            .push((K::KIND, namespace, Box::new(store)));
+        let mut stores = self.stores.lock().expect("stores lock");
+        // A controller started again (same kind and namespace) replaces the one before.
+        stores.retain(|(kind, ns, _)| !(*kind == K::KIND && *ns == namespace));
+        stores.push((K::KIND, namespace, Box::new(store)));
     }
 
     /// The stores of `K` that hold every resource of `namespace` (None: of every watched
-    /// namespace, `watched`; empty: all), or None while a controller for it has not started.
+    /// namespace, `watched`; empty: all), or None while one of them has no listing yet.
     fn covering<K: Managed>(
         &self,
         namespace: Option<&str>,
@@ -226,14 +227,11 @@ where
     M: Managed + Resource<Scope = NamespaceResourceScope>,
     K: ConfigKind,
 {
+    // Until the controllers hold their first listing (at start), from the API server.
     let Some(stores) = ctx.resources.covering::<M>(ns, &ctx.config.namespaces) else {
         return list::<M, K>(ctx, ns, name, found).await;
     };
     for store in stores {
-        // Complete once the controller's first listing is in.
-        if store.wait_until_ready().await.is_err() {
-            return list::<M, K>(ctx, ns, name, found).await;
-        }
         found.extend(
             store
                 .state()

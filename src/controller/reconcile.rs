@@ -38,11 +38,15 @@ pub async fn run<K: Managed>(
         None => Api::all(ctx.client.clone()),
     };
     let (reader, writer) = reflector::store::<DeserializeGuard<K>>();
-    ctx.resources.add::<K>(namespace.clone(), reader.clone());
     let released = relations.released.clone();
     let (listed, listing_done) = tokio::sync::oneshot::channel();
+    // A config counts its users in this store once it holds the first listing (not through
+    // `Store::wait_until_ready`: of several waiters it wakes only the last, and kube-runtime's
+    // runner is one of them).
+    let (resources, scope, store) = (ctx.clone(), namespace.clone(), reader.clone());
     let mut changes = Changes {
         listed: Some(listed),
+        ready: Some(Box::new(move || resources.resources.add::<K>(scope, store))),
         ..Changes::default()
     };
     let noting = ctx.clone();
@@ -166,6 +170,8 @@ struct Changes {
     listing: Option<std::collections::HashSet<u64>>,
     /// Told when the first listing has ended (None since then): the first pass starts.
     listed: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Called when the first listing has ended (the store holds it).
+    ready: Option<Box<dyn FnOnce() + Send>>,
 }
 
 /// An object [`Changes`] hands on.
@@ -197,6 +203,9 @@ impl Changes {
                 if let Some(listed) = self.listed.take() {
                     // The reflector before us has the listing in its store by now.
                     let _ = listed.send(());
+                }
+                if let Some(ready) = self.ready.take() {
+                    ready();
                 }
                 None
             }
