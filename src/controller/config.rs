@@ -129,10 +129,24 @@ struct User {
 /// them from the API server instead cost every check a listing of every resource of the
 /// config's namespace (at 10,000 resources, most of the API server's work while they were
 /// being created: five configs per namespace, each checked again as its status changed).
-#[derive(Default)]
 pub struct ResourceStores {
     stores: std::sync::Mutex<Vec<KindStore>>,
+    /// Counts the stores offered (a check at start waits for them).
+    offered: tokio::sync::watch::Sender<usize>,
 }
+
+impl Default for ResourceStores {
+    fn default() -> Self {
+        Self {
+            stores: Default::default(),
+            offered: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+/// How long a config's check at start waits for the controllers' first listings before it
+/// lists its users from the API server instead.
+const STORES_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A controller's kind, the namespace it watches (None: all), and its store (a
 /// `Store<DeserializeGuard<K>>` of that kind).
@@ -146,6 +160,26 @@ impl ResourceStores {
         // A controller started again (same kind and namespace) replaces the one before.
         stores.retain(|(kind, ns, _)| !(*kind == K::KIND && *ns == namespace));
         stores.push((K::KIND, namespace, Box::new(store)));
+        self.offered.send_modify(|n| *n += 1);
+    }
+
+    /// [`Self::covering`], waiting up to [`STORES_WAIT`] for the controllers' first listings
+    /// (at start, every config is checked while they are still listing).
+    async fn covering_soon<K: Managed>(
+        &self,
+        namespace: Option<&str>,
+        watched: &[String],
+    ) -> Option<Vec<Store<DeserializeGuard<K>>>> {
+        let mut offered = self.offered.subscribe();
+        let wait = async {
+            loop {
+                if let Some(stores) = self.covering::<K>(namespace, watched) {
+                    return Some(stores);
+                }
+                offered.changed().await.ok()?;
+            }
+        };
+        tokio::time::timeout(STORES_WAIT, wait).await.ok().flatten()
     }
 
     /// The stores of `K` that hold every resource of `namespace` (None: of every watched
@@ -227,8 +261,9 @@ where
     M: Managed + Resource<Scope = NamespaceResourceScope>,
     K: ConfigKind,
 {
-    // Until the controllers hold their first listing (at start), from the API server.
-    let Some(stores) = ctx.resources.covering::<M>(ns, &ctx.config.namespaces) else {
+    // From the API server when the controllers have no listing in time.
+    let covering = ctx.resources.covering_soon::<M>(ns, &ctx.config.namespaces);
+    let Some(stores) = covering.await else {
         return list::<M, K>(ctx, ns, name, found).await;
     };
     for store in stores {

@@ -219,6 +219,18 @@ impl Budget {
         windows.max(self.paused_until())
     }
 
+    /// When a reconcile may start on this budget (None: now): when every window counting its
+    /// reads has `room` places (a reconcile's worth, as many as the credential's calls in
+    /// flight) and every window counting its writes has one. A reconcile writes one call at a
+    /// time, and most write once (a create, an update); asking write-only windows for `room`
+    /// writes would leave the last `room - 1` places of a window unused by any reconcile (none
+    /// would start, and the waiting ones would sleep until the next window), which every later
+    /// window of a sliding log inherits. Windows counting all calls still ask for `room`.
+    pub(super) fn reconcile_ready_at(&self, room: usize, priority: Priority) -> Option<Instant> {
+        self.ready_at(true, 1, priority)
+            .max(self.ready_at(false, room, priority))
+    }
+
     pub(super) fn pause_until(&self, until: Instant) {
         let mut p = self.paused_until.lock().expect("budget lock poisoned");
         if p.is_none_or(|cur| cur < until) {
@@ -435,6 +447,28 @@ mod tests {
             drop(budget.admit(true, LONG).await.expect("within the window"));
         }
         assert!(budget.ready_at(true, 1, Priority::Foreground).is_some());
+    }
+
+    #[tokio::test]
+    async fn the_last_places_of_a_write_window_are_not_left_to_the_next_one() {
+        let budget = Budget::new(&STATSIG_LIKE, None, 4, Circuit::default());
+        for _ in 0..99 {
+            drop(budget.admit(true, LONG).await.expect("within the window"));
+        }
+        // One write left: a reconcile (one create) may start now, not 10 s from now.
+        assert_eq!(budget.reconcile_ready_at(4, Priority::Foreground), None);
+        drop(budget.admit(true, LONG).await.expect("the 100th"));
+        let next = budget.reconcile_ready_at(4, Priority::Foreground);
+        assert!(next.is_some_and(|t| t > Instant::now() + Duration::from_secs(9)));
+        // A window counting every call still waits for a reconcile's worth of room.
+        const ALL: Limits = Limits {
+            windows: &[Window::ours(100, 20, Calls::All)],
+        };
+        let budget = Budget::new(&ALL, None, 4, Circuit::default());
+        for _ in 0..97 {
+            drop(budget.admit(true, LONG).await.expect("within the window"));
+        }
+        assert!(budget.reconcile_ready_at(4, Priority::Foreground).is_some());
     }
 
     #[tokio::test]

@@ -126,7 +126,8 @@ impl Http {
     }
 
     /// How long the budget of the credential `key` (an [`Account::key`]) will not admit a
-    /// reconcile's worth of reads and writes (as many as the credential's calls in flight);
+    /// reconcile's worth of reads (as many as the credential's calls in flight) and a write
+    /// (see [`Budget::reconcile_ready_at`]);
     /// None when it would now. Lets a reconcile wait for its credential's budget without
     /// holding one of its controller's slots (which would hold up resources of other
     /// credentials and products), and start only when it is likely to finish without waiting.
@@ -141,9 +142,7 @@ impl Http {
             .get(key)
             .cloned()?;
         let room = self.inner.config.concurrency_per_credential;
-        let ready = budget
-            .ready_at(true, room, priority)
-            .max(budget.ready_at(false, room, priority))?;
+        let ready = budget.reconcile_ready_at(room, priority)?;
         Some(ready.saturating_duration_since(tokio::time::Instant::now().into_std()))
     }
 
