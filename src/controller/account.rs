@@ -466,3 +466,47 @@ mod tests {
         assert!(!admits(&allowed, "team-c", &labels(&[("tenant", "no")])));
     }
 }
+
+#[cfg(test)]
+mod secret_cache_tests {
+    use super::*;
+
+    fn secret(key: &str) -> Secret {
+        Secret {
+            string_data: Some([("apiKey".to_string(), key.to_string())].into()),
+            ..Default::default()
+        }
+    }
+
+    fn key(cache: &SecretCache) -> Option<String> {
+        cache
+            .get("t", "creds")
+            .and_then(|s| s.string_data)
+            .and_then(|d| d.get("apiKey").cloned())
+    }
+
+    #[test]
+    fn a_secret_is_kept_only_while_a_listed_watch_has_seen_no_change_to_it() {
+        let cache = SecretCache::default();
+        // No watch covers the namespace yet: nothing is kept.
+        cache.keep("t", "creds", &secret("old"), cache.epoch());
+        assert_eq!(key(&cache), None);
+        cache.watching(Some("t"), true);
+        cache.keep("t", "creds", &secret("old"), cache.epoch());
+        assert_eq!(key(&cache), Some("old".into()));
+        // A change drops it; a read that started before the change is not kept.
+        let started = cache.epoch();
+        cache.changed("t", "creds");
+        assert_eq!(key(&cache), None);
+        cache.keep("t", "creds", &secret("old"), started);
+        assert_eq!(key(&cache), None);
+        cache.keep("t", "creds", &secret("new"), cache.epoch());
+        assert_eq!(key(&cache), Some("new".into()));
+        // A watch that lost its place drops its namespace's Secrets and keeps none until it has
+        // listed again.
+        cache.watching(Some("t"), false);
+        assert_eq!(key(&cache), None);
+        cache.keep("t", "creds", &secret("new"), cache.epoch());
+        assert_eq!(key(&cache), None);
+    }
+}

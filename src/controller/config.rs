@@ -209,24 +209,15 @@ impl ResourceStores {
     }
 }
 
-/// The Roles and PermissionGroups that use this config, as their controllers' stores hold them.
-async fn users<K: ConfigKind>(ctx: &Context, obj: &K) -> Result<Vec<User>> {
+/// The Roles and PermissionGroups that use this config: as their controllers' stores hold
+/// them, or (`listed`) as the API server has them now, which is what counts before a config
+/// lets go of its Secret.
+async fn users<K: ConfigKind>(ctx: &Context, obj: &K, listed: bool) -> Result<Vec<User>> {
     let name = obj.name_any();
     let ns = obj.namespace();
     let mut found = Vec::new();
-    collect::<Role, K>(ctx, ns.as_deref(), &name, &mut found).await?;
-    collect::<PermissionGroup, K>(ctx, ns.as_deref(), &name, &mut found).await?;
-    Ok(found)
-}
-
-/// The Roles and PermissionGroups that use this config, listed from the API server: before a
-/// config lets go of its Secret, what counts is what the API server has now.
-async fn users_listed<K: ConfigKind>(ctx: &Context, obj: &K) -> Result<Vec<User>> {
-    let name = obj.name_any();
-    let ns = obj.namespace();
-    let mut found = Vec::new();
-    list::<Role, K>(ctx, ns.as_deref(), &name, &mut found).await?;
-    list::<PermissionGroup, K>(ctx, ns.as_deref(), &name, &mut found).await?;
+    collect::<Role, K>(ctx, ns.as_deref(), &name, listed, &mut found).await?;
+    collect::<PermissionGroup, K>(ctx, ns.as_deref(), &name, listed, &mut found).await?;
     Ok(found)
 }
 
@@ -255,15 +246,22 @@ async fn collect<M, K>(
     ctx: &Context,
     ns: Option<&str>,
     name: &str,
+    listed: bool,
     found: &mut Vec<User>,
 ) -> Result<()>
 where
     M: Managed + Resource<Scope = NamespaceResourceScope>,
     K: ConfigKind,
 {
-    // From the API server when the controllers have no listing in time.
-    let covering = ctx.resources.covering_soon::<M>(ns, &ctx.config.namespaces);
-    let Some(stores) = covering.await else {
+    // From the API server when asked, or when the controllers have no listing in time.
+    let stores = match listed {
+        true => None,
+        false => {
+            let covering = ctx.resources.covering_soon::<M>(ns, &ctx.config.namespaces);
+            covering.await
+        }
+    };
+    let Some(stores) = stores else {
         return list::<M, K>(ctx, ns, name, found).await;
     };
     for store in stores {
@@ -446,7 +444,7 @@ async fn check_credentials(
 
 async fn check<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<Action> {
     let view = obj.view();
-    let found = users(ctx, &*obj).await.ok();
+    let found = users(ctx, &*obj, false).await.ok();
     // Whether a Secret in a terminating namespace must be kept: some user still has cleanup
     // to do with it, i.e. it is being deleted or lives in that namespace (and will be). Users
     // elsewhere never hold a namespace's deletion up. Unknown users: keep, to be safe.
@@ -541,7 +539,7 @@ async fn check<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Resul
 }
 
 async fn release<K: ConfigKind>(obj: Arc<K>, ctx: &Context, api: &Api<K>) -> Result<Action> {
-    let users = users_listed(ctx, &*obj).await?;
+    let users = users(ctx, &*obj, true).await?;
     if users.is_empty() {
         credentials::release(ctx, &obj.view()).await?;
         let view = obj.view();
