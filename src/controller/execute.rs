@@ -224,7 +224,7 @@ pub async fn found_named<P: Provider>(
 /// Finds the object and brings it in line with the spec (or reports it, under ObserveOnly).
 /// The longest wait for a credential's budget a reconcile spends in its controller slot; a
 /// longer one requeues the resource for when the budget has room.
-const BUDGET_WAIT_IN_SLOT: std::time::Duration = std::time::Duration::from_secs(1);
+const BUDGET_WAIT_IN_SLOT: std::time::Duration = std::time::Duration::from_millis(250);
 
 pub async fn converge<K: Managed, P: Provider>(
     obj: &K,
@@ -248,12 +248,17 @@ pub async fn converge<K: Managed, P: Provider>(
     }
     let view = config_of(obj, ctx, provider, desired, true).await?;
     let (_, key) = account::base_url_and_key::<P>(&ctx.config.base_urls, &view)?;
-    if let Some(wait) = ctx.providers.http.busy_for(&key, priority)
+    let who = super::hash(&super::object_key(obj));
+    if let Some(wait) = ctx
+        .providers
+        .http
+        .busy_for(&key, priority, who, BUDGET_WAIT_IN_SLOT)
         && wait > BUDGET_WAIT_IN_SLOT
     {
-        // Wait outside the controller's slot: others' credentials may have budget now.
-        // Spread the wake-ups a little: many resources of one credential wait for one instant.
-        let jitter = std::time::Duration::from_millis(rand::random_range(0..250));
+        // Wait outside the controller's slot: others' credentials may have budget now. Each
+        // waiter is told the instant of its own place; a little jitter spreads those told the
+        // same instant (a window's calls still out).
+        let jitter = std::time::Duration::from_millis(rand::random_range(0..20));
         return Err(providers::Error::BudgetWait(providers::BudgetWait {
             provider: P::KIND,
             operation: "reconcile",

@@ -231,15 +231,26 @@ impl Changes {
 
 /// The credential a resource uses, as far as its manifest tells: the first pass takes
 /// credentials in turn.
-fn credential_of<K: Managed>(guard: &DeserializeGuard<K>) -> String {
+fn credential_of<K: Managed>(guard: &DeserializeGuard<K>) -> super::schedule::Turn {
     let namespace = guard.meta().namespace.as_deref().unwrap_or_default();
     match &guard.0 {
         Ok(obj) => {
             let config = &obj.managed().provider_config_ref;
-            let product = obj.product().map(|p| p.kind().as_str()).unwrap_or_default();
-            format!("{:?}/{namespace}/{}/{product}", config.kind, config.name)
+            let product = obj.product().ok().map(|p| p.kind());
+            super::schedule::Turn {
+                key: format!(
+                    "{:?}/{namespace}/{}/{}",
+                    config.kind,
+                    config.name,
+                    product.map(|p| p.as_str()).unwrap_or_default()
+                ),
+                window: product.and_then(|p| crate::providers::limits(p).shortest_write_window()),
+            }
         }
-        Err(_) => String::new(),
+        Err(_) => super::schedule::Turn {
+            key: String::new(),
+            window: None,
+        },
     }
 }
 

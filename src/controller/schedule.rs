@@ -149,7 +149,7 @@ impl Roster {
         store: Store<K>,
         listed: tokio::sync::oneshot::Receiver<()>,
         limit: usize,
-        credential: fn(&K) -> String,
+        credential: fn(&K) -> Turn,
         batches: impl Stream<Item = Vec<Arc<K>>> + Send + 'static,
     ) -> impl Stream<Item = ObjectRef<K>> + Send + 'static
     where
@@ -217,7 +217,7 @@ impl Roster {
 struct Bulk<K: Resource<DynamicType = ()> + Clone + 'static> {
     roster: Arc<Roster>,
     store: Store<K>,
-    credential: fn(&K) -> String,
+    credential: fn(&K) -> Turn,
     inputs: futures::stream::BoxStream<'static, Vec<Arc<K>>>,
     inputs_done: bool,
     queue: VecDeque<Arc<K>>,
@@ -308,33 +308,59 @@ fn resource_key(namespace: &str, name: &str) -> u64 {
     super::hash(&(namespace, name))
 }
 
-/// `found` in the order the bulk hand-over queues it: one resource of each credential in turn
-/// (credentials in name order, each one's resources by namespace and name), so that a tenant
-/// with thousands of resources does not hold up the first reconcile of another's few.
-fn turns<K: Resource>(found: Vec<Arc<K>>, credential: fn(&K) -> String) -> Vec<Arc<K>> {
-    let mut by_credential: BTreeMap<String, Vec<Arc<K>>> = BTreeMap::new();
+/// The credential a resource is reconciled with, for [`turns`].
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Turn {
+    /// The credential.
+    pub key: String,
+    /// Its budget's shortest write window, as (seconds, calls) (see
+    /// [`crate::providers::Limits::shortest_write_window`]).
+    pub window: Option<(u64, u32)>,
+}
+
+/// `found` in the order the bulk hand-over queues it. First, each credential's first window's
+/// worth (as many resources as its shortest write window has calls), shortest windows first:
+/// a window that frees sooner is filled sooner, or every later one starts late (Statsig's
+/// 10-second window before the 20-second ones of products that publish no limits). Then the
+/// rest. Within each part, one resource of each credential in turn (credentials in name order,
+/// each one's resources by namespace and name), so that a tenant with thousands of resources
+/// does not hold up the first reconcile of another's few.
+fn turns<K: Resource>(found: Vec<Arc<K>>, credential: fn(&K) -> Turn) -> Vec<Arc<K>> {
+    let mut by_credential: BTreeMap<Turn, Vec<Arc<K>>> = BTreeMap::new();
     for obj in found {
         by_credential.entry(credential(&obj)).or_default().push(obj);
     }
-    let mut queues: Vec<std::vec::IntoIter<Arc<K>>> = by_credential
-        .into_values()
-        .map(|mut objs| {
-            objs.sort_by(|a, b| {
-                (a.meta().namespace.as_deref(), a.meta().name.as_deref())
-                    .cmp(&(b.meta().namespace.as_deref(), b.meta().name.as_deref()))
-            });
-            objs.into_iter()
-        })
-        .collect();
-    let mut out = Vec::with_capacity(queues.iter().map(|q| q.len()).sum());
-    while !queues.is_empty() {
-        queues.retain_mut(|q| match q.next() {
-            Some(obj) => {
-                out.push(obj);
-                true
-            }
-            None => false,
+    // The first windows, by window length, then the rest.
+    let mut parts: BTreeMap<Option<u64>, Vec<Vec<Arc<K>>>> = BTreeMap::new();
+    for (turn, mut objs) in by_credential {
+        objs.sort_by(|a, b| {
+            (a.meta().namespace.as_deref(), a.meta().name.as_deref())
+                .cmp(&(b.meta().namespace.as_deref(), b.meta().name.as_deref()))
         });
+        let rest = match turn.window {
+            Some((seconds, calls)) => {
+                let rest = objs.split_off((calls as usize).min(objs.len()));
+                parts.entry(Some(seconds)).or_default().push(objs);
+                rest
+            }
+            None => objs,
+        };
+        parts.entry(None).or_default().push(rest);
+    }
+    // `None` sorts first in a BTreeMap: the rest goes last.
+    let rest = parts.remove(&None).unwrap_or_default();
+    let mut out = Vec::new();
+    for part in parts.into_values().chain([rest]) {
+        let mut queues: Vec<_> = part.into_iter().map(Vec::into_iter).collect();
+        while !queues.is_empty() {
+            queues.retain_mut(|q| match q.next() {
+                Some(obj) => {
+                    out.push(obj);
+                    true
+                }
+                None => false,
+            });
+        }
     }
     out
 }
@@ -445,8 +471,49 @@ mod tests {
     }
 
     /// The credential here: the namespace.
-    fn by_namespace(cm: &k8s_openapi::api::core::v1::ConfigMap) -> String {
-        cm.namespace().unwrap()
+    fn by_namespace(cm: &k8s_openapi::api::core::v1::ConfigMap) -> Turn {
+        Turn {
+            key: cm.namespace().unwrap(),
+            window: None,
+        }
+    }
+
+    /// The credential here: the namespace; `fast` has a 2-call window of 10 s, `slow` a
+    /// 3-call window of 20 s, the others none.
+    fn by_window(cm: &k8s_openapi::api::core::v1::ConfigMap) -> Turn {
+        let key = cm.namespace().unwrap();
+        let window = match key.as_str() {
+            "fast" => Some((10, 2)),
+            "slow" => Some((20, 3)),
+            _ => None,
+        };
+        Turn { key, window }
+    }
+
+    #[test]
+    fn the_first_pass_fills_shorter_windows_first() {
+        let found = [
+            "none/1", "slow/1", "slow/2", "slow/3", "slow/4", "fast/1", "fast/2", "fast/3",
+            "fast/4", "none/2",
+        ]
+        .map(|key| {
+            let (ns, name) = key.split_once('/').unwrap();
+            Arc::new(config_map(ns, name))
+        })
+        .to_vec();
+        let order: Vec<String> = turns(found, by_window)
+            .iter()
+            .map(|cm| format!("{}/{}", cm.namespace().unwrap(), cm.name_any()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                // Each one's first window, the shorter window first.
+                "fast/1", "fast/2", "slow/1", "slow/2", "slow/3",
+                // Then the rest, credentials in turn.
+                "fast/3", "none/1", "slow/4", "fast/4", "none/2",
+            ]
+        );
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub use error::{
     ApiError, BudgetWait, CircuitCause, CircuitOpen, Error, ErrorClass, Result, found, gone,
 };
 pub use http::{Auth, Calls, Http, Limits, Window};
-pub use registry::{BaseUrls, Providers, SimArgs, Simulator, admission_rules, breaches};
+pub use registry::{BaseUrls, Providers, SimArgs, Simulator, admission_rules, breaches, limits};
 
 use std::future::Future;
 

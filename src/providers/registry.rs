@@ -105,6 +105,13 @@ macro_rules! define_registry {
             }
         }
 
+        /// The request budget of `kind` per credential ([`Provider::LIMITS`]).
+        pub fn limits(kind: ProviderKind) -> super::Limits {
+            match kind {
+                $( ProviderKind::$Variant => <super::$name::$Variant as Provider>::LIMITS, )*
+            }
+        }
+
         /// Every product's admission checks (CEL), in registry order.
         pub fn admission_rules() -> Vec<AdmissionRule> {
             let mut rules = Vec::new();

@@ -10,7 +10,8 @@
 //! apiextensions.k8s.io/v1 CustomResourceDefinitions, and the custom resources of the CRDs
 //! given to `new` or created through the API (one served version each; their schemas are
 //! pruned, defaulted and validated, `x-kubernetes-validations` CEL rules run through kube-cel,
-//! transition rules on updates, without ratcheting). A CRD is `Established` as soon as it is
+//! transition rules on updates; no ratcheting is needed, as a CRD's spec cannot change, and
+//! rules that see only parts an update leaves unchanged are not evaluated again). A CRD is `Established` as soon as it is
 //! stored; deleting one deletes its custom resources (finalizers honoured) and then it; its
 //! spec cannot be changed (501). Other kinds and the discovery documents answer 404.
 //! Verbs: get; list (`limit`/`continue`) and watch (resourceVersion replay, bookmarks, 410

@@ -36,6 +36,9 @@ pub struct ResourceType {
     pub schema: Option<std::sync::Arc<Value>>,
     /// Its CEL rules, compiled once (kube-apiserver compiles them when the CRD is stored).
     pub cel: Option<std::sync::Arc<kube::core::cel::CompiledSchema>>,
+    /// The same rules less those that can only see parts of an object that an update left
+    /// unchanged (see [`UnchangedRules`]); `None` when there are none such.
+    pub cel_unchanged: Option<std::sync::Arc<UnchangedRules>>,
     pub builtin: Option<Builtin>,
     /// `false` once the CRD defining it is gone (its index stays: it is the storage key).
     pub served: bool,
@@ -72,6 +75,7 @@ fn builtin(group: &str, plural: &str, kind: &str, b: Builtin) -> ResourceType {
         status_subresource: matches!(b, Builtin::Namespace | Builtin::CustomResourceDefinition),
         schema: None,
         cel: None,
+        cel_unchanged: None,
         builtin: Some(b),
         served: true,
     }
@@ -122,10 +126,89 @@ pub fn try_from_crd(crd: &CustomResourceDefinition) -> Result<ResourceType, Stri
         cel: Some(std::sync::Arc::new(kube::core::cel::compile_schema(
             &schema,
         ))),
+        cel_unchanged: UnchangedRules::of(&schema).map(std::sync::Arc::new),
         schema: Some(std::sync::Arc::new(schema)),
         builtin: None,
         served: true,
     })
+}
+
+/// A CRD's CEL rules for an update that leaves some top-level parts of the object (`parts`,
+/// e.g. `spec` for a status write) as they were: without the rules that see only those parts
+/// and not `oldSelf`. Such a rule sees only values it passed when they were stored (a rule sees
+/// nothing but `self` and the constant `apiVersion`, `apiGroup` and `kind`, and a CRD's spec
+/// cannot change here), so leaving it out changes no outcome; kube-apiserver's ratcheting
+/// would not report it either. Transition rules, and rules on other parts, still run.
+#[derive(Debug)]
+pub struct UnchangedRules {
+    /// The top-level properties whose rules are left out.
+    pub parts: Vec<String>,
+    pub cel: kube::core::cel::CompiledSchema,
+}
+
+impl UnchangedRules {
+    fn of(schema: &Value) -> Option<Self> {
+        let mut reduced = schema.clone();
+        let mut parts = vec![];
+        if let Some(props) = reduced.get_mut("properties").and_then(Value::as_object_mut) {
+            for (name, sub) in props.iter_mut() {
+                if without_plain_rules(sub) {
+                    parts.push(name.clone());
+                }
+            }
+        }
+        (!parts.is_empty()).then(|| Self {
+            parts,
+            cel: kube::core::cel::compile_schema(&reduced),
+        })
+    }
+
+    /// Whether `new` keeps every one of [`Self::parts`] as `old` had it.
+    pub fn applies(&self, new: &Value, old: &Value) -> bool {
+        self.parts.iter().all(|p| new.get(p) == old.get(p))
+    }
+}
+
+/// Removes, in `schema` and every schema nested in it, the rules that do not mention
+/// `oldSelf`; whether any was removed.
+fn without_plain_rules(schema: &mut Value) -> bool {
+    let Some(obj) = schema.as_object_mut() else {
+        return false;
+    };
+    let mut removed = false;
+    if let Some(rules) = obj
+        .get_mut("x-kubernetes-validations")
+        .and_then(Value::as_array_mut)
+    {
+        let before = rules.len();
+        rules.retain(|r| {
+            r.get("rule")
+                .and_then(Value::as_str)
+                .is_none_or(|rule| rule.contains("oldSelf"))
+        });
+        removed = rules.len() < before;
+        if rules.is_empty() {
+            obj.remove("x-kubernetes-validations");
+        }
+    }
+    if let Some(props) = obj.get_mut("properties").and_then(Value::as_object_mut) {
+        for sub in props.values_mut() {
+            removed |= without_plain_rules(sub);
+        }
+    }
+    for key in ["items", "additionalProperties", "not"] {
+        if let Some(sub) = obj.get_mut(key) {
+            removed |= without_plain_rules(sub);
+        }
+    }
+    for key in ["allOf", "oneOf", "anyOf"] {
+        if let Some(subs) = obj.get_mut(key).and_then(Value::as_array_mut) {
+            for sub in subs {
+                removed |= without_plain_rules(sub);
+            }
+        }
+    }
+    removed
 }
 
 /// All types served, indexed by position (the index is the storage key of a type).

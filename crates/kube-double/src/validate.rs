@@ -39,8 +39,14 @@ pub fn check_object(
                 errs.extend(structural);
                 // Like kube-apiserver, CEL rules run once the object is structurally valid;
                 // transition rules (oldSelf) only on updates.
+                // Rules that see only parts the update left as they were passed when those
+                // were stored, and are left out (see `UnchangedRules`).
+                let cel = match (&rt.cel_unchanged, old) {
+                    (Some(u), Some(old)) if u.applies(obj, old) => Some(&u.cel),
+                    _ => rt.cel.as_deref(),
+                };
                 if structural_ok
-                    && let Some(cel) = &rt.cel
+                    && let Some(cel) = cel
                     && let Err(failures) = VALIDATOR.with(|v| v.validate_compiled(cel, obj, old))
                 {
                     for f in failures.into_vec() {

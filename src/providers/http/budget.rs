@@ -27,6 +27,16 @@ impl Limits {
         windows: &[Window::ours(100, 20, Calls::All)],
     };
 
+    /// The shortest window counting writes, as (seconds, calls): the one that is full first
+    /// and frees first.
+    pub fn shortest_write_window(&self) -> Option<(u64, u32)> {
+        self.windows
+            .iter()
+            .filter(|w| w.calls.counts(true))
+            .map(|w| (w.seconds, w.requests))
+            .min()
+    }
+
     /// Whether any of the windows is the product's own published figure.
     pub fn published(&self) -> bool {
         self.windows.iter().any(|w| w.published)
@@ -103,6 +113,9 @@ pub enum Priority {
 /// read object by object, like SlashID), creates and changes never queue behind them.
 pub const RESERVE: usize = 5;
 
+/// How long a place told to a waiting reconcile is kept for it past its instant.
+const TOLD_KEPT: Duration = Duration::from_secs(10);
+
 /// How calls are paced: the product's windows, or a flat rate the operator asked for.
 enum Pacing {
     Windows(Mutex<Vec<(Calls, SlidingWindow)>>),
@@ -112,6 +125,11 @@ enum Pacing {
 pub(super) struct Budget {
     pacing: Pacing,
     paused_until: Mutex<Option<Instant>>,
+    /// Reconciles told to come back later ([`Budget::reconcile_ready_at`]): when, and who (a
+    /// hash of the resource), earliest first. Each is told the instant of its own place, behind
+    /// those told before it, so that they come back one place at a time as the windows free
+    /// them, not all at the first place (and into the controller's slots to wait there).
+    told: Mutex<std::collections::VecDeque<(Instant, u64)>>,
     permits: Semaphore,
     pub(super) circuit: Circuit,
 }
@@ -137,6 +155,7 @@ impl Budget {
         Self {
             pacing,
             paused_until: Mutex::new(None),
+            told: Mutex::new(Default::default()),
             permits: Semaphore::new(concurrency.max(1)),
             circuit,
         }
@@ -197,7 +216,20 @@ impl Budget {
     /// When `room` calls (writes if `write`) would be admitted, if not now: the end of a pause
     /// after a 429, or when the windows counting them have that much room (for
     /// [`Priority::Background`], that much beyond each window's [`RESERVE`]). Counts nothing.
+    #[cfg(test)]
     pub(super) fn ready_at(&self, write: bool, room: usize, priority: Priority) -> Option<Instant> {
+        self.ready_behind(write, room, 0, priority)
+    }
+
+    /// [`Budget::ready_at`] for a caller with `ahead` others before it, each to take a place
+    /// of every window that counts writes only.
+    fn ready_behind(
+        &self,
+        write: bool,
+        room: usize,
+        ahead: usize,
+        priority: Priority,
+    ) -> Option<Instant> {
         let now = tokio::time::Instant::now().into_std();
         let windows = match &self.pacing {
             Pacing::Windows(windows) => windows
@@ -205,12 +237,19 @@ impl Budget {
                 .expect("budget lock poisoned")
                 .iter()
                 .filter(|(calls, _)| calls.counts(write))
-                .filter_map(|(_, w)| {
+                .filter_map(|(calls, w)| {
                     let reserve = match priority {
                         Priority::Foreground => 0,
                         Priority::Background => w.requests() / RESERVE,
                     };
-                    w.room_at(now, room + reserve)
+                    // A waiter takes one place of a window counting writes only (one write a
+                    // reconcile); how many of one counting reads is not known, so those are
+                    // asked for `room` whatever the line.
+                    match ahead {
+                        0 => w.room_at(now, room + reserve),
+                        _ if calls.counts(false) => w.room_at(now, room + reserve),
+                        _ => w.room_behind(now, room + reserve + ahead),
+                    }
                 })
                 .max(),
             // A flat rate set by the operator paces smoothly: never long.
@@ -226,9 +265,42 @@ impl Budget {
     /// writes would leave the last `room - 1` places of a window unused by any reconcile (none
     /// would start, and the waiting ones would sleep until the next window), which every later
     /// window of a sliding log inherits. Windows counting all calls still ask for `room`.
-    pub(super) fn reconcile_ready_at(&self, room: usize, priority: Priority) -> Option<Instant> {
-        self.ready_at(true, 1, priority)
-            .max(self.ready_at(false, room, priority))
+    ///
+    /// `who` (a hash of the resource) waits in line: behind the reconciles told before it to
+    /// come back and not back yet, or, coming back, behind those told an earlier instant. One
+    /// told to wait longer than `in_slot` is told the instant of its own place; a shorter wait
+    /// is spent in the controller's slot, at the window's gate, and promises no place.
+    pub(super) fn reconcile_ready_at(
+        &self,
+        room: usize,
+        priority: Priority,
+        who: u64,
+        in_slot: Duration,
+    ) -> Option<Instant> {
+        let now = tokio::time::Instant::now().into_std();
+        let mut told = self.told.lock().expect("budget lock poisoned");
+        let mine = told
+            .iter()
+            .position(|&(_, w)| w == who)
+            .and_then(|at| told.remove(at))
+            .map(|(t, _)| t);
+        // A place not come back for (the resource went, or was reconciled another way) is
+        // not held for ever.
+        told.retain(|&(t, _)| t + TOLD_KEPT > now);
+        let ahead = match mine {
+            Some(mine) => told.partition_point(|&(t, _)| t < mine),
+            None => told.len(),
+        };
+        let ready = self
+            .ready_behind(true, 1, ahead, priority)
+            .max(self.ready_behind(false, room, ahead, priority));
+        if let Some(at) = ready
+            && at.saturating_duration_since(now) > in_slot
+        {
+            let i = told.partition_point(|&(t, _)| t <= at);
+            told.insert(i, (at, who));
+        }
+        ready
     }
 
     pub(super) fn pause_until(&self, until: Instant) {
@@ -456,9 +528,12 @@ mod tests {
             drop(budget.admit(true, LONG).await.expect("within the window"));
         }
         // One write left: a reconcile (one create) may start now, not 10 s from now.
-        assert_eq!(budget.reconcile_ready_at(4, Priority::Foreground), None);
+        assert_eq!(
+            budget.reconcile_ready_at(4, Priority::Foreground, 1, Duration::ZERO),
+            None
+        );
         drop(budget.admit(true, LONG).await.expect("the 100th"));
-        let next = budget.reconcile_ready_at(4, Priority::Foreground);
+        let next = budget.reconcile_ready_at(4, Priority::Foreground, 1, Duration::ZERO);
         assert!(next.is_some_and(|t| t > Instant::now() + Duration::from_secs(9)));
         // A window counting every call still waits for a reconcile's worth of room.
         const ALL: Limits = Limits {
@@ -468,7 +543,44 @@ mod tests {
         for _ in 0..97 {
             drop(budget.admit(true, LONG).await.expect("within the window"));
         }
-        assert!(budget.reconcile_ready_at(4, Priority::Foreground).is_some());
+        assert!(
+            budget
+                .reconcile_ready_at(4, Priority::Foreground, 1, Duration::ZERO)
+                .is_some()
+        );
+    }
+
+    #[tokio::test]
+    async fn waiting_reconciles_are_told_their_own_places_in_turn() {
+        const FIVE: Limits = Limits {
+            windows: &[Window::published(5, 1, Calls::Writes)],
+        };
+        let budget = Budget::new(&FIVE, None, 4, Circuit::default());
+        let step = Duration::from_millis(40);
+        let start = Instant::now();
+        for _ in 0..5 {
+            drop(budget.admit(true, LONG).await.expect("within the window"));
+            tokio::time::sleep(step).await;
+        }
+        let ready = |who| budget.reconcile_ready_at(4, Priority::Foreground, who, Duration::ZERO);
+        // Three waiters: each told when its own place frees (a window after the write it
+        // follows), not all when the first one does.
+        let told: Vec<Instant> = (1..=3).map(|who| ready(who).expect("full")).collect();
+        assert!(
+            told[0] >= start + Duration::from_secs(1),
+            "{:?}",
+            told[0] - start
+        );
+        for pair in told.windows(2) {
+            assert!(pair[1] >= pair[0] + step / 2, "{:?}", pair[1] - pair[0]);
+        }
+        // Asking again keeps one's place in line.
+        assert_eq!(ready(2), Some(told[1]));
+        // The first comes back at its instant and goes; one new then waits behind the rest.
+        tokio::time::sleep_until(told[0].into()).await;
+        assert_eq!(ready(1), None);
+        drop(budget.admit(true, LONG).await.expect("its place"));
+        assert!(ready(9).is_some_and(|at| at > told[2]));
     }
 
     #[tokio::test]

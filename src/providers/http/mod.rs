@@ -50,6 +50,12 @@ pub enum Auth {
 }
 
 /// Tunables of the HTTP stack.
+/// The reads a reconcile is taken to need, when it asks whether its credential's windows
+/// counting reads have room (a create reads a name or a listing, Looker's also its sets): a
+/// window's last places below this go to the next one, so it is kept at what a reconcile needs,
+/// not at the calls a credential may have in flight.
+pub const RECONCILE_READS: usize = 4;
+
 #[derive(Clone, Debug)]
 pub struct HttpConfig {
     /// Whole-request timeout.
@@ -71,7 +77,7 @@ impl Default for HttpConfig {
         Self {
             timeout: Duration::from_secs(30),
             requests_per_second: None,
-            concurrency_per_credential: 4,
+            concurrency_per_credential: 8,
             max_inline_wait: Duration::from_secs(10),
             circuit: CircuitConfig::default(),
         }
@@ -126,14 +132,23 @@ impl Http {
     }
 
     /// How long the budget of the credential `key` (an [`Account::key`]) will not admit a
-    /// reconcile's worth of reads (as many as the credential's calls in flight) and a write
+    /// reconcile's worth of reads ([`RECONCILE_READS`]) and a write
     /// (see [`Budget::reconcile_ready_at`]);
     /// None when it would now. Lets a reconcile wait for its credential's budget without
     /// holding one of its controller's slots (which would hold up resources of other
     /// credentials and products), and start only when it is likely to finish without waiting.
     /// A [`Priority::Background`] reconcile (a poll) also leaves the windows' [`RESERVE`]
     /// free for foreground ones.
-    pub fn busy_for(&self, key: &str, priority: Priority) -> Option<Duration> {
+    ///
+    /// `who` (a hash of the resource) waits in line (see [`Budget::reconcile_ready_at`]): a
+    /// wait longer than `in_slot` is the instant of its own place.
+    pub fn busy_for(
+        &self,
+        key: &str,
+        priority: Priority,
+        who: u64,
+        in_slot: Duration,
+    ) -> Option<Duration> {
         let budget = self
             .inner
             .budgets
@@ -141,8 +156,7 @@ impl Http {
             .expect("budget map poisoned")
             .get(key)
             .cloned()?;
-        let room = self.inner.config.concurrency_per_credential;
-        let ready = budget.reconcile_ready_at(room, priority)?;
+        let ready = budget.reconcile_ready_at(RECONCILE_READS, priority, who, in_slot)?;
         Some(ready.saturating_duration_since(tokio::time::Instant::now().into_std()))
     }
 

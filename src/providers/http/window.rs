@@ -64,6 +64,16 @@ impl SlidingWindow {
         (free_at > now).then_some(free_at)
     }
 
+    /// [`SlidingWindow::room_at`] for a caller behind others, who needs `room` places counting
+    /// theirs: at the earliest a window from now when that takes places held by calls still
+    /// out (they free a window after their answers), never sooner.
+    pub(super) fn room_behind(&self, now: Instant, room: usize) -> Option<Instant> {
+        if self.pending + room.min(self.requests) > self.requests {
+            return Some(now + self.length);
+        }
+        self.room_at(now, room)
+    }
+
     /// Counts a call sent now whose answer is still to come (see [`SlidingWindow::answered`]).
     pub(super) fn begin(&mut self) {
         self.pending += 1;

@@ -98,6 +98,10 @@ impl Looker {
                 .await
             {
                 Ok(e) => e,
+                // A set not sent for want of budget is sent again later: the sets made so far
+                // are kept for it (found by name, as the 409 of a create again says), not
+                // deleted with calls the same budget has no room for.
+                Err(e @ Error::BudgetWait(_)) => return Err(e),
                 Err(e) => {
                     self.discard(account, &created).await;
                     return Err(e);

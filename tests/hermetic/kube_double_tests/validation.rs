@@ -121,6 +121,18 @@ fn gadget_crd(schema: serde_json::Value) -> CustomResourceDefinition {
     .unwrap()
 }
 
+/// The Gadgets of `srv` (a cluster-scoped kind of [`gadget_crd`]).
+fn gadgets(srv: &super::ApiServer) -> Api<DynamicObject> {
+    let ar = ApiResource {
+        group: "test.roleplane.dev".into(),
+        version: "v1".into(),
+        api_version: WIDGET_AV.into(),
+        kind: "Gadget".into(),
+        plural: "gadgets".into(),
+    };
+    Api::all_with(srv.client(), &ar)
+}
+
 fn gadget_schema() -> serde_json::Value {
     let spec = json!({
         "type": "object",
@@ -149,14 +161,7 @@ fn gadget_schema() -> serde_json::Value {
 #[tokio::test]
 async fn schema_features_preserve_defaults_lists_formats_and_cel() {
     let srv = super::ApiServer::new(vec![gadget_crd(gadget_schema())]);
-    let ar = ApiResource {
-        group: "test.roleplane.dev".into(),
-        version: "v1".into(),
-        api_version: WIDGET_AV.into(),
-        kind: "Gadget".into(),
-        plural: "gadgets".into(),
-    };
-    let api: Api<DynamicObject> = Api::all_with(srv.client(), &ar);
+    let api = gadgets(&srv);
     let gadget = |name: &str, spec: serde_json::Value| -> DynamicObject {
         serde_json::from_value(json!({"apiVersion": WIDGET_AV, "kind": "Gadget",
             "metadata": {"name": name}, "spec": spec}))
@@ -231,6 +236,69 @@ async fn schema_features_preserve_defaults_lists_formats_and_cel() {
     api.patch("ok", &pp, &patch(json!({"size": 4})))
         .await
         .unwrap();
+}
+
+/// The double leaves out the rules that see only an unchanged spec (they passed when it was
+/// stored); what an update changes is still checked, and transition rules still run.
+#[tokio::test]
+async fn updates_that_leave_the_spec_alone_still_check_what_they_change() {
+    let mut schema = gadget_schema();
+    schema["properties"]["status"] = json!({
+        "type": "object",
+        "properties": {"phase": {"type": "string", "maxLength": 20}},
+        "x-kubernetes-validations": [
+            {"rule": "self.phase.matches('^[A-Z][a-z]+$')", "message": "phase is a word"}
+        ]
+    });
+    schema["properties"]["spec"]["properties"]["items"]["items"]["x-kubernetes-validations"] =
+        json!([{"rule": "self.id != 'zz'", "message": "zz is taken"}]);
+    let srv = super::ApiServer::new(vec![gadget_crd(schema)]);
+    let api = gadgets(&srv);
+    let gadget: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": WIDGET_AV, "kind": "Gadget", "metadata": {"name": "g"},
+        "spec": {"owner": "me", "size": 10, "items": [{"id": "ab"}]},
+        "status": {"phase": "Ready"},
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &gadget).await.unwrap();
+    let pp = PatchParams::default();
+    // Metadata and status changes with the spec as it was.
+    api.patch(
+        "g",
+        &pp,
+        &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})),
+    )
+    .await
+    .unwrap();
+    api.patch(
+        "g",
+        &pp,
+        &Patch::Merge(json!({"status": {"phase": "Done"}})),
+    )
+    .await
+    .unwrap();
+    let err = api_error(
+        api.patch("g", &pp, &Patch::Merge(json!({"status": {"phase": "no"}})))
+            .await,
+    );
+    assert_eq!(err.code, 422, "{}", err.message);
+    assert!(err.message.contains("phase is a word"), "{}", err.message);
+    // A changed spec is checked against every rule, nested ones too.
+    for (spec, needle) in [
+        (json!({"size": 11}), "size is at most 10"),
+        (json!({"items": [{"id": "zz"}]}), "zz is taken"),
+        (json!({"owner": "you"}), "owner is immutable"),
+    ] {
+        let err = api_error(
+            api.patch("g", &pp, &Patch::Merge(json!({"spec": spec.clone()})))
+                .await,
+        );
+        assert_eq!(err.code, 422, "{spec}: {}", err.message);
+        assert!(err.message.contains(needle), "{spec}: {}", err.message);
+    }
+    let stored = api.get("g").await.unwrap();
+    assert_eq!(stored.data["spec"]["size"], 10);
+    assert_eq!(stored.data["status"]["phase"], "Done");
 }
 
 #[test]
