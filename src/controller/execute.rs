@@ -241,14 +241,15 @@ pub async fn converge<K: Managed, P: Provider>(
     // A poll of a resource in sync can wait; a resource that changed (a new annotation, say)
     // is read afresh: whoever changed it expects a look at the product now, not at a listing
     // made before.
-    let changed = ctx.take_changed(&super::object_key(obj));
+    let object_key = super::object_key(obj);
+    let changed = ctx.take_changed(&object_key);
     let priority = facts.priority(changed);
     if let Some(outcome) = poll_from_listing(obj, ctx, provider, desired, &facts, priority).await? {
         return Ok(outcome);
     }
     let view = config_of(obj, ctx, provider, desired, true).await?;
     let (_, key) = account::base_url_and_key::<P>(&ctx.config.base_urls, &view)?;
-    let who = super::hash(&super::object_key(obj));
+    let who = super::hash(&object_key);
     if let Some(wait) = ctx
         .providers
         .http

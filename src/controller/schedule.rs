@@ -490,23 +490,32 @@ mod tests {
         Turn { key, window }
     }
 
+    /// The order [`turns`] gives `found` (`namespace/name` each).
+    fn order(
+        found: &[&str],
+        credential: fn(&k8s_openapi::api::core::v1::ConfigMap) -> Turn,
+    ) -> Vec<String> {
+        let found = found
+            .iter()
+            .map(|key| {
+                let (ns, name) = key.split_once('/').unwrap();
+                Arc::new(config_map(ns, name))
+            })
+            .collect();
+        turns(found, credential)
+            .iter()
+            .map(|cm| format!("{}/{}", cm.namespace().unwrap(), cm.name_any()))
+            .collect()
+    }
+
     #[test]
     fn the_first_pass_fills_shorter_windows_first() {
         let found = [
             "none/1", "slow/1", "slow/2", "slow/3", "slow/4", "fast/1", "fast/2", "fast/3",
             "fast/4", "none/2",
-        ]
-        .map(|key| {
-            let (ns, name) = key.split_once('/').unwrap();
-            Arc::new(config_map(ns, name))
-        })
-        .to_vec();
-        let order: Vec<String> = turns(found, by_window)
-            .iter()
-            .map(|cm| format!("{}/{}", cm.namespace().unwrap(), cm.name_any()))
-            .collect();
+        ];
         assert_eq!(
-            order,
+            order(&found, by_window),
             [
                 // Each one's first window, the shorter window first.
                 "fast/1", "fast/2", "slow/1", "slow/2", "slow/3",
@@ -518,17 +527,11 @@ mod tests {
 
     #[test]
     fn the_first_pass_takes_credentials_in_turn() {
-        let found = ["b/3", "a/2", "b/1", "c/1", "a/1", "a/3"]
-            .map(|key| {
-                let (ns, name) = key.split_once('/').unwrap();
-                Arc::new(config_map(ns, name))
-            })
-            .to_vec();
-        let order: Vec<String> = turns(found, by_namespace)
-            .iter()
-            .map(|cm| format!("{}/{}", cm.namespace().unwrap(), cm.name_any()))
-            .collect();
-        assert_eq!(order, ["a/1", "b/1", "c/1", "a/2", "b/3", "a/3"]);
+        let found = ["b/3", "a/2", "b/1", "c/1", "a/1", "a/3"];
+        assert_eq!(
+            order(&found, by_namespace),
+            ["a/1", "b/1", "c/1", "a/2", "b/3", "a/3"]
+        );
     }
 
     #[tokio::test]

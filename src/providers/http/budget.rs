@@ -277,6 +277,20 @@ impl Budget {
         who: u64,
         in_slot: Duration,
     ) -> Option<Instant> {
+        let in_line = match &self.pacing {
+            Pacing::Windows(windows) => windows
+                .lock()
+                .expect("budget lock poisoned")
+                .iter()
+                .any(|(calls, _)| !calls.counts(false)),
+            Pacing::Flat(_) => false,
+        };
+        if !in_line {
+            // No window places a waiter behind others (see `ready_behind`): no line to keep.
+            return self
+                .ready_behind(true, 1, 0, priority)
+                .max(self.ready_behind(false, room, 0, priority));
+        }
         let now = tokio::time::Instant::now().into_std();
         let mut told = self.told.lock().expect("budget lock poisoned");
         let mine = told

@@ -49,13 +49,13 @@ pub enum Auth {
     Custom,
 }
 
-/// Tunables of the HTTP stack.
 /// The reads a reconcile is taken to need, when it asks whether its credential's windows
 /// counting reads have room (a create reads a name or a listing, Looker's also its sets): a
 /// window's last places below this go to the next one, so it is kept at what a reconcile needs,
 /// not at the calls a credential may have in flight.
 pub const RECONCILE_READS: usize = 4;
 
+/// Tunables of the HTTP stack.
 #[derive(Clone, Debug)]
 pub struct HttpConfig {
     /// Whole-request timeout.
