@@ -253,6 +253,52 @@ fn dump_writes(writes: &[(&'static str, usize, f64)]) {
     }
 }
 
+/// `ROLEPLANE_BENCH_TIMELINE=<file>`: every product and Kubernetes request of the convergence
+/// phase, one line each, times in seconds since `t0`: `product,<kind>,<credential>,<method>,
+/// <path>,<status>,<arrived>,<answered>` and `kubernetes,<method>,<path>,<query>,<arrived>,
+/// <answered>` (what the operator was doing when, e.g. while a product's writes paused).
+fn dump_timeline(sims: &[Simulator], seen: &[proxy::Seen], t0: Instant) {
+    let Ok(path) = std::env::var("ROLEPLANE_BENCH_TIMELINE") else {
+        return;
+    };
+    let mut lines = String::new();
+    for (credential, sim) in sims.iter().enumerate() {
+        for &kind in ProviderKind::ALL {
+            let traffic = sim.traffic(kind);
+            let base = traffic.started();
+            let since = |ms: u64| {
+                (base + Duration::from_millis(ms))
+                    .saturating_duration_since(t0)
+                    .as_secs_f64()
+            };
+            for r in traffic.requests() {
+                lines.push_str(&format!(
+                    "product,{},{credential},{},{},{},{:.3},{:.3}\n",
+                    kind.as_str(),
+                    r.method,
+                    r.path,
+                    r.status,
+                    since(r.at_ms),
+                    since(r.done_ms)
+                ));
+            }
+        }
+    }
+    for r in seen {
+        let at = r.at.saturating_duration_since(t0).as_secs_f64();
+        lines.push_str(&format!(
+            "kubernetes,{},{},{},{at:.3},{:.3}\n",
+            r.method,
+            r.path,
+            r.query.replace(',', ";"),
+            at + r.took.as_secs_f64()
+        ));
+    }
+    if let Err(e) = std::fs::write(&path, lines) {
+        eprintln!("ROLEPLANE_BENCH_TIMELINE={path}: {e}");
+    }
+}
+
 /// `ROLEPLANE_BENCH_VERBOSE=1`: print the request shapes behind every count.
 fn verbose() -> bool {
     std::env::var("ROLEPLANE_BENCH_VERBOSE").is_ok_and(|v| v == "1")
@@ -522,8 +568,9 @@ async fn run(s: &Settings, n: usize) -> bool {
     let writes = accepted_writes(&sims, t0);
     let spans = write_spans(&writes);
     dump_writes(&writes);
-    let calls = take_calls(&sims);
     let seen = k8s_log.take();
+    dump_timeline(&sims, &seen, t0);
+    let calls = take_calls(&sims);
     let mem_converged = op.memory();
     println!("\n-- convergence (operator started with all {n} objects present)");
     if !converged {

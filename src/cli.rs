@@ -91,6 +91,9 @@ pub struct RunArgs {
     /// each product gets a budget below its published limits.
     #[arg(long, env = "ROLEPLANE_MAX_REQUESTS_PER_SECOND")]
     pub max_requests_per_second: Option<NonZeroU32>,
+    /// Product API calls in flight per credential, at most (no product publishes a figure).
+    #[arg(long, env = "ROLEPLANE_CALLS_IN_FLIGHT", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub calls_in_flight: u16,
     /// Default base URLs per product, for configs without an endpoint.
     #[command(flatten)]
     pub base_urls: BaseUrls,

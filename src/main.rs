@@ -55,6 +55,7 @@ async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
         HttpConfig {
             timeout: args.request_timeout,
             requests_per_second: args.max_requests_per_second,
+            concurrency_per_credential: usize::from(args.calls_in_flight),
             ..Default::default()
         },
         metrics.clone(),

@@ -20,6 +20,10 @@ pub struct Seen {
     /// The query's parameter names and the values of those that shape a read (`watch`,
     /// `limit`, ...), without resource versions, continue tokens or selectors' values.
     pub query: String,
+    /// When it arrived.
+    pub at: std::time::Instant,
+    /// How long until the API's answer (its headers, for a watch) came back.
+    pub took: std::time::Duration,
 }
 
 impl Seen {
@@ -71,11 +75,13 @@ pub async fn start(upstream: kube::Client) -> std::io::Result<(String, Log)> {
 
 async fn forward(upstream: kube::Client, log: Log, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
-    log.0.lock().expect("log lock").push(Seen {
+    let mut seen = Seen {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
         query: parts.uri.query().map(shape).unwrap_or_default(),
-    });
+        at: std::time::Instant::now(),
+        took: std::time::Duration::ZERO,
+    };
     let bytes = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
@@ -93,10 +99,13 @@ async fn forward(upstream: kube::Client, log: Log, request: Request) -> Response
         Err(_) => return (StatusCode::BAD_REQUEST, "bad path").into_response(),
     };
     let request = http::Request::from_parts(parts, kube::client::Body::from(bytes));
-    match upstream.send(request).await {
+    let response = match upstream.send(request).await {
         Ok(response) => response.map(Body::new),
         Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-    }
+    };
+    seen.took = seen.at.elapsed();
+    log.0.lock().expect("log lock").push(seen);
+    response
 }
 
 /// A query's shape: `limit=100&continue=*`.

@@ -125,11 +125,12 @@ enum Pacing {
 pub(super) struct Budget {
     pacing: Pacing,
     paused_until: Mutex<Option<Instant>>,
-    /// Reconciles told to come back later ([`Budget::reconcile_ready_at`]): when, and who (a
-    /// hash of the resource), earliest first. Each is told the instant of its own place, behind
-    /// those told before it, so that they come back one place at a time as the windows free
-    /// them, not all at the first place (and into the controller's slots to wait there).
-    told: Mutex<std::collections::VecDeque<(Instant, u64)>>,
+    /// Reconciles told to come back later ([`Budget::reconcile_ready_at`]): when, who (a hash
+    /// of the resource) and at which priority, earliest first. Each is told the instant of its
+    /// own place, behind those told before it, so that they come back one place at a time as
+    /// the windows free them, not all at the first place (and into the controller's slots to
+    /// wait there, or into kube-runtime's scheduler, which starts them in no particular order).
+    told: Mutex<std::collections::VecDeque<(Instant, u64, Priority)>>,
     permits: Semaphore,
     pub(super) circuit: Circuit,
 }
@@ -222,7 +223,7 @@ impl Budget {
     }
 
     /// [`Budget::ready_at`] for a caller with `ahead` others before it, each to take a place
-    /// of every window that counts writes only.
+    /// of every window.
     fn ready_behind(
         &self,
         write: bool,
@@ -237,17 +238,15 @@ impl Budget {
                 .expect("budget lock poisoned")
                 .iter()
                 .filter(|(calls, _)| calls.counts(write))
-                .filter_map(|(calls, w)| {
+                .filter_map(|(_, w)| {
                     let reserve = match priority {
                         Priority::Foreground => 0,
                         Priority::Background => w.requests() / RESERVE,
                     };
-                    // A waiter takes one place of a window counting writes only (one write a
-                    // reconcile); how many of one counting reads is not known, so those are
-                    // asked for `room` whatever the line.
+                    // Each waiter ahead takes a place: one write a reconcile, and at least one
+                    // call of a window that counts reads too (those most reconciles make).
                     match ahead {
                         0 => w.room_at(now, room + reserve),
-                        _ if calls.counts(false) => w.room_at(now, room + reserve),
                         _ => w.room_behind(now, room + reserve + ahead),
                     }
                 })
@@ -269,7 +268,10 @@ impl Budget {
     /// `who` (a hash of the resource) waits in line: behind the reconciles told before it to
     /// come back and not back yet, or, coming back, behind those told an earlier instant. One
     /// told to wait longer than `in_slot` is told the instant of its own place; a shorter wait
-    /// is spent in the controller's slot, at the window's gate, and promises no place.
+    /// is spent in the controller's slot, at the window's gate, and promises no place. A
+    /// [`Priority::Foreground`] reconcile (a create, a change) waits behind foreground ones
+    /// only: polls waiting for a budget they would fill (SlashID's, read object by object) must
+    /// leave the windows' [`RESERVE`] anyway, and never hold up a new resource.
     pub(super) fn reconcile_ready_at(
         &self,
         room: usize,
@@ -277,16 +279,8 @@ impl Budget {
         who: u64,
         in_slot: Duration,
     ) -> Option<Instant> {
-        let in_line = match &self.pacing {
-            Pacing::Windows(windows) => windows
-                .lock()
-                .expect("budget lock poisoned")
-                .iter()
-                .any(|(calls, _)| !calls.counts(false)),
-            Pacing::Flat(_) => false,
-        };
-        if !in_line {
-            // No window places a waiter behind others (see `ready_behind`): no line to keep.
+        if matches!(self.pacing, Pacing::Flat(_)) {
+            // A flat rate keeps no line (see `ready_behind`).
             return self
                 .ready_behind(true, 1, 0, priority)
                 .max(self.ready_behind(false, room, 0, priority));
@@ -295,24 +289,25 @@ impl Budget {
         let mut told = self.told.lock().expect("budget lock poisoned");
         let mine = told
             .iter()
-            .position(|&(_, w)| w == who)
+            .position(|&(_, w, _)| w == who)
             .and_then(|at| told.remove(at))
-            .map(|(t, _)| t);
+            .map(|(t, _, _)| t);
         // A place not come back for (the resource went, or was reconciled another way) is
         // not held for ever.
-        told.retain(|&(t, _)| t + TOLD_KEPT > now);
-        let ahead = match mine {
-            Some(mine) => told.partition_point(|&(t, _)| t < mine),
-            None => told.len(),
-        };
+        told.retain(|&(t, _, _)| t + TOLD_KEPT > now);
+        let ahead = told
+            .iter()
+            .take_while(|&&(t, _, _)| mine.is_none_or(|mine| t < mine))
+            .filter(|&&(_, _, p)| priority == Priority::Background || p == Priority::Foreground)
+            .count();
         let ready = self
             .ready_behind(true, 1, ahead, priority)
             .max(self.ready_behind(false, room, ahead, priority));
         if let Some(at) = ready
             && at.saturating_duration_since(now) > in_slot
         {
-            let i = told.partition_point(|&(t, _)| t <= at);
-            told.insert(i, (at, who));
+            let i = told.partition_point(|&(t, _, _)| t <= at);
+            told.insert(i, (at, who, priority));
         }
         ready
     }
@@ -595,6 +590,46 @@ mod tests {
         assert_eq!(ready(1), None);
         drop(budget.admit(true, LONG).await.expect("its place"));
         assert!(ready(9).is_some_and(|at| at > told[2]));
+    }
+
+    #[tokio::test]
+    async fn creates_wait_behind_creates_only_and_polls_behind_everyone() {
+        // A window counting every call, full.
+        const FIVE: Limits = Limits {
+            windows: &[Window::published(5, 1, Calls::All)],
+        };
+        let budget = Budget::new(&FIVE, None, 4, Circuit::default());
+        let step = Duration::from_millis(40);
+        for _ in 0..5 {
+            drop(budget.admit(false, LONG).await.expect("within the window"));
+            tokio::time::sleep(step).await;
+        }
+        let ready = |who, priority| {
+            budget
+                .reconcile_ready_at(1, priority, who, Duration::ZERO)
+                .expect("full")
+        };
+        // Polls waiting: each is told a place of its own, in a window counting reads too.
+        let polls: Vec<Instant> = (1..=3)
+            .map(|who| ready(who, Priority::Background))
+            .collect();
+        for pair in polls.windows(2) {
+            assert!(pair[1] > pair[0], "{:?}", pair[1] - pair[0]);
+        }
+        // A create is not put behind them: the first place that frees is its.
+        let create = ready(10, Priority::Foreground);
+        assert!(
+            create < polls[0],
+            "{:?}",
+            create.saturating_duration_since(polls[0])
+        );
+        // A poll that comes later waits behind all of them.
+        let late = ready(20, Priority::Background);
+        assert!(
+            late > polls[2],
+            "{:?}",
+            polls[2].saturating_duration_since(late)
+        );
     }
 
     #[tokio::test]

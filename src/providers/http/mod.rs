@@ -77,7 +77,7 @@ impl Default for HttpConfig {
         Self {
             timeout: Duration::from_secs(30),
             requests_per_second: None,
-            concurrency_per_credential: 8,
+            concurrency_per_credential: 16,
             max_inline_wait: Duration::from_secs(10),
             circuit: CircuitConfig::default(),
         }
