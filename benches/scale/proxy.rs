@@ -74,14 +74,21 @@ pub async fn start(upstream: kube::Client) -> std::io::Result<(String, Log)> {
 }
 
 async fn forward(upstream: kube::Client, log: Log, request: Request) -> Response {
-    let (mut parts, body) = request.into_parts();
     let mut seen = Seen {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().map(shape).unwrap_or_default(),
+        method: request.method().to_string(),
+        path: request.uri().path().to_string(),
+        query: request.uri().query().map(shape).unwrap_or_default(),
         at: std::time::Instant::now(),
         took: std::time::Duration::ZERO,
     };
+    let response = relay(upstream, request).await;
+    seen.took = seen.at.elapsed();
+    log.0.lock().expect("log lock").push(seen);
+    response
+}
+
+async fn relay(upstream: kube::Client, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
     let bytes = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
@@ -99,13 +106,10 @@ async fn forward(upstream: kube::Client, log: Log, request: Request) -> Response
         Err(_) => return (StatusCode::BAD_REQUEST, "bad path").into_response(),
     };
     let request = http::Request::from_parts(parts, kube::client::Body::from(bytes));
-    let response = match upstream.send(request).await {
+    match upstream.send(request).await {
         Ok(response) => response.map(Body::new),
         Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-    };
-    seen.took = seen.at.elapsed();
-    log.0.lock().expect("log lock").push(seen);
-    response
+    }
 }
 
 /// A query's shape: `limit=100&continue=*`.
