@@ -421,7 +421,7 @@ async fn the_first_pass_starts_reconciles_in_its_own_order() {
     }
     assert_eq!(looked.len(), N, "each role looked up before its create");
     // Two slots let neighbours swap; none may start more than a few places after its own
-    // (with a hand-over of twice the slots, some started 5 to 8 places late in every try).
+    // (with a hand-over of twice the slots, some started 5 to 112 places late in every try).
     let late: Vec<(usize, usize)> = looked
         .iter()
         .enumerate()
