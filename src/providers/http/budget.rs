@@ -559,18 +559,33 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn waiting_reconciles_are_told_their_own_places_in_turn() {
-        const FIVE: Limits = Limits {
+    /// A budget whose one window (5 calls a second, counting writes only or every call) is
+    /// full: 5 writes admitted `step` apart.
+    async fn five_a_second_full(calls: Calls, step: Duration) -> Budget {
+        const WRITES: Limits = Limits {
             windows: &[Window::published(5, 1, Calls::Writes)],
         };
-        let budget = Budget::new(&FIVE, None, 4, Circuit::default());
-        let step = Duration::from_millis(40);
-        let start = Instant::now();
+        const ALL: Limits = Limits {
+            windows: &[Window::published(5, 1, Calls::All)],
+        };
+        let limits = match calls {
+            Calls::Writes => &WRITES,
+            Calls::All => &ALL,
+            Calls::Reads => unreachable!("a window of reads only is not what these tests fill"),
+        };
+        let budget = Budget::new(limits, None, 4, Circuit::default());
         for _ in 0..5 {
             drop(budget.admit(true, LONG).await.expect("within the window"));
             tokio::time::sleep(step).await;
         }
+        budget
+    }
+
+    #[tokio::test]
+    async fn waiting_reconciles_are_told_their_own_places_in_turn() {
+        let step = Duration::from_millis(40);
+        let start = Instant::now();
+        let budget = five_a_second_full(Calls::Writes, step).await;
         let ready = |who| budget.reconcile_ready_at(4, Priority::Foreground, who, Duration::ZERO);
         // Three waiters: each told when its own place frees (a window after the write it
         // follows), not all when the first one does.
@@ -595,15 +610,7 @@ mod tests {
     #[tokio::test]
     async fn creates_wait_behind_creates_only_and_polls_behind_everyone() {
         // A window counting every call, full.
-        const FIVE: Limits = Limits {
-            windows: &[Window::published(5, 1, Calls::All)],
-        };
-        let budget = Budget::new(&FIVE, None, 4, Circuit::default());
-        let step = Duration::from_millis(40);
-        for _ in 0..5 {
-            drop(budget.admit(false, LONG).await.expect("within the window"));
-            tokio::time::sleep(step).await;
-        }
+        let budget = five_a_second_full(Calls::All, Duration::from_millis(40)).await;
         let ready = |who, priority| {
             budget
                 .reconcile_ready_at(1, priority, who, Duration::ZERO)
