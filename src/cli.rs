@@ -62,7 +62,8 @@ pub struct RunArgs {
     /// with the annotation roleplane.dev/poll-interval.
     #[arg(long, env = "ROLEPLANE_POLL_INTERVAL", default_value = "10m", value_parser = duration)]
     pub poll_interval: Duration,
-    /// Concurrent reconciles per kind.
+    /// Concurrent reconciles per lane in each watched namespace: each product that publishes rate
+    /// limits (Statsig) has a lane of its own, the other products of a kind share one.
     #[arg(long, env = "ROLEPLANE_CONCURRENCY", default_value_t = 16)]
     pub concurrency: u16,
     /// Address of the HTTP server for /metrics, /healthz and /readyz.

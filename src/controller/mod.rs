@@ -14,6 +14,7 @@ mod events;
 pub(crate) mod execute;
 mod guardrails;
 mod intent;
+mod lanes;
 pub(crate) mod listings;
 mod reconcile;
 mod relations;
@@ -45,7 +46,7 @@ pub struct ControllerConfig {
     pub namespaces: Vec<String>,
     /// Drift poll interval (±10 % jitter; per-object annotation override).
     pub poll_interval: Duration,
-    /// Concurrent reconciles per kind.
+    /// Concurrent reconciles per lane, in each watched namespace (see `lanes`).
     pub concurrency: u16,
     /// Base URL overrides per product (used when a config sets no endpoint).
     pub base_urls: BaseUrls,
@@ -181,7 +182,10 @@ impl Context {
         };
         let namespace = obj.meta().namespace.as_deref().unwrap_or_default();
         let name = obj.meta().name.as_deref().unwrap_or_default();
-        match self.polls.add(K::KIND, namespace, name, tick) {
+        match self
+            .polls
+            .add(lanes::name(Some(obj)), namespace, name, tick)
+        {
             true => Action::await_change(),
             false => Action::requeue(tick.1),
         }

@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::channel::mpsc::unbounded;
+use futures::{FutureExt, StreamExt};
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
@@ -20,17 +21,20 @@ use super::error::{Error, Result};
 use super::execute::{self, find};
 use super::relations::{self, Relations};
 use super::report::{write_failure, write_success};
-use super::{Context, intent, object_key, status};
+use super::{Context, intent, lanes, object_key, status};
 use crate::crd::{DeletionPolicy, FINALIZER, Managed, ManagementPolicy};
 use crate::providers::{Desired, Identity, Provider, Visit};
 
-/// Runs the controller of kind `K` in one namespace (or all) until `stop` resolves.
+/// Runs the controllers of kind `K` in one namespace (or all) until `stop` resolves: one
+/// watch and cache of `K`, and a lane of reconcile slots for each product that publishes rate
+/// limits and one for the others (see `lanes`).
 pub async fn run<K: Managed>(
     ctx: Arc<Context>,
     namespace: Option<String>,
     relations: Relations,
     stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
+    let stop = stop.shared();
     // Objects are decoded behind a DeserializeGuard: one object Roleplane cannot read (say, after
     // a CRD version skew) is reported on itself and cannot stall the watch of every other one.
     let api: Api<DeserializeGuard<K>> = match &namespace {
@@ -77,10 +81,83 @@ pub async fn run<K: Managed>(
             };
             std::future::ready(handed_on)
         });
-    let config = kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency);
-    let controller = Controller::for_stream(stream, reader.clone()).with_config(config);
-    // In-sync resources wait for their credential's tick here (see `schedule`).
-    let roster = ctx.polls.start(K::KIND, namespace.clone());
+    // Each change goes to its lane; whichever lane is polled drives the watch.
+    let lanes = lanes::lanes::<K>();
+    let watched = lanes::Pump::split(stream.boxed(), lanes.len(), |item| match item {
+        Ok(obj) => lanes::index::<K>(obj),
+        Err(_) => 0,
+    });
+    // The lanes start once the first listing is in: each controller's runner waits for the
+    // store to be ready, and the store wakes only the last of several waiters; a store ready
+    // already answers every one at once. Until then the watch is driven here (what comes for
+    // the first lane meanwhile is kept for it; what comes for the others waits in the pump).
+    let mut watched = watched.into_iter();
+    let mut first_lane = watched.next();
+    let mut early = Vec::new();
+    let mut listing_done = listing_done;
+    let listed = loop {
+        let next = async {
+            match first_lane.as_mut() {
+                Some(lane) => lane.next().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            done = &mut listing_done => break done.is_ok(),
+            () = stop.clone() => break false,
+            item = next => match item {
+                Some(item) => early.push(item),
+                None => break false,
+            },
+        }
+    };
+    if !listed {
+        return;
+    }
+    let watched = first_lane
+        .into_iter()
+        .chain(watched)
+        .enumerate()
+        .map(|(i, lane)| {
+            let early = match i {
+                0 => std::mem::take(&mut early),
+                _ => Vec::new(),
+            };
+            futures::stream::iter(early).chain(lane)
+        });
+    let mut first: Vec<Vec<_>> = lanes.iter().map(|_| Vec::new()).collect();
+    for obj in reader.state() {
+        if let Some(part) = first.get_mut(lanes::index::<K>(&obj)) {
+            part.push(obj);
+        }
+    }
+    // Users of a changed config or Secret, and everyone when a policy changed: each to its
+    // own lane.
+    let everyone = reader.clone();
+    let policy_changes = ctx.guardrails.changes().map(move |()| everyone.state());
+    let batches = futures::stream::select(
+        relations::managed_triggers(reader.clone(), relations),
+        policy_changes,
+    );
+    let (to_lanes, batched): (Vec<_>, Vec<_>) = lanes.iter().map(|_| unbounded()).unzip();
+    // Tasks in a JoinSet: aborted if this future is dropped.
+    let mut fan = tokio::task::JoinSet::new();
+    fan.spawn(async move {
+        let mut batches = std::pin::pin!(batches);
+        while let Some(batch) = batches.next().await {
+            let mut parts: Vec<Vec<_>> = to_lanes.iter().map(|_| Vec::new()).collect();
+            for obj in batch {
+                if let Some(part) = parts.get_mut(lanes::index::<K>(&obj)) {
+                    part.push(obj);
+                }
+            }
+            for (to, part) in to_lanes.iter().zip(parts) {
+                if !part.is_empty() {
+                    let _ = to.unbounded_send(part);
+                }
+            }
+        }
+    });
     // One handed over at a time, the next as soon as it starts: while every reconcile slot is
     // taken, kube-runtime's scheduler keeps what is due in a hash set and starts the first in
     // its iteration order when a slot frees, so with many waiting some would wait until the
@@ -91,29 +168,69 @@ pub async fn run<K: Managed>(
         0 => 256,
         _ => 1,
     };
-    // A changed policy re-checks every resource: in bulk too.
-    let everyone = reader.clone();
-    let policy_changes = ctx.guardrails.changes().map(move |()| everyone.state());
-    let bulk = roster.clone().hand_over(
-        reader.clone(),
-        listing_done,
-        bulk_limit,
-        credential_of::<K>,
-        futures::stream::select(
-            relations::managed_triggers(reader, relations),
-            policy_changes,
-        ),
-    );
-    let controller = controller
-        .reconcile_on(bulk)
-        .reconcile_on(roster.clone().due());
-    let out = controller.graceful_shutdown_on(stop).run(
-        reconcile_guarded::<K>,
-        error_policy::<K>,
-        ctx.clone(),
-    );
-    super::drain(out, K::KIND).await;
-    ctx.polls.stop(K::KIND, namespace, &roster);
+    let mut running = tokio::task::JoinSet::new();
+    // The first pass keeps its order across lanes (shortest windows first, see
+    // `schedule::turns`): a lane's starts once every lane with a shorter window has handed over
+    // its first window's worth (at the latest after that window's length).
+    let mut handed: Vec<tokio::sync::watch::Receiver<bool>> = Vec::new();
+    let parts = lanes.iter().zip(watched).zip(first).zip(batched);
+    for (i, (((lane, watched), first), batches)) in parts.enumerate() {
+        let name = lane.name::<K>();
+        // In-sync resources wait for their credential's tick here (see `schedule`).
+        let roster = ctx.polls.start(name, namespace.clone());
+        let before: Vec<_> = lanes
+            .iter()
+            .zip(&handed)
+            .take(i)
+            .filter_map(|(earlier, rx)| match (earlier.window(), lane.window()) {
+                (Some((s, _)), None) => Some((rx.clone(), s)),
+                (Some((s, _)), Some((mine, _))) if s < mine => Some((rx.clone(), s)),
+                _ => None,
+            })
+            .collect();
+        let mut left = first_windows(&first);
+        let (told, tell) = tokio::sync::watch::channel(left == 0);
+        handed.push(tell);
+        let first = async move {
+            for (mut handed, seconds) in before {
+                let waited = handed.wait_for(|h| *h);
+                let _ = tokio::time::timeout(Duration::from_secs(seconds), waited).await;
+            }
+            first
+        };
+        let bulk = roster
+            .clone()
+            .hand_over(
+                reader.clone(),
+                first,
+                bulk_limit,
+                credential_of::<K>,
+                batches,
+            )
+            .inspect(move |_| {
+                if left > 0 {
+                    left -= 1;
+                    if left == 0 {
+                        let _ = told.send(true);
+                    }
+                }
+            });
+        let config =
+            kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency);
+        let out = Controller::for_stream(watched, reader.clone())
+            .with_config(config)
+            .reconcile_on(bulk)
+            .reconcile_on(roster.clone().due())
+            .graceful_shutdown_on(stop.clone())
+            .run(reconcile_guarded::<K>, error_policy::<K>, ctx.clone());
+        let (ctx, namespace) = (ctx.clone(), namespace.clone());
+        running.spawn(async move {
+            super::drain(out, K::KIND).await;
+            ctx.polls.stop(name, namespace, &roster);
+        });
+    }
+    while running.join_next().await.is_some() {}
+    fan.abort_all();
 }
 
 async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action> {
@@ -234,6 +351,22 @@ impl Changes {
     }
 }
 
+/// How many of `found` the first pass hands over as their credentials' first windows' worth
+/// (see `schedule::turns`).
+fn first_windows<K: Managed>(found: &[Arc<DeserializeGuard<K>>]) -> usize {
+    let mut by_credential: HashMap<String, (usize, usize)> = HashMap::new();
+    for obj in found {
+        let turn = credential_of(obj);
+        if let Some((_, calls)) = turn.window {
+            by_credential
+                .entry(turn.key)
+                .or_insert((calls as usize, 0))
+                .1 += 1;
+        }
+    }
+    by_credential.values().map(|&(calls, n)| calls.min(n)).sum()
+}
+
 /// The credential a resource uses, as far as its manifest tells: the first pass takes
 /// credentials in turn.
 fn credential_of<K: Managed>(guard: &DeserializeGuard<K>) -> super::schedule::Turn {
@@ -274,7 +407,7 @@ async fn reconcile_guarded<K: Managed>(
     ctx: Arc<Context>,
 ) -> Result<Action> {
     ctx.polls.started(
-        K::KIND,
+        lanes::name(guard.0.as_ref().ok()),
         guard.meta().namespace.as_deref().unwrap_or_default(),
         guard.meta().name.as_deref().unwrap_or_default(),
     );

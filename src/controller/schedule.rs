@@ -49,8 +49,8 @@ pub(super) fn next_tick(now: Duration, interval: Duration, key: &str) -> Duratio
     Duration::from_millis(tick - now)
 }
 
-/// The in-sync resources of one controller (a kind, in one namespace or all), by the tick at
-/// which they are polled next.
+/// The in-sync resources of one controller (a product's lane of a kind, see `lanes`,
+/// in one namespace or all), by the tick at which they are polled next.
 #[derive(Default)]
 pub(super) struct Roster {
     ticks: Mutex<BTreeMap<u64, Tick>>,
@@ -136,18 +136,14 @@ impl Roster {
 
     /// Reconciles asked for in bulk, handed over at most `limit` at a time (a resource counts
     /// until its reconcile starts, see [`Polls::started`]): the first reconcile of every
-    /// resource in `store` once its first listing is in (`listed` says so), and every batch
+    /// resource `first` brings (those of the first listing, once it is in), and every batch
     /// `batches` brings (the users of a changed config or Secret, everyone when a policy
     /// changed). Each batch takes credentials in turn (see [`turns`]); a resource already
-    /// waiting here is not queued twice.
-    ///
-    /// `listed` is our own signal, not `Store::wait_until_ready`: that one wakes only the last
-    /// of several waiters (it polls one oneshot receiver), and kube-runtime's runner waits on
-    /// it too, so the pass would never start.
+    /// waiting here is not queued twice. `store` tells which are still there.
     pub(super) fn hand_over<K>(
         self: Arc<Self>,
         store: Store<K>,
-        listed: tokio::sync::oneshot::Receiver<()>,
+        first: impl std::future::Future<Output = Vec<Arc<K>>> + Send + 'static,
         limit: usize,
         credential: fn(&K) -> Turn,
         batches: impl Stream<Item = Vec<Arc<K>>> + Send + 'static,
@@ -156,14 +152,7 @@ impl Roster {
         K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
     {
         let limit = limit.max(1);
-        let listing = store.clone();
-        // Only an error when the watch is gone: the controller is stopping.
-        let first = futures::stream::once(async move {
-            match listed.await {
-                Ok(()) => listing.state(),
-                Err(_) => Vec::new(),
-            }
-        });
+        let first = futures::stream::once(first);
         let state = Bulk {
             roster: self,
             store,
@@ -365,50 +354,51 @@ fn turns<K: Resource>(found: Vec<Arc<K>>, credential: fn(&K) -> Turn) -> Vec<Arc
     out
 }
 
-/// The rosters of the running controllers, by kind and namespace (None: all namespaces).
+/// The rosters of the running controllers, by lane and namespace (None: all namespaces).
 #[derive(Default)]
 pub(super) struct Polls {
     rosters: Mutex<HashMap<Controller, Arc<Roster>>>,
 }
 
-/// A controller: its kind, and its namespace (None: all namespaces).
+/// A controller: its lane (a product's name, see `lanes::name`), and its namespace
+/// (None: all namespaces).
 type Controller = (&'static str, Option<String>);
 
 impl Polls {
-    /// A new roster for the controller of `kind` in `namespace` (or all), replacing any before.
-    pub(super) fn start(&self, kind: &'static str, namespace: Option<String>) -> Arc<Roster> {
+    /// A new roster for the controller of `lane` in `namespace` (or all), replacing any before.
+    pub(super) fn start(&self, lane: &'static str, namespace: Option<String>) -> Arc<Roster> {
         let roster = Arc::new(Roster::default());
         let mut rosters = self.rosters.lock().expect("rosters poisoned");
-        rosters.insert((kind, namespace), roster.clone());
+        rosters.insert((lane, namespace), roster.clone());
         roster
     }
 
     /// Forgets `roster` (its controller stopped), unless another replaced it.
-    pub(super) fn stop(&self, kind: &'static str, namespace: Option<String>, roster: &Arc<Roster>) {
+    pub(super) fn stop(&self, lane: &'static str, namespace: Option<String>, roster: &Arc<Roster>) {
         let mut rosters = self.rosters.lock().expect("rosters poisoned");
-        let key = (kind, namespace);
+        let key = (lane, namespace);
         if rosters.get(&key).is_some_and(|r| Arc::ptr_eq(r, roster)) {
             rosters.remove(&key);
         }
     }
 
-    /// The reconcile of `kind`'s resource `namespace`/`name` started (see [`Roster::hand_over`]).
-    pub(super) fn started(&self, kind: &'static str, namespace: &str, name: &str) {
-        if let Some(roster) = self.roster(kind, namespace) {
+    /// The reconcile of `lane`'s resource `namespace`/`name` started (see [`Roster::hand_over`]).
+    pub(super) fn started(&self, lane: &'static str, namespace: &str, name: &str) {
+        if let Some(roster) = self.roster(lane, namespace) {
             roster.started(namespace, name);
         }
     }
 
-    /// Polls the resource `namespace`/`name` of `kind` at `tick`, `after` from now, through its
+    /// Polls the resource `namespace`/`name` of `lane` at `tick`, `after` from now, through its
     /// controller's roster; false when no controller of it runs (the caller requeues it).
     pub(super) fn add(
         &self,
-        kind: &'static str,
+        lane: &'static str,
         namespace: &str,
         name: &str,
         (tick, after): (u64, Duration),
     ) -> bool {
-        match self.roster(kind, namespace) {
+        match self.roster(lane, namespace) {
             Some(roster) => {
                 roster.add(tick, after, namespace, name);
                 true
@@ -417,13 +407,13 @@ impl Polls {
         }
     }
 
-    /// The roster of the controller that runs `kind` in `namespace`: its namespace's own, else
+    /// The roster of the controller that runs `lane` in `namespace`: its namespace's own, else
     /// the all-namespaces one.
-    fn roster(&self, kind: &'static str, namespace: &str) -> Option<Arc<Roster>> {
+    fn roster(&self, lane: &'static str, namespace: &str) -> Option<Arc<Roster>> {
         let rosters = self.rosters.lock().expect("rosters poisoned");
         rosters
-            .get(&(kind, Some(namespace.to_string())))
-            .or_else(|| rosters.get(&(kind, None)))
+            .get(&(lane, Some(namespace.to_string())))
+            .or_else(|| rosters.get(&(lane, None)))
             .cloned()
     }
 }
@@ -544,9 +534,17 @@ mod tests {
         let polls = Polls::default();
         let roster = polls.start("ConfigMap", None);
         let (more, batches) = futures::channel::mpsc::unbounded::<Vec<Arc<ConfigMap>>>();
+        // Only an error when the watch is gone (as in `reconcile::run`).
+        let listing = store.clone();
+        let first = async move {
+            match listing_done.await {
+                Ok(()) => listing.state(),
+                Err(_) => Vec::new(),
+            }
+        };
         let pass = roster
             .clone()
-            .hand_over(store.clone(), listing_done, 2, by_namespace, batches);
+            .hand_over(store.clone(), first, 2, by_namespace, batches);
         // The pass runs in a task of its own, polled only when woken, as a controller polls
         // its triggers: a lost wake-up shows as nothing handed over.
         let (tx, mut handed) = tokio::sync::mpsc::unbounded_channel();

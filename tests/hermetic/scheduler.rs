@@ -433,3 +433,48 @@ async fn the_first_pass_starts_reconciles_in_its_own_order() {
         "started well after their place (position, role): {late:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_product_holds_up_no_other_products_reconcile_slots() {
+    use crate::conformance::Fixture;
+    use crate::conformance::fixtures::slashid::SlashId;
+    // One reconcile slot (per product), and every SlashID call takes a second.
+    let env = Env::start_with(|c| {
+        c.concurrency = 1;
+        c.poll_interval = NEVER;
+    })
+    .await;
+    env.statsig_account(NS).await;
+    SlashId::account(&env, NS, true).await;
+    let slashid = env.sim.traffic(ProviderKind::SlashId);
+    slashid.set_faults(roleplane::sim::Faults {
+        latency_ms: 1_000,
+        ..Default::default()
+    });
+    env.role(NS, "slow-1", SlashId::spec("slow-1")).await;
+    env.role(NS, "slow-2", SlashId::spec("slow-2")).await;
+    // Until a SlashID reconcile holds its slot (its first call answered, more to come).
+    for _ in 0..100 {
+        if slashid
+            .requests()
+            .iter()
+            .any(|r| r.path.starts_with("/rbac/"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    env.role(NS, "quick", role_spec("statsig", "Quick")).await;
+    env.wait_role(NS, "quick", "Ready", is_ready).await;
+    // The Statsig role did not wait for that slot: both SlashID roles are still on their way.
+    let roles: kube::Api<Role> = kube::Api::namespaced(env.client.clone(), NS);
+    for name in ["slow-1", "slow-2"] {
+        let role = roles.get(name).await.expect("role");
+        assert!(
+            !role.status.as_ref().is_some_and(is_ready),
+            "{name} went Ready before the Statsig role: it waited for SlashID's slot"
+        );
+    }
+    env.wait_role(NS, "slow-1", "Ready", is_ready).await;
+    env.wait_role(NS, "slow-2", "Ready", is_ready).await;
+}
