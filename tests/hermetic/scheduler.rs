@@ -438,7 +438,7 @@ async fn the_first_pass_starts_reconciles_in_its_own_order() {
 async fn a_slow_product_holds_up_no_other_products_reconcile_slots() {
     use crate::conformance::Fixture;
     use crate::conformance::fixtures::slashid::SlashId;
-    // One reconcile slot (per product), and every SlashID call takes a second.
+    // One reconcile slot per lane (Statsig has its own), and every SlashID call takes a second.
     let env = Env::start_with(|c| {
         c.concurrency = 1;
         c.poll_interval = NEVER;
