@@ -30,7 +30,7 @@ use crate::crd::{Managed, ProviderKind};
 /// A lane: the resources of one product that publishes rate limits, or (`None`) those of the
 /// kind's products that publish none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Lane(pub Option<ProviderKind>);
+pub(super) struct Lane(Option<ProviderKind>);
 
 impl Lane {
     /// The name its roster is known by (see `schedule`): the product's, or the kind's.
@@ -73,12 +73,13 @@ pub(super) fn lanes<K: Managed>() -> Vec<Lane> {
 }
 
 /// The lane that reconciles `obj` (of kind `K`): its product's; one that names no usable
-/// product (or cannot be read) goes to the last lane.
-pub(super) fn lane<K: Managed>(obj: Option<&K>) -> Lane {
+/// product (or cannot be read) goes to the shared lane, or where there is none, the first.
+fn lane<K: Managed>(obj: Option<&K>) -> Lane {
     match obj.and_then(|o| o.product().ok()).map(|p| p.kind()) {
         Some(p) if own(p) => Lane(Some(p)),
         Some(_) => Lane(None),
-        None => lanes::<K>().last().copied().unwrap_or(Lane(None)),
+        None if of_kind::<K>().any(|p| !own(p)) => Lane(None),
+        None => Lane(of_kind::<K>().next()),
     }
 }
 
@@ -87,10 +88,10 @@ pub(super) fn name<K: Managed>(obj: Option<&K>) -> &'static str {
     lane(obj).name::<K>()
 }
 
-/// The place of `guard`'s lane in [`lanes`].
-pub(super) fn index<K: Managed>(guard: &DeserializeGuard<K>) -> usize {
+/// The place of `guard`'s lane in `lanes` (those of [`lanes`]).
+pub(super) fn index<K: Managed>(lanes: &[Lane], guard: &DeserializeGuard<K>) -> usize {
     let lane = lane(guard.0.as_ref().ok());
-    lanes::<K>().iter().position(|l| *l == lane).unwrap_or(0)
+    lanes.iter().position(|l| *l == lane).unwrap_or(0)
 }
 
 /// One stream shared by several lanes, each taking the items routed to it. Whichever lane is
@@ -101,9 +102,12 @@ pub(super) struct Pump<T> {
     lane: usize,
 }
 
+/// Which lane an item goes to.
+type Route<T> = Box<dyn Fn(&T) -> usize + Send>;
+
 struct Shared<T> {
     source: BoxStream<'static, T>,
-    route: fn(&T) -> usize,
+    route: Route<T>,
     queues: Vec<VecDeque<T>>,
     done: bool,
 }
@@ -123,12 +127,12 @@ impl<T: Send + 'static> Pump<T> {
     pub(super) fn split(
         source: BoxStream<'static, T>,
         lanes: usize,
-        route: fn(&T) -> usize,
+        route: impl Fn(&T) -> usize + Send + 'static,
     ) -> Vec<Self> {
         let lanes = lanes.max(1);
         let shared = Arc::new(Mutex::new(Shared {
             source,
-            route,
+            route: Box::new(route),
             queues: (0..lanes).map(|_| VecDeque::new()).collect(),
             done: false,
         }));
@@ -143,15 +147,12 @@ impl<T: Send + 'static> Pump<T> {
     }
 }
 
-impl<T> Stream for Pump<T> {
-    type Item = T;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let this = self.get_mut();
-        this.wakers.0[this.lane].register(cx.waker());
-        let mut shared = this.shared.lock().expect("pump poisoned");
-        let shared = &mut *shared;
-        let all: Waker = futures::task::waker(this.wakers.clone());
+impl<T> Pump<T> {
+    /// Drives the source as far as it goes, each item to its lane's queue, with this lane
+    /// woken when any lane may have more; true once the source has ended.
+    fn fill(&self, cx: &mut Context<'_>, shared: &mut Shared<T>) -> bool {
+        self.wakers.0[self.lane].register(cx.waker());
+        let all: Waker = futures::task::waker(self.wakers.clone());
         let mut source_cx = Context::from_waker(&all);
         while !shared.done {
             match shared.source.as_mut().poll_next(&mut source_cx) {
@@ -160,18 +161,41 @@ impl<T> Stream for Pump<T> {
                         .filter(|&to| to < shared.queues.len())
                         .unwrap_or(0);
                     shared.queues[to].push_back(item);
-                    if to != this.lane {
-                        this.wakers.0[to].wake();
+                    if to != self.lane {
+                        self.wakers.0[to].wake();
                     }
                 }
                 Poll::Ready(None) => {
                     shared.done = true;
-                    futures::task::ArcWake::wake_by_ref(&this.wakers);
+                    futures::task::ArcWake::wake_by_ref(&self.wakers);
                 }
                 Poll::Pending => break,
             }
         }
-        let queue = &mut shared.queues[this.lane];
+        shared.done
+    }
+
+    /// Drives the source until it ends, leaving every lane's items queued for it (this one's
+    /// too): for before the lanes' controllers run.
+    pub(super) async fn drive(&self) {
+        std::future::poll_fn(|cx| {
+            let mut shared = self.shared.lock().expect("pump poisoned");
+            match self.fill(cx, &mut shared) {
+                true => Poll::Ready(()),
+                false => Poll::Pending,
+            }
+        })
+        .await
+    }
+}
+
+impl<T> Stream for Pump<T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let mut shared = self.shared.lock().expect("pump poisoned");
+        let done = self.fill(cx, &mut shared);
+        let queue = &mut shared.queues[self.lane];
         match queue.pop_front() {
             Some(item) => {
                 if queue.is_empty() {
@@ -180,7 +204,7 @@ impl<T> Stream for Pump<T> {
                 }
                 Poll::Ready(Some(item))
             }
-            None if shared.done => Poll::Ready(None),
+            None if done => Poll::Ready(None),
             None => Poll::Pending,
         }
     }

@@ -83,51 +83,29 @@ pub async fn run<K: Managed>(
         });
     // Each change goes to its lane; whichever lane is polled drives the watch.
     let lanes = lanes::lanes::<K>();
-    let watched = lanes::Pump::split(stream.boxed(), lanes.len(), |item| match item {
-        Ok(obj) => lanes::index::<K>(obj),
+    let routes = lanes.clone();
+    let watched = lanes::Pump::split(stream.boxed(), lanes.len(), move |item| match item {
+        Ok(obj) => lanes::index::<K>(&routes, obj),
         Err(_) => 0,
     });
     // The lanes start once the first listing is in: each controller's runner waits for the
     // store to be ready, and the store wakes only the last of several waiters; a store ready
-    // already answers every one at once. Until then the watch is driven here (what comes for
-    // the first lane meanwhile is kept for it; what comes for the others waits in the pump).
-    let mut watched = watched.into_iter();
-    let mut first_lane = watched.next();
-    let mut early = Vec::new();
-    let mut listing_done = listing_done;
-    let listed = loop {
-        let next = async {
-            match first_lane.as_mut() {
-                Some(lane) => lane.next().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            done = &mut listing_done => break done.is_ok(),
-            () = stop.clone() => break false,
-            item = next => match item {
-                Some(item) => early.push(item),
-                None => break false,
-            },
-        }
+    // already answers every one at once. Until then the watch is driven here (what comes for a
+    // lane meanwhile waits for it in the pump).
+    let listed = match watched.first() {
+        Some(pump) => tokio::select! {
+            done = listing_done => done.is_ok(),
+            () = stop.clone() => false,
+            () = pump.drive() => false,
+        },
+        None => false,
     };
     if !listed {
         return;
     }
-    let watched = first_lane
-        .into_iter()
-        .chain(watched)
-        .enumerate()
-        .map(|(i, lane)| {
-            let early = match i {
-                0 => std::mem::take(&mut early),
-                _ => Vec::new(),
-            };
-            futures::stream::iter(early).chain(lane)
-        });
     let mut first: Vec<Vec<_>> = lanes.iter().map(|_| Vec::new()).collect();
     for obj in reader.state() {
-        if let Some(part) = first.get_mut(lanes::index::<K>(&obj)) {
+        if let Some(part) = first.get_mut(lanes::index::<K>(&lanes, &obj)) {
             part.push(obj);
         }
     }
@@ -140,6 +118,7 @@ pub async fn run<K: Managed>(
         policy_changes,
     );
     let (to_lanes, batched): (Vec<_>, Vec<_>) = lanes.iter().map(|_| unbounded()).unzip();
+    let routes = lanes.clone();
     // Tasks in a JoinSet: aborted if this future is dropped.
     let mut fan = tokio::task::JoinSet::new();
     fan.spawn(async move {
@@ -147,7 +126,7 @@ pub async fn run<K: Managed>(
         while let Some(batch) = batches.next().await {
             let mut parts: Vec<Vec<_>> = to_lanes.iter().map(|_| Vec::new()).collect();
             for obj in batch {
-                if let Some(part) = parts.get_mut(lanes::index::<K>(&obj)) {
+                if let Some(part) = parts.get_mut(lanes::index::<K>(&routes, &obj)) {
                     part.push(obj);
                 }
             }
@@ -188,21 +167,24 @@ pub async fn run<K: Managed>(
                 _ => None,
             })
             .collect();
-        let mut left = first_windows(&first);
+        let mut left = super::schedule::first_windows(&first, credential_of::<K>);
         let (told, tell) = tokio::sync::watch::channel(left == 0);
         handed.push(tell);
-        let first = async move {
+        // Everything this lane hands over in bulk waits: the first pass, and the users of
+        // configs that became ready at start (as many as the first pass).
+        let turn = async move {
             for (mut handed, seconds) in before {
                 let waited = handed.wait_for(|h| *h);
                 let _ = tokio::time::timeout(Duration::from_secs(seconds), waited).await;
             }
-            first
-        };
+        }
+        .shared();
+        let batches = turn.clone().map(move |()| batches).flatten_stream();
         let bulk = roster
             .clone()
             .hand_over(
                 reader.clone(),
-                first,
+                turn.map(move |()| first),
                 bulk_limit,
                 credential_of::<K>,
                 batches,
@@ -349,22 +331,6 @@ impl Changes {
             obj,
         })
     }
-}
-
-/// How many of `found` the first pass hands over as their credentials' first windows' worth
-/// (see `schedule::turns`).
-fn first_windows<K: Managed>(found: &[Arc<DeserializeGuard<K>>]) -> usize {
-    let mut by_credential: HashMap<String, (usize, usize)> = HashMap::new();
-    for obj in found {
-        let turn = credential_of(obj);
-        if let Some((_, calls)) = turn.window {
-            by_credential
-                .entry(turn.key)
-                .or_insert((calls as usize, 0))
-                .1 += 1;
-        }
-    }
-    by_credential.values().map(|&(calls, n)| calls.min(n)).sum()
 }
 
 /// The credential a resource uses, as far as its manifest tells: the first pass takes

@@ -315,13 +315,9 @@ pub(super) struct Turn {
 /// each one's resources by namespace and name), so that a tenant with thousands of resources
 /// does not hold up the first reconcile of another's few.
 fn turns<K: Resource>(found: Vec<Arc<K>>, credential: fn(&K) -> Turn) -> Vec<Arc<K>> {
-    let mut by_credential: BTreeMap<Turn, Vec<Arc<K>>> = BTreeMap::new();
-    for obj in found {
-        by_credential.entry(credential(&obj)).or_default().push(obj);
-    }
     // The first windows, by window length, then the rest.
     let mut parts: BTreeMap<Option<u64>, Vec<Vec<Arc<K>>>> = BTreeMap::new();
-    for (turn, mut objs) in by_credential {
+    for (turn, mut objs) in by_credential(found, credential) {
         objs.sort_by(|a, b| {
             (a.meta().namespace.as_deref(), a.meta().name.as_deref())
                 .cmp(&(b.meta().namespace.as_deref(), b.meta().name.as_deref()))
@@ -352,6 +348,32 @@ fn turns<K: Resource>(found: Vec<Arc<K>>, credential: fn(&K) -> Turn) -> Vec<Arc
         }
     }
     out
+}
+
+/// `found` by credential.
+fn by_credential<K, T>(
+    found: impl IntoIterator<Item = T>,
+    credential: fn(&K) -> Turn,
+) -> BTreeMap<Turn, Vec<T>>
+where
+    T: std::ops::Deref<Target = K>,
+{
+    let mut by_credential: BTreeMap<Turn, Vec<T>> = BTreeMap::new();
+    for obj in found {
+        by_credential.entry(credential(&obj)).or_default().push(obj);
+    }
+    by_credential
+}
+
+/// How many of `found` [`turns`] puts in their credentials' first windows' worth.
+pub(super) fn first_windows<K: Resource>(found: &[Arc<K>], credential: fn(&K) -> Turn) -> usize {
+    by_credential(found.iter().cloned(), credential)
+        .into_iter()
+        .map(|(turn, objs)| {
+            turn.window
+                .map_or(0, |(_, calls)| (calls as usize).min(objs.len()))
+        })
+        .sum()
 }
 
 /// The rosters of the running controllers, by lane and namespace (None: all namespaces).
@@ -513,6 +535,15 @@ mod tests {
                 "fast/3", "none/1", "slow/4", "fast/4", "none/2",
             ]
         );
+        // The lanes' first passes wait for that count (see `reconcile::run`).
+        let found: Vec<_> = found
+            .iter()
+            .map(|key| {
+                let (ns, name) = key.split_once('/').unwrap();
+                Arc::new(config_map(ns, name))
+            })
+            .collect();
+        assert_eq!(first_windows(&found, by_window), 5);
     }
 
     #[test]

@@ -478,3 +478,64 @@ async fn a_slow_product_holds_up_no_other_products_reconcile_slots() {
     env.wait_role(NS, "slow-1", "Ready", is_ready).await;
     env.wait_role(NS, "slow-2", "Ready", is_ready).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_pass_gives_statsigs_first_window_its_turn_before_the_shared_lane() {
+    use crate::conformance::Fixture;
+    use crate::conformance::fixtures::slashid::SlashId;
+    let mut env = Env::start_with(|c| c.poll_interval = NEVER).await;
+    env.stop_controllers().await;
+    env.statsig_account(NS).await;
+    SlashId::account(&env, NS, true).await;
+    // A Statsig key's first window is 100 creates.
+    for i in 0..100 {
+        env.role(
+            NS,
+            &format!("s{i:03}"),
+            role_spec("statsig", &format!("S{i:03}")),
+        )
+        .await;
+    }
+    for i in 0..3 {
+        env.role(NS, &format!("o{i}"), SlashId::spec(&format!("o{i}")))
+            .await;
+    }
+    // A new process finds them all: Statsig's lane hands its first window over first, and the
+    // shared lane's first pass starts once it has (the lanes run side by side from then on).
+    let before = env.api.requests().len();
+    env.restart().await;
+    for i in 0..3 {
+        env.wait_role(NS, &format!("o{i}"), "Ready", is_ready).await;
+    }
+    for i in 0..100 {
+        env.wait_role(NS, &format!("s{i:03}"), "Ready", is_ready)
+            .await;
+    }
+    // Each reconcile that creates writes to its Role first (the create intent, the finalizer).
+    let written: Vec<String> = env
+        .api
+        .requests()
+        .into_iter()
+        .skip(before)
+        .filter(|r| r.method == "PATCH" && !r.path.contains("/status"))
+        .filter_map(|r| {
+            let (_, name) = r.path.split_once("/roles/")?;
+            Some(name.split(['?', '/']).next()?.to_string())
+        })
+        .collect();
+    let first_other = written
+        .iter()
+        .position(|n| n.starts_with('o'))
+        .expect("a SlashID role written");
+    let statsig_before: std::collections::BTreeSet<_> = written[..first_other]
+        .iter()
+        .filter(|n| n.starts_with('s'))
+        .collect();
+    // The 100th is handed over as it starts; without the wait, SlashID's lane starts with the
+    // first of them.
+    assert!(
+        statsig_before.len() >= 90,
+        "only {} Statsig roles written before the first SlashID role: {written:?}",
+        statsig_before.len()
+    );
+}
